@@ -1,0 +1,280 @@
+/* idx.c - IDX image/label reader (see idx.h).
+ *
+ * One generic reader serves both kinds: open via a file descriptor (so a
+ * missing file gives a real errno), read and check the header, refuse absurd
+ * sizes before allocating, read the payload, then prove the file ends there.
+ * zlib's gz* functions read gzip and raw files alike ("transparent" mode). */
+#include "data/idx.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* What distinguishes the two kinds of file. */
+typedef struct {
+    uint32_t magic;
+    int ndims;        /* 3 for images (n, rows, cols), 1 for labels (n) */
+    const char *name; /* "IDX images", used in the bad-magic message */
+    const char *unit; /* "pixels" / "labels", used in the length messages */
+} IdxKind;
+
+static const IdxKind IDX_IMAGES = {IDX_MAGIC_IMAGES, 3, "IDX images", "pixels"};
+static const IdxKind IDX_LABELS = {IDX_MAGIC_LABELS, 1, "IDX labels", "labels"};
+
+/* The payload of a gzip file is read into a buffer that starts this large
+ * and doubles, so that a small file whose header lies about its size cannot
+ * make us allocate up to IDX_MAX_PAYLOAD. Raw files are sized by fstat. */
+#define IDX_FIRST_CHUNK ((size_t)4 << 20)
+/* gzread takes an unsigned count; stay well inside it. */
+#define IDX_MAX_READ ((size_t)1 << 30)
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* Turns the state of gz after a failed or short read into a Status. */
+static Status gz_fail(gzFile gz, int saved_errno, const char *path, Err *e)
+{
+    int errnum = Z_OK;
+    const char *msg = gzerror(gz, &errnum);
+    if (errnum == Z_ERRNO)
+        return err_set(e, ST_ERR_IO, "%s: read failed: %s", path, strerror(saved_errno));
+    if (errnum == Z_MEM_ERROR) return err_set(e, ST_ERR_NOMEM, "%s: out of memory in zlib", path);
+    /* zlib prefixes its message with the name it was opened under, "<fd:3>". */
+    if (msg && strncmp(msg, "<fd:", 4) == 0 && strstr(msg, ": ")) msg = strstr(msg, ": ") + 2;
+    return err_set(e, ST_ERR_FORMAT, "%s: corrupt or truncated gzip stream: %s", path,
+                   msg && *msg ? msg : "unknown zlib error");
+}
+
+/* Reads up to len bytes, looping over short reads; *got is what arrived.
+ * A short *got with ST_OK means a clean end of data. */
+static Status read_full(gzFile gz, void *buf, size_t len, size_t *got, const char *path, Err *e)
+{
+    unsigned char *p = buf;
+    *got = 0;
+    while (*got < len) {
+        size_t ask = len - *got;
+        if (ask > IDX_MAX_READ) ask = IDX_MAX_READ;
+        errno = 0;
+        int r = gzread(gz, p + *got, (unsigned)ask);
+        int saved = errno;
+        if (r < 0) return gz_fail(gz, saved, path, e);
+        if (r == 0) break;
+        *got += (size_t)r;
+    }
+    if (*got < len) {
+        /* Short: either a clean end of input or a broken gzip stream. */
+        int errnum = Z_OK;
+        gzerror(gz, &errnum);
+        if (errnum != Z_OK) return gz_fail(gz, errno, path, e);
+    }
+    return ST_OK;
+}
+
+/* Reads the payload of want bytes (want > 0) into a fresh buffer. The
+ * buffer grows geometrically unless exact_size says the length is known. */
+static Status read_payload(gzFile gz, size_t want, int exact_size, const char *path,
+                           const char *unit, uint8_t **out, Err *e)
+{
+    size_t cap = exact_size || want < IDX_FIRST_CHUNK ? want : IDX_FIRST_CHUNK;
+    uint8_t *buf = malloc(cap);
+    if (!buf) return err_set(e, ST_ERR_NOMEM, "%s: cannot allocate %zu bytes of %s", path, cap, unit);
+    size_t got = 0;
+    for (;;) {
+        size_t n = 0;
+        Status st = read_full(gz, buf + got, cap - got, &n, path, e);
+        got += n;
+        if (st != ST_OK) {
+            free(buf);
+            return st;
+        }
+        if (got < cap) break; /* end of data before the buffer filled */
+        if (got == want) break;
+        size_t ncap = cap > want / 2 ? want : cap * 2;
+        uint8_t *nb = realloc(buf, ncap);
+        if (!nb) {
+            free(buf);
+            return err_set(e, ST_ERR_NOMEM, "%s: cannot allocate %zu bytes of %s", path, ncap, unit);
+        }
+        buf = nb;
+        cap = ncap;
+    }
+    if (got != want) {
+        free(buf);
+        return err_set(e, ST_ERR_FORMAT, "%s: truncated: expected %zu bytes of %s, got %zu", path,
+                       want, unit, got);
+    }
+    *out = buf;
+    return ST_OK;
+}
+
+/* Checks the header dims and returns the payload size in *bytes. */
+static Status check_dims(const char *path, const IdxKind *k, const uint32_t *dims, size_t *bytes,
+                         Err *e)
+{
+    char desc[96];
+    if (k->ndims == 3)
+        snprintf(desc, sizeof desc, "%" PRIu32 " images of %" PRIu32 "x%" PRIu32, dims[0], dims[1],
+                 dims[2]);
+    else
+        snprintf(desc, sizeof desc, "%" PRIu32 " labels", dims[0]);
+    for (int i = 0; i < k->ndims; i++)
+        if (dims[i] == 0)
+            return err_set(e, ST_ERR_FORMAT, "%s: zero dimension in header (%s)", path, desc);
+    /* Each factor is < 2^32, so a product is checked against the limit
+     * before the next multiplication can overflow 64 bits. */
+    uint64_t total = 1;
+    for (int i = 0; i < k->ndims; i++) {
+        total *= dims[i];
+        if (total > IDX_MAX_PAYLOAD)
+            return err_set(e, ST_ERR_FORMAT,
+                           "%s: header claims %s, too large (limit %" PRIu64 " bytes of %s)", path,
+                           desc, IDX_MAX_PAYLOAD, k->unit);
+    }
+    if (total > (uint64_t)SIZE_MAX)
+        return err_set(e, ST_ERR_NOMEM, "%s: %s do not fit in memory", path, desc);
+    *bytes = (size_t)total;
+    return ST_OK;
+}
+
+static Status idx_read(const char *path, const IdxKind *k, uint32_t *dims, uint8_t **data, Err *e)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return err_set(e, ST_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int saved = errno;
+        close(fd);
+        return err_set(e, ST_ERR_IO, "%s: cannot stat: %s", path, strerror(saved));
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        close(fd);
+        return err_set(e, ST_ERR_IO, "%s: cannot read: %s", path, strerror(EISDIR));
+    }
+    gzFile gz = gzdopen(fd, "rb");
+    if (!gz) {
+        close(fd);
+        return err_set(e, ST_ERR_NOMEM, "%s: cannot allocate a zlib reader", path);
+    }
+    gzbuffer(gz, 1u << 17);
+
+    Status st;
+    uint8_t *buf = NULL;
+    unsigned char hdr[4 + 4 * 3];
+    size_t hdr_len = 4 + 4 * (size_t)k->ndims, got = 0, bytes = 0;
+
+    /* The magic first, so that a wrong kind of file is named as such even
+     * when it is shorter than our header. */
+    if ((st = read_full(gz, hdr, 4, &got, path, e)) != ST_OK) goto fail;
+    if (got < 4) {
+        st = err_set(e, ST_ERR_FORMAT, "%s: truncated: expected a %zu-byte %s header, got %zu bytes",
+                     path, hdr_len, k->name, got);
+        goto fail;
+    }
+    uint32_t magic = be32(hdr);
+    if (magic != k->magic) {
+        const char *hint = magic == IDX_MAGIC_IMAGES   ? "; this is an IDX images file"
+                           : magic == IDX_MAGIC_LABELS ? "; this is an IDX labels file"
+                                                       : "";
+        st = err_set(e, ST_ERR_FORMAT, "%s: bad magic 0x%08" PRIX32 ", expected 0x%08" PRIX32 " (%s)%s",
+                     path, magic, k->magic, k->name, hint);
+        goto fail;
+    }
+    if ((st = read_full(gz, hdr + 4, hdr_len - 4, &got, path, e)) != ST_OK) goto fail;
+    if (got < hdr_len - 4) {
+        st = err_set(e, ST_ERR_FORMAT, "%s: truncated: expected a %zu-byte %s header, got %zu bytes",
+                     path, hdr_len, k->name, 4 + got);
+        goto fail;
+    }
+    for (int i = 0; i < k->ndims; i++) dims[i] = be32(hdr + 4 + 4 * i);
+    if ((st = check_dims(path, k, dims, &bytes, e)) != ST_OK) goto fail;
+
+    /* A raw regular file's length is known: check it before allocating. */
+    int exact = 0;
+    if (gzdirect(gz) && S_ISREG(sb.st_mode)) {
+        uint64_t have = (uint64_t)sb.st_size - hdr_len; /* >= 0: the header was read */
+        if (have < bytes) {
+            st = err_set(e, ST_ERR_FORMAT, "%s: truncated: expected %zu bytes of %s, got %" PRIu64,
+                         path, bytes, k->unit, have);
+            goto fail;
+        }
+        if (have > bytes) {
+            st = err_set(e, ST_ERR_FORMAT,
+                         "%s: trailing bytes: %" PRIu64 " bytes after the %zu bytes of %s the header announces",
+                         path, have - bytes, bytes, k->unit);
+            goto fail;
+        }
+        exact = 1;
+    }
+    if ((st = read_payload(gz, bytes, exact, path, k->unit, &buf, e)) != ST_OK) goto fail;
+
+    /* The file must end here. For gzip this read also reaches the trailer,
+     * where zlib checks the CRC and length. */
+    unsigned char extra;
+    if ((st = read_full(gz, &extra, 1, &got, path, e)) != ST_OK) goto fail;
+    if (got != 0) {
+        st = err_set(e, ST_ERR_FORMAT, "%s: trailing bytes after the %zu bytes of %s the header announces",
+                     path, bytes, k->unit);
+        goto fail;
+    }
+    int zr = gzclose(gz);
+    if (zr != Z_OK) {
+        free(buf);
+        if (zr == Z_ERRNO) return err_set(e, ST_ERR_IO, "%s: close failed: %s", path, strerror(errno));
+        return err_set(e, ST_ERR_FORMAT, "%s: corrupt or truncated gzip stream (zlib error %d)", path, zr);
+    }
+    *data = buf;
+    return ST_OK;
+
+fail:
+    free(buf);
+    gzclose(gz); /* the error being reported matters more than this one */
+    return st;
+}
+
+Status idx_read_images(const char *path, IdxImages *out, Err *e)
+{
+    memset(out, 0, sizeof *out);
+    uint32_t dims[3];
+    uint8_t *data = NULL;
+    Status st = idx_read(path, &IDX_IMAGES, dims, &data, e);
+    if (st != ST_OK) return st;
+    out->n = dims[0];
+    out->rows = dims[1];
+    out->cols = dims[2];
+    out->pixels = data;
+    return ST_OK;
+}
+
+Status idx_read_labels(const char *path, IdxLabels *out, Err *e)
+{
+    memset(out, 0, sizeof *out);
+    uint32_t dims[1];
+    uint8_t *data = NULL;
+    Status st = idx_read(path, &IDX_LABELS, dims, &data, e);
+    if (st != ST_OK) return st;
+    out->n = dims[0];
+    out->labels = data;
+    return ST_OK;
+}
+
+void idx_images_free(IdxImages *im)
+{
+    if (!im) return;
+    free(im->pixels);
+    memset(im, 0, sizeof *im);
+}
+
+void idx_labels_free(IdxLabels *lb)
+{
+    if (!lb) return;
+    free(lb->labels);
+    memset(lb, 0, sizeof *lb);
+}

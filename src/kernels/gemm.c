@@ -1,0 +1,259 @@
+/* gemm.c - packed, register-tiled single-precision GEMM (nn, nt, tn) for fmnist.
+ *
+ * One driver serves all three variants: op(A) and op(B) are read through
+ * (row, k) strides, copied into zero-padded panels on the stack, and multiplied
+ * by an MR x NR micro-kernel (AVX-512 intrinsics, or portable C without them).
+ * No heap, no global state; OpenMP splits C into one rectangle per thread. */
+#include "kernels/gemm.h"
+
+#include <stddef.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+/* Micro-tile MR x NR: 12 rows x 32 columns = 24 zmm accumulators, leaving 8
+ * registers for the two B vectors and broadcasts. Zen 5 retires two 512-bit
+ * FMAs per cycle with latency 4, so >= 8 independent chains are needed.
+ * KC x NR floats of B (32 KiB) stay in L1 while the A panels stream from L2;
+ * the packed blocks (MC_MAX x KC of A, KC x NC of B) take 448 KiB of stack. */
+enum { MR = 12, NR = 32, KC = 256, NC = 256, MC_MAX = 192 };
+
+/* Element (i,k) of op(A) is a[i*a_is + k*a_ks]; element (k,j) of op(B) is
+ * b[j*b_js + k*b_ks]. nn: A(lda,1) B(1,ldb); nt: A(lda,1) B(ldb,1); tn: A(1,lda) B(1,ldb). */
+typedef struct {
+    int M, N, K;
+    const float *a;
+    ptrdiff_t a_is, a_ks;
+    const float *b;
+    ptrdiff_t b_js, b_ks;
+    float beta;
+    float *c;
+    ptrdiff_t ldc;
+} GemmArgs;
+
+/* Copies a w x kc slice (w <= W) of a strided matrix into a k-major panel
+ * dst[k*W + x] = src[x*xs + k*ks], zero-filling columns w..W-1 so the
+ * micro-kernel always runs full width (the padding only meets padding). */
+static void pack_panel(float *restrict dst, const float *restrict src, ptrdiff_t xs,
+                       ptrdiff_t ks, int w, int kc, int W)
+{
+    if (xs == 1) {
+        /* Contiguous along the panel width (tn's A, nn/tn's B): row copies. */
+        for (int k = 0; k < kc; k++) {
+            const float *s = src + k * ks;
+            float *d = dst + (ptrdiff_t)k * W;
+            for (int x = 0; x < w; x++) d[x] = s[x];
+            for (int x = w; x < W; x++) d[x] = 0.0f;
+        }
+        return;
+    }
+    /* Contiguous along k (nn/nt's A, nt's B): a transpose; read each source
+     * row sequentially and scatter it down one column of the panel. */
+    for (int x = 0; x < w; x++) {
+        const float *s = src + x * xs;
+        float *d = dst + x;
+        for (int k = 0; k < kc; k++) d[(ptrdiff_t)k * W] = s[k * ks];
+    }
+    for (int x = w; x < W; x++)
+        for (int k = 0; k < kc; k++) dst[(ptrdiff_t)k * W + x] = 0.0f;
+}
+
+/* c[MR x NR] (row stride ldc) = (load ? c : 0) + ap^T bp, where ap is a kc x MR
+ * panel and bp a kc x NR panel. Each element is one chain c = fma(a_k, b_k, c)
+ * for k ascending, so the result does not depend on blocking or threads. */
+static void micro_kernel(int kc, const float *restrict ap, const float *restrict bp,
+                         float *restrict c, ptrdiff_t ldc, int load)
+{
+#ifdef __AVX512F__
+    __m512 acc[MR][2];
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++) {
+        if (load) {
+            acc[i][0] = _mm512_loadu_ps(c + i * ldc);
+            acc[i][1] = _mm512_loadu_ps(c + i * ldc + 16);
+        } else {
+            acc[i][0] = _mm512_setzero_ps();
+            acc[i][1] = _mm512_setzero_ps();
+        }
+    }
+    for (int k = 0; k < kc; k++) {
+        const __m512 b0 = _mm512_load_ps(bp);
+        const __m512 b1 = _mm512_load_ps(bp + 16);
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++) {
+            const __m512 a = _mm512_set1_ps(ap[i]);
+            acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+        }
+        ap += MR;
+        bp += NR;
+    }
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++) {
+        _mm512_storeu_ps(c + i * ldc, acc[i][0]);
+        _mm512_storeu_ps(c + i * ldc + 16, acc[i][1]);
+    }
+#else
+    /* Portable path: the j loop vectorizes; plain multiply-add (C11 forbids
+     * contraction), still one fixed order per element. */
+    float acc[MR][NR];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) acc[i][j] = load ? c[i * ldc + j] : 0.0f;
+    for (int k = 0; k < kc; k++) {
+        for (int i = 0; i < MR; i++) {
+            const float a = ap[i];
+            for (int j = 0; j < NR; j++) acc[i][j] += a * bp[j];
+        }
+        ap += MR;
+        bp += NR;
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) c[i * ldc + j] = acc[i][j];
+#endif
+}
+
+/* Splits n into ceil(n/max) near-equal pieces, each rounded up to a multiple
+ * of unit (the last piece takes the remainder). */
+static int split_step(int n, int max, int unit)
+{
+    int pieces = (n + max - 1) / max;
+    int step = (n + pieces - 1) / pieces;
+    return (step + unit - 1) / unit * unit;
+}
+
+/* Computes rows [m0,m1) x columns [n0,n1) of C; the calling thread owns them. */
+static void gemm_tile(const GemmArgs *g, int m0, int m1, int n0, int n1)
+{
+    _Alignas(64) float bpack[KC * NC];
+    _Alignas(64) float apack[MC_MAX * KC];
+    _Alignas(64) float edge[MR * NR];
+    const int K = g->K;
+
+    /* beta other than 0/1 is outside the contract; scale C once up front so
+     * the kernel only ever adds onto C. */
+    if (g->beta != 0.0f && g->beta != 1.0f)
+        for (int i = m0; i < m1; i++)
+            for (int j = n0; j < n1; j++) g->c[i * g->ldc + j] *= g->beta;
+
+    const int nc_step = split_step(n1 - n0, NC, NR);
+    const int kc_step = split_step(K, KC, 1);
+    const int mc_step = split_step(m1 - m0, MC_MAX, MR);
+    for (int jc = n0; jc < n1; jc += nc_step) {
+        const int nc = n1 - jc < nc_step ? n1 - jc : nc_step;
+        for (int pc = 0; pc < K; pc += kc_step) {
+            const int kc = K - pc < kc_step ? K - pc : kc_step;
+            const int load = pc > 0 || g->beta != 0.0f;
+            for (int jr = 0; jr < nc; jr += NR)
+                pack_panel(bpack + (ptrdiff_t)jr * kc, g->b + (jc + jr) * g->b_js + pc * g->b_ks,
+                           g->b_js, g->b_ks, nc - jr < NR ? nc - jr : NR, kc, NR);
+            for (int ic = m0; ic < m1; ic += mc_step) {
+                const int mc = m1 - ic < mc_step ? m1 - ic : mc_step;
+                for (int ir = 0; ir < mc; ir += MR)
+                    pack_panel(apack + (ptrdiff_t)ir * kc,
+                               g->a + (ic + ir) * g->a_is + pc * g->a_ks, g->a_is, g->a_ks,
+                               mc - ir < MR ? mc - ir : MR, kc, MR);
+                for (int jr = 0; jr < nc; jr += NR) {
+                    const int nr = nc - jr < NR ? nc - jr : NR;
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        const int mr = mc - ir < MR ? mc - ir : MR;
+                        float *c = g->c + (ic + ir) * g->ldc + jc + jr;
+                        const float *ap = apack + (ptrdiff_t)ir * kc;
+                        const float *bp = bpack + (ptrdiff_t)jr * kc;
+                        if (mr == MR && nr == NR) {
+                            micro_kernel(kc, ap, bp, c, g->ldc, load);
+                            continue;
+                        }
+                        /* Ragged edge: run the full tile on a scratch copy. */
+                        if (load)
+                            for (int i = 0; i < mr; i++)
+                                memcpy(edge + i * NR, c + i * g->ldc, sizeof(float) * nr);
+                        micro_kernel(kc, ap, bp, edge, NR, load);
+                        for (int i = 0; i < mr; i++)
+                            memcpy(c + i * g->ldc, edge + i * NR, sizeof(float) * nr);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Chooses an mt x nt grid of thread rectangles (mt*nt = threads) minimizing
+ * the slowest thread's padded tile area plus its packing traffic. */
+static void choose_grid(int M, int N, int threads, int *mt_out, int *nt_out)
+{
+    const long mb = (M + MR - 1) / MR, nb = (N + NR - 1) / NR;
+    long best = -1;
+    *mt_out = 1;
+    *nt_out = 1;
+    for (int mt = 1; mt <= threads; mt++) {
+        if (threads % mt) continue;
+        const int nt = threads / mt;
+        if (mt > mb || nt > nb) continue;
+        const long rows = (mb + mt - 1) / mt * MR, cols = (nb + nt - 1) / nt * NR;
+        const long cost = rows * cols + 16 * (rows + cols);
+        if (best < 0 || cost < best) {
+            best = cost;
+            *mt_out = mt;
+            *nt_out = nt;
+        }
+    }
+}
+
+static void gemm_run(const GemmArgs *g)
+{
+    const int M = g->M, N = g->N, K = g->K;
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        /* Empty sum: C = beta*C, and beta == 0 must not read C. */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                g->c[i * g->ldc + j] = g->beta == 0.0f ? 0.0f : g->beta * g->c[i * g->ldc + j];
+        return;
+    }
+    int threads = 1;
+#ifdef _OPENMP
+    /* Below ~1 MFLOP waking the team costs more than it saves. */
+    if (2.0 * M * N * K >= 1e6) threads = omp_get_max_threads();
+#endif
+    int mt, nt;
+    choose_grid(M, N, threads, &mt, &nt);
+    threads = mt * nt;
+    const int mb = (M + MR - 1) / MR, nb = (N + NR - 1) / NR;
+    const int rows = (mb + mt - 1) / mt * MR, cols = (nb + nt - 1) / nt * NR;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+#endif
+    for (int t = 0; t < threads; t++) {
+        const int m0 = (t / nt) * rows, n0 = (t % nt) * cols;
+        const int m1 = m0 + rows < M ? m0 + rows : M, n1 = n0 + cols < N ? n0 + cols : N;
+        if (m0 < m1 && n0 < n1) gemm_tile(g, m0, m1, n0, n1);
+    }
+}
+
+/* A is [M,K] (lda), B is [K,N] (ldb), C is [M,N] (ldc): C = beta*C + A B. */
+void gemm_nn(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+             float beta, float *C, int ldc)
+{
+    const GemmArgs g = {M, N, K, A, lda, 1, B, 1, ldb, beta, C, ldc};
+    gemm_run(&g);
+}
+
+/* A is [M,K] (lda), B is [N,K] (ldb), C is [M,N] (ldc): C = beta*C + A B^T. */
+void gemm_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+             float beta, float *C, int ldc)
+{
+    const GemmArgs g = {M, N, K, A, lda, 1, B, ldb, 1, beta, C, ldc};
+    gemm_run(&g);
+}
+
+/* A is [K,M] (lda), B is [K,N] (ldb), C is [M,N] (ldc): C = beta*C + A^T B. */
+void gemm_tn(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+             float beta, float *C, int ldc)
+{
+    const GemmArgs g = {M, N, K, A, 1, lda, B, 1, ldb, beta, C, ldc};
+    gemm_run(&g);
+}

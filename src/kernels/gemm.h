@@ -1,0 +1,24 @@
+/* gemm.h - the single-precision matrix products every layer uses.
+ *
+ * All matrices are row-major with a leading dimension (the distance in floats
+ * between consecutive rows). Each computes C[M,N] = beta*C + op(A) * op(B):
+ *
+ *   gemm_nn: A is [M,K] (lda >= K), B is [K,N] (ldb >= N)      C = A   B
+ *   gemm_nt: A is [M,K] (lda >= K), B is [N,K] (ldb >= K)      C = A   B^T
+ *   gemm_tn: A is [K,M] (lda >= M), B is [K,N] (ldb >= N)      C = A^T B
+ *
+ * beta is 0 (C is overwritten; its old content may be garbage/NaN) or 1
+ * (accumulate). Parallel with OpenMP over blocks of C; each element of C is
+ * summed over k in one fixed order, so results are bit-identical whatever the
+ * number of threads. The kernels never allocate on the heap. */
+#ifndef FMNIST_GEMM_H
+#define FMNIST_GEMM_H
+
+void gemm_nn(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+             float beta, float *C, int ldc);
+void gemm_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+             float beta, float *C, int ldc);
+void gemm_tn(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+             float beta, float *C, int ldc);
+
+#endif

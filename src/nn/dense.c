@@ -1,0 +1,59 @@
+/* dense.c - fully connected layer: y = x W^T + b.
+ *
+ * x is (n, in), W is [out, in] (PyTorch's nn.Linear layout), b is [out],
+ * y is (n, out). The products go through kernels/gemm. Input must be flat
+ * (a `flatten` line turns an image into a vector). */
+#include "kernels/gemm.h"
+#include "nn/layer.h"
+
+#include <math.h>
+
+static Status dense_setup(Layer *l, Err *e)
+{
+    if (!shape_is_flat(l->in)) {
+        char b[48];
+        return err_set(e, ST_ERR_SHAPE, "dense needs a flat input, got %s (add a 'flatten' line before it)",
+                       shape_str(l->in, b, sizeof b));
+    }
+    l->out = (Shape){l->spec.units, 1, 1};
+    l->nw = (size_t)l->spec.units * (size_t)l->in.c;
+    l->nb = (size_t)l->spec.units;
+    return ST_OK;
+}
+
+/* PyTorch's default: kaiming_uniform(a=sqrt(5)) for W and the same bound
+ * for b, which both come to U(-1/sqrt(in), 1/sqrt(in)). */
+static void dense_init(Layer *l, Rng *r)
+{
+    float bound = 1.0f / sqrtf((float)l->in.c);
+    for (size_t i = 0; i < l->nw; i++) l->w[i] = (2.0f * rng_uniform(r) - 1.0f) * bound;
+    for (size_t i = 0; i < l->nb; i++) l->b[i] = (2.0f * rng_uniform(r) - 1.0f) * bound;
+}
+
+static void dense_forward(Layer *l, const float *x, float *y, int n, Mode mode, uint64_t key)
+{
+    (void)mode, (void)key;
+    int in = l->in.c, out = l->out.c;
+    gemm_nt(n, out, in, x, in, l->w, in, 0.0f, y, out);
+    for (int i = 0; i < n; i++) {
+        float *yi = y + (size_t)i * out;
+        for (int j = 0; j < out; j++) yi[j] += l->b[j];
+    }
+}
+
+static void dense_backward(Layer *l, const float *x, const float *y, const float *dy, float *dx, int n)
+{
+    (void)y;
+    int in = l->in.c, out = l->out.c;
+    /* dW[out,in] += dy^T (out x n) . x (n x in) */
+    gemm_tn(out, in, n, dy, out, x, in, 1.0f, l->dw, in);
+    /* db[out] += sum over the batch of dy, samples in order */
+    for (int i = 0; i < n; i++) {
+        const float *dyi = dy + (size_t)i * out;
+        for (int j = 0; j < out; j++) l->db[j] += dyi[j];
+    }
+    /* dx[n,in] = dy (n x out) . W (out x in) */
+    if (dx) gemm_nn(n, in, out, dy, out, l->w, in, 0.0f, dx, in);
+}
+
+const LayerOps dense_ops = {"dense", dense_setup, dense_init, dense_forward, dense_backward};

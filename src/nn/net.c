@@ -1,0 +1,220 @@
+/* net.c - sequential network: build (shape inference), forward, backward.
+ *
+ * Building walks the model file's layers once: each kind's setup() checks its
+ * input shape and sets its output shape and parameter counts. Then one arena
+ * holds all parameters (and one all gradients) in layer order, weight before
+ * bias, as in a PyTorch state_dict. */
+#include "nn/net.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const LayerOps *const ALL_OPS[] = {&flatten_ops, &dense_ops, &relu_ops, &dropout_ops};
+
+const LayerOps *layer_find_ops(const char *kind)
+{
+    for (size_t i = 0; i < sizeof ALL_OPS / sizeof ALL_OPS[0]; i++)
+        if (!strcmp(ALL_OPS[i]->kind, kind)) return ALL_OPS[i];
+    return NULL;
+}
+
+#define MAX_PARAMS ((size_t)1 << 30)      /* 4 GiB of floats: refuse beyond */
+#define MAX_ACT_BYTES ((size_t)16 << 30)  /* activations of one batch        */
+
+void net_free(Net *net)
+{
+    if (!net) return;
+    cfg_free(&net->cfg);
+    if (net->act)
+        for (int i = 0; i < net->nlayers; i++) free(net->act[i]);
+    free(net->act);
+    free(net->dbuf[0]);
+    free(net->dbuf[1]);
+    free(net->ws);
+    free(net->params);
+    free(net->grads);
+    free(net->tensors);
+    free(net->layers);
+    free(net);
+}
+
+static void add_tensor(Net *net, const Layer *l, int is_bias, size_t offset, size_t numel)
+{
+    ParamInfo *t = &net->tensors[net->ntensors++];
+    snprintf(t->name, sizeof t->name, "%d.%s", l->index, is_bias ? "bias" : "weight");
+    t->offset = offset;
+    t->numel = numel;
+    t->is_bias = is_bias;
+    if (is_bias) {
+        t->ndim = 1;
+        t->dims[0] = (int)numel;
+    } else if (!strcmp(l->spec.kind, "conv")) {
+        t->ndim = 4;
+        t->dims[0] = l->out.c;
+        t->dims[1] = l->in.c;
+        t->dims[2] = l->spec.kh;
+        t->dims[3] = l->spec.kw;
+    } else {
+        t->ndim = 2;
+        t->dims[0] = l->out.c;
+        t->dims[1] = (int)(numel / (size_t)l->out.c);
+    }
+}
+
+Status net_build(ModelCfg *cfg, int max_batch, Net **out, Err *e)
+{
+    *out = NULL;
+    Net *net = calloc(1, sizeof *net);
+    if (!net) {
+        cfg_free(cfg);
+        return err_set(e, ST_ERR_NOMEM, "out of memory");
+    }
+    net->cfg = *cfg;            /* takes over cfg->text */
+    cfg->text = NULL;
+    const ModelCfg *c = &net->cfg;
+    net->in = c->input;
+    net->max_batch = max_batch;
+    net->nlayers = c->nlayers;
+    Status st = ST_OK;
+    if (max_batch < 1) {
+        st = err_set(e, ST_ERR_ARG, "batch size must be at least 1");
+        goto fail;
+    }
+    net->layers = calloc((size_t)c->nlayers, sizeof *net->layers);
+    net->act = calloc((size_t)c->nlayers, sizeof *net->act);
+    net->tensors = calloc(2 * (size_t)c->nlayers, sizeof *net->tensors);
+    if (!net->layers || !net->act || !net->tensors) goto nomem;
+
+    /* shapes and sizes */
+    Shape s = c->input;
+    size_t max_numel = shape_numel(s), max_ws = 0, nparams = 0;
+    for (int i = 0; i < c->nlayers; i++) {
+        Layer *l = &net->layers[i];
+        l->spec = c->layers[i];
+        l->index = i;
+        l->in = s;
+        l->ops = layer_find_ops(l->spec.kind);
+        char sb[48];
+        if (!l->ops) {
+            st = err_set(e, ST_ERR_FORMAT, "%s:%d: layer kind '%s' is not available in this build", c->path,
+                         l->spec.line, l->spec.kind);
+            goto fail;
+        }
+        Err le;
+        if ((st = l->ops->setup(l, &le)) != ST_OK) {
+            st = err_set(e, st, "%s:%d: %s (input %s)", c->path, l->spec.line, le.msg, shape_str(s, sb, sizeof sb));
+            goto fail;
+        }
+        s = l->out;
+        size_t numel = shape_numel(s), bytes;
+        if (s.c < 1 || s.h < 1 || s.w < 1 || !size_mul(numel, (size_t)max_batch * sizeof(float), &bytes) ||
+            bytes > MAX_ACT_BYTES) {
+            st = err_set(e, ST_ERR_SHAPE, "%s:%d: %s output %s is too large for batch %d", c->path, l->spec.line,
+                         l->spec.kind, shape_str(s, sb, sizeof sb), max_batch);
+            goto fail;
+        }
+        if (l->nw > MAX_PARAMS || l->nb > MAX_PARAMS || nparams + l->nw + l->nb > MAX_PARAMS) {
+            st = err_set(e, ST_ERR_SHAPE, "%s:%d: the model has too many parameters (more than 2^30)", c->path,
+                         l->spec.line);
+            goto fail;
+        }
+        nparams += l->nw + l->nb;
+        if (numel > max_numel) max_numel = numel;
+        if (l->ws_per_sample > max_ws) max_ws = l->ws_per_sample;
+    }
+    if (!shape_is_flat(s)) {
+        char sb[48];
+        st = err_set(e, ST_ERR_SHAPE, "%s:%d: the last layer must give a flat output (one value per class), got %s",
+                     c->path, c->layers[c->nlayers - 1].line, shape_str(s, sb, sizeof sb));
+        goto fail;
+    }
+    net->nclasses = s.c;
+
+    /* one arena for the parameters, one for their gradients */
+    net->nparams = nparams;
+    net->params = calloc(nparams ? nparams : 1, sizeof(float));
+    net->grads = calloc(nparams ? nparams : 1, sizeof(float));
+    if (!net->params || !net->grads) goto nomem;
+    size_t off = 0;
+    for (int i = 0; i < c->nlayers; i++) {
+        Layer *l = &net->layers[i];
+        if (l->nw) {
+            l->w = net->params + off;
+            l->dw = net->grads + off;
+            add_tensor(net, l, 0, off, l->nw);
+            off += l->nw;
+        }
+        if (l->nb) {
+            l->b = net->params + off;
+            l->db = net->grads + off;
+            add_tensor(net, l, 1, off, l->nb);
+            off += l->nb;
+        }
+    }
+
+    /* activations, gradient ping-pong buffers and scratch, for max_batch */
+    size_t mb = (size_t)max_batch;
+    for (int i = 0; i < c->nlayers; i++)
+        if (!(net->act[i] = malloc(mb * shape_numel(net->layers[i].out) * sizeof(float)))) goto nomem;
+    size_t ws_bytes;
+    if (!size_mul(max_ws, mb * sizeof(float), &ws_bytes) || ws_bytes > MAX_ACT_BYTES) {
+        st = err_set(e, ST_ERR_SHAPE, "%s: scratch for batch %d is too large", c->path, max_batch);
+        goto fail;
+    }
+    net->dbuf[0] = malloc(mb * max_numel * sizeof(float));
+    net->dbuf[1] = malloc(mb * max_numel * sizeof(float));
+    net->ws = max_ws ? malloc(ws_bytes) : NULL;
+    if (!net->dbuf[0] || !net->dbuf[1] || (max_ws && !net->ws)) goto nomem;
+    for (int i = 0; i < c->nlayers; i++) net->layers[i].ws = net->ws;
+    *out = net;
+    return ST_OK;
+nomem:
+    st = err_set(e, ST_ERR_NOMEM, "%s: out of memory building the network", c->path);
+fail:
+    net_free(net);
+    return st;
+}
+
+void net_init(Net *net, uint64_t seed)
+{
+    Rng r;
+    rng_seed(&r, seed);
+    for (int i = 0; i < net->nlayers; i++) net->layers[i].ops->init(&net->layers[i], &r);
+}
+
+const float *net_forward(Net *net, const float *x, int n, Mode mode, uint64_t key)
+{
+    const float *in = x;
+    for (int i = 0; i < net->nlayers; i++) {
+        Layer *l = &net->layers[i];
+        l->ops->forward(l, in, net->act[i], n, mode, rng_mix64(key + (uint64_t)i));
+        in = net->act[i];
+    }
+    return in;
+}
+
+void net_backward(Net *net, const float *x, const float *dlogits, int n)
+{
+    const float *dy = dlogits;
+    for (int i = net->nlayers - 1; i >= 0; i--) {
+        Layer *l = &net->layers[i];
+        float *dx = i > 0 ? net->dbuf[i & 1] : NULL;
+        const float *in = i > 0 ? net->act[i - 1] : x;
+        l->ops->backward(l, in, net->act[i], dy, dx, n);
+        dy = dx;
+    }
+}
+
+void net_zero_grad(Net *net) { memset(net->grads, 0, net->nparams * sizeof(float)); }
+
+void net_summary(const Net *net, FILE *f)
+{
+    char sb[48];
+    fprintf(f, "%-4s %-10s %-14s %12s\n", "#", "layer", "output", "params");
+    fprintf(f, "%-4s %-10s %-14s %12s\n", "", "input", shape_str(net->in, sb, sizeof sb), "");
+    for (int i = 0; i < net->nlayers; i++) {
+        const Layer *l = &net->layers[i];
+        fprintf(f, "%-4d %-10s %-14s %12zu\n", i, l->spec.kind, shape_str(l->out, sb, sizeof sb), l->nw + l->nb);
+    }
+    fprintf(f, "total parameters: %zu\n", net->nparams);
+}

@@ -1,0 +1,58 @@
+/* net.h - a sequential network built from a model file.
+ *
+ * The Net owns: the parameter arena and its gradient twin (one block each;
+ * layers hold views), one activation buffer per layer output and two gradient
+ * buffers, all sized at build time for max_batch samples, and one scratch
+ * buffer shared by the layers. Nothing is allocated after net_build. */
+#ifndef FMNIST_NET_H
+#define FMNIST_NET_H
+
+#include "model/cfg.h"
+#include "nn/layer.h"
+
+/* One parameter tensor, named as in the state_dict of the nn.Sequential that
+ * has the same layers ("1.weight", "1.bias", ...). */
+typedef struct {
+    char name[32];
+    int ndim;
+    int dims[4];
+    size_t offset, numel;   /* in the arena */
+    int is_bias;
+} ParamInfo;
+
+typedef struct {
+    ModelCfg cfg;           /* the model file it was built from (owned)  */
+    Shape in;
+    int nclasses;           /* outputs of the last layer                 */
+    int max_batch;
+    int nlayers;
+    Layer *layers;
+    size_t nparams;
+    float *params, *grads;
+    int ntensors;
+    ParamInfo *tensors;
+    float **act;            /* act[i]: output of layer i, max_batch x out */
+    float *dbuf[2];         /* ping-pong buffers for activation gradients */
+    float *ws;              /* scratch shared by all layers               */
+} Net;
+
+/* Builds the network for cfg (which it takes over: the caller must not free
+ * cfg afterwards, even on failure). Checks every shape; errors name the model
+ * file's line. The last layer's output must be flat: its size is nclasses. */
+Status net_build(ModelCfg *cfg, int max_batch, Net **out, Err *e);
+void net_free(Net *net);
+
+/* Initializes every parameter from seed (PyTorch's default per kind). */
+void net_init(Net *net, uint64_t seed);
+/* Runs the layers on x (n x in, n <= max_batch); returns the logits
+ * (n x nclasses, owned by the net). key seeds the dropout masks of this call. */
+const float *net_forward(Net *net, const float *x, int n, Mode mode, uint64_t key);
+/* Backpropagates dlogits through the last forward (which must have been
+ * MODE_TRAIN with the same x), accumulating into net->grads. */
+void net_backward(Net *net, const float *x, const float *dlogits, int n);
+void net_zero_grad(Net *net);
+
+/* Prints a summary (each layer, its output shape and parameter count). */
+void net_summary(const Net *net, FILE *f);
+
+#endif

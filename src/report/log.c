@@ -1,0 +1,46 @@
+/* log.c - per-epoch report line, progress bar, CSV rows (see log.h). */
+#include "report/log.h"
+
+static void human_rate(char *buf, size_t len, double v)
+{
+    if (v >= 1e6) snprintf(buf, len, "%.1fM", v / 1e6);
+    else if (v >= 1e3) snprintf(buf, len, "%.0fk", v / 1e3);
+    else snprintf(buf, len, "%.0f", v);
+}
+
+void report_epoch_line(FILE *f, const EpochStats *s)
+{
+    char rate[32];
+    human_rate(rate, sizeof rate, s->images_per_s);
+    int w = s->epochs >= 100 ? 3 : 2;
+    fprintf(f, "epoch %*d/%d  train loss %.4f acc %.2f%%  |  test loss %.4f acc %.2f%%  |  %s img/s  %.2f s\n", w,
+            s->epoch, s->epochs, s->train_loss, 100 * s->train_acc, s->test_loss, 100 * s->test_acc, rate, s->seconds);
+    fflush(f);
+}
+
+void report_progress(FILE *f, int epoch, int epochs, int done, int total, int batch, double elapsed)
+{
+    enum { WIDTH = 30 };
+    int fill = total ? done * WIDTH / total : 0;
+    char bar[WIDTH + 1];
+    for (int i = 0; i < WIDTH; i++) bar[i] = i < fill ? '#' : '.';
+    bar[WIDTH] = 0;
+    double rate = elapsed > 0 ? (double)done * batch / elapsed : 0;
+    double left = done ? elapsed * (total - done) / done : 0;
+    char r[32];
+    human_rate(r, sizeof r, rate);
+    fprintf(f, "\repoch %d/%d [%s] %d/%d  %s img/s  %.1f s left ", epoch, epochs, bar, done, total, r, left);
+    fflush(f);
+}
+
+void report_progress_clear(FILE *f)
+{
+    fprintf(f, "\r%*s\r", 79, "");
+    fflush(f);
+}
+
+void report_csv_row(Buf *b, const EpochStats *s)
+{
+    buf_printf(b, "%d,%.6f,%.6f,%.6f,%.6f,%.3f\n", s->epoch, s->train_loss, s->train_acc, s->test_loss, s->test_acc,
+               s->seconds);
+}

@@ -1,0 +1,162 @@
+/* train.c - epoch loop, evaluation (see train.h).
+ *
+ * Reproducibility: the shuffle of epoch k comes from an Rng seeded with
+ * (seed, k); the dropout key of step s is train_step_key(seed, s); losses are
+ * summed in sample order. None depends on the thread count, so the same seed
+ * gives the same numbers with 1 or N threads. */
+#include "train/train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nn/loss.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+uint64_t train_step_key(uint64_t seed, uint64_t step)
+{
+    return rng_mix64(rng_mix64(seed ^ 0x5eed5eed5eedULL) + step);
+}
+
+typedef struct {
+    float *x, *dlogits;
+    int *labels;
+    uint32_t *idx;
+} Buffers;
+
+static void buffers_free(Buffers *b)
+{
+    free(b->x);
+    free(b->dlogits);
+    free(b->labels);
+    free(b->idx);
+}
+
+static Status buffers_alloc(Buffers *b, const Net *net, int nidx, Err *e)
+{
+    size_t mb = (size_t)net->max_batch;
+    b->x = malloc(mb * shape_numel(net->in) * sizeof(float));
+    b->dlogits = malloc(mb * (size_t)net->nclasses * sizeof(float));
+    b->labels = malloc(mb * sizeof(int));
+    b->idx = malloc((size_t)(nidx > 0 ? nidx : 1) * sizeof(uint32_t));
+    if (!b->x || !b->dlogits || !b->labels || !b->idx) {
+        buffers_free(b);
+        return err_set(e, ST_ERR_NOMEM, "out of memory for the training buffers");
+    }
+    return ST_OK;
+}
+
+static Status check_data(const Net *net, const Dataset *d, const char *what, Err *e)
+{
+    if (net->in.c != 1 || net->in.h != d->h || net->in.w != d->w)
+        return err_set(e, ST_ERR_SHAPE, "%s: the %s images are 1x%dx%d, the model's input is %dx%dx%d",
+                       net->cfg.path, what, d->h, d->w, net->in.c, net->in.h, net->in.w);
+    if (d->n < 1) return err_set(e, ST_ERR_ARG, "the %s set is empty", what);
+    return ST_OK;
+}
+
+static Status eval_with(Net *net, const Dataset *d, Buffers *b, double *loss, double *acc)
+{
+    double total = 0.0;
+    long right = 0;
+    for (int start = 0; start < d->n; start += net->max_batch) {
+        int n = d->n - start < net->max_batch ? d->n - start : net->max_batch;
+        for (int i = 0; i < n; i++) b->idx[i] = (uint32_t)(start + i);
+        dataset_batch(d, b->idx, n, net->cfg.mean, net->cfg.std, b->x, b->labels);
+        const float *z = net_forward(net, b->x, n, MODE_EVAL, 0);
+        int c;
+        total += softmax_xent(z, b->labels, n, net->nclasses, 0.0f, NULL, &c);
+        right += c;
+    }
+    *loss = total / d->n;
+    *acc = (double)right / d->n;
+    return ST_OK;
+}
+
+Status train_evaluate(Net *net, const Dataset *d, double *loss, double *acc, Err *e)
+{
+    Status st = check_data(net, d, "test", e);
+    if (st) return st;
+    Buffers b = {0};
+    if ((st = buffers_alloc(&b, net, net->max_batch, e))) return st;
+    st = eval_with(net, d, &b, loss, acc);
+    buffers_free(&b);
+    return st;
+}
+
+Status train_run(Net *net, const Dataset *train, const Dataset *test, const TrainConfig *cfg,
+                 const TrainHooks *hooks, Err *e)
+{
+    Status st;
+    if ((st = check_data(net, train, "training", e)) || (st = check_data(net, test, "test", e))) return st;
+    if (cfg->batch < 1 || cfg->batch > net->max_batch)
+        return err_set(e, ST_ERR_ARG, "batch size %d is outside 1..%d", cfg->batch, net->max_batch);
+    Optim opt;
+    if ((st = optim_init(&opt, &cfg->opt, net->nparams, e))) return st;
+    Buffers b = {0};
+    int nidx = train->n > net->max_batch ? train->n : net->max_batch;
+    if ((st = buffers_alloc(&b, net, nidx, e))) {
+        optim_free(&opt);
+        return st;
+    }
+    uint32_t *perm = b.idx;
+    uint64_t step = 0;
+    int nbatches = (train->n + cfg->batch - 1) / cfg->batch;
+    for (int epoch = 1; epoch <= cfg->epochs && !st; epoch++) {
+        Rng r;
+        rng_seed(&r, rng_mix64(cfg->seed) ^ (uint64_t)epoch);
+        for (int i = 0; i < train->n; i++) perm[i] = (uint32_t)i;
+        for (int i = train->n - 1; i > 0; i--) {
+            uint32_t j = rng_below(&r, (uint32_t)i + 1), t = perm[i];
+            perm[i] = perm[j];
+            perm[j] = t;
+        }
+        double t0 = now(), loss_sum = 0.0;
+        long right = 0;
+        for (int bi = 0; bi < nbatches; bi++) {
+            if (hooks && hooks->stop && *hooks->stop) {
+                st = err_set(e, ST_ERR_INTERRUPTED, "interrupted in epoch %d at batch %d of %d", epoch, bi, nbatches);
+                break;
+            }
+            int start = bi * cfg->batch;
+            int n = train->n - start < cfg->batch ? train->n - start : cfg->batch;
+            dataset_batch(train, perm + start, n, net->cfg.mean, net->cfg.std, b.x, b.labels);
+            net_zero_grad(net);
+            const float *z = net_forward(net, b.x, n, MODE_TRAIN, train_step_key(cfg->seed, step++));
+            int c;
+            double l = softmax_xent(z, b.labels, n, net->nclasses, 1.0f / (float)n, b.dlogits, &c);
+            if (!isfinite(l)) {
+                st = err_set(e, ST_ERR_DIVERGED,
+                             "the loss became %s in epoch %d at batch %d; try a lower learning rate (--lr)",
+                             isnan(l) ? "NaN" : "infinite", epoch, bi + 1);
+                break;
+            }
+            loss_sum += l;
+            right += c;
+            net_backward(net, b.x, b.dlogits, n);
+            optim_step(&opt, net->params, net->grads, net->tensors, net->ntensors);
+            if (hooks && hooks->on_batch) hooks->on_batch(hooks->ctx, epoch, bi + 1, nbatches, now() - t0);
+        }
+        if (st) break;
+        EpochStats s = {.epoch = epoch, .epochs = cfg->epochs};
+        s.seconds = now() - t0;
+        s.train_loss = loss_sum / train->n;
+        s.train_acc = (double)right / train->n;
+        s.images_per_s = train->n / (s.seconds > 0 ? s.seconds : 1e-9);
+        double t1 = now();
+        eval_with(net, test, &b, &s.test_loss, &s.test_acc);
+        /* eval_with reuses idx; restore nothing: perm is rebuilt next epoch */
+        s.eval_seconds = now() - t1;
+        if (hooks && hooks->on_epoch) st = hooks->on_epoch(hooks->ctx, &s, net, e);
+    }
+    buffers_free(&b);
+    optim_free(&opt);
+    return st;
+}

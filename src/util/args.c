@@ -1,0 +1,120 @@
+/* args.c - strict flag parsing (see args.h). */
+#include "util/args.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static Status bad(Err *e, const char *name, const char *what, const char *val)
+{
+    return err_set(e, ST_ERR_ARG, "--%s: %s, got '%s'", name, what, val);
+}
+
+static int to_double(const char *s, double *v)
+{
+    errno = 0;
+    char *end;
+    *v = strtod(s, &end);
+    return end != s && !*end && !errno && isfinite(*v);
+}
+
+static Status set_value(ArgSpec *a, const char *val, Err *e)
+{
+    char what[128];
+    double v;
+    switch (a->type) {
+    case ARG_INT: {
+        snprintf(what, sizeof what, "expected a whole number from %.0f to %.0f", a->lo, a->hi);
+        errno = 0;
+        char *end;
+        long n = strtol(val, &end, 10);
+        if (end == val || *end || errno || n < a->lo || n > a->hi) return bad(e, a->name, what, val);
+        *(int *)a->dst = (int)n;
+        return ST_OK;
+    }
+    case ARG_FLOAT:
+        snprintf(what, sizeof what, "expected a number from %g to %g", a->lo, a->hi);
+        if (!to_double(val, &v) || v < a->lo || v > a->hi) return bad(e, a->name, what, val);
+        *(float *)a->dst = (float)v;
+        return ST_OK;
+    case ARG_STR:
+        if (!*val) return bad(e, a->name, "expected a non-empty value", val);
+        *(const char **)a->dst = val;
+        return ST_OK;
+    case ARG_FLOATS: {
+        FloatList *fl = a->dst;
+        snprintf(what, sizeof what, "expected comma-separated numbers from %g to %g", a->lo, a->hi);
+        char buf[1024];
+        if (strlen(val) >= sizeof buf) return bad(e, a->name, "value too long", val);
+        strcpy(buf, val);
+        fl->n = 0;
+        char *save = NULL;
+        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (fl->n == ARGS_MAX_FLOATS) return bad(e, a->name, "too many values", val);
+            if (!to_double(t, &v) || v < a->lo || v > a->hi) return bad(e, a->name, what, val);
+            fl->v[fl->n++] = (float)v;
+        }
+        if (!fl->n || val[strlen(val) - 1] == ',' || val[0] == ',' || strstr(val, ",,"))
+            return bad(e, a->name, what, val);
+        return ST_OK;
+    }
+    case ARG_SWITCH:
+        break;
+    }
+    return ST_OK;
+}
+
+Status args_parse(int argc, char **argv, ArgSpec *specs, int nspecs, const char **pos, int maxpos, int *npos,
+                  int *help, Err *e)
+{
+    *npos = 0;
+    *help = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            *help = 1;
+            continue;
+        }
+        if (strncmp(arg, "--", 2) != 0 || arg[2] == 0) {
+            if (arg[0] == '-' && arg[1] != 0)
+                return err_set(e, ST_ERR_ARG, "unknown flag '%s' (flags are --name VALUE)", arg);
+            if (*npos >= maxpos) return err_set(e, ST_ERR_ARG, "unexpected argument '%s'", arg);
+            pos[(*npos)++] = arg;
+            continue;
+        }
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        ArgSpec *a = NULL;
+        for (int k = 0; k < nspecs; k++)
+            if (strlen(specs[k].name) == nlen && !strncmp(specs[k].name, name, nlen)) a = &specs[k];
+        if (!a) return err_set(e, ST_ERR_ARG, "unknown flag '--%.*s'", (int)nlen, name);
+        if (a->seen) return err_set(e, ST_ERR_ARG, "--%s given twice", a->name);
+        a->seen = 1;
+        if (a->type == ARG_SWITCH) {
+            if (eq) return err_set(e, ST_ERR_ARG, "--%s takes no value", a->name);
+            *(int *)a->dst = 1;
+            continue;
+        }
+        const char *val;
+        if (eq) val = eq + 1;
+        else if (i + 1 < argc) val = argv[++i];
+        else return err_set(e, ST_ERR_ARG, "--%s needs a value (%s)", a->name, a->meta ? a->meta : "VALUE");
+        Status st = set_value(a, val, e);
+        if (st) return st;
+    }
+    return ST_OK;
+}
+
+void args_print_help(const ArgSpec *specs, int nspecs, void *file)
+{
+    FILE *f = file;
+    for (int k = 0; k < nspecs; k++) {
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s%s", specs[k].name, specs[k].meta ? " " : "",
+                 specs[k].meta ? specs[k].meta : "");
+        fprintf(f, "  %-24s %s\n", left, specs[k].help);
+    }
+}

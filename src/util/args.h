@@ -1,0 +1,43 @@
+/* args.h - table-driven command-line flags, strict.
+ *
+ * Each flag is "--name VALUE" or "--name=VALUE" (switches take no value).
+ * Unknown flags, missing values, malformed numbers and out-of-range values
+ * are ST_ERR_ARG with a message naming the flag. Positional arguments are
+ * collected in order. Nothing here prints or exits. */
+#ifndef FMNIST_ARGS_H
+#define FMNIST_ARGS_H
+
+#include "util/status.h"
+
+typedef enum {
+    ARG_INT,     /* int*, range [lo, hi]                         */
+    ARG_FLOAT,   /* float*, range [lo, hi]                       */
+    ARG_STR,     /* const char**                                 */
+    ARG_SWITCH,  /* int*, set to 1                               */
+    ARG_FLOATS   /* FloatList*, comma-separated, each in [lo, hi] */
+} ArgType;
+
+#define ARGS_MAX_FLOATS 64
+typedef struct {
+    int n;
+    float v[ARGS_MAX_FLOATS];
+} FloatList;
+
+typedef struct {
+    const char *name;   /* without the leading "--" */
+    ArgType type;
+    void *dst;
+    double lo, hi;
+    const char *meta;   /* the value's name in --help ("N", "FILE") */
+    const char *help;
+    int seen;           /* set by args_parse */
+} ArgSpec;
+
+/* Parses argv[0..argc) against specs[0..nspecs). Positional arguments go to
+ * pos (at most maxpos; more is an error). "--help"/"-h" sets *help. */
+Status args_parse(int argc, char **argv, ArgSpec *specs, int nspecs, const char **pos, int maxpos, int *npos,
+                  int *help, Err *e);
+/* Prints "  --name META   help" lines. */
+void args_print_help(const ArgSpec *specs, int nspecs, void *file);
+
+#endif

@@ -1,0 +1,34 @@
+/* fileio.h - whole-file reads and atomic writes.
+ *
+ * file_write_atomic writes to "PATH.tmp-PID", fsyncs it, renames it over
+ * PATH and fsyncs the folder: at any moment PATH holds either its old content
+ * or the new one, never a mix, and a failed write leaves the old file whole. */
+#ifndef FMNIST_FILEIO_H
+#define FMNIST_FILEIO_H
+
+#include <stddef.h>
+
+#include "util/status.h"
+
+Status file_write_atomic(const char *path, const void *data, size_t len, Err *e);
+/* Reads a whole file of at most max bytes into a malloc'd buffer (with a NUL
+ * after the content, not counted in *len). */
+Status file_read_all(const char *path, size_t max, char **data, size_t *len, Err *e);
+/* mkdir -p; errors name the path and the system's reason. */
+Status file_mkdirs(const char *path, Err *e);
+int file_exists(const char *path);
+
+/* A growable byte buffer for building files in memory. */
+typedef struct {
+    char *data;
+    size_t len, cap;
+    int failed;          /* an allocation failed: the content is incomplete */
+} Buf;
+
+void buf_put(Buf *b, const void *p, size_t n);
+void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_u32(Buf *b, unsigned v);   /* little-endian */
+void buf_u64(Buf *b, unsigned long long v);
+void buf_free(Buf *b);
+
+#endif
