@@ -39,7 +39,7 @@ ALL_LDFLAGS := $(OMP) $(SANFLAGS) $(LDFLAGS)
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
 LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
-TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC)) $(BUILD)/tests/check_main.o
+TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC)) $(BUILD)/tests/check_main.o $(BUILD)/tests/testutil.o
 SUITES   := $(patsubst tests/test_%.c,%,$(TEST_SRC))
 
 BIN := fmnist$(if $(filter 1,$(SAN)),-san)$(if $(strip $(OMP)),,-serial)

@@ -315,7 +315,7 @@ END_TEST
 START_TEST(bad_magic) /* loop: gzip _i */
 {
     int gz = _i;
-    char dir[128], path[256], want[256];
+    char dir[128], path[256], want[512];
     make_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/x-idx3-ubyte%s", dir, gz ? ".gz" : "");
     size_t len;
@@ -706,8 +706,10 @@ START_TEST(find_dir_order)
     ck_assert_int_eq(data_find_dir(c, b, out, sizeof out, &e), ST_ERR_IO);
     assert_msg(&e, c, "t10k-labels-idx1-ubyte");
     ck_assert_ptr_nonnull(strstr(e.msg, "apt-get install dataset-fashion-mnist"));
-    snprintf(out, sizeof out, "%s/none", root);
-    ck_assert_int_eq(data_find_dir(out, b, out, sizeof out, &e), ST_ERR_IO);
+    char none[256];
+    snprintf(none, sizeof none, "%s/none", root);
+    ck_assert_int_eq(data_find_dir(none, b, out, sizeof out, &e), ST_ERR_IO);
+    assert_msg(&e, none, "cannot open data folder");
     ck_assert_ptr_nonnull(strstr(e.msg, strerror(ENOENT)));
     ck_assert_int_eq(data_find_dir("", b, out, sizeof out, &e), ST_ERR_ARG);
     /* Too small an output buffer. */

@@ -3,6 +3,8 @@
  * One driver serves all three variants: op(A) and op(B) are read through
  * (row, k) strides, copied into zero-padded panels on the stack, and multiplied
  * by an MR x NR micro-kernel (AVX-512 intrinsics, or portable C without them).
+ * Every C element is one multiply-add chain over k ascending, started from
+ * beta*C, so blocking and thread count never change a bit of the result.
  * No heap, no global state; OpenMP splits C into one rectangle per thread. */
 #include "kernels/gemm.h"
 
@@ -18,9 +20,10 @@
 /* Micro-tile MR x NR: 12 rows x 32 columns = 24 zmm accumulators, leaving 8
  * registers for the two B vectors and broadcasts. Zen 5 retires two 512-bit
  * FMAs per cycle with latency 4, so >= 8 independent chains are needed.
- * KC x NR floats of B (32 KiB) stay in L1 while the A panels stream from L2;
- * the packed blocks (MC_MAX x KC of A, KC x NC of B) take 448 KiB of stack. */
-enum { MR = 12, NR = 32, KC = 256, NC = 256, MC_MAX = 192 };
+ * KC = 288 keeps a conv's whole im2col row (9*32) in one block so C is read
+ * and written once. Blocks live on the stack: A is MC_MAX x KC (216 KiB), B is
+ * KC x NC (288 KiB). NC and MC_MAX must be multiples of NR and MR. */
+enum { MR = 12, NR = 32, KC = 288, NC = 256, MC_MAX = 192 };
 
 /* Element (i,k) of op(A) is a[i*a_is + k*a_ks]; element (k,j) of op(B) is
  * b[j*b_js + k*b_ks]. nn: A(lda,1) B(1,ldb); nt: A(lda,1) B(ldb,1); tn: A(1,lda) B(1,ldb). */
@@ -35,31 +38,100 @@ typedef struct {
     ptrdiff_t ldc;
 } GemmArgs;
 
-/* Copies a w x kc slice (w <= W) of a strided matrix into a k-major panel
- * dst[k*W + x] = src[x*xs + k*ks], zero-filling columns w..W-1 so the
- * micro-kernel always runs full width (the padding only meets padding). */
-static void pack_panel(float *restrict dst, const float *restrict src, ptrdiff_t xs,
+/* Packs a w x kc slice of a strided matrix into ceil(w/W) k-major panels of
+ * width W: panel p holds dst[p*W*kc + k*W + x] = src[(p*W + x)*xs + k*ks].
+ * Columns past w are zero, so the micro-kernel always runs full width (the
+ * padding only ever meets padding and is never stored). */
+static void pack_block(float *restrict dst, const float *restrict src, ptrdiff_t xs,
                        ptrdiff_t ks, int w, int kc, int W)
 {
+#ifdef __AVX512F__
     if (xs == 1) {
-        /* Contiguous along the panel width (tn's A, nn/tn's B): row copies. */
+        /* Contiguous along the width (tn's A, nn/tn's B): walk source rows
+         * k in order, each streamed once across all panels, with masked
+         * loads supplying the zero padding. */
         for (int k = 0; k < kc; k++) {
             const float *s = src + k * ks;
-            float *d = dst + (ptrdiff_t)k * W;
-            for (int x = 0; x < w; x++) d[x] = s[x];
-            for (int x = w; x < W; x++) d[x] = 0.0f;
+            /* Rows are ks apart (often a page or more): fetch a few ahead. */
+            if (k + 8 < kc)
+                for (int x = 0; x < w; x += 16) __builtin_prefetch(s + 8 * ks + x, 0, 3);
+            for (int p = 0; p * W < w; p++) {
+                float *d = dst + (ptrdiff_t)p * W * kc + (ptrdiff_t)k * W;
+                for (int x = 0; x < W; x += 16) {
+                    const int left = w - p * W - x;
+                    const __mmask16 lm = left >= 16  ? 0xFFFF
+                                         : left <= 0 ? 0
+                                                     : (__mmask16)((1u << left) - 1);
+                    const __mmask16 sm = W - x >= 16 ? 0xFFFF : (__mmask16)((1u << (W - x)) - 1);
+                    _mm512_mask_storeu_ps(d + x, sm, _mm512_maskz_loadu_ps(lm, s + p * W + x));
+                }
+            }
         }
         return;
     }
-    /* Contiguous along k (nn/nt's A, nt's B): a transpose; read each source
-     * row sequentially and scatter it down one column of the panel. */
-    for (int x = 0; x < w; x++) {
-        const float *s = src + x * xs;
-        float *d = dst + x;
-        for (int k = 0; k < kc; k++) d[(ptrdiff_t)k * W] = s[k * ks];
+    if (ks == 1) {
+        /* Contiguous along k (nn/nt's A, nt's B): a transpose, done on
+         * 16 x 16 tiles in registers (64 shuffles per 256 floats). */
+        for (int p = 0; p * W < w; p++) {
+            float *dp = dst + (ptrdiff_t)p * W * kc;
+            for (int x0 = 0; x0 < W; x0 += 16) {
+                /* Source rows that exist and belong to this 16-wide group. */
+                int rows = w - p * W - x0;
+                if (rows > W - x0) rows = W - x0;
+                const __mmask16 sm = W - x0 >= 16 ? 0xFFFF : (__mmask16)((1u << (W - x0)) - 1);
+                for (int k0 = 0; k0 < kc; k0 += 16) {
+                    const int kn = kc - k0 < 16 ? kc - k0 : 16;
+                    const __mmask16 km = kn == 16 ? 0xFFFF : (__mmask16)((1u << kn) - 1);
+                    __m512 r[16], t[16];
+                    for (int x = 0; x < 16; x++)
+                        r[x] = x < rows
+                                   ? _mm512_maskz_loadu_ps(km, src + (p * W + x0 + x) * xs + k0)
+                                   : _mm512_setzero_ps();
+                    /* Short rows defeat the hardware prefetcher: fetch the
+                     * same chunk of the next panel's rows. */
+                    for (int x = 0; x < rows && (p + 1) * W + x0 + x < w; x++)
+                        __builtin_prefetch(src + ((p + 1) * W + x0 + x) * xs + k0, 0, 3);
+                    /* Stage 1-2: 4 x 4 transposes inside each 128-bit lane. */
+                    for (int i = 0; i < 8; i++) {
+                        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+                        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+                    }
+                    for (int i = 0; i < 4; i++) {
+                        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+                        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+                        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+                        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+                    }
+                    /* Stage 3-4: r[4i+j] lane L holds column 4L+j of rows 4i..4i+3;
+                     * gather lane L of r[j], r[4+j], r[8+j], r[12+j]. */
+                    for (int j = 0; j < 4; j++) {
+                        const __m512 u = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x44);
+                        const __m512 v = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x44);
+                        const __m512 u2 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xEE);
+                        const __m512 v2 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xEE);
+                        t[j] = _mm512_shuffle_f32x4(u, v, 0x88);
+                        t[4 + j] = _mm512_shuffle_f32x4(u, v, 0xDD);
+                        t[8 + j] = _mm512_shuffle_f32x4(u2, v2, 0x88);
+                        t[12 + j] = _mm512_shuffle_f32x4(u2, v2, 0xDD);
+                    }
+                    for (int k = 0; k < kn; k++)
+                        _mm512_mask_storeu_ps(dp + (ptrdiff_t)(k0 + k) * W + x0, sm, t[k]);
+                }
+            }
+        }
+        return;
     }
-    for (int x = w; x < W; x++)
-        for (int k = 0; k < kc; k++) dst[(ptrdiff_t)k * W + x] = 0.0f;
+#endif
+    /* Portable path (and any other strides): per panel, element by element. */
+    for (int p = 0; p * W < w; p++) {
+        const int pw = w - p * W < W ? w - p * W : W;
+        float *d = dst + (ptrdiff_t)p * W * kc;
+        const float *s = src + p * W * xs;
+        for (int k = 0; k < kc; k++) {
+            for (int x = 0; x < pw; x++) d[(ptrdiff_t)k * W + x] = s[x * xs + k * ks];
+            for (int x = pw; x < W; x++) d[(ptrdiff_t)k * W + x] = 0.0f;
+        }
+    }
 }
 
 /* c[MR x NR] (row stride ldc) = (load ? c : 0) + ap^T bp, where ap is a kc x MR
@@ -147,15 +219,10 @@ static void gemm_tile(const GemmArgs *g, int m0, int m1, int n0, int n1)
         for (int pc = 0; pc < K; pc += kc_step) {
             const int kc = K - pc < kc_step ? K - pc : kc_step;
             const int load = pc > 0 || g->beta != 0.0f;
-            for (int jr = 0; jr < nc; jr += NR)
-                pack_panel(bpack + (ptrdiff_t)jr * kc, g->b + (jc + jr) * g->b_js + pc * g->b_ks,
-                           g->b_js, g->b_ks, nc - jr < NR ? nc - jr : NR, kc, NR);
+            pack_block(bpack, g->b + jc * g->b_js + pc * g->b_ks, g->b_js, g->b_ks, nc, kc, NR);
             for (int ic = m0; ic < m1; ic += mc_step) {
                 const int mc = m1 - ic < mc_step ? m1 - ic : mc_step;
-                for (int ir = 0; ir < mc; ir += MR)
-                    pack_panel(apack + (ptrdiff_t)ir * kc,
-                               g->a + (ic + ir) * g->a_is + pc * g->a_ks, g->a_is, g->a_ks,
-                               mc - ir < MR ? mc - ir : MR, kc, MR);
+                pack_block(apack, g->a + ic * g->a_is + pc * g->a_ks, g->a_is, g->a_ks, mc, kc, MR);
                 for (int jr = 0; jr < nc; jr += NR) {
                     const int nr = nc - jr < NR ? nc - jr : NR;
                     for (int ir = 0; ir < mc; ir += MR) {
