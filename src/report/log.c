@@ -12,7 +12,8 @@ void report_epoch_line(FILE *f, const EpochStats *s)
 {
     char rate[32];
     human_rate(rate, sizeof rate, s->images_per_s);
-    int w = s->epochs >= 100 ? 3 : 2;
+    int w = 1;
+    for (int e = s->epochs; e >= 10; e /= 10) w++;
     fprintf(f, "epoch %*d/%d  train loss %.4f acc %.2f%%  |  test loss %.4f acc %.2f%%  |  %s img/s  %.2f s\n", w,
             s->epoch, s->epochs, s->train_loss, 100 * s->train_acc, s->test_loss, 100 * s->test_acc, rate, s->seconds);
     fflush(f);

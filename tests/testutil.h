@@ -1,0 +1,49 @@
+/* testutil.h - helpers shared by the Check suites: gradient checks of one
+ * layer against central finite differences, temp folders, running the binary. */
+#ifndef FMNIST_TESTUTIL_H
+#define FMNIST_TESTUTIL_H
+
+#include <stddef.h>
+
+#include "nn/layer.h"
+
+typedef enum {
+    GC_X_AWAY_FROM_ZERO, /* x = +-(0.1 .. 1): no input near a ReLU kink        */
+    GC_X_DISTINCT        /* a shuffled progression, steps of 0.05: no pooling ties */
+} GcInput;
+
+typedef struct {
+    double max_err;      /* worst |a-n| / (atol + rtol*max(|a|,|n|)); pass if <= 1 */
+    const char *where;   /* "dx", "dw" or "db" of the worst element           */
+    size_t index;
+    double analytic, numeric;
+    size_t checked;      /* elements compared                                 */
+} GcResult;
+
+/* Builds one layer (spec on per-sample input shape in) with n samples,
+ * initializes it from seed, draws x, and a fixed random r; L = sum(r * y).
+ * Compares backward's dx, dw, db with central differences of L (step h) for
+ * every element. The forward runs in MODE_TRAIN with a fixed key, so dropout's
+ * mask is the same in every evaluation. Returns 0 if the layer could not be
+ * set up. */
+int gradcheck_layer(const LayerSpec *spec, Shape in, int n, unsigned long long seed, GcInput xmode, double h,
+                    double atol, double rtol, GcResult *res);
+/* The same with an explicit ops table (to check that the checker catches a
+ * broken backward). */
+int gradcheck_layer_ops(const LayerOps *ops, const LayerSpec *spec, Shape in, int n, unsigned long long seed,
+                        GcInput xmode, double h, double atol, double rtol, GcResult *res);
+
+/* A fresh folder under /tmp (caller frees the string and removes the tree
+ * with rm_tree). */
+char *make_temp_dir(void);
+void rm_tree(const char *path);
+
+/* Runs the fmnist binary ($FMNIST_BIN, default ./fmnist) with args (a shell
+ * fragment), capturing stdout+stderr into out (NUL-terminated, truncated to
+ * len). Returns the exit status, or -1 if it could not run. */
+int run_fmnist(const char *args, char *out, size_t len);
+
+/* 1 if the Fashion-MNIST files are found where the binary would look. */
+int have_real_data(void);
+
+#endif
