@@ -1,6 +1,8 @@
-/* optim.c - optimizer steps (formulas in optim.h). Element-wise and cheap
- * next to the matrix products, so plain loops the compiler vectorizes. */
+/* optim.c - optimizer steps (formulas in optim.h); the per-element updates
+ * are kernels/elementwise.c. */
 #include "nn/optim.h"
+
+#include "kernels/elementwise.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -47,46 +49,22 @@ void optim_free(Optim *o)
     o->m = o->v = NULL;
 }
 
-static void sgd_span(const OptConfig *c, long t, float wd, float *restrict w, const float *restrict g,
-                     float *restrict b, size_t n)
-{
-    float lr = c->lr, mu = c->momentum;
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i] + wd * w[i];
-        if (mu != 0.0f) {
-            b[i] = t == 1 ? gi : mu * b[i] + gi;
-            gi = c->nesterov ? gi + mu * b[i] : b[i];
-        }
-        w[i] -= lr * gi;
-    }
-}
-
-static void adam_span(const OptConfig *c, long t, float wd, int decoupled, float *restrict w,
-                      const float *restrict g, float *restrict m, float *restrict v, size_t n)
-{
-    float b1 = c->beta1, b2 = c->beta2, eps = c->eps;
-    float bc1 = (float)(1.0 - pow(b1, (double)t));
-    float bc2_sqrt = (float)sqrt(1.0 - pow(b2, (double)t));
-    float step = c->lr / bc1;
-    float shrink = decoupled ? 1.0f - c->lr * wd : 1.0f;
-    float l2 = decoupled ? 0.0f : wd;
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i] + l2 * w[i];
-        w[i] *= shrink;
-        m[i] = b1 * m[i] + (1.0f - b1) * gi;
-        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-        w[i] -= step * m[i] / (sqrtf(v[i]) / bc2_sqrt + eps);
-    }
-}
-
 void optim_step(Optim *o, float *w, const float *g, const ParamInfo *t, int nt)
 {
     o->t++;
     const OptConfig *c = &o->cfg;
+    /* Adam's bias corrections, in double as torch computes them */
+    float step = (float)(c->lr / (1.0 - pow(c->beta1, (double)o->t)));
+    float bc2_sqrt = (float)sqrt(1.0 - pow(c->beta2, (double)o->t));
     for (int k = 0; k < nt; k++) {
         size_t off = t[k].offset, n = t[k].numel;
         float wd = (t[k].is_bias && !c->decay_bias) ? 0.0f : c->weight_decay;
-        if (c->kind == OPT_SGD) sgd_span(c, o->t, wd, w + off, g + off, o->m + off, n);
-        else adam_span(c, o->t, wd, c->kind == OPT_ADAMW, w + off, g + off, o->m + off, o->v + off, n);
+        if (c->kind == OPT_SGD) {
+            ew_sgd(n, w + off, g + off, o->m + off, c->lr, wd, c->momentum, c->nesterov, o->t == 1);
+        } else {
+            int decoupled = c->kind == OPT_ADAMW;
+            ew_adam(n, w + off, g + off, o->m + off, o->v + off, decoupled ? 0.0f : wd,
+                    decoupled ? 1.0f - c->lr * wd : 1.0f, c->beta1, c->beta2, step, bc2_sqrt, c->eps);
+        }
     }
 }
