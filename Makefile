@@ -38,7 +38,9 @@ ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -fno-math-errno -Wall -Wextra -
               $(DEPS_CFLAGS) $(OMP) $(SANFLAGS) $(CFLAGS) -MMD -MP
 ALL_LDFLAGS := $(OMP) $(SANFLAGS) $(LDFLAGS)
 
-LIB_SRC  := $(sort $(wildcard src/*/*.c))
+LIB_SRC  := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c)) src/main.c
+CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
 LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC)) $(BUILD)/tests/check_main.o $(BUILD)/tests/testutil.o
@@ -49,7 +51,7 @@ BIN ?= fmnist$(if $(filter 1,$(SAN)),-san)$(if $(strip $(OMP)),,-serial)
 .PHONY: all deps train test bench data install clean help check-deps valgrind
 all: $(BIN)
 
-$(BIN): $(BUILD)/src/main.o $(BUILD)/libfmnist.a
+$(BIN): $(CLI_OBJ) $(BUILD)/libfmnist.a
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(DEPS_LIBS)
 
 $(BUILD)/libfmnist.a: $(LIB_OBJ)
@@ -117,4 +119,4 @@ clean:
 help:
 	@sed -n "3,11p" Makefile
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/src/main.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

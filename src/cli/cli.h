@@ -1,0 +1,36 @@
+/* cli.h - what the subcommands of the fmnist program share.
+ *
+ * The CLI is a thin layer: each src/cli/NAME.c parses its flags with
+ * util/args, calls the library and prints. These files are linked into the
+ * fmnist binary only, not into libfmnist.a. */
+#ifndef FMNIST_CLI_H
+#define FMNIST_CLI_H
+
+#include <signal.h>
+
+#include "data/dataset.h"
+#include "util/status.h"
+
+#define FMNIST_VERSION "0.1.0"
+#define EXIT_USAGE 2
+
+/* Set by the SIGINT/SIGTERM handler (the program's only global). */
+extern volatile sig_atomic_t cli_signal;
+/* Installs the handler: the first signal sets cli_signal, a second exits. */
+void cli_catch_signals(void);
+
+/* "fmnist: error: MSG" on stderr; returns the exit status (2 for ST_ERR_ARG). */
+int cli_fail(Status st, const Err *e);
+/* "fmnist CMD: MSG (see 'fmnist CMD --help')"; returns 2. */
+int cli_usage_error(const char *cmd, const Err *e);
+void cli_set_threads(int threads);
+int cli_max_threads(void);
+/* Finds the data folder (--data, $FMNIST_DATA, data/, the Debian folder) and
+ * loads the test split, and the training split if train is not NULL (its
+ * first train_limit images if train_limit > 0). */
+Status cli_load_data(const char *flag_dir, int nclasses, int train_limit, Dataset *train, Dataset *test, Err *e);
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+#endif
