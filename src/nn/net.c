@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const LayerOps *const ALL_OPS[] = {&flatten_ops, &dense_ops, &relu_ops, &dropout_ops};
+static const LayerOps *const ALL_OPS[] = {&flatten_ops, &dense_ops, &relu_ops, &dropout_ops, &conv_ops, &maxpool_ops, &avgpool_ops};
 
 const LayerOps *layer_find_ops(const char *kind)
 {
