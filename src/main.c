@@ -13,7 +13,11 @@ static const struct {
     const char *help;
 } COMMANDS[] = {
     {"train", cmd_train, "train a model, report loss and accuracy every epoch"},
-    {"eval", cmd_eval, "test loss and accuracy of a trained model"},
+    {"eval", cmd_eval, "test loss, accuracy and confusion matrix of a trained model"},
+    {"sweep", cmd_sweep, "train under several dropout / weight-decay settings and compare them"},
+    {"plot", cmd_plot, "chart the loss or accuracy curves of training logs as PNG"},
+    {"export", cmd_export, "write a trained model as NumPy .npz (PyTorch) or ONNX"},
+    {"predict", cmd_predict, "top-3 classes of pictures (PNG, PGM, JPEG) or IDX images"},
 };
 
 static void usage(FILE *f)

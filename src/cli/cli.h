@@ -32,5 +32,9 @@ Status cli_load_data(const char *flag_dir, int nclasses, int train_limit, Datase
 
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 #endif

@@ -1,20 +1,94 @@
-/* eval.c - `fmnist eval`: test loss and accuracy of a saved model. */
+/* eval.c - `fmnist eval`: test loss and accuracy of a saved model, its
+ * confusion matrix with per-class accuracy, and on request the matrix as a
+ * heat map (--confusion), a grid of misclassified test images (--errors) and
+ * Monte-Carlo dropout figures beside the deterministic ones (--mc N). */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli/cli.h"
 #include "model/weights.h"
+#include "report/plot.h"
+#include "train/confusion.h"
+#include "train/mc.h"
 #include "train/train.h"
 #include "util/args.h"
 
+#define ERRORS_SHOWN 64
+#define ECE_BINS 15
+
+/* Everything after the loss line: confusion table and PNGs, MC dropout. */
+static Status analyse(Net *net, const Dataset *test, const char *confusion_png, const char *errors_png, int mc,
+                      int seed, Err *e)
+{
+    int n = test->n, k = net->nclasses;
+    float *probs = malloc((size_t)n * (size_t)k * sizeof *probs);
+    int *pred = malloc((size_t)n * sizeof *pred), *truth = malloc((size_t)n * sizeof *truth);
+    long *cm = malloc((size_t)k * (size_t)k * sizeof *cm);
+    const char **names = malloc((size_t)k * sizeof *names);
+    char (*numbers)[8] = malloc((size_t)k * sizeof *numbers);
+    Image im = {0};
+    Buf b = {0};
+    Status st = ST_OK;
+    if (!probs || !pred || !truth || !cm || !names || !numbers) {
+        st = err_set(e, ST_ERR_NOMEM, "out of memory for %d predictions", n);
+        goto done;
+    }
+    for (int c = 0; c < k; c++) names[c] = confusion_class_name(c, k, numbers[c], sizeof numbers[c]);
+    if ((st = mc_predict(net, test, 0, 0, probs, pred, NULL, e))) goto done;
+    confusion_count(pred, test->labels, n, k, cm);
+    confusion_format(cm, k, names, &b);
+    fputs(b.data ? b.data : "", stdout);
+    if (confusion_png) {
+        if ((st = plot_confusion(cm, k, names, NULL, &im, e)) || (st = plot_write_png(&im, confusion_png, e)))
+            goto done;
+        draw_image_free(&im);
+        printf("wrote %s\n", confusion_png);
+    }
+    if (errors_png) {
+        int idx[ERRORS_SHOWN], wrong = 0;
+        for (int i = 0; i < n; i++) truth[i] = test->labels[i], wrong += pred[i] != truth[i];
+        int shown = confusion_errors_first(pred, test->labels, n, ERRORS_SHOWN, idx);
+        char title[160];
+        snprintf(title, sizeof title, "%d of %d test images misclassified; %d shown, misclassified first", wrong, n,
+                 shown);
+        if ((st = plot_image_grid(test->pixels, test->h, test->w, idx, shown, truth, pred, names, 8, title, &im, e)) ||
+            (st = plot_write_png(&im, errors_png, e)))
+            goto done;
+        printf("wrote %s\n", errors_png);
+    }
+    if (mc > 0) {
+        McStats det, sto;
+        mc_summarize(probs, pred, test->labels, n, k, ECE_BINS, &det);
+        if ((st = mc_predict(net, test, mc, (uint64_t)seed, probs, pred, NULL, e))) goto done;
+        mc_summarize(probs, pred, test->labels, n, k, ECE_BINS, &sto);
+        printf("Monte-Carlo dropout: %d stochastic passes averaged (seed %d)\n"
+               "                      accuracy     NLL  entropy  ECE (%d bins)\n",
+               mc, seed, ECE_BINS);
+        printf("  deterministic        %6.2f%%  %6.4f   %6.4f   %6.4f\n", 100 * det.acc, det.nll, det.entropy, det.ece);
+        char label[32];
+        snprintf(label, sizeof label, "MC dropout (N=%d)", mc);
+        printf("  %-19s  %6.2f%%  %6.4f   %6.4f   %6.4f\n", label, 100 * sto.acc, sto.nll, sto.entropy, sto.ece);
+    }
+done:
+    draw_image_free(&im);
+    buf_free(&b);
+    free(probs), free(pred), free(truth), free(cm), free(names), free(numbers);
+    return st;
+}
+
 int cmd_eval(int argc, char **argv)
 {
-    const char *weights = NULL, *data = NULL;
-    int batch = 256, threads = 0;
+    const char *weights = NULL, *data = NULL, *confusion = NULL, *errors = NULL;
+    int batch = 256, threads = 0, mc = 0, seed = 1;
     ArgSpec specs[] = {
         {"weights", ARG_STR, &weights, 0, 0, "FILE", "checkpoint written by train (model.fmw)", 0},
         {"data", ARG_STR, &data, 0, 0, "DIR", "folder with the IDX files (default: see README)", 0},
         {"batch", ARG_INT, &batch, 1, 65536, "N", "evaluation batch size (default 256)", 0},
         {"threads", ARG_INT, &threads, 1, 1024, "N", "OpenMP threads (default: all cores)", 0},
+        {"confusion", ARG_STR, &confusion, 0, 0, "FILE.png", "write the confusion matrix as a heat map", 0},
+        {"errors", ARG_STR, &errors, 0, 0, "FILE.png", "write a grid of test images, misclassified first", 0},
+        {"mc", ARG_INT, &mc, 1, 100000, "N", "also average N passes with dropout on (MC dropout)", 0},
+        {"seed", ARG_INT, &seed, 0, 2147483647, "N", "seed of the MC dropout masks (default 1)", 0},
     };
     int nspecs = (int)(sizeof specs / sizeof specs[0]), npos, help;
     const char *pos[1];
@@ -23,7 +97,8 @@ int cmd_eval(int argc, char **argv)
     if (st) return cli_usage_error("eval", &e);
     if (help) {
         printf("usage: fmnist eval --weights FILE [flags]\n\nPrints the test loss and accuracy of a trained "
-               "model.\n\n");
+               "model, its confusion matrix and per-class\naccuracy; --mc N adds accuracy, entropy and calibration "
+               "of Monte-Carlo dropout.\n\n");
         args_print_help(specs, nspecs, stdout);
         return 0;
     }
@@ -41,9 +116,11 @@ int cmd_eval(int argc, char **argv)
     }
     double loss, acc;
     st = train_evaluate(net, &test, &loss, &acc, &e);
-    if (!st) printf("test loss %.4f acc %.2f%% (%d images)\n", loss, 100 * acc, test.n);
+    if (!st) {
+        printf("test loss %.4f acc %.2f%% (%d images)\n", loss, 100 * acc, test.n);
+        st = analyse(net, &test, confusion, errors, mc, seed, &e);
+    }
     dataset_free(&test);
     net_free(net);
     return st ? cli_fail(st, &e) : 0;
 }
-

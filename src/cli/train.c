@@ -3,53 +3,129 @@
  * Checks the model file and the data before it creates anything; after each
  * epoch rewrites OUT/log.csv and OUT/model.fmw atomically, so an interrupted
  * or failed run keeps its last finished epoch and never touches an earlier
- * run's files. */
+ * run's files. The loop and the files are train/run.c's (shared with sweep);
+ * at the end OUT/curves.png charts the log. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "model/weights.h"
 #include "report/log.h"
-#include "train/train.h"
+#include "report/plot.h"
+#include "train/resume.h"
+#include "train/run.h"
 #include "util/args.h"
 #include "util/fileio.h"
 
 typedef struct {
-    const char *out, *log_path;
-    char model_path[4200];
-    char meta[2048];
-    Buf csv;
     int progress;
     int batch;
-} RunFiles;
+} Progress;
 
 static void on_batch(void *ctx, int epoch, int done, int total, double elapsed)
 {
-    RunFiles *rf = ctx;
-    (void)epoch;
-    if (rf->progress && (done % 8 == 0 || done == total))
-        report_progress(stderr, epoch, 0, done, total, rf->batch, elapsed);
+    Progress *pr = ctx;
+    if (pr->progress && (done % 8 == 0 || done == total))
+        report_progress(stderr, epoch, 0, done, total, pr->batch, elapsed);
 }
 
-static Status on_epoch(void *ctx, const EpochStats *s, const Net *net, Err *e)
+/* Called once the epoch's log.csv and model.fmw are written. */
+static void on_epoch(void *ctx, const EpochStats *s)
 {
-    RunFiles *rf = ctx;
-    if (rf->progress) report_progress_clear(stderr);
+    Progress *pr = ctx;
+    if (pr->progress) report_progress_clear(stderr);
     report_epoch_line(stdout, s);
-    report_csv_row(&rf->csv, s);
-    if (rf->csv.failed) return err_set(e, ST_ERR_NOMEM, "out of memory for the log");
-    Status st = file_write_atomic(rf->log_path, rf->csv.data, rf->csv.len, e);
-    if (st) return st;
-    char meta[2300];
-    snprintf(meta, sizeof meta, "%sepoch=%d\n", rf->meta, s->epoch);
-    return weights_save(rf->model_path, net, meta, e);
+}
+
+/* 1 if a and b name the same existing folder. */
+static int same_folder(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* `train --resume FILE`: continues the run saved in FILE with its own
+ * settings, up to --epochs in total (default: the epochs it was started
+ * with), writing into FILE's folder unless --out names another. Flags that
+ * would change the run are usage errors. */
+static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int epochs, int threads,
+                        const char *data, const char *out, int overwrite, int no_progress)
+{
+    static const char *const ALLOWED[] = {"resume", "epochs", "threads", "out", "data", "overwrite", "no-progress"};
+    Err e;
+    int epochs_seen = 0;
+    for (int i = 0; i < nspecs; i++) {
+        int ok = 0;
+        for (size_t k = 0; k < sizeof ALLOWED / sizeof ALLOWED[0]; k++) ok |= !strcmp(specs[i].name, ALLOWED[k]);
+        if (specs[i].seen && !ok) {
+            err_set(&e, ST_ERR_ARG,
+                    "--%s cannot be combined with --resume: a resumed run keeps its settings (only --epochs, "
+                    "--threads, --out, --overwrite, --data and --no-progress may be given)",
+                    specs[i].name);
+            return cli_usage_error("train", &e);
+        }
+        epochs_seen |= specs[i].seen && !strcmp(specs[i].name, "epochs");
+    }
+    cli_set_threads(threads);
+    ResumedRun r;
+    Status st = resume_load(path, epochs_seen ? epochs : 0, &r, &e);
+    if (st) return cli_fail(st, &e);
+    Dataset train = {0}, test = {0};
+    char dir[4096], model_path[4200], log_path[4200];
+    int rc = 0;
+    if ((st = cli_load_data(data, r.net->nclasses, r.ck.train_n, &train, &test, &e))) {
+        rc = cli_fail(st, &e);
+        goto done;
+    }
+    if (train.n != r.ck.train_n) {
+        err_set(&e, ST_ERR_FORMAT, "%s was trained on %d images; the data set has only %d", path, r.ck.train_n,
+                train.n);
+        rc = cli_fail(ST_ERR_FORMAT, &e);
+        goto done;
+    }
+    resume_folder(path, dir, sizeof dir);
+    r.spec.out = out ? out : dir;
+    r.spec.overwrite = overwrite || same_folder(r.spec.out, dir); /* continue in place, not over another run */
+    run_paths(&r.spec, model_path, log_path, sizeof model_path);
+    if ((st = run_prepare(&r.spec, &e))) {
+        rc = cli_fail(st, &e);
+        goto done;
+    }
+    const TrainConfig *tc = &r.spec.train;
+    printf("fmnist %s: resuming %s (%s) after epoch %d of %d, %d training and %d test images\n", FMNIST_VERSION,
+           path, r.spec.model, tc->start_epoch, tc->epochs, train.n, test.n);
+    printf("optimizer %s lr %g, step %llu, batch %d, seed %llu, %d thread%s; writing %s\n", r.spec.optim_name,
+           (double)tc->opt.lr, (unsigned long long)tc->start_step, tc->batch, (unsigned long long)tc->seed,
+           cli_max_threads(), cli_max_threads() == 1 ? "" : "s", r.spec.out);
+    fflush(stdout);
+    Progress pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = tc->batch};
+    cli_catch_signals();
+    RunHooks hooks = {on_batch, on_epoch, &pr, &cli_signal};
+    st = run_train(&r.spec, r.net, &train, &test, &hooks, &e);
+    if (pr.progress) report_progress_clear(stderr);
+    if (st == ST_ERR_INTERRUPTED) {
+        fprintf(stderr, "fmnist: %s; the last finished epoch is saved in %s\n", e.msg, model_path);
+        rc = 128 + (int)cli_signal;
+    } else if (st) {
+        rc = cli_fail(st, &e);
+    } else {
+        char png[4200];
+        snprintf(png, sizeof png, "%s/curves.png", r.spec.out);
+        if ((st = plot_log_file(log_path, png, &e))) rc = cli_fail(st, &e);
+        else printf("saved %s, %s and %s\n", model_path, log_path, png);
+    }
+done:
+    dataset_free(&train);
+    dataset_free(&test);
+    resume_free(&r);
+    return rc;
 }
 
 int cmd_train(int argc, char **argv)
 {
-    const char *model = "models/mlp.cfg", *optim = "adam", *data = NULL, *out = NULL, *log = NULL;
+    const char *model = "models/mlp.cfg", *optim = "adam", *data = NULL, *out = NULL, *log = NULL, *resume = NULL;
     int epochs = 10, batch = 128, seed = 1, threads = 0, train_limit = 0, nesterov = 0, decay_bias = 0;
     int overwrite = 0, no_progress = 0;
     float lr = 1e-3f, momentum = 0.0f, wd = 0.0f;
@@ -73,6 +149,7 @@ int cmd_train(int argc, char **argv)
         {"log", ARG_STR, &log, 0, 0, "FILE", "CSV log path (default OUT/log.csv)", 0},
         {"overwrite", ARG_SWITCH, &overwrite, 0, 0, NULL, "allow --out to replace an earlier run", 0},
         {"no-progress", ARG_SWITCH, &no_progress, 0, 0, NULL, "no progress bar, even on a terminal", 0},
+        {"resume", ARG_STR, &resume, 0, 0, "FILE", "continue the run saved in FILE (its settings, up to --epochs)", 0},
     };
     int nspecs = (int)(sizeof specs / sizeof specs[0]), npos, help;
     const char *pos[1];
@@ -85,6 +162,7 @@ int cmd_train(int argc, char **argv)
         args_print_help(specs, nspecs, stdout);
         return 0;
     }
+    if (resume) return train_resume(resume, specs, nspecs, epochs, threads, data, out, overwrite, no_progress);
     TrainConfig tc = {.epochs = epochs, .batch = batch, .seed = (uint64_t)seed, .opt = optim_defaults()};
     if (!optim_parse_kind(optim, &tc.opt.kind)) {
         err_set(&e, ST_ERR_ARG, "--optim: expected sgd, adam or adamw, got '%s'", optim);
@@ -105,14 +183,9 @@ int cmd_train(int argc, char **argv)
     tc.opt.decay_bias = decay_bias;
     cli_set_threads(threads);
 
-    ModelCfg cfg;
-    if ((st = cfg_parse_file(model, &cfg, &e))) return cli_fail(st, &e);
-    if (dropout.n && (st = cfg_set_dropout(&cfg, dropout.v, dropout.n, &e))) {
-        cfg_free(&cfg);
-        return cli_usage_error("train", &e);
-    }
     Net *net;
-    if ((st = net_build(&cfg, batch, &net, &e))) return cli_fail(st, &e);
+    if ((st = run_build_net(model, dropout.v, dropout.n, batch, &net, &e)))
+        return st == ST_ERR_ARG ? cli_usage_error("train", &e) : cli_fail(st, &e);
     Dataset train = {0}, test = {0};
     if ((st = cli_load_data(data, net->nclasses, train_limit, &train, &test, &e))) {
         net_free(net);
@@ -120,8 +193,7 @@ int cmd_train(int argc, char **argv)
     }
 
     /* output folder: never replace an earlier run unless asked */
-    char outbuf[4096], logbuf[4200];
-    RunFiles rf = {0};
+    char outbuf[4096], model_path[4200], logbuf[4200];
     if (!out) {
         const char *base = strrchr(model, '/') ? strrchr(model, '/') + 1 : model;
         size_t blen = strcspn(base, ".");
@@ -131,38 +203,16 @@ int cmd_train(int argc, char **argv)
         snprintf(outbuf, sizeof outbuf, "runs/%.*s-%s", (int)blen, base, stamp);
         out = outbuf;
     }
-    snprintf(rf.model_path, sizeof rf.model_path, "%s/model.fmw", out);
-    if (!log) {
-        snprintf(logbuf, sizeof logbuf, "%s/log.csv", out);
-        log = logbuf;
-    }
+    RunSpec spec = {.model = model, .optim_name = optim, .train = tc, .out = out, .log_path = log,
+                    .overwrite = overwrite};
+    run_paths(&spec, model_path, logbuf, sizeof logbuf);
+    log = logbuf;
     int rc = 0;
-    if (!overwrite && (file_exists(rf.model_path) || file_exists(log))) {
-        err_set(&e, ST_ERR_ARG, "%s already holds a run (%s); choose another --out or add --overwrite", out,
-                file_exists(rf.model_path) ? rf.model_path : log);
-        rc = cli_fail(ST_ERR_IO, &e);
-        goto done;
-    }
-    if ((st = file_mkdirs(out, &e))) {
+    if ((st = run_prepare(&spec, &e))) {
         rc = cli_fail(st, &e);
         goto done;
     }
-    rf.out = out;
-    rf.log_path = log;
-    rf.progress = !no_progress && isatty(STDERR_FILENO);
-    rf.batch = batch;
-    buf_printf(&rf.csv, LOG_CSV_HEADER);
-    int dlen = 0;
-    char dbuf[1024] = "";
-    for (int i = 0; i < net->nlayers; i++)
-        if (!strcmp(net->layers[i].spec.kind, "dropout"))
-            dlen += snprintf(dbuf + dlen, sizeof dbuf - (size_t)dlen, "%s%g", dlen ? "," : "",
-                             (double)net->layers[i].spec.p);
-    snprintf(rf.meta, sizeof rf.meta,
-             "model=%s\nepochs=%d\nbatch=%d\noptim=%s\nlr=%g\nmomentum=%g\nnesterov=%d\nweight_decay=%g\n"
-             "decay_bias=%d\ndropout=%s\nseed=%d\ntrain_limit=%d\n",
-             model, epochs, batch, optim, (double)lr, (double)momentum, nesterov, (double)wd, decay_bias, dbuf, seed,
-             train.n);
+    Progress pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = batch};
 
     printf("fmnist %s: %s, %d training and %d test images of %dx%d, %d classes\n", FMNIST_VERSION, model, train.n,
            test.n, train.h, train.w, net->nclasses);
@@ -174,19 +224,21 @@ int cmd_train(int argc, char **argv)
 
     cli_catch_signals();
     net_init(net, (uint64_t)seed);
-    TrainHooks hooks = {on_batch, on_epoch, &rf, &cli_signal};
-    st = train_run(net, &train, &test, &tc, &hooks, &e);
-    if (rf.progress) report_progress_clear(stderr);
+    RunHooks hooks = {on_batch, on_epoch, &pr, &cli_signal};
+    st = run_train(&spec, net, &train, &test, &hooks, &e);
+    if (pr.progress) report_progress_clear(stderr);
     if (st == ST_ERR_INTERRUPTED) {
-        fprintf(stderr, "fmnist: %s; the last finished epoch is saved in %s\n", e.msg, rf.model_path);
+        fprintf(stderr, "fmnist: %s; the last finished epoch is saved in %s\n", e.msg, model_path);
         rc = 128 + (int)cli_signal;
     } else if (st) {
         rc = cli_fail(st, &e);
     } else {
-        printf("saved %s and %s\n", rf.model_path, log);
+        char png[4200];
+        snprintf(png, sizeof png, "%s/curves.png", out);
+        if ((st = plot_log_file(log, png, &e))) rc = cli_fail(st, &e); /* the chart of log.csv */
+        else printf("saved %s, %s and %s\n", model_path, log, png);
     }
 done:
-    buf_free(&rf.csv);
     dataset_free(&train);
     dataset_free(&test);
     net_free(net);

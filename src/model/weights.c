@@ -1,11 +1,13 @@
-/* weights.c - native checkpoint writer and strict reader (format in weights.h).
+/* weights.c - native checkpoint writer and strict reader (format in weights.h
+ * and docs/checkpoint.md).
  *
  * The reader checks the CRC over the whole file before it looks at anything
- * else, then every length against the bytes that remain, so a damaged or
- * truncated file is refused with a message and nothing is read out of bounds. */
+ * else, then the version, then every length against the bytes that remain,
+ * so a damaged or truncated file is refused with a message and nothing is
+ * read out of bounds. Integers and floats are little-endian whatever the host. */
 #include "model/weights.h"
 
-#include <stdint.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -13,8 +15,21 @@
 #include "util/fileio.h"
 
 #define MAGIC "FMNW"
-#define VERSION 1u
 #define MAX_FILE ((size_t)4 << 30)
+
+/* ---- writing ---- */
+
+static uint32_t crc_of(const unsigned char *p, size_t n)
+{
+    uLong c = crc32(0L, Z_NULL, 0);
+    while (n) { /* crc32 takes a uInt length: feed it in chunks */
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        c = crc32(c, p, k);
+        p += k;
+        n -= k;
+    }
+    return (uint32_t)c;
+}
 
 static void put_section(Buf *b, const char *tag, const void *p, size_t n)
 {
@@ -23,42 +38,119 @@ static void put_section(Buf *b, const char *tag, const void *p, size_t n)
     buf_put(b, p, n);
 }
 
-Status weights_save(const char *path, const Net *net, const char *meta, Err *e)
+static void put_f32(Buf *b, float f)
 {
-    Buf t = {0};
-    buf_u32(&t, (unsigned)net->ntensors);
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    buf_u32(b, u);
+}
+
+static void put_f32s(Buf *b, const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) put_f32(b, v[i]);
+}
+
+static void put_tensors(Buf *t, const Net *net)
+{
+    buf_u32(t, (unsigned)net->ntensors);
     for (int k = 0; k < net->ntensors; k++) {
         const ParamInfo *pi = &net->tensors[k];
         size_t nl = strlen(pi->name);
-        buf_u32(&t, (unsigned)nl);
-        buf_put(&t, pi->name, nl);
-        buf_u32(&t, (unsigned)pi->ndim);
-        for (int d = 0; d < pi->ndim; d++) buf_u32(&t, (unsigned)pi->dims[d]);
-        const float *w = net->params + pi->offset;
-        for (size_t i = 0; i < pi->numel; i++) {
-            uint32_t u;
-            memcpy(&u, &w[i], 4);
-            buf_u32(&t, u);
-        }
+        buf_u32(t, (unsigned)nl);
+        buf_put(t, pi->name, nl);
+        buf_u32(t, (unsigned)pi->ndim);
+        for (int d = 0; d < pi->ndim; d++) buf_u32(t, (unsigned)pi->dims[d]);
+        put_f32s(t, net->params + pi->offset, pi->numel);
     }
-    if (!meta) meta = "";
-    Buf b = {0};
+}
+
+/* The dropout rates in effect, in the order of the model's dropout lines
+ * (they may differ from the model text: train --dropout replaces them). */
+static void put_dropout(Buf *d, const Net *net)
+{
+    unsigned n = 0;
+    for (int i = 0; i < net->nlayers; i++) n += !strcmp(net->layers[i].spec.kind, "dropout");
+    buf_u32(d, n);
+    for (int i = 0; i < net->nlayers; i++)
+        if (!strcmp(net->layers[i].spec.kind, "dropout")) put_f32(d, net->layers[i].spec.p);
+}
+
+static void put_optim(Buf *o, const Optim *opt)
+{
+    const OptConfig *c = &opt->cfg;
+    buf_u32(o, (unsigned)c->kind);
+    put_f32(o, c->lr);
+    put_f32(o, c->momentum);
+    buf_u32(o, (unsigned)(c->nesterov != 0));
+    put_f32(o, c->beta1);
+    put_f32(o, c->beta2);
+    put_f32(o, c->eps);
+    put_f32(o, c->weight_decay);
+    buf_u32(o, (unsigned)(c->decay_bias != 0));
+    buf_u64(o, (unsigned long long)opt->t);
+    buf_u64(o, (unsigned long long)opt->n);
+    put_f32s(o, opt->m, opt->n);
+    put_f32s(o, opt->v, opt->n);
+}
+
+Status weights_save_run(const char *path, const Net *net, const CkptState *st, Err *e)
+{
+    Buf b = {0}, sec = {0};
+    int failed = 0;
     buf_put(&b, MAGIC, 4);
-    buf_u32(&b, VERSION);
-    buf_u32(&b, 3);
+    buf_u32(&b, WEIGHTS_VERSION);
+    unsigned nsec = 3 + (st && st->meta) + (st && st->log) + (st && st->has_progress) + (st && st->has_optim);
+    buf_u32(&b, nsec);
     put_section(&b, "CFG ", net->cfg.text, strlen(net->cfg.text));
-    put_section(&b, "META", meta, strlen(meta));
-    put_section(&b, "TENS", t.data, t.len);
-    buf_free(&t);
-    if (b.failed || t.failed) {
+    if (st && st->meta) put_section(&b, "META", st->meta, strlen(st->meta));
+    if (st && st->log) put_section(&b, "LOG ", st->log, strlen(st->log));
+    if (st && st->has_progress) {
+        buf_u32(&sec, (unsigned)st->epoch);
+        buf_u32(&sec, (unsigned)st->epochs);
+        buf_u32(&sec, (unsigned)st->batch);
+        buf_u32(&sec, (unsigned)st->train_n);
+        buf_u64(&sec, (unsigned long long)st->step);
+        buf_u64(&sec, (unsigned long long)st->seed);
+        put_section(&b, "RUN ", sec.data, sec.len);
+        failed |= sec.failed;
+        buf_free(&sec);
+    }
+    put_dropout(&sec, net);
+    put_section(&b, "DROP", sec.data, sec.len);
+    failed |= sec.failed;
+    buf_free(&sec);
+    put_tensors(&sec, net);
+    put_section(&b, "TENS", sec.data, sec.len);
+    failed |= sec.failed;
+    buf_free(&sec);
+    if (st && st->has_optim) {
+        if (st->opt.n != net->nparams) {
+            buf_free(&b);
+            return err_set(e, ST_ERR_ARG, "%s: optimizer state of %zu values for a net of %zu parameters", path,
+                           st->opt.n, net->nparams);
+        }
+        put_optim(&sec, &st->opt);
+        put_section(&b, "OPTM", sec.data, sec.len);
+        failed |= sec.failed;
+        buf_free(&sec);
+    }
+    if (failed || b.failed) {
         buf_free(&b);
         return err_set(e, ST_ERR_NOMEM, "%s: out of memory", path);
     }
-    buf_u32(&b, (unsigned)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)b.data, (uInt)b.len));
-    Status st = file_write_atomic(path, b.data, b.len, e);
+    buf_u32(&b, crc_of((const unsigned char *)b.data, b.len));
+    Status s = b.failed ? err_set(e, ST_ERR_NOMEM, "%s: out of memory", path) : file_write_atomic(path, b.data, b.len, e);
     buf_free(&b);
-    return st;
+    return s;
 }
+
+Status weights_save(const char *path, const Net *net, const char *meta, Err *e)
+{
+    CkptState st = {.meta = (char *)(meta ? meta : "")};
+    return weights_save_run(path, net, &st, e);
+}
+
+/* ---- reading ---- */
 
 typedef struct {
     const unsigned char *p;
@@ -90,6 +182,22 @@ static int rd_u64(Reader *r, uint64_t *v)
     return 1;
 }
 
+static int rd_f32(Reader *r, float *f)
+{
+    uint32_t u;
+    if (!rd_u32(r, &u)) return 0;
+    memcpy(f, &u, 4);
+    return 1;
+}
+
+/* n floats, or 0 (and nothing read) if fewer than 4n bytes remain. */
+static int rd_f32s(Reader *r, float *v, size_t n)
+{
+    if (r->left / 4 < n) return 0;
+    for (size_t i = 0; i < n; i++) rd_f32(r, &v[i]);
+    return 1;
+}
+
 static Status load_tensors(const char *path, Reader r, Net *net, Err *e)
 {
     uint32_t count;
@@ -113,98 +221,221 @@ static Status load_tensors(const char *path, Reader r, Net *net, Err *e)
                 return err_set(e, ST_ERR_FORMAT, "%s: tensor '%s' dimension %d is %u, its model says %d", path, name,
                                d, dim, pi->dims[d]);
         }
-        if (r.left / 4 < pi->numel) return err_set(e, ST_ERR_FORMAT, "%s: tensor '%s' is truncated", path, name);
-        float *w = net->params + pi->offset;
-        for (size_t i = 0; i < pi->numel; i++) {
-            uint32_t u = 0;
-            rd_u32(&r, &u);
-            memcpy(&w[i], &u, 4);
-        }
+        if (!rd_f32s(&r, net->params + pi->offset, pi->numel))
+            return err_set(e, ST_ERR_FORMAT, "%s: tensor '%s' is truncated", path, name);
     }
     if (r.left) return err_set(e, ST_ERR_FORMAT, "%s: %zu unexpected bytes after the tensors", path, r.left);
     return ST_OK;
 }
 
-Status weights_load(const char *path, int max_batch, Net **out, char **meta_out, Err *e)
+/* A text section as a malloc'd C string; NULL (with e set) if it holds a NUL
+ * byte or memory runs out. */
+static char *dup_text(const char *path, const char *what, Reader s, Status *st, Err *e)
+{
+    if (memchr(s.p, 0, s.left)) {
+        *st = err_set(e, ST_ERR_FORMAT, "%s: NUL byte in the %s", path, what);
+        return NULL;
+    }
+    char *t = malloc(s.left + 1);
+    if (!t) {
+        *st = err_set(e, ST_ERR_NOMEM, "%s: out of memory", path);
+        return NULL;
+    }
+    memcpy(t, s.p, s.left);
+    t[s.left] = 0;
+    return t;
+}
+
+static Status read_dropout(const char *path, Reader r, ModelCfg *mc, Err *e)
+{
+    uint32_t n;
+    float p[CFG_MAX_LAYERS];
+    if (!rd_u32(&r, &n) || n > CFG_MAX_LAYERS || !rd_f32s(&r, p, n) || r.left)
+        return err_set(e, ST_ERR_FORMAT, "%s: malformed dropout section", path);
+    Err sub;
+    if (cfg_set_dropout(mc, p, (int)n, &sub))
+        return err_set(e, ST_ERR_FORMAT, "%s: dropout section does not fit the model: %s", path, sub.msg);
+    return ST_OK;
+}
+
+static Status read_progress(const char *path, Reader r, CkptState *st, Err *e)
+{
+    uint32_t epoch, epochs, batch, train_n;
+    if (!rd_u32(&r, &epoch) || !rd_u32(&r, &epochs) || !rd_u32(&r, &batch) || !rd_u32(&r, &train_n) ||
+        !rd_u64(&r, &st->step) || !rd_u64(&r, &st->seed) || r.left)
+        return err_set(e, ST_ERR_FORMAT, "%s: malformed progress section", path);
+    if (epoch > 100000000u || epochs > 100000000u || batch < 1 || batch > 1u << 20 || train_n < 1 ||
+        train_n > 0x7fffffffu)
+        return err_set(e, ST_ERR_FORMAT, "%s: progress section out of range (epoch %u, batch %u, %u images)", path,
+                       epoch, batch, train_n);
+    st->epoch = (int)epoch;
+    st->epochs = (int)epochs;
+    st->batch = (int)batch;
+    st->train_n = (int)train_n;
+    st->has_progress = 1;
+    return ST_OK;
+}
+
+static Status read_optim(const char *path, Reader r, size_t nparams, CkptState *st, Err *e)
+{
+    OptConfig c = optim_defaults();
+    uint32_t kind, nesterov, decay_bias;
+    uint64_t t, n;
+    if (!rd_u32(&r, &kind) || !rd_f32(&r, &c.lr) || !rd_f32(&r, &c.momentum) || !rd_u32(&r, &nesterov) ||
+        !rd_f32(&r, &c.beta1) || !rd_f32(&r, &c.beta2) || !rd_f32(&r, &c.eps) || !rd_f32(&r, &c.weight_decay) ||
+        !rd_u32(&r, &decay_bias) || !rd_u64(&r, &t) || !rd_u64(&r, &n))
+        return err_set(e, ST_ERR_FORMAT, "%s: optimizer section is truncated", path);
+    if (kind > OPT_ADAMW || nesterov > 1 || decay_bias > 1 || !isfinite(c.lr) || !isfinite(c.momentum) ||
+        !isfinite(c.beta1) || !isfinite(c.beta2) || !isfinite(c.eps) || !isfinite(c.weight_decay) ||
+        t > (uint64_t)1 << 62)
+        return err_set(e, ST_ERR_FORMAT, "%s: optimizer section holds an invalid setting", path);
+    if (n != nparams)
+        return err_set(e, ST_ERR_FORMAT, "%s: optimizer state of %llu values, the model has %zu parameters", path,
+                       (unsigned long long)n, nparams);
+    if (r.left != 8 * nparams) return err_set(e, ST_ERR_FORMAT, "%s: optimizer section has the wrong length", path);
+    c.kind = (OptKind)kind;
+    c.nesterov = (int)nesterov;
+    c.decay_bias = (int)decay_bias;
+    Status s = optim_init(&st->opt, &c, nparams, e);
+    if (s) return s;
+    rd_f32s(&r, st->opt.m, nparams);
+    rd_f32s(&r, st->opt.v, nparams);
+    st->opt.t = (long)t;
+    st->has_optim = 1;
+    return ST_OK;
+}
+
+void weights_state_free(CkptState *st)
+{
+    if (!st) return;
+    free(st->meta);
+    free(st->log);
+    if (st->has_optim) optim_free(&st->opt);
+    memset(st, 0, sizeof *st);
+}
+
+typedef struct {
+    const char *tag;
+    Reader r;
+    int seen;
+} Section;
+
+enum { S_CFG, S_META, S_LOG, S_RUN, S_DROP, S_TENS, S_OPTM, S_COUNT };
+
+static Status split_sections(const char *path, Reader r, Section *sec, Err *e)
+{
+    uint32_t nsec = 0;
+    if (!rd_u32(&r, &nsec)) return err_set(e, ST_ERR_FORMAT, "%s: truncated header", path);
+    for (uint32_t s = 0; s < nsec; s++) {
+        char tag[4];
+        uint64_t n;
+        if (!rd(&r, tag, 4) || !rd_u64(&r, &n) || n > r.left)
+            return err_set(e, ST_ERR_FORMAT, "%s: section %u is truncated", path, s);
+        Reader body = {r.p, (size_t)n};
+        r.p += n;
+        r.left -= (size_t)n;
+        for (int k = 0; k < S_COUNT; k++)
+            if (!memcmp(tag, sec[k].tag, 4)) {
+                if (sec[k].seen) return err_set(e, ST_ERR_FORMAT, "%s: section '%s' appears twice", path, sec[k].tag);
+                sec[k].r = body;
+                sec[k].seen = 1;
+            }
+        /* unknown sections are skipped: room for additions that old readers may ignore */
+    }
+    if (r.left) return err_set(e, ST_ERR_FORMAT, "%s: unexpected bytes after the sections", path);
+    const int required[] = {S_CFG, S_DROP, S_TENS};
+    for (int k = 0; k < 3; k++)
+        if (!sec[required[k]].seen)
+            return err_set(e, ST_ERR_FORMAT, "%s: the required section '%s' is missing", path, sec[required[k]].tag);
+    return ST_OK;
+}
+
+Status weights_load_run(const char *path, int max_batch, Net **out, CkptState *state, Err *e)
 {
     *out = NULL;
-    if (meta_out) *meta_out = NULL;
+    if (state) memset(state, 0, sizeof *state);
     char *data;
     size_t len;
     Status st = file_read_all(path, MAX_FILE, &data, &len, e);
     if (st) return st;
     const unsigned char *u = (const unsigned char *)data;
-    if (len < 16 || memcmp(data, MAGIC, 4)) {
+    if (len < 4 || memcmp(data, MAGIC, 4)) {
         free(data);
         return err_set(e, ST_ERR_FORMAT, "%s: not an fmnist checkpoint (no FMNW header)", path);
     }
+    if (len < 16) {
+        free(data);
+        return err_set(e, ST_ERR_FORMAT, "%s: damaged (truncated to %zu bytes)", path, len);
+    }
     uint32_t crc_stored = (uint32_t)u[len - 4] | (uint32_t)u[len - 3] << 8 | (uint32_t)u[len - 2] << 16 |
                           (uint32_t)u[len - 1] << 24;
-    uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), u, (uInt)(len - 4));
-    if (crc != crc_stored) {
+    if (crc_of(u, len - 4) != crc_stored) {
         free(data);
         return err_set(e, ST_ERR_FORMAT, "%s: damaged (CRC-32 mismatch: the file is truncated or altered)", path);
     }
     Reader r = {u + 4, len - 8};
-    uint32_t version = 0, nsec = 0;
+    uint32_t version = 0;
     rd_u32(&r, &version);
-    rd_u32(&r, &nsec);
-    if (version != VERSION) {
+    if (version != WEIGHTS_VERSION) {
         free(data);
-        return err_set(e, ST_ERR_FORMAT, "%s: checkpoint version %u, this fmnist reads version %u", path, version,
-                       VERSION);
+        return err_set(e, ST_ERR_FORMAT, "%s: checkpoint version %u is not supported (this fmnist reads version %u)",
+                       path, version, WEIGHTS_VERSION);
     }
-    Reader cfg = {0}, meta = {0}, tens = {0};
-    int have_cfg = 0, have_meta = 0, have_tens = 0;
-    for (uint32_t s = 0; s < nsec; s++) {
-        char tag[4];
-        uint64_t n;
-        if (!rd(&r, tag, 4) || !rd_u64(&r, &n) || n > r.left) {
-            free(data);
-            return err_set(e, ST_ERR_FORMAT, "%s: section %u is truncated", path, s);
-        }
-        Reader sec = {r.p, (size_t)n};
-        r.p += n;
-        r.left -= (size_t)n;
-        if (!memcmp(tag, "CFG ", 4)) cfg = sec, have_cfg = 1;
-        else if (!memcmp(tag, "META", 4)) meta = sec, have_meta = 1;
-        else if (!memcmp(tag, "TENS", 4)) tens = sec, have_tens = 1;
-        /* unknown sections are skipped: later versions may add some */
-    }
-    if (r.left || !have_cfg || !have_tens) {
-        free(data);
-        return err_set(e, ST_ERR_FORMAT, "%s: %s", path,
-                       r.left ? "unexpected bytes after the sections" : "a required section is missing");
-    }
-    char *text = malloc(cfg.left + 1);
-    char *m = malloc((have_meta ? meta.left : 0) + 1);
-    if (!text || !m) {
-        free(text), free(m), free(data);
-        return err_set(e, ST_ERR_NOMEM, "%s: out of memory", path);
-    }
-    memcpy(text, cfg.p, cfg.left);
-    text[cfg.left] = 0;
-    memcpy(m, meta.p, have_meta ? meta.left : 0);
-    m[have_meta ? meta.left : 0] = 0;
-
+    Section sec[S_COUNT] = {{"CFG ", {0}, 0}, {"META", {0}, 0}, {"LOG ", {0}, 0}, {"RUN ", {0}, 0},
+                            {"DROP", {0}, 0}, {"TENS", {0}, 0}, {"OPTM", {0}, 0}};
+    CkptState tmp = {0}, *cs = state ? state : &tmp;
+    char *text = NULL;
+    Net *net = NULL;
+    ModelCfg mc;
     char where[300];
     snprintf(where, sizeof where, "%s (model text)", path);
-    ModelCfg mc;
-    Net *net = NULL;
-    if (strlen(text) != cfg.left) st = err_set(e, ST_ERR_FORMAT, "%s: NUL byte in the model text", path);
-    else if (!(st = cfg_parse_text(where, text, &mc, e))) {
-        st = net_build(&mc, max_batch, &net, e);
-        if (!st) st = load_tensors(path, tens, net, e);
+    if ((st = split_sections(path, r, sec, e))) goto fail;
+    if (!(text = dup_text(path, "model text", sec[S_CFG].r, &st, e))) goto fail;
+    if (sec[S_RUN].seen && (st = read_progress(path, sec[S_RUN].r, cs, e))) goto fail;
+    if (max_batch <= 0) {
+        if (!cs->has_progress) {
+            st = err_set(e, ST_ERR_FORMAT, "%s: holds weights only, no training progress to resume", path);
+            goto fail;
+        }
+        max_batch = cs->batch;
+    }
+    if ((st = cfg_parse_text(where, text, &mc, e))) goto fail;
+    if ((st = read_dropout(path, sec[S_DROP].r, &mc, e))) {
+        cfg_free(&mc);
+        goto fail;
+    }
+    if ((st = net_build(&mc, max_batch, &net, e))) goto fail; /* net_build frees mc on failure */
+    if ((st = load_tensors(path, sec[S_TENS].r, net, e))) goto fail;
+    if (state) {
+        if (sec[S_OPTM].seen && (st = read_optim(path, sec[S_OPTM].r, net->nparams, state, e))) goto fail;
+        Reader none = {(const unsigned char *)"", 0};
+        if (!(state->meta = dup_text(path, "settings (META)", sec[S_META].seen ? sec[S_META].r : none, &st, e)))
+            goto fail;
+        if (!(state->log = dup_text(path, "log", sec[S_LOG].seen ? sec[S_LOG].r : none, &st, e))) goto fail;
     }
     free(text);
     free(data);
-    if (st) {
-        net_free(net);
-        free(m);
-        return st;
-    }
     *out = net;
-    if (meta_out) *meta_out = m;
-    else free(m);
+    return ST_OK;
+fail:
+    free(text);
+    free(data);
+    net_free(net);
+    weights_state_free(cs);
+    return st;
+}
+
+Status weights_load(const char *path, int max_batch, Net **net, char **meta, Err *e)
+{
+    *net = NULL;
+    if (meta) *meta = NULL;
+    if (max_batch < 1) return err_set(e, ST_ERR_ARG, "batch size must be at least 1");
+    if (!meta) return weights_load_run(path, max_batch, net, NULL, e);
+    CkptState st;
+    Status s = weights_load_run(path, max_batch, net, &st, e);
+    if (s) return s;
+    *meta = st.meta;
+    st.meta = NULL;
+    weights_state_free(&st);
     return ST_OK;
 }

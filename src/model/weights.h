@@ -1,24 +1,52 @@
-/* weights.h - the native checkpoint file (.fmw).
+/* weights.h - the native checkpoint file (.fmw), version 2.
  *
- * Layout (all integers little-endian; docs/checkpoint.md has the details):
- *   "FMNW"  u32 version (1)  u32 section count
- *   sections, each: 4-byte tag, u64 payload length, payload
- *     "CFG " the model file's text
- *     "META" the run's settings and progress, "key=value" lines
- *     "TENS" u32 count; per tensor: u32 name length, name, u32 ndim,
- *            u32 dims[ndim], float32 data (numel = product of dims)
- *   u32 CRC-32 (zlib's) of every byte before it.
- * Written atomically (temp file, fsync, rename). A file whose CRC, size,
- * sections or tensor shapes are not exactly right is refused, never loaded. */
+ * One file holds everything a run needs to be evaluated, exported or resumed:
+ * the model text, the dropout rates in effect, every tensor, and optionally
+ * the run's settings (META text), its log so far, its progress (epoch, step,
+ * seed, batch) and the optimizer state. docs/checkpoint.md has the byte
+ * layout. Written atomically; a file whose CRC, size, sections or shapes are
+ * not exactly right is refused with a message, never loaded. */
 #ifndef FMNIST_WEIGHTS_H
 #define FMNIST_WEIGHTS_H
 
-#include "nn/net.h"
+#include <stdint.h>
 
-/* meta may be NULL (written as empty). */
+#include "nn/net.h"
+#include "nn/optim.h"
+
+#define WEIGHTS_VERSION 2u
+
+/* What a checkpoint holds beside the network. For weights_save_run every
+ * pointer may be NULL (the section is left out); weights_load_run fills it
+ * (strings malloc'd, "" when absent) and weights_state_free releases it. */
+typedef struct {
+    char *meta;          /* the run's settings, "key=value\n" lines            */
+    char *log;           /* the log.csv text so far                            */
+    int has_progress;    /* the fields below hold a run's progress ("RUN ")    */
+    int epoch;           /* epochs finished                                    */
+    int epochs;          /* epochs the run was asked for when it was saved     */
+    int batch;           /* mini-batch size                                    */
+    int train_n;         /* training images per epoch                          */
+    uint64_t step;       /* optimizer steps taken (batches trained)            */
+    uint64_t seed;       /* seed of initialization, shuffles and dropout       */
+    int has_optim;       /* opt holds the optimizer state ("OPTM")             */
+    Optim opt;           /* save: read only; load: owned (m, v of nparams)     */
+} CkptState;
+
+/* Weights only (plus meta, which may be NULL): enough for eval and export,
+ * not for --resume. */
 Status weights_save(const char *path, const Net *net, const char *meta, Err *e);
-/* Builds the network the file describes (for batches up to max_batch) and
- * loads its tensors. *meta (malloc'd, may be empty) if meta is not NULL. */
+/* Everything in st (NULL: as weights_save with no meta). */
+Status weights_save_run(const char *path, const Net *net, const CkptState *st, Err *e);
+
+/* Builds the network the file describes (for batches up to max_batch), with
+ * the dropout rates of the run, and loads its tensors. *meta (malloc'd, may
+ * be empty) if meta is not NULL. */
 Status weights_load(const char *path, int max_batch, Net **net, char **meta, Err *e);
+/* The same, and fills *st (if not NULL) with everything else the file holds.
+ * max_batch <= 0 means the run's own batch size (ST_ERR_FORMAT if the file
+ * has no progress section). On failure nothing is left allocated. */
+Status weights_load_run(const char *path, int max_batch, Net **net, CkptState *st, Err *e);
+void weights_state_free(CkptState *st);
 
 #endif

@@ -99,7 +99,15 @@ Status train_run(Net *net, const Dataset *train, const Dataset *test, const Trai
     if (cfg->batch < 1 || cfg->batch > net->max_batch)
         return err_set(e, ST_ERR_ARG, "batch size %d is outside 1..%d", cfg->batch, net->max_batch);
     Optim opt;
-    if ((st = optim_init(&opt, &cfg->opt, net->nparams, e))) return st;
+    const Optim *ro = cfg->resume_opt;
+    if (ro && ro->n != net->nparams)
+        return err_set(e, ST_ERR_ARG, "optimizer state of %zu values for a net of %zu parameters", ro->n, net->nparams);
+    if ((st = optim_init(&opt, ro ? &ro->cfg : &cfg->opt, net->nparams, e))) return st;
+    if (ro) { /* continue a saved run: its moments and step count */
+        memcpy(opt.m, ro->m, ro->n * sizeof(float));
+        memcpy(opt.v, ro->v, ro->n * sizeof(float));
+        opt.t = ro->t;
+    }
     Buffers b = {0};
     int nidx = train->n > net->max_batch ? train->n : net->max_batch;
     if ((st = buffers_alloc(&b, net, nidx, e))) {
@@ -107,9 +115,9 @@ Status train_run(Net *net, const Dataset *train, const Dataset *test, const Trai
         return st;
     }
     uint32_t *perm = b.idx;
-    uint64_t step = 0;
+    uint64_t step = cfg->start_step;
     int nbatches = (train->n + cfg->batch - 1) / cfg->batch;
-    for (int epoch = 1; epoch <= cfg->epochs && !st; epoch++) {
+    for (int epoch = cfg->start_epoch + 1; epoch <= cfg->epochs && !st; epoch++) {
         Rng r;
         rng_seed(&r, rng_mix64(cfg->seed) ^ (uint64_t)epoch);
         for (int i = 0; i < train->n; i++) perm[i] = (uint32_t)i;
@@ -145,7 +153,7 @@ Status train_run(Net *net, const Dataset *train, const Dataset *test, const Trai
             if (hooks && hooks->on_batch) hooks->on_batch(hooks->ctx, epoch, bi + 1, nbatches, now() - t0);
         }
         if (st) break;
-        EpochStats s = {.epoch = epoch, .epochs = cfg->epochs};
+        EpochStats s = {.epoch = epoch, .epochs = cfg->epochs, .step = step, .opt = &opt};
         s.seconds = now() - t0;
         s.train_loss = loss_sum / train->n;
         s.train_acc = (double)right / train->n;

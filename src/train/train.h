@@ -19,6 +19,14 @@ typedef struct {
     int batch;
     uint64_t seed;
     OptConfig opt;
+    /* Resuming a saved run (all zero for a fresh one): epochs already done
+     * (training runs epochs start_epoch+1 .. epochs), optimizer steps already
+     * taken, and the optimizer state to continue from (copied; its cfg wins
+     * over opt). Shuffles and dropout keys depend on (seed, epoch) and
+     * (seed, step) only, so a resumed run continues bit for bit. */
+    int start_epoch;
+    uint64_t start_step;
+    const Optim *resume_opt;
 } TrainConfig;
 
 typedef struct {
@@ -28,6 +36,8 @@ typedef struct {
     double seconds;             /* wall time of the training pass */
     double eval_seconds;
     double images_per_s;        /* training images per second */
+    uint64_t step;              /* optimizer steps taken so far (for checkpoints) */
+    const Optim *opt;           /* the optimizer state after this epoch (for checkpoints) */
 } EpochStats;
 
 typedef struct {

@@ -43,8 +43,14 @@ static Status set_value(ArgSpec *a, const char *val, Err *e)
         if (!*val) return bad(e, a->name, "expected a non-empty value", val);
         *(const char **)a->dst = val;
         return ST_OK;
-    case ARG_FLOATS: {
+    case ARG_FLOATS:
+    case ARG_FLOAT_LISTS: {
         FloatList *fl = a->dst;
+        if (a->type == ARG_FLOAT_LISTS) {
+            FloatLists *fls = a->dst;
+            if (fls->n == ARGS_MAX_LISTS) return bad(e, a->name, "given too many times", val);
+            fl = &fls->v[fls->n++];
+        }
         snprintf(what, sizeof what, "expected comma-separated numbers from %g to %g", a->lo, a->hi);
         char buf[1024];
         if (strlen(val) >= sizeof buf) return bad(e, a->name, "value too long", val);
@@ -91,7 +97,7 @@ Status args_parse(int argc, char **argv, ArgSpec *specs, int nspecs, const char 
         for (int k = 0; k < nspecs; k++)
             if (strlen(specs[k].name) == nlen && !strncmp(specs[k].name, name, nlen)) a = &specs[k];
         if (!a) return err_set(e, ST_ERR_ARG, "unknown flag '--%.*s'", (int)nlen, name);
-        if (a->seen) return err_set(e, ST_ERR_ARG, "--%s given twice", a->name);
+        if (a->seen && a->type != ARG_FLOAT_LISTS) return err_set(e, ST_ERR_ARG, "--%s given twice", a->name);
         a->seen = 1;
         if (a->type == ARG_SWITCH) {
             if (eq) return err_set(e, ST_ERR_ARG, "--%s takes no value", a->name);

@@ -14,7 +14,9 @@ typedef enum {
     ARG_FLOAT,   /* float*, range [lo, hi]                       */
     ARG_STR,     /* const char**                                 */
     ARG_SWITCH,  /* int*, set to 1                               */
-    ARG_FLOATS   /* FloatList*, comma-separated, each in [lo, hi] */
+    ARG_FLOATS,  /* FloatList*, comma-separated, each in [lo, hi] */
+    ARG_FLOAT_LISTS /* FloatLists*, as ARG_FLOATS but repeatable: each
+                       occurrence appends one list                  */
 } ArgType;
 
 #define ARGS_MAX_FLOATS 64
@@ -22,6 +24,12 @@ typedef struct {
     int n;
     float v[ARGS_MAX_FLOATS];
 } FloatList;
+
+#define ARGS_MAX_LISTS 32
+typedef struct {
+    int n;
+    FloatList v[ARGS_MAX_LISTS];
+} FloatLists;
 
 typedef struct {
     const char *name;   /* without the leading "--" */

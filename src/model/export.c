@@ -1,0 +1,374 @@
+/* export.c - NPZ and ONNX writers (see export.h).
+ *
+ * The zip is the plain PKWARE layout: per entry a local header and the
+ * stored bytes, then the central directory and its end record; fixed DOS
+ * times (1980-01-01), so the same weights always give the same bytes. The
+ * ONNX model is protobuf wire format built bottom-up: each message in its own
+ * Buf, embedded into its parent as a length-delimited field. Field numbers are
+ * onnx.proto's (quoted beside each message below). */
+#include "model/export.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+
+/* ---- little-endian helpers ---- */
+
+static void put_u16(Buf *b, unsigned v)
+{
+    unsigned char c[2] = {(unsigned char)v, (unsigned char)(v >> 8)};
+    buf_put(b, c, 2);
+}
+
+static void put_f32s(Buf *b, const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], 4);
+        buf_u32(b, u);
+    }
+}
+
+/* ---- NPY / NPZ ---- */
+
+void export_npy_header(Buf *out, const int *dims, int ndim)
+{
+    char dict[256];
+    int n = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    for (int d = 0; d < ndim; d++) n += snprintf(dict + n, sizeof dict - (size_t)n, "%s%d", d ? ", " : "", dims[d]);
+    n += snprintf(dict + n, sizeof dict - (size_t)n, "%s), }", ndim == 1 ? "," : "");
+    /* magic (6) + version (2) + length (2) + dict + padding + '\n' = 64k */
+    size_t total = 10 + (size_t)n + 1;
+    size_t pad = (64 - total % 64) % 64;
+    buf_put(out, "\x93NUMPY\x01\x00", 8);
+    put_u16(out, (unsigned)((size_t)n + pad + 1));
+    buf_put(out, dict, (size_t)n);
+    for (size_t i = 0; i < pad; i++) buf_put(out, " ", 1);
+    buf_put(out, "\n", 1);
+}
+
+#define ZIP_LOCAL 0x04034b50u
+#define ZIP_CENTRAL 0x02014b50u
+#define ZIP_END 0x06054b50u
+#define ZIP_VERSION 20 /* 2.0: the oldest that readers expect; stored entries need nothing newer */
+#define DOS_DATE_1980 0x21 /* 1980-01-01, time 00:00:00 */
+
+static void zip_header_common(Buf *b, uint32_t crc, uint32_t size, size_t namelen)
+{
+    put_u16(b, 0);             /* flags */
+    put_u16(b, 0);             /* method: stored */
+    put_u16(b, 0);             /* time */
+    put_u16(b, DOS_DATE_1980); /* date */
+    buf_u32(b, crc);
+    buf_u32(b, size);          /* compressed size */
+    buf_u32(b, size);          /* uncompressed size */
+    put_u16(b, (unsigned)namelen);
+    put_u16(b, 0);             /* extra field length */
+}
+
+Status export_npz_buf(const Net *net, Buf *out, Err *e)
+{
+    Buf cd = {0}, entry = {0};
+    size_t start = out->len;
+    for (int k = 0; k < net->ntensors; k++) {
+        const ParamInfo *pi = &net->tensors[k];
+        char name[48];
+        snprintf(name, sizeof name, "%s.npy", pi->name);
+        size_t nl = strlen(name);
+        entry.len = 0;
+        export_npy_header(&entry, pi->dims, pi->ndim);
+        put_f32s(&entry, net->params + pi->offset, pi->numel);
+        size_t offset = out->len - start;
+        if (entry.len > 0xffffffffu || offset > 0xffffffffu) {
+            buf_free(&entry), buf_free(&cd);
+            return err_set(e, ST_ERR_SHAPE, "tensor '%s' is too large for a zip without zip64", pi->name);
+        }
+        uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)entry.data, (uInt)entry.len);
+        buf_u32(out, ZIP_LOCAL);
+        put_u16(out, ZIP_VERSION);
+        zip_header_common(out, crc, (uint32_t)entry.len, nl);
+        buf_put(out, name, nl);
+        buf_put(out, entry.data, entry.len);
+
+        buf_u32(&cd, ZIP_CENTRAL);
+        put_u16(&cd, ZIP_VERSION); /* version made by (MS-DOS attributes) */
+        put_u16(&cd, ZIP_VERSION); /* version needed */
+        zip_header_common(&cd, crc, (uint32_t)entry.len, nl);
+        put_u16(&cd, 0);           /* comment length */
+        put_u16(&cd, 0);           /* disk number */
+        put_u16(&cd, 0);           /* internal attributes */
+        buf_u32(&cd, 0);           /* external attributes */
+        buf_u32(&cd, (uint32_t)offset);
+        buf_put(&cd, name, nl);
+    }
+    size_t cd_offset = out->len - start;
+    int too_big = cd_offset > 0xffffffffu || net->ntensors > 0xffff;
+    buf_put(out, cd.data, cd.len);
+    buf_u32(out, ZIP_END);
+    put_u16(out, 0); /* this disk */
+    put_u16(out, 0); /* disk of the central directory */
+    put_u16(out, (unsigned)net->ntensors);
+    put_u16(out, (unsigned)net->ntensors);
+    buf_u32(out, (uint32_t)cd.len);
+    buf_u32(out, (uint32_t)cd_offset);
+    put_u16(out, 0); /* comment length */
+    int failed = cd.failed || entry.failed || out->failed;
+    buf_free(&cd);
+    buf_free(&entry);
+    if (too_big) return err_set(e, ST_ERR_SHAPE, "the model is too large for a zip without zip64");
+    if (failed) return err_set(e, ST_ERR_NOMEM, "out of memory for the NPZ file");
+    return ST_OK;
+}
+
+/* ---- protobuf wire format ---- */
+
+enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
+
+static void pb_varint(Buf *b, uint64_t v)
+{
+    unsigned char c[10];
+    int n = 0;
+    do {
+        c[n] = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        if (v) c[n] |= 0x80;
+        n++;
+    } while (v);
+    buf_put(b, c, (size_t)n);
+}
+
+static void pb_key(Buf *b, int field, int wt) { pb_varint(b, (uint64_t)field << 3 | (uint64_t)wt); }
+
+/* int32/int64/enum fields: negative values are 10-byte two's complement */
+static void pb_int(Buf *b, int field, int64_t v)
+{
+    pb_key(b, field, WT_VARINT);
+    pb_varint(b, (uint64_t)v);
+}
+
+static void pb_bytes(Buf *b, int field, const void *p, size_t n)
+{
+    pb_key(b, field, WT_LEN);
+    pb_varint(b, n);
+    buf_put(b, p, n);
+}
+
+static void pb_str(Buf *b, int field, const char *s) { pb_bytes(b, field, s, strlen(s)); }
+
+/* Embeds sub as a length-delimited field and empties it for reuse. */
+static void pb_msg(Buf *b, int field, Buf *sub)
+{
+    pb_bytes(b, field, sub->data ? sub->data : "", sub->len);
+    b->failed |= sub->failed;
+    buf_free(sub);
+}
+
+/* onnx.proto field numbers, per message */
+enum { MODEL_IR_VERSION = 1, MODEL_PRODUCER_NAME = 2, MODEL_PRODUCER_VERSION = 3, MODEL_DOC = 6, MODEL_GRAPH = 7,
+       MODEL_OPSET_IMPORT = 8, MODEL_METADATA = 14 };
+enum { OPSET_DOMAIN = 1, OPSET_VERSION = 2 };
+enum { ENTRY_KEY = 1, ENTRY_VALUE = 2 }; /* StringStringEntryProto */
+enum { GRAPH_NODE = 1, GRAPH_NAME = 2, GRAPH_INITIALIZER = 5, GRAPH_INPUT = 11, GRAPH_OUTPUT = 12 };
+enum { NODE_INPUT = 1, NODE_OUTPUT = 2, NODE_NAME = 3, NODE_OP_TYPE = 4, NODE_ATTRIBUTE = 5 };
+enum { ATTR_NAME = 1, ATTR_I = 3, ATTR_INTS = 8, ATTR_TYPE = 20 };
+enum { ATTR_TYPE_INT = 2, ATTR_TYPE_INTS = 7 };
+enum { TENSOR_DIMS = 1, TENSOR_DATA_TYPE = 2, TENSOR_NAME = 8, TENSOR_RAW_DATA = 9 };
+enum { DT_FLOAT = 1 };
+enum { VALUE_NAME = 1, VALUE_TYPE = 2 };          /* ValueInfoProto */
+enum { TYPE_TENSOR = 1 };                         /* TypeProto: tensor_type */
+enum { TTYPE_ELEM = 1, TTYPE_SHAPE = 2 };         /* TypeProto.Tensor */
+enum { SHAPE_DIM = 1 };                           /* TensorShapeProto */
+enum { DIM_VALUE = 1, DIM_PARAM = 2 };            /* TensorShapeProto.Dimension */
+
+static void attr_int(Buf *node, const char *name, int64_t v)
+{
+    Buf a = {0};
+    pb_str(&a, ATTR_NAME, name);
+    pb_int(&a, ATTR_I, v);
+    pb_int(&a, ATTR_TYPE, ATTR_TYPE_INT);
+    pb_msg(node, NODE_ATTRIBUTE, &a);
+}
+
+static void attr_ints(Buf *node, const char *name, const int64_t *v, int n)
+{
+    Buf a = {0};
+    pb_str(&a, ATTR_NAME, name);
+    for (int i = 0; i < n; i++) pb_int(&a, ATTR_INTS, v[i]); /* unpacked, proto2's default */
+    pb_int(&a, ATTR_TYPE, ATTR_TYPE_INTS);
+    pb_msg(node, NODE_ATTRIBUTE, &a);
+}
+
+/* Starts a node: inputs in[0..nin), one output. Attributes go after. */
+static void node_begin(Buf *node, const char *op, const char *name, const char *const *in, int nin, const char *out)
+{
+    for (int i = 0; i < nin; i++) pb_str(node, NODE_INPUT, in[i]);
+    pb_str(node, NODE_OUTPUT, out);
+    pb_str(node, NODE_NAME, name);
+    pb_str(node, NODE_OP_TYPE, op);
+}
+
+static void initializer(Buf *graph, const char *name, const int *dims, int ndim, const float *v, size_t n)
+{
+    Buf t = {0}, raw = {0};
+    for (int d = 0; d < ndim; d++) pb_int(&t, TENSOR_DIMS, dims[d]);
+    pb_int(&t, TENSOR_DATA_TYPE, DT_FLOAT);
+    pb_str(&t, TENSOR_NAME, name);
+    put_f32s(&raw, v, n);
+    pb_bytes(&t, TENSOR_RAW_DATA, raw.data ? raw.data : "", raw.len);
+    t.failed |= raw.failed;
+    buf_free(&raw);
+    pb_msg(graph, GRAPH_INITIALIZER, &t);
+}
+
+/* A float tensor's ValueInfoProto: dims[i] < 0 is the symbolic batch "N". */
+static void value_info(Buf *graph, int field, const char *name, const int *dims, int ndim)
+{
+    Buf shape = {0}, tt = {0}, type = {0}, vi = {0};
+    for (int d = 0; d < ndim; d++) {
+        Buf dim = {0};
+        if (dims[d] < 0) pb_str(&dim, DIM_PARAM, "N");
+        else pb_int(&dim, DIM_VALUE, dims[d]);
+        pb_msg(&shape, SHAPE_DIM, &dim);
+    }
+    pb_int(&tt, TTYPE_ELEM, DT_FLOAT);
+    pb_msg(&tt, TTYPE_SHAPE, &shape);
+    pb_msg(&type, TYPE_TENSOR, &tt);
+    pb_str(&vi, VALUE_NAME, name);
+    pb_msg(&vi, VALUE_TYPE, &type);
+    pb_msg(graph, field, &vi);
+}
+
+/* The graph: Sub/Div normalization, then one node per layer (dropout is the
+ * identity at inference and left out; a dense layer on a 4-D tensor, which
+ * fmnist allows when it is Cx1x1, gets a Flatten first since Gemm is 2-D). */
+static Status build_graph(const Net *net, Buf *g, Err *e)
+{
+    char cur[32] = "input", next[32], name[48];
+    int rank = 4, nnodes = 0;
+    Buf node = {0};
+    const char *in2[2] = {"input", "fmnist.mean"};
+    node_begin(&node, "Sub", "normalize_sub", in2, 2, "input_centered");
+    pb_msg(g, GRAPH_NODE, &node);
+    in2[0] = "input_centered", in2[1] = "fmnist.std";
+    node_begin(&node, "Div", "normalize_div", in2, 2, "input_normalized");
+    pb_msg(g, GRAPH_NODE, &node);
+    snprintf(cur, sizeof cur, "input_normalized");
+    /* the index of the last layer that emits a node: its output is "logits" */
+    int last = -1;
+    for (int i = 0; i < net->nlayers; i++)
+        if (strcmp(net->layers[i].spec.kind, "dropout")) last = i;
+    for (int i = 0; i < net->nlayers; i++) {
+        const Layer *l = &net->layers[i];
+        const char *kind = l->spec.kind;
+        if (!strcmp(kind, "dropout")) continue;
+        if (i == last) snprintf(next, sizeof next, "logits");
+        else snprintf(next, sizeof next, "%d.out", i);
+        char w[40], b[40];
+        snprintf(w, sizeof w, "%d.weight", i);
+        snprintf(b, sizeof b, "%d.bias", i);
+        const char *in3[3] = {cur, w, b};
+        if (!strcmp(kind, "dense") && rank != 2) {
+            char flat[32];
+            snprintf(flat, sizeof flat, "%d.in_flat", i);
+            snprintf(name, sizeof name, "%d.flatten", i);
+            node_begin(&node, "Flatten", name, in3, 1, flat);
+            attr_int(&node, "axis", 1);
+            pb_msg(g, GRAPH_NODE, &node);
+            snprintf(cur, sizeof cur, "%s", flat);
+            rank = 2;
+        }
+        snprintf(name, sizeof name, "%d.%s", i, kind);
+        if (!strcmp(kind, "flatten")) {
+            node_begin(&node, "Flatten", name, in3, 1, next);
+            attr_int(&node, "axis", 1);
+            rank = 2;
+        } else if (!strcmp(kind, "dense")) {
+            node_begin(&node, "Gemm", name, in3, 3, next);
+            attr_int(&node, "transB", 1); /* y = x W^T + b, W is [out, in] */
+        } else if (!strcmp(kind, "relu")) {
+            node_begin(&node, "Relu", name, in3, 1, next);
+        } else if (!strcmp(kind, "conv")) {
+            int64_t k[2] = {l->spec.kh, l->spec.kw}, p = l->spec.pad, s = l->spec.stride > 0 ? l->spec.stride : 1;
+            int64_t st[2] = {s, s}, pads[4] = {p, p, p, p}; /* [h_begin, w_begin, h_end, w_end] */
+            node_begin(&node, "Conv", name, in3, 3, next);
+            attr_ints(&node, "kernel_shape", k, 2);
+            attr_ints(&node, "strides", st, 2);
+            attr_ints(&node, "pads", pads, 4);
+        } else if (!strcmp(kind, "maxpool") || !strcmp(kind, "avgpool")) {
+            /* floor mode and no padding, as nn.MaxPool2d / nn.AvgPool2d by default */
+            int64_t k[2] = {l->spec.kh, l->spec.kw};
+            int64_t st[2] = {l->spec.stride > 0 ? l->spec.stride : l->spec.kh,
+                             l->spec.stride > 0 ? l->spec.stride : l->spec.kw};
+            node_begin(&node, kind[0] == 'm' ? "MaxPool" : "AveragePool", name, in3, 1, next);
+            attr_ints(&node, "kernel_shape", k, 2);
+            attr_ints(&node, "strides", st, 2);
+        } else {
+            buf_free(&node);
+            return err_set(e, ST_ERR_SHAPE, "%s:%d: ONNX export does not know the layer kind '%s'", net->cfg.path,
+                           l->spec.line, kind);
+        }
+        pb_msg(g, GRAPH_NODE, &node);
+        snprintf(cur, sizeof cur, "%s", next);
+        nnodes++;
+    }
+    if (!nnodes || strcmp(cur, "logits")) { /* no layer emitted a node: logits = the normalized input */
+        const char *in1[1] = {cur};
+        node_begin(&node, "Identity", "logits", in1, 1, "logits");
+        pb_msg(g, GRAPH_NODE, &node);
+    }
+    return ST_OK;
+}
+
+Status export_onnx_buf(const Net *net, Buf *out, Err *e)
+{
+    Buf g = {0}, m = {0}, sub = {0};
+    Status st = build_graph(net, &g, e);
+    if (st) {
+        buf_free(&g);
+        return st;
+    }
+    pb_str(&g, GRAPH_NAME, "fmnist");
+    float mean = net->cfg.mean, sd = net->cfg.std;
+    initializer(&g, "fmnist.mean", NULL, 0, &mean, 1);
+    initializer(&g, "fmnist.std", NULL, 0, &sd, 1);
+    for (int k = 0; k < net->ntensors; k++) {
+        const ParamInfo *pi = &net->tensors[k];
+        initializer(&g, pi->name, pi->dims, pi->ndim, net->params + pi->offset, pi->numel);
+    }
+    int in_dims[4] = {-1, net->in.c, net->in.h, net->in.w}, out_dims[2] = {-1, net->nclasses};
+    value_info(&g, GRAPH_INPUT, "input", in_dims, 4);
+    value_info(&g, GRAPH_OUTPUT, "logits", out_dims, 2);
+
+    pb_int(&m, MODEL_IR_VERSION, EXPORT_ONNX_IR_VERSION);
+    pb_str(&m, MODEL_PRODUCER_NAME, "fmnist");
+    pb_str(&m, MODEL_PRODUCER_VERSION, "2");
+    pb_str(&m, MODEL_DOC, "fmnist model. input: float32 [N,C,H,W], pixels scaled to [0,1] (p/255); the graph "
+                          "normalizes them as (x - mean)/std itself. output: logits [N,classes] (softmax for "
+                          "probabilities).");
+    pb_msg(&m, MODEL_GRAPH, &g);
+    pb_str(&sub, OPSET_DOMAIN, "");
+    pb_int(&sub, OPSET_VERSION, EXPORT_ONNX_OPSET);
+    pb_msg(&m, MODEL_OPSET_IMPORT, &sub);
+    pb_str(&sub, ENTRY_KEY, "fmnist.model");
+    pb_str(&sub, ENTRY_VALUE, net->cfg.text);
+    pb_msg(&m, MODEL_METADATA, &sub);
+    buf_put(out, m.data, m.len);
+    int failed = m.failed || out->failed;
+    buf_free(&m);
+    return failed ? err_set(e, ST_ERR_NOMEM, "out of memory for the ONNX model") : ST_OK;
+}
+
+static Status write_with(Status (*fn)(const Net *, Buf *, Err *), const Net *net, const char *path, Err *e)
+{
+    Buf b = {0};
+    Status st = fn(net, &b, e);
+    if (st) err_prefix(e, path);
+    else st = file_write_atomic(path, b.data, b.len, e);
+    buf_free(&b);
+    return st;
+}
+
+Status export_npz(const Net *net, const char *path, Err *e) { return write_with(export_npz_buf, net, path, e); }
+
+Status export_onnx(const Net *net, const char *path, Err *e) { return write_with(export_onnx_buf, net, path, e); }

@@ -1,0 +1,35 @@
+/* export.h - a trained network as a NumPy .npz or an ONNX model.
+ *
+ * NPZ: a zip of stored (uncompressed) .npy files, one per tensor, keyed by the
+ * state_dict name of the equivalent torch.nn.Sequential ("1.weight", ...),
+ * float32 little-endian, so that load_state_dict takes it unchanged.
+ * ONNX: opset 13; input "input" float32 [N,C,H,W] with pixels in [0,1] (the
+ * graph normalizes with Sub/Div itself), output "logits" [N,classes], N
+ * dynamic; dropout is left out. Both encoders are written here (zip headers,
+ * protobuf wire format); nothing here prints. */
+#ifndef FMNIST_EXPORT_H
+#define FMNIST_EXPORT_H
+
+#include "nn/net.h"
+#include "util/fileio.h"
+
+#define EXPORT_ONNX_OPSET 13
+#define EXPORT_ONNX_IR_VERSION 7
+
+/* Appends the whole file to out. ST_ERR_NOMEM if memory runs out,
+ * ST_ERR_SHAPE if a tensor is too large for a plain (non-zip64) zip. */
+Status export_npz_buf(const Net *net, Buf *out, Err *e);
+/* Appends the whole model to out. ST_ERR_SHAPE if the network holds a layer
+ * kind ONNX export does not know. */
+Status export_onnx_buf(const Net *net, Buf *out, Err *e);
+
+/* The same, written atomically to path. */
+Status export_npz(const Net *net, const char *path, Err *e);
+Status export_onnx(const Net *net, const char *path, Err *e);
+
+/* The .npy v1.0 header of a float32 C-order array of shape dims[0..ndim)
+ * ("\x93NUMPY", version, length, the dict, padded with spaces and a final
+ * newline to a multiple of 64 bytes). Appended to out. */
+void export_npy_header(Buf *out, const int *dims, int ndim);
+
+#endif

@@ -1,0 +1,129 @@
+/* image.c - loading pictures (stb_image, linked from Debian's libstb; the
+ * implementation is compiled there, never here) and converting them to a
+ * Fashion-MNIST-like image (steps in image.h).
+ *
+ * Resampling is area averaging: each output pixel is the mean of the source
+ * area it covers, weighted by coverage, which neither aliases when shrinking
+ * a photo nor invents detail when enlarging a small sketch. */
+#include "model/image.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stb_image.h>
+
+Status image_load_gray(const char *path, GrayImage *img, Err *e)
+{
+    memset(img, 0, sizeof *img);
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set(e, ST_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int w, h, comp;
+    stbi_uc *p = stbi_load_from_file(f, &w, &h, &comp, 2); /* gray + alpha */
+    fclose(f);
+    if (!p) return err_set(e, ST_ERR_FORMAT, "%s: not a readable image (%s)", path, stbi_failure_reason());
+    size_t n = (size_t)w * (size_t)h;
+    img->px = malloc(n ? n : 1);
+    if (!img->px) {
+        stbi_image_free(p);
+        return err_set(e, ST_ERR_NOMEM, "%s: out of memory", path);
+    }
+    /* transparent pixels over white: p = a*g + (1-a)*255 */
+    for (size_t i = 0; i < n; i++) {
+        unsigned g = p[2 * i], a = p[2 * i + 1];
+        img->px[i] = (uint8_t)((g * a + 255u * (255u - a) + 127u) / 255u);
+    }
+    stbi_image_free(p);
+    img->w = w;
+    img->h = h;
+    return ST_OK;
+}
+
+void image_free(GrayImage *img)
+{
+    if (!img) return;
+    free(img->px);
+    memset(img, 0, sizeof *img);
+}
+
+/* Mean of the pixels within a frame of width fw around the picture. */
+static double border_mean(const uint8_t *src, int w, int h, int fw)
+{
+    double sum = 0;
+    long n = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            if (y < fw || y >= h - fw || x < fw || x >= w - fw) sum += src[(size_t)y * w + x], n++;
+    return n ? sum / n : 0;
+}
+
+/* Mean of a[y0..y1) x [x0..x1) (real bounds) of the level-mapped picture. */
+static double area_mean(const float *a, int w, double x0, double x1, double y0, double y1)
+{
+    double sum = 0, wsum = 0;
+    for (int y = (int)y0; y < y1; y++) {
+        double wy = (y + 1 < y1 ? y + 1 : y1) - (y > y0 ? y : y0);
+        if (wy <= 0) continue;
+        for (int x = (int)x0; x < x1; x++) {
+            double wx = (x + 1 < x1 ? x + 1 : x1) - (x > x0 ? x : x0);
+            if (wx <= 0) continue;
+            sum += wx * wy * a[(size_t)y * w + x];
+            wsum += wx * wy;
+        }
+    }
+    return wsum > 0 ? sum / wsum : 0;
+}
+
+void image_to_mnist(const uint8_t *src, int w, int h, uint8_t *out, int oh, int ow)
+{
+    memset(out, 0, (size_t)oh * (size_t)ow);
+    if (w < 1 || h < 1 || oh < 1 || ow < 1) return;
+    float *a = malloc((size_t)w * (size_t)h * sizeof *a);
+    if (!a) return; /* a black image: the caller sees a blank input, never a crash */
+    int fw = (w < h ? w : h) / 32 + 1;
+    double bg = border_mean(src, w, h, fw);
+    int invert = bg > 127.5;
+    if (invert) bg = 255.0 - bg;
+    double maxv = 0;
+    for (size_t i = 0; i < (size_t)w * h; i++) {
+        a[i] = (float)(invert ? 255 - src[i] : src[i]);
+        if (a[i] > maxv) maxv = a[i];
+    }
+    if (maxv - bg < 8.0) { /* no object stands out of the background */
+        free(a);
+        return;
+    }
+    double scale = 255.0 / (maxv - bg);
+    int x0 = w, x1 = -1, y0 = h, y1 = -1;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            float *p = &a[(size_t)y * w + x];
+            double v = (*p - bg) * scale;
+            *p = (float)(v < 0 ? 0 : v > 255 ? 255 : v);
+            if (*p > 255.0f / 8) {
+                if (x < x0) x0 = x;
+                if (x > x1) x1 = x;
+                if (y < y0) y0 = y;
+                if (y > y1) y1 = y;
+            }
+        }
+    int bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+    /* Fashion-MNIST's objects fill the frame: the longer side of 87% of the
+     * test images spans all 28 pixels (MNIST digits, unlike them, fit 20x20) */
+    int fit = oh < ow ? oh : ow;
+    double s = (double)fit / (bw > bh ? bw : bh);
+    int nw = (int)(bw * s + 0.5), nh = (int)(bh * s + 0.5);
+    if (nw < 1) nw = 1;
+    if (nh < 1) nh = 1;
+    if (nw > ow) nw = ow;
+    if (nh > oh) nh = oh;
+    int ox = (ow - nw) / 2, oy = (oh - nh) / 2;
+    double sx = (double)bw / nw, sy = (double)bh / nh; /* source pixels per output pixel */
+    for (int y = 0; y < nh; y++)
+        for (int x = 0; x < nw; x++) {
+            double v = area_mean(a, w, x0 + x * sx, x0 + (x + 1) * sx, y0 + y * sy, y0 + (y + 1) * sy);
+            out[(size_t)(oy + y) * ow + ox + x] = (uint8_t)(v + 0.5);
+        }
+    free(a);
+}

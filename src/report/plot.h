@@ -1,0 +1,79 @@
+/* plot.h - the PNG figures: loss and accuracy curves of one or more runs,
+ * the confusion-matrix heat map, and a grid of labelled test images.
+ *
+ * Figures are drawn on an Image (draw.h) and written as PNG through
+ * stb_image_write (this is its only user), atomically. The mapping from data
+ * to pixels is plot_map, exposed so that tests can check where points land. */
+#ifndef FMNIST_PLOT_H
+#define FMNIST_PLOT_H
+
+#include <stdint.h>
+
+#include "report/curve.h"
+#include "report/draw.h"
+
+/* Where a chart's data area is and what it shows. */
+typedef struct {
+    int left, top, width, height; /* the data area, in pixels                        */
+    double xmin, xmax;            /* data x at the left and right edges              */
+    double ymin, ymax;            /* data y at the bottom and top edges (> 0 if logy) */
+    int logy;                     /* y on a log10 scale                              */
+} PlotAxes;
+
+/* Data point (x, y) -> pixel coordinates (px, py) (see draw.h: pixel i spans
+ * [i, i+1)): xmin -> left, xmax -> left+width, ymax -> top, ymin ->
+ * top+height, linear in between (in log10 y when logy; y <= 0 then maps to
+ * the bottom edge). */
+void plot_map(const PlotAxes *a, double x, double y, double *px, double *py);
+
+/* Tick positions for the range [lo, hi]: "nice" numbers (1, 2, 2.5 or 5
+ * times a power of ten) about max_ticks apart or fewer, or on a log axis 1-2-5
+ * (or 1..9, or powers of ten) per decade. Writes at most max ticks in
+ * increasing order; returns how many. integer: only whole numbers. */
+int plot_ticks(double lo, double hi, int logy, int integer, int max_ticks, double *ticks, int max);
+
+typedef enum { PLOT_LOSS, PLOT_ACC } PlotMetric;
+
+typedef struct {
+    const char *name;   /* legend label */
+    const Curve *curve;
+} PlotRun;
+
+/* The distinct colour of run i (cycles after 10). */
+Rgb plot_color(int i);
+
+/* Draws one chart of runs[0..n) into the w x h rectangle at (x, y) of im: the
+ * metric per epoch, test solid with dots, train dashed, one colour per run,
+ * with axes, ticks, grid, axis titles, title (NULL: a default) and a legend
+ * (a single run's in the emptiest corner, several runs' at the right, outside
+ * the data area). Accuracies are shown in percent. *axes (if not NULL)
+ * receives the data-to-pixel mapping used (y in the units shown). */
+void plot_curves_panel(Image *im, int x, int y, int w, int h, const PlotRun *runs, int n, PlotMetric metric, int logy,
+                       const char *title, PlotAxes *axes);
+
+/* A figure of nmetrics panels side by side, one per metric, written to
+ * png_path; each panel is 800x520, widened by the legend for several runs. */
+Status plot_curves_png(const char *png_path, const PlotRun *runs, int n, const PlotMetric *metrics, int nmetrics,
+                       int logy, const char *title, Err *e);
+
+/* curves.png of one run: its log.csv's loss and accuracy, side by side. */
+Status plot_log_file(const char *log_path, const char *png_path, Err *e);
+
+/* The heat map of a k x k confusion matrix cm (row = true class, column =
+ * predicted, counts), rows coloured by their fraction, each cell with its
+ * count, class names on both axes and each row's accuracy at the right.
+ * names: k class names. Allocates *im (free with draw_image_free). */
+Status plot_confusion(const long *cm, int k, const char *const *names, const char *title, Image *im, Err *e);
+
+/* A grid of n grayscale images (each h x w bytes, image idx[i] of pixels,
+ * which holds them one after another), cols per row, scaled 3x, each with
+ * its true class over its predicted one (green if equal, red if not).
+ * truth and pred are indexed like pixels; names holds the class names.
+ * Allocates *im. */
+Status plot_image_grid(const uint8_t *pixels, int h, int w, const int *idx, int n, const int *truth, const int *pred,
+                       const char *const *names, int cols, const char *title, Image *im, Err *e);
+
+/* Encodes im as PNG and writes it to path atomically. */
+Status plot_write_png(const Image *im, const char *path, Err *e);
+
+#endif

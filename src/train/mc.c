@@ -1,0 +1,126 @@
+/* mc.c - deterministic and Monte-Carlo-dropout class probabilities, and
+ * their accuracy, entropy and calibration (see mc.h).
+ *
+ * Softmax and the average over passes are computed in double and rounded to
+ * float once, so one pass with dropout rate 0 gives the very same numbers as
+ * the deterministic prediction (dropout with p = 0 is an exact copy). */
+#include "train/mc.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* acc[0..k) += softmax(z), in double. */
+static void add_softmax(const float *z, int k, double *acc)
+{
+    float m = z[0];
+    for (int j = 1; j < k; j++)
+        if (z[j] > m) m = z[j];
+    double s = 0.0;
+    for (int j = 0; j < k; j++) s += exp((double)z[j] - m);
+    for (int j = 0; j < k; j++) acc[j] += exp((double)z[j] - m) / s;
+}
+
+Status mc_predict_batch(Net *net, const float *x, int n, int passes, uint64_t key, float *probs, int *pred,
+                        float *entropy, Err *e)
+{
+    int k = net->nclasses, det = passes < 1, np = det ? 1 : passes;
+    if (n < 1 || n > net->max_batch)
+        return err_set(e, ST_ERR_ARG, "batch of %d images outside 1..%d", n, net->max_batch);
+    double *sum = calloc((size_t)n * (size_t)k, sizeof *sum); /* per-image sums of the passes' softmax */
+    if (!sum) return err_set(e, ST_ERR_NOMEM, "out of memory for %d x %d probabilities", n, k);
+    for (int p = 0; p < np; p++) {
+        const float *z = net_forward(net, x, n, det ? MODE_EVAL : MODE_TRAIN, det ? 0 : rng_mix64(key + (uint64_t)p));
+        for (int i = 0; i < n; i++) {
+            const float *zi = z + (size_t)i * k;
+            add_softmax(zi, k, sum + (size_t)i * k);
+            if (det && pred) { /* the argmax of the logits, as softmax_xent counts it */
+                int a = 0;
+                for (int j = 1; j < k; j++)
+                    if (zi[j] > zi[a]) a = j;
+                pred[i] = a;
+            }
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        const double *row = sum + (size_t)i * k;
+        int a = 0;
+        double h = 0.0;
+        for (int j = 0; j < k; j++) {
+            double q = row[j] / np;
+            probs[(size_t)i * k + j] = (float)q;
+            if (row[j] > row[a]) a = j;
+            if (q > 0) h -= q * log(q);
+        }
+        if (!det && pred) pred[i] = a;
+        if (entropy) entropy[i] = (float)h;
+    }
+    free(sum);
+    return ST_OK;
+}
+
+Status mc_predict(Net *net, const Dataset *d, int passes, uint64_t seed, float *probs, int *pred, float *entropy,
+                  Err *e)
+{
+    if (net->in.c != 1 || net->in.h != d->h || net->in.w != d->w)
+        return err_set(e, ST_ERR_SHAPE, "%s: the images are 1x%dx%d, the model's input is %dx%dx%d", net->cfg.path,
+                       d->h, d->w, net->in.c, net->in.h, net->in.w);
+    size_t mb = (size_t)net->max_batch;
+    float *x = malloc(mb * shape_numel(net->in) * sizeof *x);
+    int *labels = malloc(mb * sizeof *labels);
+    uint32_t *idx = malloc(mb * sizeof *idx);
+    if (!x || !labels || !idx) {
+        free(x), free(labels), free(idx);
+        return err_set(e, ST_ERR_NOMEM, "out of memory for the evaluation buffers");
+    }
+    uint64_t base = rng_mix64(seed ^ 0x4d43d50u); /* "MC dropout" salt: not the training keys */
+    int k = net->nclasses;
+    for (int start = 0; start < d->n; start += net->max_batch) {
+        int n = d->n - start < net->max_batch ? d->n - start : net->max_batch;
+        for (int i = 0; i < n; i++) idx[i] = (uint32_t)(start + i);
+        dataset_batch(d, idx, n, net->cfg.mean, net->cfg.std, x, labels);
+        Status st = mc_predict_batch(net, x, n, passes, rng_mix64(base + (uint64_t)start), probs + (size_t)start * k,
+                                     pred ? pred + start : NULL, entropy ? entropy + start : NULL, e);
+        if (st) {
+            free(x), free(labels), free(idx);
+            return st;
+        }
+    }
+    free(x), free(labels), free(idx);
+    return ST_OK;
+}
+
+void mc_summarize(const float *probs, const int *pred, const uint8_t *labels, int n, int k, int nbins, McStats *s)
+{
+    memset(s, 0, sizeof *s);
+    if (n < 1) return;
+    if (nbins < 1) nbins = 1;
+    if (nbins > 1000) nbins = 1000;
+    double bconf[1000] = {0}, bright[1000] = {0};
+    long bcount[1000] = {0};
+    long right = 0;
+    for (int i = 0; i < n; i++) {
+        const float *p = probs + (size_t)i * k;
+        int ok = pred[i] == labels[i];
+        right += ok;
+        double pl = p[labels[i]] > 1e-12f ? p[labels[i]] : 1e-12;
+        s->nll -= log(pl);
+        double conf = 0.0, h = 0.0;
+        for (int j = 0; j < k; j++) {
+            if (p[j] > conf) conf = p[j];
+            if (p[j] > 0) h -= (double)p[j] * log((double)p[j]);
+        }
+        s->entropy += h;
+        int b = (int)(conf * nbins);
+        if (b >= nbins) b = nbins - 1;
+        if (b < 0) b = 0;
+        bcount[b]++;
+        bconf[b] += conf;
+        bright[b] += ok;
+    }
+    for (int b = 0; b < nbins; b++)
+        if (bcount[b]) s->ece += fabs(bright[b] - bconf[b]) / n; /* (|B|/n) |acc(B) - conf(B)| */
+    s->acc = (double)right / n;
+    s->nll /= n;
+    s->entropy /= n;
+}

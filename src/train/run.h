@@ -1,0 +1,61 @@
+/* run.h - one training run with its files, shared by `train` and `sweep`.
+ *
+ * run_build_net makes the net a model file describes (dropout rates
+ * optionally replaced); run_prepare checks and creates the output folder;
+ * run_train trains and, after every epoch, rewrites OUT/log.csv and
+ * OUT/model.fmw atomically. Nothing here prints: progress goes to hooks. */
+#ifndef FMNIST_RUN_H
+#define FMNIST_RUN_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "train/train.h"
+
+typedef struct {
+    const char *model;      /* model file path (recorded in the checkpoint)      */
+    const char *optim_name; /* the optimizer as the user named it (sgd|adam|adamw) */
+    TrainConfig train;      /* epochs, batch, seed, optimizer settings           */
+    const char *out;        /* output folder                                     */
+    const char *log_path;   /* NULL: OUT/log.csv                                 */
+    int overwrite;          /* allow replacing the files of a run in out          */
+    const char *log_so_far; /* resuming: the saved log.csv text to continue (NULL: new) */
+} RunSpec;
+
+typedef struct {
+    /* After each batch (may be NULL). */
+    void (*on_batch)(void *ctx, int epoch, int done, int total, double elapsed);
+    /* After each epoch, once its files are written (may be NULL). */
+    void (*on_epoch)(void *ctx, const EpochStats *s);
+    void *ctx;
+    /* Training stops after the current batch once *stop is non-zero. */
+    volatile sig_atomic_t *stop;
+} RunHooks;
+
+/* Parses the model file, replaces its dropout rates by dropout[0..ndropout)
+ * if ndropout > 0 (ST_ERR_ARG if the count differs from the file's dropout
+ * lines) and builds the net for batches of up to max_batch. */
+Status run_build_net(const char *model, const float *dropout, int ndropout, int max_batch, Net **net, Err *e);
+
+/* The paths a run writes: OUT/model.fmw and the log (spec->log_path or
+ * OUT/log.csv). Buffers of len bytes; paths that do not fit are cut. */
+void run_paths(const RunSpec *spec, char *model_path, char *log_path, size_t len);
+
+/* Refuses (ST_ERR_IO) an out folder that already holds a run's files unless
+ * spec->overwrite, then creates the folder (mkdir -p). */
+Status run_prepare(const RunSpec *spec, Err *e);
+
+/* The settings recorded in the checkpoint's META section ("key=value\n"
+ * lines; the dropout rates are read from net, train_n is the number of
+ * training images). Cut to len bytes (NUL included). */
+void run_meta(const RunSpec *spec, const Net *net, int train_n, char *buf, size_t len);
+
+/* Trains net (already initialized by net_init, or loaded) with spec->train;
+ * after each epoch writes the log (LOG_CSV_HEADER and one row per epoch so
+ * far) and the checkpoint (run_meta plus "epoch=K"). Call run_prepare first.
+ * Returns ST_ERR_INTERRUPTED if hooks->stop was raised; the files then hold
+ * the last finished epoch. */
+Status run_train(const RunSpec *spec, Net *net, const Dataset *train, const Dataset *test, const RunHooks *hooks,
+                 Err *e);
+
+#endif

@@ -1,0 +1,273 @@
+/* sweep.c - the cross product of settings, the skip-finished rule, the
+ * results table and the sweep loop (see sweep.h).
+ *
+ * Every folder is checked before anything is trained, so a sweep that would
+ * fail on its third run (a dropout list that does not fit the model, a
+ * folder holding a run with other settings) fails before the first. */
+#include "train/sweep.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/weights.h"
+#include "report/plot.h"
+
+void sweep_format_number(double v, char *buf, size_t len)
+{
+    char g[48], x[48], ms[32];
+    snprintf(g, sizeof g, "%g", v);
+    if (v == 0 || !isfinite(v)) {
+        snprintf(buf, len, "%s", g);
+        return;
+    }
+    int ex = (int)floor(log10(fabs(v)));
+    snprintf(ms, sizeof ms, "%g", v / pow(10, ex));
+    if (!strcmp(ms, "10") || !strcmp(ms, "-10")) snprintf(ms, sizeof ms, "%g", v / pow(10, ++ex));
+    snprintf(x, sizeof x, "%se%d", ms, ex);
+    snprintf(buf, len, "%s", strlen(x) < strlen(g) ? x : g);
+}
+
+Status sweep_plan(const FloatList *dropout, int nd, const float *wd, int nwd, SweepPoint *pts, int max, int *n,
+                  Err *e)
+{
+    *n = 0;
+    if (nd <= 0 && nwd <= 0) return err_set(e, ST_ERR_ARG, "nothing to compare: give --dropout or --weight-decay");
+    int nd1 = nd > 0 ? nd : 1, nw1 = nwd > 0 ? nwd : 1;
+    if (nd1 * nw1 > max)
+        return err_set(e, ST_ERR_ARG, "%d dropout settings x %d weight decays is %d runs, more than %d", nd1, nw1,
+                       nd1 * nw1, max);
+    for (int i = 0; i < nd1; i++)
+        for (int j = 0; j < nw1; j++) {
+            SweepPoint *p = &pts[*n];
+            memset(p, 0, sizeof *p);
+            char num[48];
+            size_t len = 0;
+            if (nd > 0) {
+                p->ndropout = dropout[i].n;
+                memcpy(p->dropout, dropout[i].v, sizeof(float) * (size_t)dropout[i].n);
+                len += (size_t)snprintf(p->name + len, sizeof p->name - len, "dropout");
+                for (int k = 0; k < p->ndropout && len < sizeof p->name; k++) {
+                    sweep_format_number(p->dropout[k], num, sizeof num);
+                    len += (size_t)snprintf(p->name + len, sizeof p->name - len, "%s%s", k ? "-" : "", num);
+                }
+            }
+            if (nwd > 0 && len < sizeof p->name) {
+                p->has_wd = 1;
+                p->wd = wd[j];
+                sweep_format_number(p->wd, num, sizeof num);
+                len += (size_t)snprintf(p->name + len, sizeof p->name - len, "%swd%s", nd > 0 ? "_" : "", num);
+            }
+            if (len >= sizeof p->name) return err_set(e, ST_ERR_ARG, "the name of setting %d is too long", *n + 1);
+            for (int k = 0; k < *n; k++)
+                if (!strcmp(pts[k].name, p->name))
+                    return err_set(e, ST_ERR_ARG, "the setting %s is given twice", p->name);
+            (*n)++;
+        }
+    return ST_OK;
+}
+
+/* The next META line that is not progress ("epoch="), or NULL at the end;
+ * *len is its length. */
+static const char *next_setting(const char **p, size_t *len)
+{
+    while (**p) {
+        const char *line = *p;
+        size_t l = strcspn(line, "\n");
+        *p = line + l + (line[l] == '\n');
+        if (l == 0 || !strncmp(line, "epoch=", 6)) continue;
+        *len = l;
+        return line;
+    }
+    return NULL;
+}
+
+/* 1 if the settings lines of a and b are the same; else 0 and why. */
+static int same_settings(const char *a, const char *b, char *why, size_t len)
+{
+    for (;;) {
+        size_t la = 0, lb = 0;
+        const char *x = next_setting(&a, &la), *y = next_setting(&b, &lb);
+        if (!x && !y) return 1;
+        if (!x || !y || la != lb || memcmp(x, y, la) != 0) {
+            if (why)
+                snprintf(why, len, "it has %.*s where this sweep has %.*s", y ? (int)lb : 6, y ? y : "(none)",
+                         x ? (int)la : 6, x ? x : "(none)");
+            return 0;
+        }
+    }
+}
+
+SweepDirState sweep_dir_state(const char *dir, int epochs, const char *meta, char *why, size_t len)
+{
+    char log[4200], model[4200];
+    snprintf(log, sizeof log, "%s/log.csv", dir);
+    snprintf(model, sizeof model, "%s/model.fmw", dir);
+    int has_log = file_exists(log), has_model = file_exists(model);
+    if (!has_log && !has_model) return SWEEP_DIR_EMPTY;
+    if (!has_model) return SWEEP_DIR_PARTIAL; /* stopped between the first log and checkpoint writes */
+    Err e;
+    if (meta) {
+        Net *net;
+        char *m = NULL;
+        if (weights_load(model, 1, &net, &m, &e)) return SWEEP_DIR_PARTIAL; /* unreadable: retrain */
+        net_free(net);
+        int same = same_settings(meta, m, why, len);
+        free(m);
+        if (!same) return SWEEP_DIR_OTHER;
+    }
+    Curve c;
+    if (!has_log || curve_read(log, &c, &e)) return SWEEP_DIR_PARTIAL;
+    int done = c.n == epochs;
+    curve_free(&c);
+    return done ? SWEEP_DIR_FINISHED : SWEEP_DIR_PARTIAL;
+}
+
+Status sweep_row(const char *name, const Curve *c, SweepRow *row, Err *e)
+{
+    memset(row, 0, sizeof *row);
+    snprintf(row->name, sizeof row->name, "%s", name);
+    if (c->n < 1) return err_set(e, ST_ERR_FORMAT, "%s: the log has no finished epoch", name);
+    int last = c->n - 1, best = 0;
+    for (int i = 1; i < c->n; i++)
+        if (c->test_acc[i] > c->test_acc[best]) best = i;
+    row->epochs = c->n;
+    row->final_test_acc = c->test_acc[last];
+    row->best_test_acc = c->test_acc[best];
+    row->best_epoch = c->epoch[best];
+    row->final_train_loss = c->train_loss[last];
+    row->final_test_loss = c->test_loss[last];
+    row->loss_gap = c->test_loss[last] - c->train_loss[last];
+    row->acc_gap = c->train_acc[last] - c->test_acc[last];
+    for (int i = 0; i < c->n; i++) row->seconds += c->seconds[i];
+    return ST_OK;
+}
+
+void sweep_table(const SweepRow *rows, int n, SweepFormat fmt, Buf *b)
+{
+    if (fmt == SWEEP_CSV) {
+        buf_printf(b, "setting,epochs,final_test_acc,best_test_acc,best_epoch,final_train_loss,final_test_loss,"
+                      "loss_gap,acc_gap,seconds\n");
+        for (int i = 0; i < n; i++) {
+            const SweepRow *r = &rows[i];
+            buf_printf(b, "%s,%d,%.6f,%.6f,%d,%.6f,%.6f,%.6f,%.6f,%.3f\n", r->name, r->epochs, r->final_test_acc,
+                       r->best_test_acc, r->best_epoch, r->final_train_loss, r->final_test_loss, r->loss_gap,
+                       r->acc_gap, r->seconds);
+        }
+        return;
+    }
+    if (fmt == SWEEP_MD) {
+        buf_printf(b, "| setting | test acc | best test acc (epoch) | train loss | test loss | test - train loss "
+                      "| train - test acc | seconds |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        for (int i = 0; i < n; i++) {
+            const SweepRow *r = &rows[i];
+            buf_printf(b, "| `%s` | %.2f%% | %.2f%% (%d) | %.4f | %.4f | %+.4f | %+.2f%% | %.1f |\n", r->name,
+                       100 * r->final_test_acc, 100 * r->best_test_acc, r->best_epoch, r->final_train_loss,
+                       r->final_test_loss, r->loss_gap, 100 * r->acc_gap, r->seconds);
+        }
+        return;
+    }
+    int w = 7;
+    for (int i = 0; i < n; i++)
+        if ((int)strlen(rows[i].name) > w) w = (int)strlen(rows[i].name);
+    buf_printf(b, "%-*s  test acc  best (epoch)  train loss  test loss  loss gap  acc gap  seconds\n", w, "setting");
+    for (int i = 0; i < n; i++) {
+        const SweepRow *r = &rows[i];
+        buf_printf(b, "%-*s  %7.2f%%  %6.2f%% (%2d)  %10.4f  %9.4f  %+8.4f  %+6.2f%%  %7.1f%s\n", w, r->name,
+                   100 * r->final_test_acc, 100 * r->best_test_acc, r->best_epoch, r->final_train_loss,
+                   r->final_test_loss, r->loss_gap, 100 * r->acc_gap, r->seconds, r->skipped ? "  (earlier run)" : "");
+    }
+}
+
+/* The run spec and folder of point p. */
+static void point_spec(const SweepSpec *s, const SweepPoint *p, char *dir, size_t len, RunSpec *rs)
+{
+    snprintf(dir, len, "%s/%s", s->base.out, p->name);
+    *rs = s->base;
+    rs->out = dir;
+    rs->log_path = NULL;
+    rs->overwrite = 1; /* only ever used on an EMPTY or PARTIAL folder of this very setting */
+    if (p->has_wd) rs->train.opt.weight_decay = p->wd;
+}
+
+static Status write_summary(const SweepSpec *s, const SweepRow *rows, const Curve *curves, Err *e)
+{
+    char path[4200];
+    Status st = ST_OK;
+    for (int f = 0; f < 2 && !st; f++) {
+        Buf b = {0};
+        sweep_table(rows, s->npoints, f ? SWEEP_MD : SWEEP_CSV, &b);
+        snprintf(path, sizeof path, "%s/%s", s->base.out, f ? "summary.md" : "summary.csv");
+        st = b.failed ? err_set(e, ST_ERR_NOMEM, "out of memory for %s", path)
+                      : file_write_atomic(path, b.data, b.len, e);
+        buf_free(&b);
+    }
+    PlotRun runs[SWEEP_MAX_RUNS];
+    for (int i = 0; i < s->npoints; i++) runs[i] = (PlotRun){s->points[i].name, &curves[i]};
+    PlotMetric loss = PLOT_LOSS, acc = PLOT_ACC;
+    if (!st) {
+        snprintf(path, sizeof path, "%s/compare_loss.png", s->base.out);
+        st = plot_curves_png(path, runs, s->npoints, &loss, 1, s->logy, NULL, e);
+    }
+    if (!st) {
+        snprintf(path, sizeof path, "%s/compare_acc.png", s->base.out);
+        st = plot_curves_png(path, runs, s->npoints, &acc, 1, 0, NULL, e);
+    }
+    return st;
+}
+
+Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *test, const SweepHooks *h,
+                     SweepRow *rows, Err *e)
+{
+    if (s->npoints < 1 || s->npoints > SWEEP_MAX_RUNS)
+        return err_set(e, ST_ERR_ARG, "a sweep has 1 to %d runs, not %d", SWEEP_MAX_RUNS, s->npoints);
+    char dir[4200], why[512], path[4300];
+    int skip[SWEEP_MAX_RUNS];
+    Status st;
+    /* first every folder, before any training */
+    for (int i = 0; i < s->npoints; i++) {
+        const SweepPoint *p = &s->points[i];
+        RunSpec rs;
+        Net *net;
+        point_spec(s, p, dir, sizeof dir, &rs);
+        if ((st = run_build_net(rs.model, p->dropout, p->ndropout, rs.train.batch, &net, e))) {
+            err_prefix(e, p->name);
+            return st;
+        }
+        char meta[2048];
+        run_meta(&rs, net, train->n, meta, sizeof meta);
+        net_free(net);
+        SweepDirState ds = sweep_dir_state(dir, rs.train.epochs, meta, why, sizeof why);
+        if (ds == SWEEP_DIR_OTHER)
+            return err_set(e, ST_ERR_IO, "%s holds a run with other settings (%s); choose another --out", dir, why);
+        skip[i] = ds == SWEEP_DIR_FINISHED;
+    }
+    if ((st = file_mkdirs(s->base.out, e))) return st;
+    Curve curves[SWEEP_MAX_RUNS];
+    memset(curves, 0, sizeof curves);
+    for (int i = 0; i < s->npoints && !st; i++) {
+        const SweepPoint *p = &s->points[i];
+        RunSpec rs;
+        Net *net = NULL;
+        point_spec(s, p, dir, sizeof dir, &rs);
+        if ((st = run_build_net(rs.model, p->dropout, p->ndropout, rs.train.batch, &net, e))) break;
+        if (h && h->on_run) h->on_run(h->ctx, i, s->npoints, p, dir, skip[i], net);
+        if (!skip[i]) {
+            net_init(net, rs.train.seed);
+            if (!(st = run_prepare(&rs, e))) st = run_train(&rs, net, train, test, h ? &h->run : NULL, e);
+        }
+        net_free(net);
+        if (st) break;
+        snprintf(path, sizeof path, "%s/log.csv", dir);
+        if ((st = curve_read(path, &curves[i], e))) break;
+        if ((st = sweep_row(p->name, &curves[i], &rows[i], e))) break;
+        rows[i].skipped = skip[i];
+        char png[4300];
+        snprintf(png, sizeof png, "%s/curves.png", dir);
+        st = plot_log_file(path, png, e);
+    }
+    if (!st) st = write_summary(s, rows, curves, e);
+    for (int i = 0; i < s->npoints; i++) curve_free(&curves[i]);
+    return st;
+}

@@ -1,0 +1,396 @@
+/* test_sweep.c - `fmnist sweep` and the commands around it: the cross
+ * product and its names, repeatable flags, the run-folder states (empty,
+ * partial, finished, other settings), the results table; then, with the real
+ * binary on a small IDX data set this file writes: a sweep, its re-run that
+ * skips finished runs and retrains an unfinished one, a refusal to mix
+ * settings, `train`'s curves.png, `plot`, and `eval --confusion --errors --mc`. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stb_image.h>
+
+#include "model/weights.h"
+#include "testutil.h"
+#include "train/sweep.h"
+#include "util/fileio.h"
+
+START_TEST(test_number_names)
+{
+    struct {
+        double v;
+        const char *want;
+    } cases[] = {{0, "0"}, {0.3, "0.3"}, {0.5, "0.5"}, {1e-4, "1e-4"}, {5e-4, "5e-4"}, {0.001, "1e-3"},
+                 {0.01, "0.01"}, {0.25, "0.25"}, {1, "1"}, {100, "100"}, {1e-5, "1e-5"}, {3e6, "3e6"}};
+    char buf[48];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sweep_format_number(cases[i].v, buf, sizeof buf);
+        ck_assert_msg(!strcmp(buf, cases[i].want), "%g -> '%s', want '%s'", cases[i].v, buf, cases[i].want);
+    }
+    sweep_format_number((double)1e-4f, buf, sizeof buf); /* a float's value reads the same */
+    ck_assert_str_eq(buf, "1e-4");
+    sweep_format_number((double)0.3f, buf, sizeof buf);
+    ck_assert_str_eq(buf, "0.3");
+}
+END_TEST
+
+START_TEST(test_cross_product)
+{
+    FloatList d[3] = {{2, {0, 0}}, {2, {0.3f, 0.5f}}, {2, {0.5f, 0.5f}}};
+    float wd[2] = {0, 1e-4f};
+    SweepPoint pts[SWEEP_MAX_RUNS];
+    int n;
+    Err e;
+    ck_assert_int_eq(sweep_plan(d, 3, wd, 2, pts, SWEEP_MAX_RUNS, &n, &e), ST_OK);
+    ck_assert_int_eq(n, 6);
+    const char *names[6] = {"dropout0-0_wd0",       "dropout0-0_wd1e-4",     "dropout0.3-0.5_wd0",
+                            "dropout0.3-0.5_wd1e-4", "dropout0.5-0.5_wd0", "dropout0.5-0.5_wd1e-4"};
+    for (int i = 0; i < 6; i++) {
+        ck_assert_str_eq(pts[i].name, names[i]);
+        ck_assert_int_eq(pts[i].ndropout, 2);
+        ck_assert_float_eq(pts[i].dropout[1], d[i / 2].v[1]);
+        ck_assert(pts[i].has_wd);
+        ck_assert_float_eq(pts[i].wd, wd[i % 2]);
+    }
+    /* one axis only: it alone names the runs; the other stays at its base */
+    ck_assert_int_eq(sweep_plan(d, 3, NULL, 0, pts, SWEEP_MAX_RUNS, &n, &e), ST_OK);
+    ck_assert_int_eq(n, 3);
+    ck_assert_str_eq(pts[1].name, "dropout0.3-0.5");
+    ck_assert(!pts[1].has_wd);
+    ck_assert_int_eq(sweep_plan(NULL, 0, wd, 2, pts, SWEEP_MAX_RUNS, &n, &e), ST_OK);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(pts[1].name, "wd1e-4");
+    ck_assert_int_eq(pts[1].ndropout, 0);
+    /* errors */
+    ck_assert_int_eq(sweep_plan(NULL, 0, NULL, 0, pts, SWEEP_MAX_RUNS, &n, &e), ST_ERR_ARG);
+    ck_assert_int_eq(sweep_plan(d, 3, wd, 2, pts, 5, &n, &e), ST_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(e.msg, "6 runs"));
+    FloatList same[2] = {{1, {0.3f}}, {1, {0.3f}}};
+    ck_assert_int_eq(sweep_plan(same, 2, NULL, 0, pts, SWEEP_MAX_RUNS, &n, &e), ST_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(e.msg, "dropout0.3 is given twice"));
+}
+END_TEST
+
+START_TEST(test_repeatable_flag)
+{
+    FloatLists d = {0};
+    float lr = 0;
+    ArgSpec specs[] = {{"dropout", ARG_FLOAT_LISTS, &d, 0, 0.99, "P", "", 0}, {"lr", ARG_FLOAT, &lr, 0, 1, "X", "", 0}};
+    char *argv[] = {"--dropout", "0,0", "--dropout=0.3,0.5", "--lr", "0.1", "--dropout", "0.5,0.5"};
+    const char *pos[1];
+    int npos, help;
+    Err e;
+    ck_assert_int_eq(args_parse(7, argv, specs, 2, pos, 0, &npos, &help, &e), ST_OK);
+    ck_assert_int_eq(d.n, 3);
+    ck_assert_int_eq(d.v[1].n, 2);
+    ck_assert_float_eq(d.v[1].v[0], 0.3f);
+    ck_assert_float_eq(d.v[2].v[1], 0.5f);
+    /* each value is checked like ARG_FLOATS; other flags still refuse repeats */
+    char *bad[] = {"--dropout", "0,1.5"};
+    specs[0].seen = 0, d.n = 0;
+    ck_assert_int_eq(args_parse(2, bad, specs, 2, pos, 0, &npos, &help, &e), ST_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(e.msg, "--dropout"));
+    char *twice[] = {"--lr", "0.1", "--lr", "0.2"};
+    specs[0].seen = specs[1].seen = 0;
+    ck_assert_int_eq(args_parse(4, twice, specs, 2, pos, 0, &npos, &help, &e), ST_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(e.msg, "given twice"));
+    /* at most ARGS_MAX_LISTS occurrences */
+    char *many[2 * (ARGS_MAX_LISTS + 1)];
+    for (int i = 0; i <= ARGS_MAX_LISTS; i++) many[2 * i] = "--dropout", many[2 * i + 1] = "0.1";
+    specs[0].seen = 0, d.n = 0;
+    ck_assert_int_eq(args_parse(2 * (ARGS_MAX_LISTS + 1), many, specs, 2, pos, 0, &npos, &help, &e), ST_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(e.msg, "too many times"));
+}
+END_TEST
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[1200];
+    Err e;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    ck_assert_int_eq(file_write_atomic(path, text, strlen(text), &e), ST_OK);
+}
+
+#define LOG_HEAD "epoch,train_loss,train_acc,test_loss,test_acc,seconds\n"
+
+START_TEST(test_dir_states_and_table)
+{
+    char *dir = make_temp_dir();
+    Err e;
+    /* a tiny net's checkpoint with the settings META */
+    ModelCfg cfg;
+    ck_assert_int_eq(cfg_parse_text("t.cfg", "input 1x4x4\nflatten\ndense 3\n", &cfg, &e), ST_OK);
+    Net *net;
+    ck_assert_int_eq(net_build(&cfg, 4, &net, &e), ST_OK);
+    net_init(net, 1);
+    const char *meta = "model=t.cfg\nepochs=2\nlr=0.001\n";
+    ck_assert_int_eq(sweep_dir_state(dir, 2, meta, NULL, 0), SWEEP_DIR_EMPTY);
+    write_file(dir, "log.csv", LOG_HEAD "1,0.9,0.6,0.8,0.7,1.5\n");
+    ck_assert_int_eq(sweep_dir_state(dir, 2, meta, NULL, 0), SWEEP_DIR_PARTIAL); /* no checkpoint yet */
+    char path[1200];
+    snprintf(path, sizeof path, "%s/model.fmw", dir);
+    ck_assert_int_eq(weights_save(path, net, "model=t.cfg\nepochs=2\nlr=0.001\nepoch=1\n", &e), ST_OK);
+    ck_assert_int_eq(sweep_dir_state(dir, 2, meta, NULL, 0), SWEEP_DIR_PARTIAL); /* 1 epoch of 2 */
+    write_file(dir, "log.csv", LOG_HEAD "1,0.9,0.6,0.8,0.7,1.5\n2,0.5,0.8,0.6,0.78,1.25\n");
+    ck_assert_int_eq(weights_save(path, net, "model=t.cfg\nepochs=2\nlr=0.001\nepoch=2\n", &e), ST_OK);
+    ck_assert_int_eq(sweep_dir_state(dir, 2, meta, NULL, 0), SWEEP_DIR_FINISHED);
+    ck_assert_int_eq(sweep_dir_state(dir, 2, NULL, NULL, 0), SWEEP_DIR_FINISHED);
+    ck_assert_int_eq(sweep_dir_state(dir, 3, NULL, NULL, 0), SWEEP_DIR_PARTIAL);
+    char why[256];
+    ck_assert_int_eq(sweep_dir_state(dir, 2, "model=t.cfg\nepochs=2\nlr=0.01\n", why, sizeof why), SWEEP_DIR_OTHER);
+    ck_assert_str_eq(why, "it has lr=0.001 where this sweep has lr=0.01");
+    ck_assert_int_eq(sweep_dir_state(dir, 2, "model=t.cfg\nepochs=2\n", why, sizeof why), SWEEP_DIR_OTHER);
+    write_file(dir, "log.csv", "garbage\n"); /* a damaged log: train again */
+    ck_assert_int_eq(sweep_dir_state(dir, 2, meta, NULL, 0), SWEEP_DIR_PARTIAL);
+    net_free(net);
+
+    /* the row of a log: best epoch, gaps, seconds */
+    Curve c;
+    const char *log3 = LOG_HEAD "1,0.9,0.6,0.8,0.7,1.5\n2,0.5,0.8,0.6,0.78,1.25\n3,0.4,0.85,0.65,0.76,1\n";
+    ck_assert_int_eq(curve_parse("l.csv", log3, &c, &e), ST_OK);
+    SweepRow rows[2];
+    ck_assert_int_eq(sweep_row("a", &c, &rows[0], &e), ST_OK);
+    ck_assert_int_eq(rows[0].epochs, 3);
+    ck_assert_double_eq(rows[0].final_test_acc, 0.76);
+    ck_assert_double_eq(rows[0].best_test_acc, 0.78);
+    ck_assert_int_eq(rows[0].best_epoch, 2);
+    ck_assert_double_eq_tol(rows[0].loss_gap, 0.25, 1e-12);
+    ck_assert_double_eq_tol(rows[0].acc_gap, 0.09, 1e-12);
+    ck_assert_double_eq_tol(rows[0].seconds, 3.75, 1e-12);
+    curve_free(&c);
+    ck_assert_int_eq(curve_parse("l.csv", LOG_HEAD, &c, &e), ST_OK);
+    ck_assert_int_eq(sweep_row("b", &c, &rows[1], &e), ST_ERR_FORMAT);
+    curve_free(&c);
+    rows[1] = rows[0];
+    strcpy(rows[1].name, "b");
+    Buf b = {0};
+    sweep_table(rows, 2, SWEEP_CSV, &b);
+    ck_assert_str_eq(b.data, "setting,epochs,final_test_acc,best_test_acc,best_epoch,final_train_loss,final_test_loss,"
+                             "loss_gap,acc_gap,seconds\n"
+                             "a,3,0.760000,0.780000,2,0.400000,0.650000,0.250000,0.090000,3.750\n"
+                             "b,3,0.760000,0.780000,2,0.400000,0.650000,0.250000,0.090000,3.750\n");
+    buf_free(&b);
+    sweep_table(rows, 2, SWEEP_MD, &b);
+    ck_assert_ptr_nonnull(strstr(b.data, "| `a` | 76.00% | 78.00% (2) | 0.4000 | 0.6500 | +0.2500 | +9.00% | 3.8 |\n"));
+    buf_free(&b);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+/* ---- the real binary on a small data set ---- */
+
+static void put_be32(FILE *f, unsigned v)
+{
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
+                          (unsigned char)v};
+    ck_assert_int_eq((int)fwrite(b, 1, 4, f), 4);
+}
+
+/* n 28x28 images of 10 classes in IDX files: class c is a bright band at
+ * rows 2c..2c+4 over noise, easy to learn in an epoch or two. */
+static void write_idx(const char *dir, const char *prefix, int n, unsigned seed)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dir, prefix);
+    FILE *fi = fopen(path, "wb");
+    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte", dir, prefix);
+    FILE *fl = fopen(path, "wb");
+    ck_assert(fi && fl);
+    put_be32(fi, 0x803), put_be32(fi, (unsigned)n), put_be32(fi, 28), put_be32(fi, 28);
+    put_be32(fl, 0x801), put_be32(fl, (unsigned)n);
+    unsigned s = seed;
+    for (int i = 0; i < n; i++) {
+        int c = i % 10;
+        unsigned char img[784];
+        for (int p = 0; p < 784; p++) {
+            s = s * 1103515245u + 12345u;
+            int row = p / 28, band = row >= 2 * c + 4 && row < 2 * c + 9;
+            img[p] = (unsigned char)((s >> 16) % 90 + (band ? 160 : 0));
+        }
+        unsigned char label = (unsigned char)c;
+        ck_assert_int_eq((int)fwrite(img, 1, 784, fi), 784);
+        ck_assert_int_eq((int)fwrite(&label, 1, 1, fl), 1);
+    }
+    ck_assert_int_eq(fclose(fi), 0);
+    ck_assert_int_eq(fclose(fl), 0);
+}
+
+static char out[1 << 16];
+
+static void expect(const char *args, int code, const char *word)
+{
+    int rc = run_fmnist(args, out, sizeof out);
+    ck_assert_msg(rc == code, "fmnist %s: exit %d, expected %d; output:\n%s", args, rc, code, out);
+    if (word) ck_assert_msg(strstr(out, word) != NULL, "fmnist %s: output lacks '%s':\n%s", args, word, out);
+}
+
+static int count_of(const char *s, const char *word)
+{
+    int n = 0;
+    for (const char *p = strstr(s, word); p; p = strstr(p + 1, word)) n++;
+    return n;
+}
+
+/* Decodes a PNG; returns its width and height through w, h. */
+static void png_size(const char *path, int *w, int *h)
+{
+    int comp;
+    unsigned char *px = stbi_load(path, w, h, &comp, 3);
+    ck_assert_msg(px != NULL, "%s does not decode: %s", path, stbi_failure_reason());
+    stbi_image_free(px);
+}
+
+__attribute__((noinline)) static char *slurp(const char *path)
+{
+    char *d;
+    size_t len;
+    Err e;
+    ck_assert_msg(file_read_all(path, 1 << 20, &d, &len, &e) == ST_OK, "%s", e.msg);
+    return d;
+}
+
+START_TEST(test_sweep_runs_and_skips)
+{
+    char *dir = make_temp_dir();
+    char data[600], sw[600], args[4096], path[1200];
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(sw, sizeof sw, "%s/sweep", dir);
+    Err e;
+    ck_assert_int_eq(file_mkdirs(data, &e), ST_OK);
+    write_idx(data, "train", 300, 1);
+    write_idx(data, "t10k", 100, 2);
+    const char *common = "--epochs 2 --batch 50 --threads 1 --no-progress";
+
+    expect("sweep --help", 0, "--weight-decay");
+    expect("sweep", 2, "give --dropout or --weight-decay");
+    expect("sweep --dropout 0.3", 2, "1 dropout rate given, but models/mlp.cfg has 2 dropout layers");
+    expect("sweep --dropout 0,0 --dropout 0,0", 2, "given twice");
+    expect("sweep --dropout 0,2", 2, "--dropout");
+
+    snprintf(args, sizeof args,
+             "sweep --data %s --dropout 0,0 --dropout 0.5,0.5 --weight-decay 0 --weight-decay 1e-4 %s --out %s", data,
+             common, sw);
+    expect(args, 0, "summary.csv");
+    const char *names[4] = {"dropout0-0_wd0", "dropout0-0_wd1e-4", "dropout0.5-0.5_wd0", "dropout0.5-0.5_wd1e-4"};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_ptr_nonnull(strstr(out, names[i]));
+        const char *files[3] = {"log.csv", "model.fmw", "curves.png"};
+        for (int f = 0; f < 3; f++) {
+            snprintf(path, sizeof path, "%s/%s/%s", sw, names[i], files[f]);
+            ck_assert_msg(file_exists(path), "%s missing", path);
+        }
+    }
+    ck_assert_int_eq(count_of(out, "epoch 2/2"), 4);
+    snprintf(path, sizeof path, "%s/summary.csv", sw);
+    char *csv = slurp(path);
+    ck_assert_int_eq(count_of(csv, "\n"), 5);
+    ck_assert_ptr_nonnull(strstr(csv, "\ndropout0.5-0.5_wd1e-4,2,"));
+    free(csv);
+    snprintf(path, sizeof path, "%s/summary.md", sw);
+    char *md = slurp(path);
+    ck_assert_ptr_nonnull(strstr(md, "| `dropout0-0_wd1e-4` |"));
+    free(md);
+    int w, h;
+    snprintf(path, sizeof path, "%s/compare_loss.png", sw);
+    png_size(path, &w, &h);
+    ck_assert(w > 800 && h >= 520);
+    snprintf(path, sizeof path, "%s/compare_acc.png", sw);
+    png_size(path, &w, &h);
+    snprintf(path, sizeof path, "%s/%s/curves.png", sw, names[0]);
+    png_size(path, &w, &h);
+    ck_assert_int_eq(w, 1600);
+    ck_assert_int_eq(h, 520);
+
+    /* the same command again: every run is finished, nothing is trained, the logs stay */
+    snprintf(path, sizeof path, "%s/%s/log.csv", sw, names[3]);
+    char *before = slurp(path);
+    expect(args, 0, "skipped");
+    ck_assert_int_eq(count_of(out, "skipped"), 4);
+    ck_assert_int_eq(count_of(out, "epoch 1/2"), 0);
+    char *after = slurp(path);
+    ck_assert_str_eq(before, after);
+    free(after);
+    /* an unfinished run (its log cut to one epoch) is trained again, to the same result */
+    char *nl = strchr(strchr(before, '\n') + 1, '\n');
+    ck_assert_int_eq(file_write_atomic(path, before, (size_t)(nl + 1 - before), &e), ST_OK);
+    expect(args, 0, "skipped");
+    ck_assert_int_eq(count_of(out, "skipped"), 3);
+    ck_assert_int_eq(count_of(out, "epoch 2/2"), 1);
+    after = slurp(path);
+    ck_assert_int_eq(count_of(after, "\n"), 3);
+    free(after);
+    free(before);
+    /* other settings in the same folders are refused, nothing is touched */
+    snprintf(args, sizeof args, "sweep --data %s --dropout 0,0 --weight-decay 0 --lr 0.01 %s --out %s", data, common,
+             sw);
+    expect(args, 1, "holds a run with other settings (it has lr=0.001 where this sweep has lr=0.01)");
+
+    /* plot: any logs, one PNG */
+    snprintf(args, sizeof args, "plot %s/%s/log.csv %s/%s/log.csv -o %s/p.png --logy", sw, names[0], sw, names[2], dir);
+    expect(args, 0, "wrote");
+    snprintf(path, sizeof path, "%s/p.png", dir);
+    png_size(path, &w, &h);
+    ck_assert(w > 800 && h == 520);
+    snprintf(args, sizeof args, "plot %s/%s/log.csv --out %s/q.png --metric both", sw, names[0], dir);
+    expect(args, 0, "wrote");
+    snprintf(path, sizeof path, "%s/q.png", dir);
+    png_size(path, &w, &h);
+    ck_assert_int_eq(w, 1600);
+    expect("plot -o x.png", 2, "give at least one log.csv");
+    expect("plot a.csv", 2, "-o FILE.png is required");
+    expect("plot a.csv -o x.png --metric f1", 2, "--metric: expected loss, acc or both");
+    snprintf(args, sizeof args, "plot %s/data/nonexistent.csv -o %s/r.png", dir, dir);
+    expect(args, 1, "nonexistent.csv");
+
+    /* eval: confusion matrix, heat map, error grid, MC dropout */
+    snprintf(args, sizeof args,
+             "eval --data %s --weights %s/%s/model.fmw --confusion %s/cm.png --errors %s/err.png --mc 3 --threads 1",
+             data, sw, names[2], dir, dir);
+    expect(args, 0, "confusion matrix (rows: true class, columns: predicted class)");
+    ck_assert_ptr_nonnull(strstr(out, "Ankle boot"));
+    ck_assert_ptr_nonnull(strstr(out, "MC dropout (N=3)"));
+    ck_assert_ptr_nonnull(strstr(out, "ECE (15 bins)"));
+    /* the matrix's total and accuracy are the eval's */
+    double acc, acc2;
+    long right, total;
+    const char *p = strstr(out, "acc ");
+    ck_assert(p && sscanf(p, "acc %lf%%", &acc) == 1);
+    p = strstr(out, " right: ");
+    while (p > out && p[-1] != '\n') p--;
+    ck_assert(sscanf(p, "%ld of %ld right: %lf%%", &right, &total, &acc2) == 3);
+    ck_assert_int_eq(total, 100);
+    ck_assert_double_eq_tol(acc, acc2, 1e-9);
+    ck_assert_double_eq_tol(100.0 * right / total, acc, 0.005);
+    snprintf(path, sizeof path, "%s/cm.png", dir);
+    png_size(path, &w, &h);
+    ck_assert(w > 600 && h > 600);
+    snprintf(path, sizeof path, "%s/err.png", dir);
+    png_size(path, &w, &h);
+    ck_assert(w > 8 * 84 && h > 8 * 84); /* 64 of the 100 images, 8 per row, at 3x */
+
+    /* train writes curves.png */
+    snprintf(args, sizeof args, "train --data %s --out %s/run %s", data, dir, common);
+    expect(args, 0, "curves.png");
+    snprintf(path, sizeof path, "%s/run/curves.png", dir);
+    png_size(path, &w, &h);
+    ck_assert_int_eq(w, 1600);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+Suite *sweep_suite(void)
+{
+    Suite *s = suite_create("sweep");
+    TCase *tc = tcase_create("sweep");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_number_names);
+    tcase_add_test(tc, test_cross_product);
+    tcase_add_test(tc, test_repeatable_flag);
+    tcase_add_test(tc, test_dir_states_and_table);
+    tcase_add_test(tc, test_sweep_runs_and_skips);
+    suite_add_tcase(s, tc);
+    return s;
+}

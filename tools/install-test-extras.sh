@@ -1,0 +1,23 @@
+#!/bin/sh
+# install-test-extras.sh - the runtimes that some tests check exports against:
+#   python3-torch, python3-numpy (Debian): tools/torch_check.py loads the NPZ export
+#   onnxruntime-node (npm, into tools/onnxrt/): tools/onnx_check.js runs the ONNX export
+# Without them those tests print "skipped:"; CI installs them so they run.
+set -u
+cd "$(dirname "$0")/.."
+status=0
+if ! /usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch python3-numpy || status=1
+    else
+        echo "fmnist: for the PyTorch checks run as root: apt-get install python3-torch python3-numpy" >&2
+    fi
+fi
+if [ ! -d tools/onnxrt/node_modules/onnxruntime-node ]; then
+    if command -v npm >/dev/null 2>&1; then
+        npm install --prefix tools/onnxrt --ignore-scripts --no-audit --no-fund onnxruntime-node@1.30 || status=1
+    else
+        echo "fmnist: for the ONNX checks install Node.js and npm" >&2
+    fi
+fi
+exit $status
