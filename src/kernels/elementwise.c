@@ -4,6 +4,11 @@
 
 #include <math.h>
 
+/* A serial build (make OMP=) compiles the same loops; its pragmas are no-ops. */
+#ifndef _OPENMP
+#pragma GCC diagnostic ignored "-Wunknown-pragmas"
+#endif
+
 #define PAR_MIN 16384
 
 void ew_sgd(size_t n, float *restrict w, const float *restrict g, float *restrict b, float lr, float wd, float mu,
