@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include "data/dataset.h"
+#include "train/train.h"
 #include "util/status.h"
 
 #define FMNIST_VERSION "0.1.0"
@@ -29,6 +30,17 @@ int cli_max_threads(void);
  * loads the test split, and the training split if train is not NULL (its
  * first train_limit images if train_limit > 0). */
 Status cli_load_data(const char *flag_dir, int nclasses, int train_limit, Dataset *train, Dataset *test, Err *e);
+
+/* Progress reporting for training hooks: the bar on stderr (only if progress
+ * is set: stderr is a terminal and --no-progress was not given) and the epoch
+ * line on stdout. ctx is a CliProgress. */
+typedef struct {
+    int progress;
+    int batch;
+    int epochs;
+} CliProgress;
+void cli_on_batch(void *ctx, int epoch, int done, int total, double elapsed);
+void cli_on_epoch(void *ctx, const EpochStats *s);
 
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

@@ -7,6 +7,7 @@
 #endif
 
 #include "cli/cli.h"
+#include "report/log.h"
 
 volatile sig_atomic_t cli_signal;
 
@@ -66,4 +67,18 @@ Status cli_load_data(const char *flag_dir, int nclasses, int train_limit, Datase
     }
     if (train && train_limit > 0 && train_limit < train->n) dataset_truncate(train, train_limit);
     return ST_OK;
+}
+
+void cli_on_batch(void *ctx, int epoch, int done, int total, double elapsed)
+{
+    CliProgress *pr = ctx;
+    if (pr->progress && (done % 8 == 0 || done == total))
+        report_progress(stderr, epoch, pr->epochs, done, total, pr->batch, elapsed);
+}
+
+void cli_on_epoch(void *ctx, const EpochStats *s)
+{
+    CliProgress *pr = ctx;
+    if (pr->progress) report_progress_clear(stderr);
+    report_epoch_line(stdout, s);
 }

@@ -13,24 +13,6 @@
 #include "train/sweep.h"
 #include "util/args.h"
 
-typedef struct {
-    int progress, batch;
-} Progress;
-
-static void on_batch(void *ctx, int epoch, int done, int total, double elapsed)
-{
-    Progress *pr = ctx;
-    if (pr->progress && (done % 8 == 0 || done == total))
-        report_progress(stderr, epoch, 0, done, total, pr->batch, elapsed);
-}
-
-static void on_epoch(void *ctx, const EpochStats *s)
-{
-    Progress *pr = ctx;
-    if (pr->progress) report_progress_clear(stderr);
-    report_epoch_line(stdout, s);
-}
-
 static void on_run(void *ctx, int i, int n, const SweepPoint *p, const char *dir, int skip, const Net *net)
 {
     (void)ctx, (void)net;
@@ -126,8 +108,8 @@ int cmd_sweep(int argc, char **argv)
                       .points = points,
                       .npoints = npoints,
                       .logy = logy};
-    Progress pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = batch};
-    SweepHooks hooks = {on_run, NULL, {on_batch, on_epoch, &pr, &cli_signal}};
+    CliProgress pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = batch, .epochs = epochs};
+    SweepHooks hooks = {on_run, NULL, {cli_on_batch, cli_on_epoch, &pr, &cli_signal}};
     SweepRow rows[SWEEP_MAX_RUNS];
     cli_catch_signals();
     st = sweep_execute(&spec, &train, &test, &hooks, rows, &e);

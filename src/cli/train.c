@@ -19,26 +19,6 @@
 #include "util/args.h"
 #include "util/fileio.h"
 
-typedef struct {
-    int progress;
-    int batch;
-} Progress;
-
-static void on_batch(void *ctx, int epoch, int done, int total, double elapsed)
-{
-    Progress *pr = ctx;
-    if (pr->progress && (done % 8 == 0 || done == total))
-        report_progress(stderr, epoch, 0, done, total, pr->batch, elapsed);
-}
-
-/* Called once the epoch's log.csv and model.fmw are written. */
-static void on_epoch(void *ctx, const EpochStats *s)
-{
-    Progress *pr = ctx;
-    if (pr->progress) report_progress_clear(stderr);
-    report_epoch_line(stdout, s);
-}
-
 /* 1 if a and b name the same existing folder. */
 static int same_folder(const char *a, const char *b)
 {
@@ -100,9 +80,9 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
            (double)tc->opt.lr, (unsigned long long)tc->start_step, tc->batch, (unsigned long long)tc->seed,
            cli_max_threads(), cli_max_threads() == 1 ? "" : "s", r.spec.out);
     fflush(stdout);
-    Progress pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = tc->batch};
+    CliProgress pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = tc->batch, .epochs = tc->epochs};
     cli_catch_signals();
-    RunHooks hooks = {on_batch, on_epoch, &pr, &cli_signal};
+    RunHooks hooks = {cli_on_batch, cli_on_epoch, &pr, &cli_signal};
     st = run_train(&r.spec, r.net, &train, &test, &hooks, &e);
     if (pr.progress) report_progress_clear(stderr);
     if (st == ST_ERR_INTERRUPTED) {
@@ -212,7 +192,7 @@ int cmd_train(int argc, char **argv)
         rc = cli_fail(st, &e);
         goto done;
     }
-    Progress pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = batch};
+    CliProgress pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = batch, .epochs = epochs};
 
     printf("fmnist %s: %s, %d training and %d test images of %dx%d, %d classes\n", FMNIST_VERSION, model, train.n,
            test.n, train.h, train.w, net->nclasses);
@@ -224,7 +204,7 @@ int cmd_train(int argc, char **argv)
 
     cli_catch_signals();
     net_init(net, (uint64_t)seed);
-    RunHooks hooks = {on_batch, on_epoch, &pr, &cli_signal};
+    RunHooks hooks = {cli_on_batch, cli_on_epoch, &pr, &cli_signal};
     st = run_train(&spec, net, &train, &test, &hooks, &e);
     if (pr.progress) report_progress_clear(stderr);
     if (st == ST_ERR_INTERRUPTED) {
