@@ -8,6 +8,9 @@ preloaded as tensors, and prints one line per epoch like fmnist does:
 
     /usr/bin/python3 tools/pytorch_ref.py --model mlp --epochs 10 --threads 2
 
+`make bench` runs it with --bench (training pass timed only, optionally a
+fixed number of batches per epoch, extrapolated to 60000 images).
+
 Needs Debian's python3-torch and python3-numpy.
 """
 import argparse
@@ -64,6 +67,9 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--train-limit", type=int, default=0)
     ap.add_argument("--data", default=os.environ.get("FMNIST_DATA") or "data")
+    ap.add_argument("--bench", type=int, default=None, metavar="B",
+                    help="time the training pass only: per epoch, B batches (0: whole epochs), "
+                         "no evaluation; prints one 'BENCH epoch_s=..' line, extrapolated to an epoch")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -80,7 +86,8 @@ def main():
         perm = torch.randperm(n)
         t0 = time.perf_counter()
         tot, right = 0.0, 0
-        for s in range(0, n, a.batch):
+        stop = min(n, a.bench * a.batch) if a.bench else n  # --bench 0: whole epochs
+        for s in range(0, stop, a.batch):
             idx = perm[s:s + a.batch]
             xb, yb = xtr[idx], ytr[idx]
             opt.zero_grad()
@@ -91,6 +98,9 @@ def main():
             tot += loss.item() * len(idx)
             right += (out.argmax(1) == yb).sum().item()
         secs = time.perf_counter() - t0
+        if a.bench is not None:
+            print(f"BENCH epoch {epoch} images {stop} seconds {secs:.4f} epoch_s {secs * n / stop:.4f}", flush=True)
+            continue
         net.eval()
         with torch.no_grad():
             tl, tr = 0.0, 0

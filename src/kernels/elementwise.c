@@ -4,6 +4,8 @@
 
 #include <math.h>
 
+#include "util/rng.h"
+
 /* A serial build (make OMP=) compiles the same loops; its pragmas are no-ops. */
 #ifndef _OPENMP
 #pragma GCC diagnostic ignored "-Wunknown-pragmas"
@@ -37,5 +39,51 @@ void ew_adam(size_t n, float *restrict w, const float *restrict g, float *restri
         m[i] = b1 * m[i] + (1.0f - b1) * gi;
         v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
         w[i] -= step * m[i] / (sqrtf(v[i]) / bc2_sqrt + eps);
+    }
+}
+
+void ew_relu(size_t n, const float *restrict x, float *restrict y)
+{
+    long len = (long)n;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+    for (long i = 0; i < len; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void ew_relu_backward(size_t n, const float *restrict x, const float *restrict dy, float *restrict dx)
+{
+    long len = (long)n;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+    for (long i = 0; i < len; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+/* The hash costs ~10 integer multiplies per element: parallel from fewer
+ * elements than the plain passes. */
+void ew_dropout(size_t n, const float *restrict x, float *restrict y, uint64_t key, float p, float scale)
+{
+    long len = (long)n;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN / 4)
+    for (long i = 0; i < len; i++) y[i] = rng_hash_uniform(key, (uint64_t)i) >= p ? x[i] * scale : 0.0f;
+}
+
+void ew_add_bias(size_t rows, size_t cols, size_t inner, float *restrict y, const float *restrict b)
+{
+    long planes = (long)(rows * cols);
+    if (inner == 1) {
+        /* dense: short rows; one pass, rows split between threads */
+        long r = (long)rows, c = (long)cols;
+#pragma omp parallel for schedule(static) if (rows * cols >= PAR_MIN)
+        for (long i = 0; i < r; i++) {
+            float *yi = y + i * c;
+#pragma omp simd
+            for (long j = 0; j < c; j++) yi[j] += b[j];
+        }
+        return;
+    }
+#pragma omp parallel for schedule(static) if (rows * cols * inner >= PAR_MIN)
+    for (long pl = 0; pl < planes; pl++) {
+        float *yp = y + (size_t)pl * inner;
+        const float bj = b[(size_t)pl % cols];
+#pragma omp simd
+        for (size_t q = 0; q < inner; q++) yp[q] += bj;
     }
 }

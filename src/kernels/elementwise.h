@@ -7,6 +7,7 @@
 #define FMNIST_ELEMENTWISE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* SGD: g' = g + wd*w; with mu != 0: b = first ? g' : mu*b + g',
  * g' = nesterov ? g' + mu*b : b;  w -= lr*g'. */
@@ -16,5 +17,19 @@ void ew_sgd(size_t n, float *w, const float *g, float *b, float lr, float wd, fl
  * v = b2*v + (1-b2)*g'^2;  w -= step * m / (sqrt(v)/bc2_sqrt + eps). */
 void ew_adam(size_t n, float *w, const float *g, float *m, float *v, float l2, float shrink, float b1, float b2,
              float step, float bc2_sqrt, float eps);
+
+/* The element-wise layer passes, parallel over elements above PAR_MIN floats
+ * (each element written by exactly one thread: bit-identical for any team).
+ *
+ * ew_relu:          y[i] = x[i] > 0 ? x[i] : 0
+ * ew_relu_backward: dx[i] = x[i] > 0 ? dy[i] : 0
+ * ew_dropout:       y[i] = rng_hash_uniform(key, i) >= p ? x[i] * scale : 0
+ *                   (forward on x, or backward on dy: the mask is recomputed)
+ * ew_add_bias:      y is (rows, cols, inner): y[(r*cols + j)*inner + q] += b[j]
+ *                   (dense: inner = 1; conv: inner = OH*OW) */
+void ew_relu(size_t n, const float *x, float *y);
+void ew_relu_backward(size_t n, const float *x, const float *dy, float *dx);
+void ew_dropout(size_t n, const float *x, float *y, uint64_t key, float p, float scale);
+void ew_add_bias(size_t rows, size_t cols, size_t inner, float *y, const float *b);
 
 #endif

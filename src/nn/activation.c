@@ -7,6 +7,7 @@
  *          The mask of element i is rng_hash_uniform(key, i) >= p, so it is
  *          recomputed in backward from l->key instead of being stored, and it
  *          does not depend on the thread count. */
+#include "kernels/elementwise.h"
 #include "nn/layer.h"
 
 #include <string.h>
@@ -23,16 +24,14 @@ static void no_init(Layer *l, Rng *r) { (void)l, (void)r; }
 static void relu_forward(Layer *l, const float *x, float *y, int n, Mode mode, uint64_t key)
 {
     (void)mode, (void)key;
-    size_t total = (size_t)n * shape_numel(l->in);
-    for (size_t i = 0; i < total; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    ew_relu((size_t)n * shape_numel(l->in), x, y);
 }
 
 static void relu_backward(Layer *l, const float *x, const float *y, const float *dy, float *dx, int n)
 {
     (void)y;
     if (!dx) return;
-    size_t total = (size_t)n * shape_numel(l->in);
-    for (size_t i = 0; i < total; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+    ew_relu_backward((size_t)n * shape_numel(l->in), x, dy, dx);
 }
 
 const LayerOps relu_ops = {"relu", same_shape_setup, no_init, relu_forward, relu_backward};
@@ -77,7 +76,7 @@ static void dropout_forward(Layer *l, const float *x, float *y, int n, Mode mode
     }
     l->key = key;
     float scale = 1.0f / (1.0f - p);
-    for (size_t i = 0; i < total; i++) y[i] = rng_hash_uniform(key, i) >= p ? x[i] * scale : 0.0f;
+    ew_dropout(total, x, y, key, p, scale);
 }
 
 /* Backward is only called after a MODE_TRAIN forward. */
@@ -92,7 +91,7 @@ static void dropout_backward(Layer *l, const float *x, const float *y, const flo
         return;
     }
     float scale = 1.0f / (1.0f - p);
-    for (size_t i = 0; i < total; i++) dx[i] = rng_hash_uniform(l->key, i) >= p ? dy[i] * scale : 0.0f;
+    ew_dropout(total, dy, dx, l->key, p, scale);
 }
 
 const LayerOps dropout_ops = {"dropout", dropout_setup, no_init, dropout_forward, dropout_backward};

@@ -3,6 +3,7 @@
  * x is (n, in), W is [out, in] (PyTorch's nn.Linear layout), b is [out],
  * y is (n, out). The products go through kernels/gemm. Input must be flat
  * (a `flatten` line turns an image into a vector). */
+#include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "nn/layer.h"
 
@@ -35,10 +36,7 @@ static void dense_forward(Layer *l, const float *x, float *y, int n, Mode mode, 
     (void)mode, (void)key;
     int in = l->in.c, out = l->out.c;
     gemm_nt(n, out, in, x, in, l->w, in, 0.0f, y, out);
-    for (int i = 0; i < n; i++) {
-        float *yi = y + (size_t)i * out;
-        for (int j = 0; j < out; j++) yi[j] += l->b[j];
-    }
+    ew_add_bias((size_t)n, (size_t)out, 1, y, l->b);
 }
 
 static void dense_backward(Layer *l, const float *x, const float *y, const float *dy, float *dx, int n)
