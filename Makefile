@@ -5,6 +5,7 @@
 #   make test       build and run every Check suite (SAN=1: with ASan+UBSan; OMP= : serial build)
 #   make bench      speed figures (kernels, epochs, PyTorch beside them when installed)
 #   make valgrind   a short run and the fast suites under valgrind (AVX2 build)
+#   make fuzz       build the libFuzzer targets (clang) and run each FUZZ_SECONDS (60)
 #   make data       link the Fashion-MNIST files into data/ (or say how to get them)
 #   make install    install the binary into $(DESTDIR)$(PREFIX)/bin
 #   make clean
@@ -48,7 +49,7 @@ SUITES   := $(patsubst tests/test_%.c,%,$(TEST_SRC))
 
 BIN ?= fmnist$(if $(filter 1,$(SAN)),-san)$(if $(strip $(OMP)),,-serial)
 
-.PHONY: all deps train test bench data install clean help check-deps valgrind
+.PHONY: all deps train test bench data install clean help check-deps valgrind fuzz fuzz-build
 all: $(BIN)
 
 $(BIN): $(CLI_OBJ) $(BUILD)/libfmnist.a
@@ -109,9 +110,54 @@ bench: deps
 
 $(BUILD)/bench_fmnist: $(BUILD)/tools/bench_fmnist.o $(BUILD)/libfmnist.a
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(DEPS_LIBS)
+-include $(BUILD)/tools/bench_fmnist.d
 
 install: $(BIN)
 	install -D -m755 $(BIN) $(DESTDIR)$(PREFIX)/bin/fmnist
+
+# libFuzzer targets: tests/fuzz/fuzz_NAME.c, seeds in tests/fuzz/corpus/NAME/ (a
+# dictionary in tests/fuzz/NAME.dict if present). The library is rebuilt with clang,
+# serial, ASan+UBSan, and FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION (a net is capped
+# at 1 GiB, under libFuzzer's 2 GiB malloc limit). New inputs go to build/fuzz/corpus/NAME,
+# findings to build/fuzz/NAME-crash-*; the run fails on any finding.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_ARGS    ?=
+FUZZ_TIMEOUT ?= 60
+FUZZ_B       := build/fuzz
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BINS    := $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_NAMES))
+FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -fno-math-errno -Wall -Wextra -Isrc $(DEPS_CFLAGS) -g -O1 \
+                -march=native -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -MMD -MP
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_B)/%.o,$(LIB_SRC))
+
+$(FUZZ_B)/%.o: %.c | check-deps
+	@command -v $(FUZZ_CC) >/dev/null || { echo "fmnist: make fuzz needs clang (apt-get install clang)" >&2; exit 1; }
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_B)/libfmnist.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_B)/fuzz_%: $(FUZZ_B)/tests/fuzz/fuzz_%.o $(FUZZ_B)/libfmnist.a
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(DEPS_LIBS)
+
+.PRECIOUS: $(FUZZ_B)/tests/fuzz/%.o
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@for n in $(FUZZ_NAMES); do \
+	  mkdir -p $(FUZZ_B)/corpus/$$n; \
+	  dict=; [ -f tests/fuzz/$$n.dict ] && dict=-dict=tests/fuzz/$$n.dict; \
+	  echo "fuzz_$$n: $(FUZZ_SECONDS) s (log: $(FUZZ_B)/$$n.log)"; \
+	  if $(FUZZ_B)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) -print_final_stats=1 \
+	       -artifact_prefix=$(FUZZ_B)/$$n- $$dict $(FUZZ_ARGS) $(FUZZ_B)/corpus/$$n tests/fuzz/corpus/$$n \
+	       > $(FUZZ_B)/$$n.log 2>&1; then \
+	    grep -E "stat::number_of_executed_units|stat::new_units_added" $(FUZZ_B)/$$n.log | sed "s/^/  /"; \
+	  else tail -n 60 $(FUZZ_B)/$$n.log; echo "fuzz_$$n: FINDING (see $(FUZZ_B)/$$n.log)" >&2; exit 1; fi; \
+	done
 
 clean:
 	rm -rf build fmnist fmnist-san fmnist-serial fmnist-san-serial
@@ -119,4 +165,4 @@ clean:
 help:
 	@sed -n "3,11p" Makefile
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)

@@ -18,6 +18,7 @@ static const struct {
     {"plot", cmd_plot, "chart the loss or accuracy curves of training logs as PNG"},
     {"export", cmd_export, "write a trained model as NumPy .npz (PyTorch) or ONNX"},
     {"predict", cmd_predict, "top-3 classes of pictures (PNG, PGM, JPEG) or IDX images"},
+    {"wd-demo", cmd_wddemo, "the weight-decay experiment: overfitting linear regression, with and without decay"},
 };
 
 static void usage(FILE *f)

@@ -81,4 +81,5 @@ void cli_on_epoch(void *ctx, const EpochStats *s)
     CliProgress *pr = ctx;
     if (pr->progress) report_progress_clear(stderr);
     report_epoch_line(stdout, s);
+    fflush(stdout); /* one line per epoch as it ends, also into a pipe or a file */
 }

@@ -109,7 +109,7 @@ int cmd_sweep(int argc, char **argv)
                       .npoints = npoints,
                       .logy = logy};
     CliProgress pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = batch, .epochs = epochs};
-    SweepHooks hooks = {on_run, NULL, {cli_on_batch, cli_on_epoch, &pr, &cli_signal}};
+    SweepHooks hooks = {on_run, NULL, {cli_on_batch, cli_on_epoch, &pr, &cli_signal, NULL}};
     SweepRow rows[SWEEP_MAX_RUNS];
     cli_catch_signals();
     st = sweep_execute(&spec, &train, &test, &hooks, rows, &e);

@@ -1,10 +1,12 @@
 /* train.c - `fmnist train`: flags, output folder, per-epoch report and files.
  *
- * Checks the model file and the data before it creates anything; after each
- * epoch rewrites OUT/log.csv and OUT/model.fmw atomically, so an interrupted
- * or failed run keeps its last finished epoch and never touches an earlier
- * run's files. The loop and the files are train/run.c's (shared with sweep);
- * at the end OUT/curves.png charts the log. */
+ * Checks the model file, the data and the output folder before it trains;
+ * after each epoch rewrites OUT/log.csv, OUT/model.fmw (every --save-every
+ * epochs) and OUT/best.fmw atomically, so a failed run keeps its last good
+ * files and never touches an earlier run's. Ctrl-C (SIGINT, SIGTERM) saves
+ * the state after the current batch and says how to resume (exit 130/143).
+ * The loop and the files are train/run.c's (shared with sweep); at the end
+ * OUT/curves.png charts the log. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "data/split.h"
 #include "report/log.h"
 #include "report/plot.h"
 #include "train/resume.h"
@@ -19,11 +22,66 @@
 #include "util/args.h"
 #include "util/fileio.h"
 
-/* 1 if a and b name the same existing folder. */
+/* 1 if a and b name the same existing folder (or file). */
 static int same_folder(const char *a, const char *b)
 {
     struct stat sa, sb;
     return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* The hooks' context: progress, and the last state written to model.fmw. */
+typedef struct {
+    CliProgress pr;        /* first: the ctx of cli_on_batch and cli_on_epoch */
+    int saved;             /* model.fmw holds a state of this run:      */
+    int epoch, batch, nbatches; /* epochs finished, batches of the next */
+} TrainCtx;
+
+static void on_save(void *ctx, const char *path, int epoch, int batch, int nbatches)
+{
+    TrainCtx *tx = ctx;
+    (void)path;
+    tx->saved = 1;
+    tx->epoch = epoch;
+    tx->batch = batch;
+    tx->nbatches = nbatches;
+}
+
+static void where_saved(const TrainCtx *tx, char *buf, size_t len)
+{
+    if (tx->batch > 0)
+        snprintf(buf, len, "epoch %d, after batch %d of %d", tx->epoch + 1, tx->batch, tx->nbatches);
+    else
+        snprintf(buf, len, "after epoch %d", tx->epoch);
+}
+
+/* What the user sees when run_train returns: the result, or what stopped
+ * it, where the last good state is and how to go on. Returns the exit code. */
+static int finish(Status st, const Err *e, const TrainCtx *tx, const char *model_path, const char *log_path,
+                  const char *out, const char *data)
+{
+    char where[96];
+    where_saved(tx, where, sizeof where);
+    if (st == ST_ERR_INTERRUPTED) {
+        fprintf(stderr, "fmnist: %s; saved %s (%s)\n", e->msg, model_path, where);
+        fprintf(stderr, "fmnist: resume with: fmnist train --resume %s%s%s\n", model_path, data ? " --data " : "",
+                data ? data : "");
+        return 128 + (int)cli_signal;
+    }
+    if (st) {
+        int rc = cli_fail(st, e);
+        if (st != ST_ERR_DIVERGED && st != ST_ERR_IO && st != ST_ERR_NOMEM) return rc;
+        if (tx->saved)
+            fprintf(stderr, "fmnist: the last good checkpoint is %s (%s)\n", model_path, where);
+        else
+            fprintf(stderr, "fmnist: no checkpoint was written (the run stopped before its first save)\n");
+        return rc;
+    }
+    char png[4200];
+    Err pe;
+    snprintf(png, sizeof png, "%s/curves.png", out);
+    if ((st = plot_log_file(log_path, png, &pe))) return cli_fail(st, &pe); /* the chart of log.csv */
+    printf("saved %s, %s and %s\n", model_path, log_path, png);
+    return 0;
 }
 
 /* `train --resume FILE`: continues the run saved in FILE with its own
@@ -31,9 +89,10 @@ static int same_folder(const char *a, const char *b)
  * with), writing into FILE's folder unless --out names another. Flags that
  * would change the run are usage errors. */
 static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int epochs, int threads,
-                        const char *data, const char *out, int overwrite, int no_progress)
+                        const char *data, const char *out, int overwrite, int no_progress, int save_every)
 {
-    static const char *const ALLOWED[] = {"resume", "epochs", "threads", "out", "data", "overwrite", "no-progress"};
+    static const char *const ALLOWED[] = {"resume", "epochs", "threads", "out", "data", "overwrite", "no-progress",
+                                          "save-every"};
     Err e;
     int epochs_seen = 0;
     for (int i = 0; i < nspecs; i++) {
@@ -42,7 +101,7 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
         if (specs[i].seen && !ok) {
             err_set(&e, ST_ERR_ARG,
                     "--%s cannot be combined with --resume: a resumed run keeps its settings (only --epochs, "
-                    "--threads, --out, --overwrite, --data and --no-progress may be given)",
+                    "--threads, --out, --overwrite, --data, --no-progress and --save-every may be given)",
                     specs[i].name);
             return cli_usage_error("train", &e);
         }
@@ -52,13 +111,15 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
     ResumedRun r;
     Status st = resume_load(path, epochs_seen ? epochs : 0, &r, &e);
     if (st) return cli_fail(st, &e);
-    Dataset train = {0}, test = {0};
+    Dataset train = {0}, test = {0}, valset = {0};
     char dir[4096], model_path[4200], log_path[4200];
     int rc = 0;
-    if ((st = cli_load_data(data, r.net->nclasses, r.ck.train_n, &train, &test, &e))) {
+    if ((st = cli_load_data(data, r.net->nclasses, r.ck.train_n + r.val, &train, &test, &e)) ||
+        (r.val && train.n > r.val && (st = dataset_hold_out(&train, r.val, r.ck.seed, &valset, &e)))) {
         rc = cli_fail(st, &e);
         goto done;
     }
+    if (r.val) r.spec.train.val = &valset; /* the same hold-out: same seed, same images */
     if (train.n != r.ck.train_n) {
         err_set(&e, ST_ERR_FORMAT, "%s was trained on %d images; the data set has only %d", path, r.ck.train_n,
                 train.n);
@@ -68,37 +129,37 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
     resume_folder(path, dir, sizeof dir);
     r.spec.out = out ? out : dir;
     r.spec.overwrite = overwrite || same_folder(r.spec.out, dir); /* continue in place, not over another run */
+    r.spec.save_every = save_every;
     run_paths(&r.spec, model_path, log_path, sizeof model_path);
     if ((st = run_prepare(&r.spec, &e))) {
         rc = cli_fail(st, &e);
         goto done;
     }
     const TrainConfig *tc = &r.spec.train;
-    printf("fmnist %s: resuming %s (%s) after epoch %d of %d, %d training and %d test images\n", FMNIST_VERSION,
-           path, r.spec.model, tc->start_epoch, tc->epochs, train.n, test.n);
+    TrainCtx tx = {.pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = tc->batch, .epochs = tc->epochs},
+                   .saved = same_folder(path, model_path), .epoch = tc->start_epoch, .batch = tc->start_batch,
+                   .nbatches = (train.n + tc->batch - 1) / tc->batch};
+    char where[96];
+    if (tc->start_batch > 0)
+        snprintf(where, sizeof where, "in epoch %d of %d, after batch %d of %d", tc->start_epoch + 1, tc->epochs,
+                 tc->start_batch, tx.nbatches);
+    else
+        snprintf(where, sizeof where, "after epoch %d of %d", tc->start_epoch, tc->epochs);
+    printf("fmnist %s: resuming %s (%s) %s, %d training and %d test images\n", FMNIST_VERSION, path, r.spec.model,
+           where, train.n, test.n);
     printf("optimizer %s lr %g, step %llu, batch %d, seed %llu, %d thread%s; writing %s\n", r.spec.optim_name,
            (double)tc->opt.lr, (unsigned long long)tc->start_step, tc->batch, (unsigned long long)tc->seed,
            cli_max_threads(), cli_max_threads() == 1 ? "" : "s", r.spec.out);
     fflush(stdout);
-    CliProgress pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = tc->batch, .epochs = tc->epochs};
     cli_catch_signals();
-    RunHooks hooks = {cli_on_batch, cli_on_epoch, &pr, &cli_signal};
+    RunHooks hooks = {cli_on_batch, cli_on_epoch, &tx, &cli_signal, on_save};
     st = run_train(&r.spec, r.net, &train, &test, &hooks, &e);
-    if (pr.progress) report_progress_clear(stderr);
-    if (st == ST_ERR_INTERRUPTED) {
-        fprintf(stderr, "fmnist: %s; the last finished epoch is saved in %s\n", e.msg, model_path);
-        rc = 128 + (int)cli_signal;
-    } else if (st) {
-        rc = cli_fail(st, &e);
-    } else {
-        char png[4200];
-        snprintf(png, sizeof png, "%s/curves.png", r.spec.out);
-        if ((st = plot_log_file(log_path, png, &e))) rc = cli_fail(st, &e);
-        else printf("saved %s, %s and %s\n", model_path, log_path, png);
-    }
+    if (tx.pr.progress) report_progress_clear(stderr);
+    rc = finish(st, &e, &tx, model_path, log_path, r.spec.out, data);
 done:
     dataset_free(&train);
     dataset_free(&test);
+    dataset_free(&valset);
     resume_free(&r);
     return rc;
 }
@@ -107,8 +168,12 @@ int cmd_train(int argc, char **argv)
 {
     const char *model = "models/mlp.cfg", *optim = "adam", *data = NULL, *out = NULL, *log = NULL, *resume = NULL;
     int epochs = 10, batch = 128, seed = 1, threads = 0, train_limit = 0, nesterov = 0, decay_bias = 0;
-    int overwrite = 0, no_progress = 0;
-    float lr = 1e-3f, momentum = 0.0f, wd = 0.0f;
+    int overwrite = 0, no_progress = 0, report_penalty = 0, save_every = 1, val = 0, early_stop = 0;
+    StrList aug = {0};
+    const char *lr_schedule = "constant";
+    int warmup = 0, lr_step = 5;
+    float lr_gamma = 0.1f;
+    float lr = 1e-3f, momentum = 0.0f, wd = 0.0f, l1 = 0.0f;
     FloatList dropout = {0};
     ArgSpec specs[] = {
         {"model", ARG_STR, &model, 0, 0, "FILE", "model file (default models/mlp.cfg)", 0},
@@ -119,7 +184,17 @@ int cmd_train(int argc, char **argv)
         {"momentum", ARG_FLOAT, &momentum, 0, 0.9999, "X", "sgd momentum (default 0)", 0},
         {"nesterov", ARG_SWITCH, &nesterov, 0, 0, NULL, "sgd: Nesterov momentum", 0},
         {"weight-decay", ARG_FLOAT, &wd, 0, 1e3, "L", "L2 penalty (decoupled for adamw; default 0)", 0},
-        {"decay-bias", ARG_SWITCH, &decay_bias, 0, 0, NULL, "apply weight decay to biases too", 0},
+        {"decay-bias", ARG_SWITCH, &decay_bias, 0, 0, NULL, "apply weight decay (and --l1) to biases too", 0},
+        {"l1", ARG_FLOAT, &l1, 0, 1e3, "A", "L1 penalty A*||w||_1 (subgradient; with --weight-decay: elastic net)", 0},
+        {"report-penalty", ARG_SWITCH, &report_penalty, 0, 0, NULL, "add the penalty to the reported train loss", 0},
+        {"val", ARG_INT, &val, 1, 2147483647, "N", "hold out N training images (seeded) as a validation set", 0},
+        {"early-stop", ARG_INT, &early_stop, 1, 100000, "K",
+         "stop after K epochs without a lower validation loss; best weights in OUT/best-val.fmw", 0},
+        {"lr-schedule", ARG_STR, &lr_schedule, 0, 0, "NAME", "constant | step | cosine (default constant)", 0},
+        {"warmup", ARG_INT, &warmup, 0, 100000, "N", "linear learning-rate warm-up over the first N epochs", 0},
+        {"lr-step", ARG_INT, &lr_step, 1, 100000, "N", "step schedule: epochs between decays (default 5)", 0},
+        {"lr-gamma", ARG_FLOAT, &lr_gamma, 0, 1, "G", "step schedule: factor of each decay (default 0.1)", 0},
+        {"aug", ARG_STRS, &aug, 0, 0, "LIST", "augment training batches: crop=P, flip, erase (comma-separated, repeatable)", 0},
         {"dropout", ARG_FLOATS, &dropout, 0, 0.9999, "P1,P2,..", "dropout rates, in model-file order (0 = off)", 0},
         {"seed", ARG_INT, &seed, 0, 2147483647, "N", "random seed (default 1)", 0},
         {"threads", ARG_INT, &threads, 1, 1024, "N", "OpenMP threads (default: all cores)", 0},
@@ -130,6 +205,8 @@ int cmd_train(int argc, char **argv)
         {"overwrite", ARG_SWITCH, &overwrite, 0, 0, NULL, "allow --out to replace an earlier run", 0},
         {"no-progress", ARG_SWITCH, &no_progress, 0, 0, NULL, "no progress bar, even on a terminal", 0},
         {"resume", ARG_STR, &resume, 0, 0, "FILE", "continue the run saved in FILE (its settings, up to --epochs)", 0},
+        {"save-every", ARG_INT, &save_every, 1, 100000, "N", "write OUT/model.fmw every N epochs (default 1; always "
+         "after the last, and on Ctrl-C)", 0},
     };
     int nspecs = (int)(sizeof specs / sizeof specs[0]), npos, help;
     const char *pos[1];
@@ -138,11 +215,13 @@ int cmd_train(int argc, char **argv)
     if (st) return cli_usage_error("train", &e);
     if (help) {
         printf("usage: fmnist train [flags]\n\nTrains a model on Fashion-MNIST, printing train and test loss and "
-               "accuracy every epoch;\nwrites OUT/log.csv and OUT/model.fmw after each epoch.\n\n");
+               "accuracy every epoch;\nwrites OUT/log.csv, OUT/model.fmw and OUT/best.fmw after each epoch; "
+               "Ctrl-C saves the state\nafter the current batch and prints how to resume it.\n\n");
         args_print_help(specs, nspecs, stdout);
         return 0;
     }
-    if (resume) return train_resume(resume, specs, nspecs, epochs, threads, data, out, overwrite, no_progress);
+    if (resume)
+        return train_resume(resume, specs, nspecs, epochs, threads, data, out, overwrite, no_progress, save_every);
     TrainConfig tc = {.epochs = epochs, .batch = batch, .seed = (uint64_t)seed, .opt = optim_defaults()};
     if (!optim_parse_kind(optim, &tc.opt.kind)) {
         err_set(&e, ST_ERR_ARG, "--optim: expected sgd, adam or adamw, got '%s'", optim);
@@ -161,13 +240,42 @@ int cmd_train(int argc, char **argv)
     tc.opt.nesterov = nesterov;
     tc.opt.weight_decay = wd;
     tc.opt.decay_bias = decay_bias;
+    tc.opt.l1 = l1;
+    tc.report_penalty = report_penalty;
+    tc.early_stop = early_stop;
+    tc.lr = (LrSchedule){.base = lr, .warmup = warmup, .step = lr_step, .gamma = lr_gamma, .epochs = epochs};
+    if (!lrsched_parse_kind(lr_schedule, &tc.lr.kind)) {
+        err_set(&e, ST_ERR_ARG, "--lr-schedule: expected constant, step or cosine, got '%s'", lr_schedule);
+        return cli_usage_error("train", &e);
+    }
+    if (warmup >= epochs && warmup > 0) {
+        err_set(&e, ST_ERR_ARG, "--warmup %d: must be fewer than the %d epochs", warmup, epochs);
+        return cli_usage_error("train", &e);
+    }
+    for (int i = 0; i < aug.n; i++)
+        if ((st = aug_parse(aug.v[i], &tc.aug, &e))) return cli_usage_error("train", &e);
+    if (early_stop && !val) {
+        err_set(&e, ST_ERR_ARG, "--early-stop needs a validation set (--val N)");
+        return cli_usage_error("train", &e);
+    }
     cli_set_threads(threads);
 
     Net *net;
     if ((st = run_build_net(model, dropout.v, dropout.n, batch, &net, &e)))
         return st == ST_ERR_ARG ? cli_usage_error("train", &e) : cli_fail(st, &e);
-    Dataset train = {0}, test = {0};
-    if ((st = cli_load_data(data, net->nclasses, train_limit, &train, &test, &e))) {
+    Dataset train = {0}, test = {0}, valset = {0};
+    if ((st = cli_load_data(data, net->nclasses, train_limit, &train, &test, &e)) ||
+        (val && (st = dataset_hold_out(&train, val, (uint64_t)seed, &valset, &e)))) {
+        dataset_free(&train);
+        dataset_free(&test);
+        net_free(net);
+        return st == ST_ERR_ARG ? cli_usage_error("train", &e) : cli_fail(st, &e);
+    }
+    if (val) tc.val = &valset;
+
+    if ((st = train_check_data(net, &train, "training", &e))) { /* before anything is created */
+        dataset_free(&train);
+        dataset_free(&test);
         net_free(net);
         return cli_fail(st, &e);
     }
@@ -184,7 +292,7 @@ int cmd_train(int argc, char **argv)
         out = outbuf;
     }
     RunSpec spec = {.model = model, .optim_name = optim, .train = tc, .out = out, .log_path = log,
-                    .overwrite = overwrite};
+                    .overwrite = overwrite, .save_every = save_every};
     run_paths(&spec, model_path, logbuf, sizeof logbuf);
     log = logbuf;
     int rc = 0;
@@ -192,7 +300,7 @@ int cmd_train(int argc, char **argv)
         rc = cli_fail(st, &e);
         goto done;
     }
-    CliProgress pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = batch, .epochs = epochs};
+    TrainCtx tx = {.pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = batch, .epochs = epochs}};
 
     printf("fmnist %s: %s, %d training and %d test images of %dx%d, %d classes\n", FMNIST_VERSION, model, train.n,
            test.n, train.h, train.w, net->nclasses);
@@ -204,23 +312,14 @@ int cmd_train(int argc, char **argv)
 
     cli_catch_signals();
     net_init(net, (uint64_t)seed);
-    RunHooks hooks = {cli_on_batch, cli_on_epoch, &pr, &cli_signal};
+    RunHooks hooks = {cli_on_batch, cli_on_epoch, &tx, &cli_signal, on_save};
     st = run_train(&spec, net, &train, &test, &hooks, &e);
-    if (pr.progress) report_progress_clear(stderr);
-    if (st == ST_ERR_INTERRUPTED) {
-        fprintf(stderr, "fmnist: %s; the last finished epoch is saved in %s\n", e.msg, model_path);
-        rc = 128 + (int)cli_signal;
-    } else if (st) {
-        rc = cli_fail(st, &e);
-    } else {
-        char png[4200];
-        snprintf(png, sizeof png, "%s/curves.png", out);
-        if ((st = plot_log_file(log, png, &e))) rc = cli_fail(st, &e); /* the chart of log.csv */
-        else printf("saved %s, %s and %s\n", model_path, log, png);
-    }
+    if (tx.pr.progress) report_progress_clear(stderr);
+    rc = finish(st, &e, &tx, model_path, log, out, data);
 done:
     dataset_free(&train);
     dataset_free(&test);
+    dataset_free(&valset);
     net_free(net);
     return rc;
 }

@@ -14,12 +14,21 @@
 
 #include <stb_image.h>
 
+#define IMAGE_MAX_PIXELS ((size_t)1 << 26)
+
 Status image_load_gray(const char *path, GrayImage *img, Err *e)
 {
     memset(img, 0, sizeof *img);
     FILE *f = fopen(path, "rb");
     if (!f) return err_set(e, ST_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     int w, h, comp;
+    /* the header's size first: a picture claiming absurd dimensions is
+     * refused before anything is allocated for it */
+    if (stbi_info_from_file(f, &w, &h, &comp) && (size_t)w * (size_t)h > IMAGE_MAX_PIXELS) {
+        fclose(f);
+        return err_set(e, ST_ERR_FORMAT, "%s: %dx%d pixels, more than the %d megapixels fmnist reads", path, w, h,
+                       (int)(IMAGE_MAX_PIXELS >> 20));
+    }
     stbi_uc *p = stbi_load_from_file(f, &w, &h, &comp, 2); /* gray + alpha */
     fclose(f);
     if (!p) return err_set(e, ST_ERR_FORMAT, "%s: not a readable image (%s)", path, stbi_failure_reason());

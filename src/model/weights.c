@@ -45,6 +45,13 @@ static void put_f32(Buf *b, float f)
     buf_u32(b, u);
 }
 
+static void put_f64(Buf *b, double f)
+{
+    uint64_t u;
+    memcpy(&u, &f, 8);
+    buf_u64(b, (unsigned long long)u);
+}
+
 static void put_f32s(Buf *b, const float *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) put_f32(b, v[i]);
@@ -99,11 +106,13 @@ Status weights_save_run(const char *path, const Net *net, const CkptState *st, E
     int failed = 0;
     buf_put(&b, MAGIC, 4);
     buf_u32(&b, WEIGHTS_VERSION);
-    unsigned nsec = 3 + (st && st->meta) + (st && st->log) + (st && st->has_progress) + (st && st->has_optim);
+    unsigned nsec = 3 + (st && st->meta) + (st && st->log) + (st && st->has_progress) + (st && st->has_optim) +
+                    (st && st->reg);
     buf_u32(&b, nsec);
     put_section(&b, "CFG ", net->cfg.text, strlen(net->cfg.text));
     if (st && st->meta) put_section(&b, "META", st->meta, strlen(st->meta));
     if (st && st->log) put_section(&b, "LOG ", st->log, strlen(st->log));
+    if (st && st->reg) put_section(&b, "REG ", st->reg, strlen(st->reg));
     if (st && st->has_progress) {
         buf_u32(&sec, (unsigned)st->epoch);
         buf_u32(&sec, (unsigned)st->epochs);
@@ -111,6 +120,12 @@ Status weights_save_run(const char *path, const Net *net, const CkptState *st, E
         buf_u32(&sec, (unsigned)st->train_n);
         buf_u64(&sec, (unsigned long long)st->step);
         buf_u64(&sec, (unsigned long long)st->seed);
+        if (st->pos_batch > 0) { /* mid-epoch: where in the epoch (docs/checkpoint.md) */
+            buf_u32(&sec, (unsigned)st->pos_batch);
+            buf_u32(&sec, (unsigned)st->pos_right);
+            put_f64(&sec, st->pos_loss);
+            put_f64(&sec, st->pos_seconds);
+        }
         put_section(&b, "RUN ", sec.data, sec.len);
         failed |= sec.failed;
         buf_free(&sec);
@@ -190,6 +205,14 @@ static int rd_f32(Reader *r, float *f)
     return 1;
 }
 
+static int rd_f64(Reader *r, double *f)
+{
+    uint64_t u;
+    if (!rd_u64(r, &u)) return 0;
+    memcpy(f, &u, 8);
+    return 1;
+}
+
 /* n floats, or 0 (and nothing read) if fewer than 4n bytes remain. */
 static int rd_f32s(Reader *r, float *v, size_t n)
 {
@@ -258,20 +281,34 @@ static Status read_dropout(const char *path, Reader r, ModelCfg *mc, Err *e)
     return ST_OK;
 }
 
+/* 32 bytes at an epoch's end; 56 with the position inside an epoch. */
 static Status read_progress(const char *path, Reader r, CkptState *st, Err *e)
 {
-    uint32_t epoch, epochs, batch, train_n;
+    uint32_t epoch, epochs, batch, train_n, pos_batch = 0, pos_right = 0;
+    double pos_loss = 0, pos_seconds = 0;
     if (!rd_u32(&r, &epoch) || !rd_u32(&r, &epochs) || !rd_u32(&r, &batch) || !rd_u32(&r, &train_n) ||
-        !rd_u64(&r, &st->step) || !rd_u64(&r, &st->seed) || r.left)
+        !rd_u64(&r, &st->step) || !rd_u64(&r, &st->seed) ||
+        (r.left && (!rd_u32(&r, &pos_batch) || !rd_u32(&r, &pos_right) || !rd_f64(&r, &pos_loss) ||
+                    !rd_f64(&r, &pos_seconds) || pos_batch == 0)) ||
+        r.left)
         return err_set(e, ST_ERR_FORMAT, "%s: malformed progress section", path);
     if (epoch > 100000000u || epochs > 100000000u || batch < 1 || batch > 1u << 20 || train_n < 1 ||
         train_n > 0x7fffffffu)
         return err_set(e, ST_ERR_FORMAT, "%s: progress section out of range (epoch %u, batch %u, %u images)", path,
                        epoch, batch, train_n);
+    uint32_t nbatches = (uint32_t)(((uint64_t)train_n + batch - 1) / batch);
+    if (pos_batch >= nbatches || pos_right > (uint64_t)pos_batch * batch || pos_right > train_n ||
+        !isfinite(pos_loss) || pos_loss < 0 || !isfinite(pos_seconds) || pos_seconds < 0)
+        return err_set(e, ST_ERR_FORMAT, "%s: progress section out of range (batch %u of %u in epoch %u)", path,
+                       pos_batch, nbatches, epoch + 1);
     st->epoch = (int)epoch;
     st->epochs = (int)epochs;
     st->batch = (int)batch;
     st->train_n = (int)train_n;
+    st->pos_batch = (int)pos_batch;
+    st->pos_right = (int)pos_right;
+    st->pos_loss = pos_loss;
+    st->pos_seconds = pos_seconds;
     st->has_progress = 1;
     return ST_OK;
 }
@@ -310,6 +347,7 @@ void weights_state_free(CkptState *st)
     if (!st) return;
     free(st->meta);
     free(st->log);
+    free(st->reg);
     if (st->has_optim) optim_free(&st->opt);
     memset(st, 0, sizeof *st);
 }
@@ -320,7 +358,7 @@ typedef struct {
     int seen;
 } Section;
 
-enum { S_CFG, S_META, S_LOG, S_RUN, S_DROP, S_TENS, S_OPTM, S_COUNT };
+enum { S_CFG, S_META, S_LOG, S_RUN, S_DROP, S_TENS, S_OPTM, S_REG, S_COUNT };
 
 static Status split_sections(const char *path, Reader r, Section *sec, Err *e)
 {
@@ -350,6 +388,25 @@ static Status split_sections(const char *path, Reader r, Section *sec, Err *e)
     return ST_OK;
 }
 
+/* Before the net is built: the model text's parameter count against the
+ * bytes of the tensor and optimizer sections, so that a small file cannot
+ * make the reader allocate a large network. */
+static Status check_claims(const char *path, const ModelCfg *mc, int max_batch, const Section *sec, Err *e)
+{
+    size_t nparams;
+    Status st = net_plan(mc, max_batch, &nparams, NULL, e);
+    if (st) return st;
+    if (sec[S_TENS].r.left / 4 < nparams)
+        return err_set(e, ST_ERR_FORMAT,
+                       "%s: the model text describes %zu parameters, the tensor section holds only %zu bytes", path,
+                       nparams, sec[S_TENS].r.left);
+    if (sec[S_OPTM].seen && sec[S_OPTM].r.left / 8 < nparams)
+        return err_set(e, ST_ERR_FORMAT,
+                       "%s: the model text describes %zu parameters, the optimizer section holds only %zu bytes", path,
+                       nparams, sec[S_OPTM].r.left);
+    return ST_OK;
+}
+
 Status weights_load_run(const char *path, int max_batch, Net **out, CkptState *state, Err *e)
 {
     *out = NULL;
@@ -358,31 +415,33 @@ Status weights_load_run(const char *path, int max_batch, Net **out, CkptState *s
     size_t len;
     Status st = file_read_all(path, MAX_FILE, &data, &len, e);
     if (st) return st;
-    const unsigned char *u = (const unsigned char *)data;
-    if (len < 4 || memcmp(data, MAGIC, 4)) {
-        free(data);
+    st = weights_load_mem(path, data, len, max_batch, out, state, e);
+    free(data);
+    return st;
+}
+
+Status weights_load_mem(const char *path, const void *data, size_t len, int max_batch, Net **out, CkptState *state,
+                        Err *e)
+{
+    *out = NULL;
+    if (state) memset(state, 0, sizeof *state);
+    const unsigned char *u = data;
+    if (len < 4 || memcmp(data, MAGIC, 4))
         return err_set(e, ST_ERR_FORMAT, "%s: not an fmnist checkpoint (no FMNW header)", path);
-    }
-    if (len < 16) {
-        free(data);
-        return err_set(e, ST_ERR_FORMAT, "%s: damaged (truncated to %zu bytes)", path, len);
-    }
+    if (len < 16) return err_set(e, ST_ERR_FORMAT, "%s: damaged (truncated to %zu bytes)", path, len);
     uint32_t crc_stored = (uint32_t)u[len - 4] | (uint32_t)u[len - 3] << 8 | (uint32_t)u[len - 2] << 16 |
                           (uint32_t)u[len - 1] << 24;
-    if (crc_of(u, len - 4) != crc_stored) {
-        free(data);
+    if (crc_of(u, len - 4) != crc_stored)
         return err_set(e, ST_ERR_FORMAT, "%s: damaged (CRC-32 mismatch: the file is truncated or altered)", path);
-    }
     Reader r = {u + 4, len - 8};
     uint32_t version = 0;
     rd_u32(&r, &version);
-    if (version != WEIGHTS_VERSION) {
-        free(data);
+    if (version != WEIGHTS_VERSION)
         return err_set(e, ST_ERR_FORMAT, "%s: checkpoint version %u is not supported (this fmnist reads version %u)",
                        path, version, WEIGHTS_VERSION);
-    }
+    Status st;
     Section sec[S_COUNT] = {{"CFG ", {0}, 0}, {"META", {0}, 0}, {"LOG ", {0}, 0}, {"RUN ", {0}, 0},
-                            {"DROP", {0}, 0}, {"TENS", {0}, 0}, {"OPTM", {0}, 0}};
+                            {"DROP", {0}, 0}, {"TENS", {0}, 0}, {"OPTM", {0}, 0}, {"REG ", {0}, 0}};
     CkptState tmp = {0}, *cs = state ? state : &tmp;
     char *text = NULL;
     Net *net = NULL;
@@ -404,6 +463,10 @@ Status weights_load_run(const char *path, int max_batch, Net **out, CkptState *s
         cfg_free(&mc);
         goto fail;
     }
+    if ((st = check_claims(path, &mc, max_batch, sec, e))) {
+        cfg_free(&mc);
+        goto fail;
+    }
     if ((st = net_build(&mc, max_batch, &net, e))) goto fail; /* net_build frees mc on failure */
     if ((st = load_tensors(path, sec[S_TENS].r, net, e))) goto fail;
     if (state) {
@@ -412,14 +475,14 @@ Status weights_load_run(const char *path, int max_batch, Net **out, CkptState *s
         if (!(state->meta = dup_text(path, "settings (META)", sec[S_META].seen ? sec[S_META].r : none, &st, e)))
             goto fail;
         if (!(state->log = dup_text(path, "log", sec[S_LOG].seen ? sec[S_LOG].r : none, &st, e))) goto fail;
+        if (!(state->reg = dup_text(path, "settings (REG)", sec[S_REG].seen ? sec[S_REG].r : none, &st, e)))
+            goto fail;
     }
     free(text);
-    free(data);
     *out = net;
     return ST_OK;
 fail:
     free(text);
-    free(data);
     net_free(net);
     weights_state_free(cs);
     return st;

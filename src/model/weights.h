@@ -22,6 +22,8 @@
 typedef struct {
     char *meta;          /* the run's settings, "key=value\n" lines            */
     char *log;           /* the log.csv text so far                            */
+    char *reg;           /* settings beyond OPTM ("REG ", key=value lines: l1,
+                            report_penalty, ...; see train/regopts.h)          */
     int has_progress;    /* the fields below hold a run's progress ("RUN ")    */
     int epoch;           /* epochs finished                                    */
     int epochs;          /* epochs the run was asked for when it was saved     */
@@ -29,6 +31,12 @@ typedef struct {
     int train_n;         /* training images per epoch                          */
     uint64_t step;       /* optimizer steps taken (batches trained)            */
     uint64_t seed;       /* seed of initialization, shuffles and dropout       */
+    /* Saved mid-epoch (pos_batch > 0; Ctrl-C): the position in epoch
+     * epoch+1, so that a resumed run goes on from the next batch exactly. */
+    int pos_batch;       /* batches of that epoch trained (0: at an epoch's end) */
+    int pos_right;       /* right predictions over those batches               */
+    double pos_loss;     /* the sum of their losses (as train_run adds them up) */
+    double pos_seconds;  /* training seconds spent in that epoch so far        */
     int has_optim;       /* opt holds the optimizer state ("OPTM")             */
     Optim opt;           /* save: read only; load: owned (m, v of nparams)     */
 } CkptState;
@@ -47,6 +55,11 @@ Status weights_load(const char *path, int max_batch, Net **net, char **meta, Err
  * max_batch <= 0 means the run's own batch size (ST_ERR_FORMAT if the file
  * has no progress section). On failure nothing is left allocated. */
 Status weights_load_run(const char *path, int max_batch, Net **net, CkptState *st, Err *e);
+/* The same from a checkpoint's bytes in memory (name only appears in
+ * messages). Every size the bytes claim is checked against their length and
+ * the limits of net_plan before anything large is allocated. */
+Status weights_load_mem(const char *name, const void *data, size_t len, int max_batch, Net **net, CkptState *st,
+                        Err *e);
 void weights_state_free(CkptState *st);
 
 #endif

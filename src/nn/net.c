@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const LayerOps *const ALL_OPS[] = {&flatten_ops, &dense_ops, &relu_ops, &dropout_ops, &conv_ops, &maxpool_ops, &avgpool_ops};
 
@@ -61,6 +62,118 @@ static void add_tensor(Net *net, const Layer *l, int is_bias, size_t offset, siz
     }
 }
 
+/* What net_build will allocate for max_batch samples, from shape inference
+ * alone (setup of every layer into layers[]). */
+typedef struct {
+    size_t nparams, max_numel, max_ws, ws_bytes, bytes;
+    int nclasses;
+} Plan;
+
+/* a + b into *sum, 0 on overflow */
+static int size_add(size_t a, size_t b, size_t *sum)
+{
+    if (b > (size_t)-1 - a) return 0;
+    *sum = a + b;
+    return 1;
+}
+
+/* The most memory a net may take: NET_MAX_BYTES, and no more than the
+ * machine has (a net that cannot fit is refused here, not killed later).
+ * Fuzzing builds use a small limit so that the fuzzer's malloc limit flags
+ * real overruns only. */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#define NET_MAX_BYTES ((size_t)1 << 30)
+#else
+#define NET_MAX_BYTES ((size_t)64 << 30)
+#endif
+
+static size_t memory_limit(const char **what)
+{
+    size_t lim = NET_MAX_BYTES;
+    *what = "the limit";
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    size_t phys;
+    if (pages > 0 && psize > 0 && size_mul((size_t)pages, (size_t)psize, &phys) && phys < lim) {
+        lim = phys;
+        *what = "this machine's memory";
+    }
+#endif
+    return lim;
+}
+
+/* Every size is checked for overflow and against the limits before
+ * anything large is allocated. */
+static Status plan_layers(const ModelCfg *c, int max_batch, Layer *layers, Plan *p, Err *e)
+{
+    memset(p, 0, sizeof *p);
+    if (max_batch < 1) return err_set(e, ST_ERR_ARG, "batch size must be at least 1");
+    if (c->nlayers < 1) return err_set(e, ST_ERR_FORMAT, "%s: no layers", c->path);
+    Shape s = c->input;
+    size_t mb = (size_t)max_batch, acts = 0;
+    p->max_numel = shape_numel(s);
+    char sb[48];
+    for (int i = 0; i < c->nlayers; i++) {
+        Layer *l = &layers[i];
+        l->spec = c->layers[i];
+        l->index = i;
+        l->in = s;
+        l->ops = layer_find_ops(l->spec.kind);
+        if (!l->ops)
+            return err_set(e, ST_ERR_FORMAT, "%s:%d: layer kind '%s' is not available in this build", c->path,
+                           l->spec.line, l->spec.kind);
+        Err le;
+        Status st;
+        if ((st = l->ops->setup(l, &le)) != ST_OK)
+            return err_set(e, st, "%s:%d: %s (input %s)", c->path, l->spec.line, le.msg, shape_str(s, sb, sizeof sb));
+        s = l->out;
+        size_t numel = shape_numel(s), bytes;
+        if (s.c < 1 || s.h < 1 || s.w < 1 || !size_mul(numel, mb * sizeof(float), &bytes) || bytes > MAX_ACT_BYTES ||
+            !size_add(acts, bytes, &acts))
+            return err_set(e, ST_ERR_SHAPE, "%s:%d: %s output %s is too large for batch %d", c->path, l->spec.line,
+                           l->spec.kind, shape_str(s, sb, sizeof sb), max_batch);
+        if (l->nw > MAX_PARAMS || l->nb > MAX_PARAMS || p->nparams + l->nw + l->nb > MAX_PARAMS)
+            return err_set(e, ST_ERR_SHAPE, "%s:%d: the model has too many parameters (more than 2^30)", c->path,
+                           l->spec.line);
+        p->nparams += l->nw + l->nb;
+        if (numel > p->max_numel) p->max_numel = numel;
+        if (l->ws_per_sample > p->max_ws) p->max_ws = l->ws_per_sample;
+    }
+    if (!shape_is_flat(s))
+        return err_set(e, ST_ERR_SHAPE,
+                       "%s:%d: the last layer must give a flat output (one value per class), got %s", c->path,
+                       c->layers[c->nlayers - 1].line, shape_str(s, sb, sizeof sb));
+    p->nclasses = s.c;
+    /* parameters and gradients, activations, two gradient buffers, scratch */
+    size_t dbuf, total;
+    if (!size_mul(p->max_ws, mb * sizeof(float), &p->ws_bytes) || p->ws_bytes > MAX_ACT_BYTES)
+        return err_set(e, ST_ERR_SHAPE, "%s: scratch for batch %d is too large", c->path, max_batch);
+    if (!size_mul(p->max_numel, mb * sizeof(float), &dbuf) || dbuf > MAX_ACT_BYTES ||
+        !size_add(2 * p->nparams * sizeof(float), acts, &total) || !size_add(total, 2 * dbuf, &total) ||
+        !size_add(total, p->ws_bytes, &total))
+        return err_set(e, ST_ERR_SHAPE, "%s: the network is too large for batch %d", c->path, max_batch);
+    const char *what;
+    size_t lim = memory_limit(&what);
+    if (total > lim)
+        return err_set(e, ST_ERR_SHAPE, "%s: the network needs %.1f GiB for batch %d, more than %s (%.1f GiB)", c->path,
+                       (double)total / (1u << 30), max_batch, what, (double)lim / (1u << 30));
+    p->bytes = total;
+    return ST_OK;
+}
+
+Status net_plan(const ModelCfg *cfg, int max_batch, size_t *nparams, size_t *bytes, Err *e)
+{
+    Layer *layers = calloc(cfg->nlayers > 0 ? (size_t)cfg->nlayers : 1, sizeof *layers);
+    if (!layers) return err_set(e, ST_ERR_NOMEM, "out of memory");
+    Plan p;
+    Status st = plan_layers(cfg, max_batch, layers, &p, e);
+    free(layers);
+    if (st) return st;
+    if (nparams) *nparams = p.nparams;
+    if (bytes) *bytes = p.bytes;
+    return ST_OK;
+}
+
 Status net_build(ModelCfg *cfg, int max_batch, Net **out, Err *e)
 {
     *out = NULL;
@@ -85,50 +198,11 @@ Status net_build(ModelCfg *cfg, int max_batch, Net **out, Err *e)
     net->tensors = calloc(2 * (size_t)c->nlayers, sizeof *net->tensors);
     if (!net->layers || !net->act || !net->tensors) goto nomem;
 
-    /* shapes and sizes */
-    Shape s = c->input;
-    size_t max_numel = shape_numel(s), max_ws = 0, nparams = 0;
-    for (int i = 0; i < c->nlayers; i++) {
-        Layer *l = &net->layers[i];
-        l->spec = c->layers[i];
-        l->index = i;
-        l->in = s;
-        l->ops = layer_find_ops(l->spec.kind);
-        char sb[48];
-        if (!l->ops) {
-            st = err_set(e, ST_ERR_FORMAT, "%s:%d: layer kind '%s' is not available in this build", c->path,
-                         l->spec.line, l->spec.kind);
-            goto fail;
-        }
-        Err le;
-        if ((st = l->ops->setup(l, &le)) != ST_OK) {
-            st = err_set(e, st, "%s:%d: %s (input %s)", c->path, l->spec.line, le.msg, shape_str(s, sb, sizeof sb));
-            goto fail;
-        }
-        s = l->out;
-        size_t numel = shape_numel(s), bytes;
-        if (s.c < 1 || s.h < 1 || s.w < 1 || !size_mul(numel, (size_t)max_batch * sizeof(float), &bytes) ||
-            bytes > MAX_ACT_BYTES) {
-            st = err_set(e, ST_ERR_SHAPE, "%s:%d: %s output %s is too large for batch %d", c->path, l->spec.line,
-                         l->spec.kind, shape_str(s, sb, sizeof sb), max_batch);
-            goto fail;
-        }
-        if (l->nw > MAX_PARAMS || l->nb > MAX_PARAMS || nparams + l->nw + l->nb > MAX_PARAMS) {
-            st = err_set(e, ST_ERR_SHAPE, "%s:%d: the model has too many parameters (more than 2^30)", c->path,
-                         l->spec.line);
-            goto fail;
-        }
-        nparams += l->nw + l->nb;
-        if (numel > max_numel) max_numel = numel;
-        if (l->ws_per_sample > max_ws) max_ws = l->ws_per_sample;
-    }
-    if (!shape_is_flat(s)) {
-        char sb[48];
-        st = err_set(e, ST_ERR_SHAPE, "%s:%d: the last layer must give a flat output (one value per class), got %s",
-                     c->path, c->layers[c->nlayers - 1].line, shape_str(s, sb, sizeof sb));
-        goto fail;
-    }
-    net->nclasses = s.c;
+    /* shapes and sizes, all checked before the large allocations below */
+    Plan plan;
+    if ((st = plan_layers(c, max_batch, net->layers, &plan, e))) goto fail;
+    size_t nparams = plan.nparams, max_numel = plan.max_numel, max_ws = plan.max_ws, ws_bytes = plan.ws_bytes;
+    net->nclasses = plan.nclasses;
 
     /* one arena for the parameters, one for their gradients */
     net->nparams = nparams;
@@ -156,11 +230,6 @@ Status net_build(ModelCfg *cfg, int max_batch, Net **out, Err *e)
     size_t mb = (size_t)max_batch;
     for (int i = 0; i < c->nlayers; i++)
         if (!(net->act[i] = malloc(mb * shape_numel(net->layers[i].out) * sizeof(float)))) goto nomem;
-    size_t ws_bytes;
-    if (!size_mul(max_ws, mb * sizeof(float), &ws_bytes) || ws_bytes > MAX_ACT_BYTES) {
-        st = err_set(e, ST_ERR_SHAPE, "%s: scratch for batch %d is too large", c->path, max_batch);
-        goto fail;
-    }
     net->dbuf[0] = malloc(mb * max_numel * sizeof(float));
     net->dbuf[1] = malloc(mb * max_numel * sizeof(float));
     net->ws = max_ws ? malloc(ws_bytes) : NULL;

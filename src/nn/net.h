@@ -41,6 +41,12 @@ typedef struct {
  * file's line. The last layer's output must be flat: its size is nclasses. */
 Status net_build(ModelCfg *cfg, int max_batch, Net **out, Err *e);
 void net_free(Net *net);
+/* The checks of net_build without building: every shape and size, overflow
+ * and the memory limit (64 GiB, or less if the machine has less), for
+ * batches of max_batch. Fills the parameter count and the bytes net_build
+ * would allocate (either may be NULL). Allocates nothing large, so a reader
+ * can compare a file's claims with the data it holds before building. */
+Status net_plan(const ModelCfg *cfg, int max_batch, size_t *nparams, size_t *bytes, Err *e);
 
 /* Initializes every parameter from seed (PyTorch's default per kind). */
 void net_init(Net *net, uint64_t seed);

@@ -3,6 +3,7 @@
 #include "nn/optim.h"
 
 #include "kernels/elementwise.h"
+#include "kernels/l1grad.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -34,7 +35,8 @@ Status optim_init(Optim *o, const OptConfig *cfg, size_t n, Err *e)
     o->n = n;
     o->m = calloc(n ? n : 1, sizeof(float));
     o->v = calloc(n ? n : 1, sizeof(float));
-    if (!o->m || !o->v) {
+    if (cfg->l1 > 0.0f) o->gl1 = calloc(n ? n : 1, sizeof(float));
+    if (!o->m || !o->v || (cfg->l1 > 0.0f && !o->gl1)) {
         optim_free(o);
         return err_set(e, ST_ERR_NOMEM, "out of memory for the optimizer state");
     }
@@ -46,7 +48,8 @@ void optim_free(Optim *o)
     if (!o) return;
     free(o->m);
     free(o->v);
-    o->m = o->v = NULL;
+    free(o->gl1);
+    o->m = o->v = o->gl1 = NULL;
 }
 
 void optim_step(Optim *o, float *w, const float *g, const ParamInfo *t, int nt)
@@ -59,11 +62,16 @@ void optim_step(Optim *o, float *w, const float *g, const ParamInfo *t, int nt)
     for (int k = 0; k < nt; k++) {
         size_t off = t[k].offset, n = t[k].numel;
         float wd = (t[k].is_bias && !c->decay_bias) ? 0.0f : c->weight_decay;
+        const float *gk = g + off;
+        if (o->gl1 && !(t[k].is_bias && !c->decay_bias)) { /* L1: g + l1*sign(w) */
+            l1grad_add(n, w + off, gk, o->gl1 + off, c->l1);
+            gk = o->gl1 + off;
+        }
         if (c->kind == OPT_SGD) {
-            ew_sgd(n, w + off, g + off, o->m + off, c->lr, wd, c->momentum, c->nesterov, o->t == 1);
+            ew_sgd(n, w + off, gk, o->m + off, c->lr, wd, c->momentum, c->nesterov, o->t == 1);
         } else {
             int decoupled = c->kind == OPT_ADAMW;
-            ew_adam(n, w + off, g + off, o->m + off, o->v + off, decoupled ? 0.0f : wd,
+            ew_adam(n, w + off, gk, o->m + off, o->v + off, decoupled ? 0.0f : wd,
                     decoupled ? 1.0f - c->lr * wd : 1.0f, c->beta1, c->beta2, step, bc2_sqrt, c->eps);
         }
     }

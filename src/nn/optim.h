@@ -9,7 +9,10 @@
  *   adamw: w *= 1 - lr*wd, then adam's update with wd = 0 (decoupled decay)
  * Weight decay applies to weights only; biases are decayed when decay_bias is
  * set (a bias shifts a unit's output but does not make the function more
- * complex, so penalizing it only costs fit). */
+ * complex, so penalizing it only costs fit).
+ * L1 (l1 > 0; with weight_decay: elastic net) adds its subgradient to the
+ * gradient first, for every kind, on the same tensors: g += l1*sign(w)
+ * (the penalty l1*||w||_1; adamw's decay stays decoupled). */
 #ifndef FMNIST_OPTIM_H
 #define FMNIST_OPTIM_H
 
@@ -28,12 +31,14 @@ typedef struct {
     float beta1, beta2, eps;
     float weight_decay;
     int decay_bias;
+    float l1;           /* L1 strength (0: none); not in the OPTM section */
 } OptConfig;
 
 typedef struct {
     OptConfig cfg;
     size_t n;
     float *m, *v;       /* sgd: m is the momentum buffer; adam: moments */
+    float *gl1;         /* l1 > 0: scratch for g + l1*sign(w) (n floats) */
     long t;             /* steps taken */
 } Optim;
 

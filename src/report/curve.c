@@ -26,14 +26,17 @@ Status curve_parse(const char *path, const char *text, Curve *c, Err *e)
 {
     memset(c, 0, sizeof *c);
     size_t hlen = strlen(LOG_CSV_HEADER);
-    if (strncmp(text, LOG_CSV_HEADER, hlen) != 0)
+    int xcols = report_csv_cols(text); /* optional columns after the six */
+    if (xcols < 0)
         return err_set(e, ST_ERR_FORMAT, "%s:1: expected the header '%.*s', got '%.40s'", path, (int)hlen - 1,
                        LOG_CSV_HEADER, text);
+    hlen = strcspn(text, "\n") + 1;
+    int ncols = 6 + !!(xcols & LOG_COL_NORM) + 2 * !!(xcols & LOG_COL_VAL);
     int rows = 0;
     for (const char *p = text + hlen; *p; p++) rows += *p == '\n';
     if (text[strlen(text) - 1] != '\n') rows++;
     c->epoch = malloc((size_t)(rows ? rows : 1) * sizeof *c->epoch);
-    double *cols = malloc((size_t)(rows ? rows : 1) * 5 * sizeof *cols);
+    double *cols = malloc((size_t)(rows ? rows : 1) * (size_t)(ncols - 1) * sizeof *cols);
     if (!c->epoch || !cols) {
         free(c->epoch);
         free(cols);
@@ -45,20 +48,23 @@ Status curve_parse(const char *path, const char *text, Curve *c, Err *e)
     c->test_loss = cols + 2 * (size_t)rows;
     c->test_acc = cols + 3 * (size_t)rows;
     c->seconds = cols + 4 * (size_t)rows;
+    double *more = cols + 5 * (size_t)rows;
+    if (xcols & LOG_COL_NORM) c->weight_norm = more, more += rows;
+    if (xcols & LOG_COL_VAL) c->val_loss = more, c->val_acc = more + rows;
     const char *p = text + hlen;
     for (int r = 0; r < rows; r++) {
         int line = r + 2;
-        double v[6];
-        for (int k = 0; k < 6; k++) {
+        double v[9];
+        for (int k = 0; k < ncols; k++) {
             char *end = (char *)p;
             errno = 0;
             v[k] = 0;
             if (!isspace((unsigned char)*p)) v[k] = strtod(p, &end); /* strtod would skip a newline */
-            char want = k < 5 ? ',' : '\n';
-            if (end == p || errno || !isfinite(v[k]) || (*end != want && !(k == 5 && *end == 0))) {
+            char want = k < ncols - 1 ? ',' : '\n';
+            if (end == p || errno || !isfinite(v[k]) || (*end != want && !(k == ncols - 1 && *end == 0))) {
                 curve_free(c);
-                return err_set(e, ST_ERR_FORMAT, "%s:%d: expected 6 comma-separated numbers, got '%.*s'", path, line,
-                               (int)strcspn(p, "\n") < 60 ? (int)strcspn(p, "\n") : 60, p);
+                return err_set(e, ST_ERR_FORMAT, "%s:%d: expected %d comma-separated numbers, got '%.*s'", path, line,
+                               ncols, (int)strcspn(p, "\n") < 60 ? (int)strcspn(p, "\n") : 60, p);
             }
             p = *end ? end + 1 : end;
         }
@@ -72,6 +78,9 @@ Status curve_parse(const char *path, const char *text, Curve *c, Err *e)
         c->test_loss[r] = v[3];
         c->test_acc[r] = v[4];
         c->seconds[r] = v[5];
+        int k = 6;
+        if (c->weight_norm) c->weight_norm[r] = v[k++];
+        if (c->val_loss) c->val_loss[r] = v[k], c->val_acc[r] = v[k + 1];
         c->n = r + 1;
     }
     return ST_OK;

@@ -17,4 +17,15 @@ void report_progress_clear(FILE *f);
 #define LOG_CSV_HEADER "epoch,train_loss,train_acc,test_loss,test_acc,seconds\n"
 void report_csv_row(Buf *b, const EpochStats *s);
 
+/* Optional columns after the six of LOG_CSV_HEADER, in this order:
+ * weight_norm (LOG_COL_NORM), then val_loss,val_acc (LOG_COL_VAL). */
+enum { LOG_COL_NORM = 1, LOG_COL_VAL = 2 };
+/* The header line of a log with the columns cols (LOG_COL_* bits). */
+void report_csv_header(Buf *b, int cols);
+/* The LOG_COL_* bits of a log's header line (text starts with it); -1 if
+ * it is not a header this program writes. */
+int report_csv_cols(const char *text);
+/* One row with the six columns and those of cols. */
+void report_csv_row_cols(Buf *b, const EpochStats *s, int cols);
+
 #endif

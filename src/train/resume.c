@@ -4,7 +4,11 @@
 #include "train/resume.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "report/curve.h"
+#include "train/regopts.h"
 
 /* The value of "key=" in "key=value\n" lines, cut to len; "" if absent. */
 static void meta_value(const char *meta, const char *key, char *out, size_t len)
@@ -17,6 +21,35 @@ static void meta_value(const char *meta, const char *key, char *out, size_t len)
             snprintf(out, len, "%.*s", (int)n, p + kl + 1);
             return;
         }
+}
+
+/* Early stopping's state from the log (the lowest val_loss, epochs since)
+ * and, with early stopping, that epoch's weights from best-val.fmw. */
+static Status resume_val_state(const char *path, ResumedRun *r, TrainConfig *reg, Err *e)
+{
+    Curve c;
+    Status st = curve_parse(path, r->ck.log, &c, e);
+    if (st) return st;
+    int best = -1;
+    for (int i = 0; c.val_loss && i < c.n; i++)
+        if (best < 0 || c.val_loss[i] < c.val_loss[best]) best = i;
+    reg->val_best = best >= 0 ? c.val_loss[best] : 0;
+    reg->val_since = best >= 0 ? c.n - 1 - best : -1;
+    curve_free(&c);
+    if (reg->early_stop <= 0 || best < 0) return ST_OK;
+    char dir[4096], bp[4200];
+    resume_folder(path, dir, sizeof dir);
+    snprintf(bp, sizeof bp, "%s/best-val.fmw", dir);
+    Net *bn;
+    if ((st = weights_load(bp, 1, &bn, NULL, e))) return st;
+    if (bn->nparams != r->net->nparams) {
+        net_free(bn);
+        return err_set(e, ST_ERR_FORMAT, "%s does not hold the weights of %s's model", bp, path);
+    }
+    r->val_best = malloc(bn->nparams * sizeof(float));
+    if (r->val_best) memcpy(r->val_best, bn->params, bn->nparams * sizeof(float));
+    net_free(bn);
+    return r->val_best ? ST_OK : err_set(e, ST_ERR_NOMEM, "out of memory");
 }
 
 Status resume_load(const char *path, int epochs, ResumedRun *r, Err *e)
@@ -36,6 +69,14 @@ Status resume_load(const char *path, int epochs, ResumedRun *r, Err *e)
         return err_set(e, ST_ERR_ARG, "%s has already trained %d epoch%s; --epochs must be larger to resume", path,
                        done, done == 1 ? "" : "s");
     }
+    /* settings beyond OPTM (L1, ...): the optimizer state's cfg is the one train_run uses */
+    TrainConfig reg = {.opt = ck->opt.cfg};
+    if ((st = regopts_parse(path, ck->reg ? ck->reg : "", &reg, &r->val, e)) ||
+        (r->val && (st = resume_val_state(path, r, &reg, e)))) {
+        resume_free(r);
+        return st;
+    }
+    r->ck.opt.cfg.l1 = reg.opt.l1;
     meta_value(ck->meta, "model", r->model, sizeof r->model);
     if (!r->model[0]) snprintf(r->model, sizeof r->model, "%s", path);
     RunSpec *s = &r->spec;
@@ -47,7 +88,18 @@ Status resume_load(const char *path, int epochs, ResumedRun *r, Err *e)
     s->train.opt = ck->opt.cfg;
     s->train.start_epoch = ck->epoch;
     s->train.start_step = ck->step;
+    s->train.start_batch = ck->pos_batch; /* saved mid-epoch (Ctrl-C): go on from the next batch */
+    s->train.start_right = ck->pos_right;
+    s->train.start_loss = ck->pos_loss;
+    s->train.start_seconds = ck->pos_seconds;
     s->train.resume_opt = &r->ck.opt;
+    s->train.report_penalty = reg.report_penalty;
+    s->train.early_stop = reg.early_stop;
+    s->train.aug = reg.aug;
+    s->train.lr = reg.lr;
+    s->train.val_best = reg.val_best;
+    s->train.val_since = reg.val_since;
+    s->train.val_best_params = r->val_best;
     s->log_so_far = ck->log;
     return ST_OK;
 }
@@ -55,6 +107,7 @@ Status resume_load(const char *path, int epochs, ResumedRun *r, Err *e)
 void resume_free(ResumedRun *r)
 {
     if (!r) return;
+    free(r->val_best);
     net_free(r->net);
     weights_state_free(&r->ck);
     memset(r, 0, sizeof *r);

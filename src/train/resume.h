@@ -22,6 +22,11 @@ typedef struct {
                           into this struct: do not copy it; out and overwrite
                           are the caller's to set                               */
     char model[1024];  /* the model file the run was started with (from META)   */
+    int val;           /* validation images held out (0: none); the caller loads
+                          train_n + val images, splits them (dataset_hold_out,
+                          the run's seed) and sets spec.train.val             */
+    float *val_best;   /* early stopping: the weights of the lowest validation
+                          loss (from best-val.fmw beside path; owned), or NULL */
 } ResumedRun;
 
 /* Loads path for a run of epochs epochs in total (<= 0: the epochs the run

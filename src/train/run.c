@@ -7,9 +7,11 @@
 #include "train/run.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model/weights.h"
+#include "train/regopts.h"
 #include "report/log.h"
 #include "util/fileio.h"
 
@@ -36,12 +38,18 @@ void run_paths(const RunSpec *spec, char *model_path, char *log_path, size_t len
 
 Status run_prepare(const RunSpec *spec, Err *e)
 {
-    char model_path[4200], log_path[4200];
+    char model_path[4200], log_path[4200], best_path[4200];
     run_paths(spec, model_path, log_path, sizeof model_path);
-    if (!spec->overwrite && (file_exists(model_path) || file_exists(log_path)))
+    snprintf(best_path, sizeof best_path, "%s/best.fmw", spec->out);
+    const char *held = file_exists(model_path) ? model_path
+                       : file_exists(log_path) ? log_path
+                       : file_exists(best_path) ? best_path
+                                                : NULL;
+    if (!spec->overwrite && held)
         return err_set(e, ST_ERR_IO, "%s already holds a run (%s); choose another --out or add --overwrite", spec->out,
-                       file_exists(model_path) ? model_path : log_path);
-    return file_mkdirs(spec->out, e);
+                       held);
+    Status st = file_mkdirs(spec->out, e);
+    return st ? st : file_check_writable(spec->out, e);
 }
 
 void run_meta(const RunSpec *spec, const Net *net, int train_n, char *buf, size_t len)
@@ -64,10 +72,78 @@ typedef struct {
     const RunHooks *hooks;
     char model_path[4200], log_path[4200];
     char meta[2048];
+    char reg[512];          /* the REG section: settings OPTM does not hold */
+    int cols;               /* optional log.csv columns (LOG_COL_*)        */
+    char bestval_path[4200]; /* OUT/best-val.fmw: the lowest validation loss */
     Buf csv;
     const RunSpec *spec;
     int train_n;
+    char best_path[4200];
+    double best_acc;        /* the best test accuracy so far (-1: none yet) */
 } RunState;
+
+/* The best test_acc in a log.csv text (-1 if it has no row): best.fmw
+ * is replaced only by a better epoch, also across --resume. */
+static double log_best_acc(const char *csv)
+{
+    int col = -1, k = 0;
+    for (const char *p = csv; *p && *p != '\n'; k++) { /* the header names the columns */
+        size_t n = strcspn(p, ",\n");
+        if (n == 8 && !strncmp(p, "test_acc", 8)) col = k;
+        p += n + (p[n] == ',');
+    }
+    double best = -1;
+    for (const char *row = strchr(csv, '\n'); col >= 0 && row && row[1]; row = strchr(row, '\n')) {
+        const char *p = ++row;
+        for (int i = 0; i < col && p; i++) {
+            p = strpbrk(p, ",\n");
+            p = p && *p == ',' ? p + 1 : NULL;
+        }
+        if (p && strtod(p, NULL) > best) best = strtod(p, NULL);
+    }
+    return best;
+}
+
+/* The log text NUL-terminated for the checkpoint (its length unchanged). */
+static Status log_text(RunState *rs, Err *e)
+{
+    buf_put(&rs->csv, "", 1);
+    rs->csv.len--;
+    return rs->csv.failed ? err_set(e, ST_ERR_NOMEM, "out of memory for the log") : ST_OK;
+}
+
+/* A checkpoint of everything --resume needs: progress, optimizer state, the
+ * log so far; pos (may be NULL) is the position inside an epoch. */
+static Status save_state(RunState *rs, const char *path, const Net *net, int epoch, uint64_t step, const Optim *opt,
+                         const TrainPos *pos, Err *e)
+{
+    char meta[2300];
+    snprintf(meta, sizeof meta, "%sepoch=%d\n", rs->meta, epoch);
+    Status st = log_text(rs, e);
+    if (st) return st;
+    const TrainConfig *tc = &rs->spec->train;
+    CkptState ck = {.meta = meta, .log = rs->csv.data, .has_progress = 1, .epoch = epoch, .epochs = tc->epochs,
+                    .batch = tc->batch, .train_n = rs->train_n, .step = step, .seed = tc->seed,
+                    .has_optim = opt != NULL, .reg = rs->reg};
+    if (opt) ck.opt = *opt;
+    if (pos) {
+        ck.pos_batch = pos->batch;
+        ck.pos_right = pos->right;
+        ck.pos_loss = pos->loss_sum;
+        ck.pos_seconds = pos->seconds;
+    }
+    if ((st = weights_save_run(path, net, &ck, e))) return st;
+    if (path == rs->model_path && rs->hooks && rs->hooks->on_save)
+        rs->hooks->on_save(rs->hooks->ctx, path, epoch, pos ? pos->batch : 0, pos ? pos->nbatches : 0);
+    return ST_OK;
+}
+
+/* Ctrl-C: the state after the last finished batch, resumable from there. */
+static Status on_stop(void *ctx, const TrainPos *pos, const Net *net, Err *e)
+{
+    RunState *rs = ctx;
+    return save_state(rs, rs->model_path, net, pos->epoch - 1, pos->step, pos->opt, pos->batch ? pos : NULL, e);
+}
 
 static void on_batch(void *ctx, int epoch, int done, int total, double elapsed)
 {
@@ -78,22 +154,22 @@ static void on_batch(void *ctx, int epoch, int done, int total, double elapsed)
 static Status on_epoch(void *ctx, const EpochStats *s, const Net *net, Err *e)
 {
     RunState *rs = ctx;
-    report_csv_row(&rs->csv, s);
+    report_csv_row_cols(&rs->csv, s, rs->cols);
     if (rs->csv.failed) return err_set(e, ST_ERR_NOMEM, "out of memory for the log");
-    Status st = file_write_atomic(rs->log_path, rs->csv.data, rs->csv.len, e);
-    if (st) return st;
-    char meta[2300];
-    snprintf(meta, sizeof meta, "%sepoch=%d\n", rs->meta, s->epoch);
-    /* everything --resume needs: progress, optimizer state, the log so far */
-    buf_put(&rs->csv, "", 1); /* NUL-terminate the log text for the checkpoint */
-    rs->csv.len--;
-    if (rs->csv.failed) return err_set(e, ST_ERR_NOMEM, "out of memory for the log");
-    const TrainConfig *tc = &rs->spec->train;
-    CkptState ck = {.meta = meta, .log = rs->csv.data, .has_progress = 1, .epoch = s->epoch, .epochs = tc->epochs,
-                    .batch = tc->batch, .train_n = rs->train_n, .step = s->step, .seed = tc->seed,
-                    .has_optim = s->opt != NULL};
-    if (s->opt) ck.opt = *s->opt;
-    if ((st = weights_save_run(rs->model_path, net, &ck, e))) return st;
+    /* the checkpoints first: if one cannot be written, log.csv still matches
+     * the model.fmw before it */
+    Status st;
+    int every = rs->spec->save_every > 0 ? rs->spec->save_every : 1;
+    if ((s->epoch % every == 0 || s->epoch == s->epochs || s->stopped_early) &&
+        (st = save_state(rs, rs->model_path, net, s->epoch, s->step, s->opt, NULL, e)))
+        return st;
+    if (s->test_acc > rs->best_acc) {
+        if ((st = save_state(rs, rs->best_path, net, s->epoch, s->step, s->opt, NULL, e))) return st;
+        rs->best_acc = s->test_acc;
+    }
+    if (s->val_improved && (st = save_state(rs, rs->bestval_path, net, s->epoch, s->step, s->opt, NULL, e)))
+        return st;
+    if ((st = file_write_atomic(rs->log_path, rs->csv.data, rs->csv.len, e))) return st;
     if (rs->hooks && rs->hooks->on_epoch) rs->hooks->on_epoch(rs->hooks->ctx, s);
     return ST_OK;
 }
@@ -104,10 +180,24 @@ Status run_train(const RunSpec *spec, Net *net, const Dataset *train, const Data
     RunState rs = {.hooks = hooks, .spec = spec, .train_n = train->n};
     run_paths(spec, rs.model_path, rs.log_path, sizeof rs.model_path);
     run_meta(spec, net, train->n, rs.meta, sizeof rs.meta);
-    if (spec->log_so_far && *spec->log_so_far) buf_put(&rs.csv, spec->log_so_far, strlen(spec->log_so_far));
-    else buf_printf(&rs.csv, LOG_CSV_HEADER);
-    TrainHooks th = {on_batch, on_epoch, &rs, hooks ? hooks->stop : NULL};
-    Status st = train_run(net, train, test, &spec->train, &th, e);
+    regopts_format(&spec->train, rs.reg, sizeof rs.reg);
+    rs.cols = LOG_COL_NORM | (spec->train.val ? LOG_COL_VAL : 0);
+    snprintf(rs.bestval_path, sizeof rs.bestval_path, "%s/best-val.fmw", spec->out);
+    if (spec->log_so_far && *spec->log_so_far) { /* continue with the columns it has (old logs: six) */
+        buf_put(&rs.csv, spec->log_so_far, strlen(spec->log_so_far));
+        rs.cols = report_csv_cols(spec->log_so_far) > 0 ? report_csv_cols(spec->log_so_far) : 0;
+    } else {
+        report_csv_header(&rs.csv, rs.cols);
+    }
+    snprintf(rs.best_path, sizeof rs.best_path, "%s/best.fmw", spec->out);
+    Status st = log_text(&rs, e);
+    if (st) {
+        buf_free(&rs.csv);
+        return st;
+    }
+    rs.best_acc = log_best_acc(rs.csv.data);
+    TrainHooks th = {on_batch, on_epoch, &rs, hooks ? hooks->stop : NULL, on_stop};
+    st = train_run(net, train, test, &spec->train, &th, e);
     buf_free(&rs.csv);
     return st;
 }

@@ -2,8 +2,13 @@
  *
  * run_build_net makes the net a model file describes (dropout rates
  * optionally replaced); run_prepare checks and creates the output folder;
- * run_train trains and, after every epoch, rewrites OUT/log.csv and
- * OUT/model.fmw atomically. Nothing here prints: progress goes to hooks. */
+ * run_train trains and, after every epoch, rewrites OUT/log.csv, and
+ * OUT/model.fmw (every save_every epochs and after the last), and
+ * OUT/best.fmw when the test accuracy is the best so far, each atomically
+ * (temp file, fsync, rename, fsync of the folder). Interrupted, it writes
+ * OUT/model.fmw with the position inside the epoch; diverged or failed, it
+ * writes nothing more, so the last good files stay. Nothing here prints:
+ * progress goes to hooks. */
 #ifndef FMNIST_RUN_H
 #define FMNIST_RUN_H
 
@@ -20,6 +25,7 @@ typedef struct {
     const char *log_path;   /* NULL: OUT/log.csv                                 */
     int overwrite;          /* allow replacing the files of a run in out          */
     const char *log_so_far; /* resuming: the saved log.csv text to continue (NULL: new) */
+    int save_every;         /* write model.fmw every N epochs (and after the last); 0 = 1 */
 } RunSpec;
 
 typedef struct {
@@ -28,8 +34,12 @@ typedef struct {
     /* After each epoch, once its files are written (may be NULL). */
     void (*on_epoch)(void *ctx, const EpochStats *s);
     void *ctx;
-    /* Training stops after the current batch once *stop is non-zero. */
+    /* Training stops after the current batch once *stop is non-zero; model.fmw
+     * then holds the position inside the epoch (--resume goes on from there). */
     volatile sig_atomic_t *stop;
+    /* After each write of model.fmw (may be NULL): the epochs it holds
+     * finished, and the batches of the next one trained (0 at an epoch end). */
+    void (*on_save)(void *ctx, const char *path, int epoch, int batch, int nbatches);
 } RunHooks;
 
 /* Parses the model file, replaces its dropout rates by dropout[0..ndropout)
@@ -41,8 +51,10 @@ Status run_build_net(const char *model, const float *dropout, int ndropout, int 
  * OUT/log.csv). Buffers of len bytes; paths that do not fit are cut. */
 void run_paths(const RunSpec *spec, char *model_path, char *log_path, size_t len);
 
-/* Refuses (ST_ERR_IO) an out folder that already holds a run's files unless
- * spec->overwrite, then creates the folder (mkdir -p). */
+/* Refuses (ST_ERR_IO) an out folder that already holds a run's files
+ * (model.fmw, best.fmw, the log) unless spec->overwrite, then creates the
+ * folder (mkdir -p) and checks that files can be created in it, so that an
+ * unwritable folder is an error before training, not after an epoch. */
 Status run_prepare(const RunSpec *spec, Err *e);
 
 /* The settings recorded in the checkpoint's META section ("key=value\n"
@@ -53,8 +65,11 @@ void run_meta(const RunSpec *spec, const Net *net, int train_n, char *buf, size_
 /* Trains net (already initialized by net_init, or loaded) with spec->train;
  * after each epoch writes the log (LOG_CSV_HEADER and one row per epoch so
  * far) and the checkpoint (run_meta plus "epoch=K"). Call run_prepare first.
- * Returns ST_ERR_INTERRUPTED if hooks->stop was raised; the files then hold
- * the last finished epoch. */
+ * Returns ST_ERR_INTERRUPTED if hooks->stop was raised (model.fmw then holds
+ * the state after the last finished batch; an error writing it is returned
+ * instead), ST_ERR_DIVERGED if the loss or a gradient stopped being finite
+ * (nothing more is written: the files hold the last good state), or the
+ * error of a failed write (ST_ERR_IO: the previous files stay whole). */
 Status run_train(const RunSpec *spec, Net *net, const Dataset *train, const Dataset *test, const RunHooks *hooks,
                  Err *e);
 

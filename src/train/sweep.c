@@ -141,42 +141,60 @@ Status sweep_row(const char *name, const Curve *c, SweepRow *row, Err *e)
     row->loss_gap = c->test_loss[last] - c->train_loss[last];
     row->acc_gap = c->train_acc[last] - c->test_acc[last];
     for (int i = 0; i < c->n; i++) row->seconds += c->seconds[i];
+    if (c->weight_norm) row->has_norm = 1, row->weight_norm = c->weight_norm[last];
     return ST_OK;
+}
+
+/* The weight norm cell of row r ("" without one; fmt: the number's format). */
+static const char *norm_cell(const SweepRow *r, const char *fmt, char *buf, size_t len)
+{
+    if (r->has_norm) snprintf(buf, len, fmt, r->weight_norm);
+    else snprintf(buf, len, "%s", "");
+    return buf;
 }
 
 void sweep_table(const SweepRow *rows, int n, SweepFormat fmt, Buf *b)
 {
+    int norm = 0; /* the weight_norm column, if any log has it */
+    for (int i = 0; i < n; i++) norm |= rows[i].has_norm;
+    char cell[64];
     if (fmt == SWEEP_CSV) {
         buf_printf(b, "setting,epochs,final_test_acc,best_test_acc,best_epoch,final_train_loss,final_test_loss,"
-                      "loss_gap,acc_gap,seconds\n");
+                      "loss_gap,acc_gap,seconds%s\n", norm ? ",weight_norm" : "");
         for (int i = 0; i < n; i++) {
             const SweepRow *r = &rows[i];
-            buf_printf(b, "%s,%d,%.6f,%.6f,%d,%.6f,%.6f,%.6f,%.6f,%.3f\n", r->name, r->epochs, r->final_test_acc,
+            buf_printf(b, "%s,%d,%.6f,%.6f,%d,%.6f,%.6f,%.6f,%.6f,%.3f%s%s\n", r->name, r->epochs, r->final_test_acc,
                        r->best_test_acc, r->best_epoch, r->final_train_loss, r->final_test_loss, r->loss_gap,
-                       r->acc_gap, r->seconds);
+                       r->acc_gap, r->seconds, norm ? "," : "", norm_cell(r, "%.6f", cell, sizeof cell));
         }
         return;
     }
     if (fmt == SWEEP_MD) {
         buf_printf(b, "| setting | test acc | best test acc (epoch) | train loss | test loss | test - train loss "
-                      "| train - test acc | seconds |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+                      "| train - test acc | seconds |%s\n|---|---:|---:|---:|---:|---:|---:|---:|%s\n",
+                   norm ? " weight norm |" : "", norm ? "---:|" : "");
         for (int i = 0; i < n; i++) {
             const SweepRow *r = &rows[i];
-            buf_printf(b, "| `%s` | %.2f%% | %.2f%% (%d) | %.4f | %.4f | %+.4f | %+.2f%% | %.1f |\n", r->name,
+            buf_printf(b, "| `%s` | %.2f%% | %.2f%% (%d) | %.4f | %.4f | %+.4f | %+.2f%% | %.1f |%s%s%s\n", r->name,
                        100 * r->final_test_acc, 100 * r->best_test_acc, r->best_epoch, r->final_train_loss,
-                       r->final_test_loss, r->loss_gap, 100 * r->acc_gap, r->seconds);
+                       r->final_test_loss, r->loss_gap, 100 * r->acc_gap, r->seconds, norm ? " " : "",
+                       norm_cell(r, "%.3f", cell, sizeof cell), norm ? " |" : "");
         }
         return;
     }
     int w = 7;
     for (int i = 0; i < n; i++)
         if ((int)strlen(rows[i].name) > w) w = (int)strlen(rows[i].name);
-    buf_printf(b, "%-*s  test acc  best (epoch)  train loss  test loss  loss gap  acc gap  seconds\n", w, "setting");
+    buf_printf(b, "%-*s  test acc  best (epoch)  train loss  test loss  loss gap  acc gap  seconds%s\n", w, "setting",
+               norm ? "  weight norm" : "");
     for (int i = 0; i < n; i++) {
         const SweepRow *r = &rows[i];
-        buf_printf(b, "%-*s  %7.2f%%  %6.2f%% (%2d)  %10.4f  %9.4f  %+8.4f  %+6.2f%%  %7.1f%s\n", w, r->name,
+        char nc[80] = "";
+        if (norm) snprintf(nc, sizeof nc, "  %11s", norm_cell(r, "%.3f", cell, sizeof cell));
+        buf_printf(b, "%-*s  %7.2f%%  %6.2f%% (%2d)  %10.4f  %9.4f  %+8.4f  %+6.2f%%  %7.1f%s%s\n", w, r->name,
                    100 * r->final_test_acc, 100 * r->best_test_acc, r->best_epoch, r->final_train_loss,
-                   r->final_test_loss, r->loss_gap, 100 * r->acc_gap, r->seconds, r->skipped ? "  (earlier run)" : "");
+                   r->final_test_loss, r->loss_gap, 100 * r->acc_gap, r->seconds, nc,
+                   r->skipped ? "  (earlier run)" : "");
     }
 }
 

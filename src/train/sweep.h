@@ -60,6 +60,8 @@ typedef struct {
     double acc_gap;                          /* final train acc - test acc     */
     double seconds;                          /* training time, all epochs      */
     int skipped;                             /* finished before this sweep     */
+    int has_norm;                            /* the log has weight_norm:       */
+    double weight_norm;                      /* its last value                 */
 } SweepRow;
 
 /* The row of a run from its log (c->n >= 1, else ST_ERR_FORMAT). */
@@ -67,7 +69,9 @@ Status sweep_row(const char *name, const Curve *c, SweepRow *row, Err *e);
 
 typedef enum { SWEEP_TEXT, SWEEP_CSV, SWEEP_MD } SweepFormat;
 /* Appends the table of rows[0..n) to b: aligned text for the terminal, CSV
- * (accuracies as fractions) or Markdown (accuracies in percent). */
+ * (accuracies as fractions) or Markdown (accuracies in percent). When a row
+ * has a weight norm, a last column weight_norm ("weight norm") is added
+ * (empty for rows whose log has none). */
 void sweep_table(const SweepRow *rows, int n, SweepFormat fmt, Buf *b);
 
 typedef struct {

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "nn/loss.h"
+#include "nn/penalty.h"
 
 static double now(void)
 {
@@ -53,6 +54,28 @@ static Status buffers_alloc(Buffers *b, const Net *net, int nidx, Err *e)
     return ST_OK;
 }
 
+/* 1 if every value is finite. An exponent of all ones marks inf and NaN;
+ * integer operations, so the loop vectorizes without -ffast-math. */
+static int all_finite(const float *v, size_t n)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return !bad;
+}
+
+/* what: "the loss became NaN", ... */
+static Status diverged(Err *e, const char *what, int epoch, int bi, int nbatches, float lr)
+{
+    return err_set(e, ST_ERR_DIVERGED,
+                   "training diverged: %s in epoch %d at batch %d of %d; try a lower learning rate (this run's "
+                   "--lr is %g; e.g. --lr %g)",
+                   what, epoch, bi + 1, nbatches, (double)lr, (double)lr / 10);
+}
+
 static Status check_data(const Net *net, const Dataset *d, const char *what, Err *e)
 {
     if (net->in.c != 1 || net->in.h != d->h || net->in.w != d->w)
@@ -60,6 +83,11 @@ static Status check_data(const Net *net, const Dataset *d, const char *what, Err
                        net->cfg.path, what, d->h, d->w, net->in.c, net->in.h, net->in.w);
     if (d->n < 1) return err_set(e, ST_ERR_ARG, "the %s set is empty", what);
     return ST_OK;
+}
+
+Status train_check_data(const Net *net, const Dataset *d, const char *what, Err *e)
+{
+    return check_data(net, d, what, e);
 }
 
 static Status eval_with(Net *net, const Dataset *d, Buffers *b, double *loss, double *acc)
@@ -116,7 +144,33 @@ Status train_run(Net *net, const Dataset *train, const Dataset *test, const Trai
     }
     uint32_t *perm = b.idx;
     uint64_t step = cfg->start_step;
+    /* validation and early stopping: the lowest val loss, and its weights */
+    double val_best = INFINITY;
+    int val_since = 0, best_epoch = cfg->start_epoch;
+    float *best = NULL;
+    if (cfg->val) {
+        if (cfg->val_best_params || cfg->start_epoch) {
+            val_best = cfg->val_since >= 0 ? cfg->val_best : INFINITY;
+            val_since = cfg->val_since >= 0 ? cfg->val_since : 0;
+            best_epoch = cfg->start_epoch - val_since;
+        }
+        if (!(st = check_data(net, cfg->val, "validation", e)) && cfg->early_stop > 0 &&
+            !(best = malloc(net->nparams * sizeof(float))))
+            st = err_set(e, ST_ERR_NOMEM, "out of memory for the best weights");
+        if (st) {
+            buffers_free(&b);
+            optim_free(&opt);
+            return st;
+        }
+        if (best) memcpy(best, cfg->val_best_params ? cfg->val_best_params : net->params, net->nparams * sizeof(float));
+    }
     int nbatches = (train->n + cfg->batch - 1) / cfg->batch;
+    if (cfg->start_batch < 0 || cfg->start_batch >= nbatches) {
+        buffers_free(&b);
+        optim_free(&opt);
+        return err_set(e, ST_ERR_ARG, "cannot resume at batch %d of an epoch of %d batches", cfg->start_batch,
+                       nbatches);
+    }
     for (int epoch = cfg->start_epoch + 1; epoch <= cfg->epochs && !st; epoch++) {
         Rng r;
         rng_seed(&r, rng_mix64(cfg->seed) ^ (uint64_t)epoch);
@@ -126,44 +180,84 @@ Status train_run(Net *net, const Dataset *train, const Dataset *test, const Trai
             perm[i] = perm[j];
             perm[j] = t;
         }
-        double t0 = now(), loss_sum = 0.0;
-        long right = 0;
-        for (int bi = 0; bi < nbatches; bi++) {
+        /* a run resumed mid-epoch goes on from its next batch */
+        int first = epoch == cfg->start_epoch + 1 ? cfg->start_batch : 0;
+        double t0 = now(), loss_sum = first ? cfg->start_loss : 0.0, spent = first ? cfg->start_seconds : 0.0;
+        long right = first ? cfg->start_right : 0;
+        for (int bi = first; bi < nbatches; bi++) {
             if (hooks && hooks->stop && *hooks->stop) {
-                st = err_set(e, ST_ERR_INTERRUPTED, "interrupted in epoch %d at batch %d of %d", epoch, bi, nbatches);
+                if (bi)
+                    st = err_set(e, ST_ERR_INTERRUPTED, "interrupted in epoch %d after batch %d of %d", epoch, bi,
+                                 nbatches);
+                else
+                    st = err_set(e, ST_ERR_INTERRUPTED, "interrupted at the start of epoch %d", epoch);
+                if (hooks->on_stop) {
+                    TrainPos pos = {epoch, bi, nbatches, step, loss_sum, (int)right, spent + now() - t0, &opt};
+                    Err se;
+                    Status ss = hooks->on_stop(hooks->ctx, &pos, net, &se);
+                    if (ss) st = err_set(e, ss, "%s, and the checkpoint could not be written: %s", e->msg, se.msg);
+                }
                 break;
             }
             int start = bi * cfg->batch;
             int n = train->n - start < cfg->batch ? train->n - start : cfg->batch;
             dataset_batch(train, perm + start, n, net->cfg.mean, net->cfg.std, b.x, b.labels);
+            if (aug_active(&cfg->aug)) /* keyed by (seed, step): the same whatever the threads */
+                aug_apply(&cfg->aug, b.x, n, train->h, train->w, -net->cfg.mean / net->cfg.std,
+                          aug_key(cfg->seed, step));
             net_zero_grad(net);
             const float *z = net_forward(net, b.x, n, MODE_TRAIN, train_step_key(cfg->seed, step++));
             int c;
             double l = softmax_xent(z, b.labels, n, net->nclasses, 1.0f / (float)n, b.dlogits, &c);
             if (!isfinite(l)) {
-                st = err_set(e, ST_ERR_DIVERGED,
-                             "the loss became %s in epoch %d at batch %d; try a lower learning rate (--lr)",
-                             isnan(l) ? "NaN" : "infinite", epoch, bi + 1);
+                st = diverged(e, isnan(l) ? "the loss became NaN" : "the loss became infinite", epoch, bi, nbatches,
+                              opt.cfg.lr);
                 break;
             }
             loss_sum += l;
             right += c;
+            if (cfg->report_penalty) /* the objective: each sample's loss plus the penalty before this step */
+                loss_sum += n * penalty_value(net->params, net->tensors, net->ntensors, &opt.cfg);
             net_backward(net, b.x, b.dlogits, n);
+            if (!all_finite(net->grads, net->nparams)) { /* before it reaches the weights */
+                st = diverged(e, "a gradient became NaN or infinite", epoch, bi, nbatches, opt.cfg.lr);
+                break;
+            }
+            if (lrsched_active(&cfg->lr)) opt.cfg.lr = lrsched_rate(&cfg->lr, epoch, bi, nbatches);
             optim_step(&opt, net->params, net->grads, net->tensors, net->ntensors);
-            if (hooks && hooks->on_batch) hooks->on_batch(hooks->ctx, epoch, bi + 1, nbatches, now() - t0);
+            if (hooks && hooks->on_batch) hooks->on_batch(hooks->ctx, epoch, bi + 1, nbatches, spent + now() - t0);
         }
         if (st) break;
         EpochStats s = {.epoch = epoch, .epochs = cfg->epochs, .step = step, .opt = &opt};
-        s.seconds = now() - t0;
+        double session = now() - t0;
+        s.seconds = spent + session;
         s.train_loss = loss_sum / train->n;
         s.train_acc = (double)right / train->n;
-        s.images_per_s = train->n / (s.seconds > 0 ? s.seconds : 1e-9);
+        s.images_per_s = (train->n - (double)first * cfg->batch) / (session > 0 ? session : 1e-9);
+        s.weight_norm = penalty_weight_norm(net);
         double t1 = now();
         eval_with(net, test, &b, &s.test_loss, &s.test_acc);
         /* eval_with reuses idx; restore nothing: perm is rebuilt next epoch */
+        if (cfg->val) {
+            eval_with(net, cfg->val, &b, &s.val_loss, &s.val_acc);
+            s.has_val = 1;
+            if (s.val_loss < val_best) {
+                val_best = s.val_loss, val_since = 0, best_epoch = epoch, s.val_improved = 1;
+                if (best) memcpy(best, net->params, net->nparams * sizeof(float));
+            } else {
+                val_since++;
+            }
+            s.best_epoch = best_epoch;
+            s.stopped_early = cfg->early_stop > 0 && val_since >= cfg->early_stop && epoch < cfg->epochs;
+        }
         s.eval_seconds = now() - t1;
         if (hooks && hooks->on_epoch) st = hooks->on_epoch(hooks->ctx, &s, net, e);
+        if (!st && best && (s.stopped_early || epoch == cfg->epochs)) { /* early stopping: the best weights */
+            memcpy(net->params, best, net->nparams * sizeof(float));
+            break;
+        }
     }
+    free(best);
     buffers_free(&b);
     optim_free(&opt);
     return st;

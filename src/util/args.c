@@ -66,6 +66,13 @@ static Status set_value(ArgSpec *a, const char *val, Err *e)
             return bad(e, a->name, what, val);
         return ST_OK;
     }
+    case ARG_STRS: {
+        StrList *sl = a->dst;
+        if (!*val) return bad(e, a->name, "expected a non-empty value", val);
+        if (sl->n == ARGS_MAX_LISTS) return bad(e, a->name, "given too many times", val);
+        sl->v[sl->n++] = val;
+        return ST_OK;
+    }
     case ARG_SWITCH:
         break;
     }
@@ -97,7 +104,7 @@ Status args_parse(int argc, char **argv, ArgSpec *specs, int nspecs, const char 
         for (int k = 0; k < nspecs; k++)
             if (strlen(specs[k].name) == nlen && !strncmp(specs[k].name, name, nlen)) a = &specs[k];
         if (!a) return err_set(e, ST_ERR_ARG, "unknown flag '--%.*s'", (int)nlen, name);
-        if (a->seen && a->type != ARG_FLOAT_LISTS) return err_set(e, ST_ERR_ARG, "--%s given twice", a->name);
+        if (a->seen && a->type != ARG_FLOAT_LISTS && a->type != ARG_STRS) return err_set(e, ST_ERR_ARG, "--%s given twice", a->name);
         a->seen = 1;
         if (a->type == ARG_SWITCH) {
             if (eq) return err_set(e, ST_ERR_ARG, "--%s takes no value", a->name);

@@ -15,8 +15,9 @@ typedef enum {
     ARG_STR,     /* const char**                                 */
     ARG_SWITCH,  /* int*, set to 1                               */
     ARG_FLOATS,  /* FloatList*, comma-separated, each in [lo, hi] */
-    ARG_FLOAT_LISTS /* FloatLists*, as ARG_FLOATS but repeatable: each
+    ARG_FLOAT_LISTS, /* FloatLists*, as ARG_FLOATS but repeatable: each
                        occurrence appends one list                  */
+    ARG_STRS     /* StrList*, repeatable: each occurrence appends one */
 } ArgType;
 
 #define ARGS_MAX_FLOATS 64
@@ -30,6 +31,11 @@ typedef struct {
     int n;
     FloatList v[ARGS_MAX_LISTS];
 } FloatLists;
+
+typedef struct {
+    int n;
+    const char *v[ARGS_MAX_LISTS];
+} StrList;
 
 typedef struct {
     const char *name;   /* without the leading "--" */

@@ -126,6 +126,18 @@ int file_exists(const char *path)
     return stat(path, &sb) == 0;
 }
 
+Status file_check_writable(const char *dir, Err *e)
+{
+    char probe[4200];
+    if (snprintf(probe, sizeof probe, "%s/.fmnist-write-test-%ld", dir, (long)getpid()) >= (int)sizeof probe)
+        return err_set(e, ST_ERR_ARG, "%s: path too long", dir);
+    int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return io_fail(e, dir, "cannot write into this folder", errno);
+    close(fd);
+    unlink(probe);
+    return ST_OK;
+}
+
 static void buf_reserve(Buf *b, size_t extra)
 {
     if (b->failed) return;

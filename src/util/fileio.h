@@ -17,6 +17,9 @@ Status file_read_all(const char *path, size_t max, char **data, size_t *len, Err
 /* mkdir -p; errors name the path and the system's reason. */
 Status file_mkdirs(const char *path, Err *e);
 int file_exists(const char *path);
+/* Creates and removes a file in dir: ST_ERR_IO, naming dir and the
+ * system's reason, if files cannot be created there. */
+Status file_check_writable(const char *dir, Err *e);
 
 /* A growable byte buffer for building files in memory. */
 typedef struct {
