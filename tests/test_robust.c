@@ -28,6 +28,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -111,24 +112,6 @@ static int wait_exit(pid_t pid, int timeout)
     return -1;
 }
 
-/* 1 once logpath holds text; 0 if the child ended first or after timeout s. */
-static int wait_for_text(pid_t pid, const char *logpath, const char *text, int timeout)
-{
-    for (int i = 0; i < timeout * 100; i++) {
-        char *d;
-        size_t len;
-        Err e;
-        if (file_read_all(logpath, 1 << 20, &d, &len, &e) == ST_OK) {
-            int found = strstr(d, text) != NULL;
-            free(d);
-            if (found) return 1;
-        }
-        if (waitpid(pid, NULL, WNOHANG) == pid) return 0;
-        sleep_ms(10);
-    }
-    return 0;
-}
-
 /* log.csv without the seconds column (the 6th) */
 static void strip_seconds(char *csv)
 {
@@ -196,6 +179,98 @@ static int interrupted_at(const char *text, int *epoch, int *batch)
 
 /* ---- the binary: signals ---- */
 
+/* A child whose stderr is a pseudo-terminal, so that fmnist draws its
+ * progress bar there batch by batch ("epoch 2/3 [###...] 8/240 ..."): the
+ * test can send its signal once an epoch is under way, whatever the speed of
+ * the machine. stdout goes to a file. The terminal is drained while waiting,
+ * so the child never blocks on it. */
+typedef struct {
+    pid_t pid;
+    int master;
+    char text[1 << 16]; /* what the child wrote to its terminal (the latest part) */
+    size_t len;
+} Tty;
+
+static void tty_spawn(Tty *t, const char *args, const char *logpath)
+{
+    const char *bin = getenv("FMNIST_BIN");
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "exec %s %s", bin && *bin ? bin : "./fmnist", args);
+    memset(t, 0, sizeof *t);
+    t->master = posix_openpt(O_RDWR | O_NOCTTY);
+    ck_assert_int_ge(t->master, 0);
+    ck_assert(grantpt(t->master) == 0 && unlockpt(t->master) == 0);
+    char slave[256];
+    ck_assert_int_eq(ptsname_r(t->master, slave, sizeof slave), 0);
+    t->pid = fork();
+    ck_assert_int_ge(t->pid, 0);
+    if (t->pid == 0) {
+        setsid();
+        int s = open(slave, O_RDWR), fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        struct termios tio;
+        if (s < 0 || fd < 0 || tcgetattr(s, &tio) != 0) _exit(126);
+        tio.c_oflag &= ~(tcflag_t)OPOST; /* "\n" stays "\n" */
+        if (tcsetattr(s, TCSANOW, &tio) != 0 || dup2(fd, 1) < 0 || dup2(s, 2) < 0) _exit(126);
+        close(t->master);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    fcntl(t->master, F_SETFL, O_NONBLOCK);
+}
+
+static void tty_drain(Tty *t)
+{
+    for (;;) {
+        if (t->len > sizeof t->text - 4096) { /* keep the latest half */
+            size_t keep = sizeof t->text / 2;
+            memmove(t->text, t->text + t->len - keep, keep);
+            t->len = keep;
+        }
+        ssize_t r = read(t->master, t->text + t->len, sizeof t->text - 1 - t->len);
+        if (r <= 0) break;
+        t->len += (size_t)r;
+    }
+    t->text[t->len] = 0;
+}
+
+static int tty_running(const Tty *t)
+{
+    siginfo_t si = {0};
+    return waitid(P_PID, (id_t)t->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0;
+}
+
+/* 1 once the terminal shows text; 0 if the child ended first or after timeout s. */
+static int tty_wait_text(Tty *t, const char *text, int timeout)
+{
+    for (int i = 0; i < timeout * 1000; i++) {
+        tty_drain(t);
+        if (strstr(t->text, text)) return 1;
+        if (!tty_running(t)) return 0;
+        sleep_ms(1);
+    }
+    return 0;
+}
+
+/* The exit status (128 + signal if killed; -1 after timeout s, the child
+ * killed); the terminal's text is complete then. */
+static int tty_wait_exit(Tty *t, int timeout)
+{
+    int rc = -1;
+    for (int i = 0; i < timeout * 100 && rc < 0; i++) {
+        tty_drain(t);
+        int st;
+        if (waitpid(t->pid, &st, WNOHANG) == t->pid) rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        else sleep_ms(10);
+    }
+    if (rc < 0) {
+        kill(t->pid, SIGKILL);
+        waitpid(t->pid, NULL, 0);
+    }
+    tty_drain(t);
+    close(t->master);
+    return rc;
+}
+
 START_TEST(test_sigint_mid_epoch_then_resume_equals_uninterrupted)
 {
     if (!have_real_data()) {
@@ -204,27 +279,26 @@ START_TEST(test_sigint_mid_epoch_then_resume_equals_uninterrupted)
     }
     char *dir = make_temp_dir();
     char args[4096], logp[700], want[800], path[700];
-    const char *common = "--epochs 3 --train-limit 6000 --batch 50 --seed 11 --no-progress";
-    snprintf(args, sizeof args, "train %s --out %s/full", common, dir);
+    static Tty t;
+    /* 6000 images in batches of 25: 240 batches an epoch */
+    const char *common = "--epochs 3 --train-limit 6000 --batch 25 --seed 11";
+    snprintf(args, sizeof args, "train %s --no-progress --out %s/full", common, dir);
     expect(args, 0, "epoch 3/3");
 
-    /* SIGINT in the middle of epoch 2 */
+    /* SIGINT once epoch 2 is under way (its progress bar shows 8 batches done) */
     snprintf(args, sizeof args, "train %s --out %s/part", common, dir);
     snprintf(logp, sizeof logp, "%s/part.out", dir);
-    pid_t pid = spawn(args, logp, NULL);
-    ck_assert_msg(wait_for_text(pid, logp, "epoch 1/3", 120), "no epoch 1 line");
-    sleep_ms(150);
-    kill(pid, SIGINT);
-    int rc = wait_exit(pid, 120);
-    char *o = slurp(logp);
+    tty_spawn(&t, args, logp);
+    ck_assert_msg(tty_wait_text(&t, "epoch 2/3 [", 120), "no progress in epoch 2:\n%s", t.text);
+    kill(t.pid, SIGINT);
+    int rc = tty_wait_exit(&t, 120);
     int ep, bt;
-    ck_assert_msg(rc == 130, "exit %d after SIGINT:\n%s", rc, o);
-    ck_assert_msg(interrupted_at(o, &ep, &bt) && ep == 2 && bt > 0 && bt < 120, "not mid-epoch 2:\n%s", o);
-    snprintf(want, sizeof want, "saved %s/part/model.fmw (epoch 2, after batch %d of 120)", dir, bt);
-    ck_assert_msg(strstr(o, want) != NULL, "lacks '%s':\n%s", want, o);
+    ck_assert_msg(rc == 130, "exit %d after SIGINT:\n%s", rc, t.text);
+    ck_assert_msg(interrupted_at(t.text, &ep, &bt) && ep == 2 && bt >= 8 && bt < 240, "not mid-epoch 2:\n%s", t.text);
+    snprintf(want, sizeof want, "saved %s/part/model.fmw (epoch 2, after batch %d of 240)", dir, bt);
+    ck_assert_msg(strstr(t.text, want) != NULL, "lacks '%s':\n%s", want, t.text);
     snprintf(want, sizeof want, "resume with: fmnist train --resume %s/part/model.fmw\n", dir);
-    ck_assert_msg(strstr(o, want) != NULL, "lacks '%s':\n%s", want, o);
-    free(o);
+    ck_assert_msg(strstr(t.text, want) != NULL, "lacks '%s':\n%s", want, t.text);
     /* the checkpoint holds the position: epoch 1 done, bt batches of epoch 2 */
     snprintf(path, sizeof path, "%s/part/model.fmw", dir);
     Net *net;
@@ -233,29 +307,31 @@ START_TEST(test_sigint_mid_epoch_then_resume_equals_uninterrupted)
     ck_assert_msg(weights_load_run(path, 0, &net, &ck, &e) == ST_OK, "%s", e.msg);
     ck_assert_int_eq(ck.epoch, 1);
     ck_assert_int_eq(ck.pos_batch, bt);
-    ck_assert_int_eq((int)ck.step, 120 + bt);
-    ck_assert(ck.pos_right > 0 && ck.pos_right <= 50 * bt && ck.pos_loss > 0);
+    int bt1 = bt;
+    ck_assert_int_eq((int)ck.step, 240 + bt);
+    ck_assert(ck.pos_right > 0 && ck.pos_right <= 25 * bt && ck.pos_loss > 0);
     weights_state_free(&ck);
     net_free(net);
 
-    /* resumed, then SIGTERM in epoch 3 */
-    snprintf(args, sizeof args, "train --resume %s/part/model.fmw --no-progress", dir);
+    /* resumed (it says where it starts), then SIGTERM once epoch 3 is under way */
+    snprintf(args, sizeof args, "train --resume %s/part/model.fmw", dir);
     snprintf(logp, sizeof logp, "%s/resume1.out", dir);
-    pid = spawn(args, logp, NULL);
-    ck_assert_msg(wait_for_text(pid, logp, "epoch 2/3", 120), "no epoch 2 line after the resume");
-    sleep_ms(150);
-    kill(pid, SIGTERM);
-    rc = wait_exit(pid, 120);
-    o = slurp(logp);
-    snprintf(want, sizeof want, "in epoch 2 of 3, after batch %d of 120", bt);
-    ck_assert_msg(strstr(o, want) != NULL, "the resume does not say where it starts:\n%s", o);
-    ck_assert_msg(rc == 143, "exit %d after SIGTERM:\n%s", rc, o);
-    ck_assert_msg(interrupted_at(o, &ep, &bt) && ep == 3 && bt > 0, "not mid-epoch 3:\n%s", o);
-    ck_assert_ptr_null(strstr(o, "epoch 1/3"));
+    tty_spawn(&t, args, logp);
+    ck_assert_msg(tty_wait_text(&t, "epoch 3/3 [", 120), "no progress in epoch 3:\n%s", t.text);
+    kill(t.pid, SIGTERM);
+    rc = tty_wait_exit(&t, 120);
+    ck_assert_msg(rc == 143, "exit %d after SIGTERM:\n%s", rc, t.text);
+    ck_assert_msg(interrupted_at(t.text, &ep, &bt) && ep == 3 && bt >= 8, "not mid-epoch 3:\n%s", t.text);
+    char *o = slurp(logp);
+    snprintf(want, sizeof want, "in epoch 2 of 3, after batch %d of 240", bt1);
+    ck_assert_msg(strstr(o, want) != NULL, "the resume does not say where it starts ('%s'):\n%s", want, o);
     free(o);
 
     /* resumed to the end: equal to the run never stopped */
+    snprintf(args, sizeof args, "train --resume %s/part/model.fmw --no-progress", dir);
     expect(args, 0, "epoch 3/3");
+    snprintf(want, sizeof want, "in epoch 3 of 3, after batch %d of 240", bt);
+    ck_assert_msg(strstr(out, want) != NULL, "the resume does not say where it starts ('%s'):\n%s", want, out);
     ck_assert_ptr_null(strstr(out, "epoch 2/3"));
     char pa[700], pb[700];
     snprintf(pa, sizeof pa, "%s/full/model.fmw", dir);
@@ -286,17 +362,17 @@ START_TEST(test_second_sigint_leaves_files_whole)
     }
     char *dir = make_temp_dir();
     char args[4096], logp[700], path[700];
-    snprintf(args, sizeof args, "train --epochs 3 --train-limit 6000 --batch 50 --no-progress --out %s/run", dir);
+    static Tty t;
+    snprintf(args, sizeof args, "train --epochs 3 --train-limit 6000 --batch 25 --out %s/run", dir);
     snprintf(logp, sizeof logp, "%s/run.out", dir);
     snprintf(path, sizeof path, "%s/run/model.fmw", dir);
-    pid_t pid = spawn(args, logp, NULL);
-    ck_assert_msg(wait_for_text(pid, logp, "epoch 1/3", 120), "no epoch 1 line");
-    sleep_ms(100);
-    kill(pid, SIGINT);
+    tty_spawn(&t, args, logp);
+    ck_assert_msg(tty_wait_text(&t, "epoch 2/3 [", 120), "no progress in epoch 2:\n%s", t.text);
+    kill(t.pid, SIGINT);
     sleep_ms(2);
-    kill(pid, SIGINT);
-    int rc = wait_exit(pid, 120);
-    ck_assert_int_eq(rc, 130);
+    kill(t.pid, SIGINT);
+    int rc = tty_wait_exit(&t, 120);
+    ck_assert_msg(rc == 130, "exit %d:\n%s", rc, t.text);
     Net *net;
     CkptState ck;
     Err e;

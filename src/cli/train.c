@@ -54,6 +54,26 @@ static void where_saved(const TrainCtx *tx, char *buf, size_t len)
         snprintf(buf, len, "after epoch %d", tx->epoch);
 }
 
+/* s as one shell word: as it is if it is plain, else in single quotes. */
+static const char *shell_word(const char *s, char *buf, size_t len)
+{
+    if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./,+:=@%-") == strlen(s))
+        return s;
+    size_t k = 0;
+    if (k + 1 < len) buf[k++] = '\'';
+    for (; *s && k + 5 < len; s++) {
+        if (*s == '\'') {
+            memcpy(buf + k, "'\\''", 4); /* close, escaped quote, reopen */
+            k += 4;
+        } else {
+            buf[k++] = *s;
+        }
+    }
+    if (k + 1 < len) buf[k++] = '\'';
+    buf[k] = 0;
+    return buf;
+}
+
 /* What the user sees when run_train returns: the result, or what stopped
  * it, where the last good state is and how to go on. Returns the exit code. */
 static int finish(Status st, const Err *e, const TrainCtx *tx, const char *model_path, const char *log_path,
@@ -63,8 +83,9 @@ static int finish(Status st, const Err *e, const TrainCtx *tx, const char *model
     where_saved(tx, where, sizeof where);
     if (st == ST_ERR_INTERRUPTED) {
         fprintf(stderr, "fmnist: %s; saved %s (%s)\n", e->msg, model_path, where);
-        fprintf(stderr, "fmnist: resume with: fmnist train --resume %s%s%s\n", model_path, data ? " --data " : "",
-                data ? data : "");
+        char w1[8500], w2[8500];
+        fprintf(stderr, "fmnist: resume with: fmnist train --resume %s%s%s\n", shell_word(model_path, w1, sizeof w1),
+                data ? " --data " : "", data ? shell_word(data, w2, sizeof w2) : "");
         return 128 + (int)cli_signal;
     }
     if (st) {
