@@ -277,42 +277,6 @@ END_TEST
 
 /* ---- the binary: L1, elastic net, --report-penalty, weight_norm, resume ---- */
 
-static void put_be32(FILE *f, unsigned v)
-{
-    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
-                          (unsigned char)v};
-    ck_assert_int_eq((int)fwrite(b, 1, 4, f), 4);
-}
-
-/* n 28x28 images of 10 classes (class c: a bright band at rows 2c+4..2c+8
- * over noise), as test_sweep.c's. */
-static void write_idx(const char *dir, const char *prefix, int n, unsigned seed)
-{
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dir, prefix);
-    FILE *fi = fopen(path, "wb");
-    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte", dir, prefix);
-    FILE *fl = fopen(path, "wb");
-    ck_assert(fi && fl);
-    put_be32(fi, 0x803), put_be32(fi, (unsigned)n), put_be32(fi, 28), put_be32(fi, 28);
-    put_be32(fl, 0x801), put_be32(fl, (unsigned)n);
-    unsigned s = seed;
-    for (int i = 0; i < n; i++) {
-        int c = i % 10;
-        unsigned char img[784];
-        for (int p = 0; p < 784; p++) {
-            s = s * 1103515245u + 12345u;
-            int row = p / 28, band = row >= 2 * c + 4 && row < 2 * c + 9;
-            img[p] = (unsigned char)((s >> 16) % 90 + (band ? 160 : 0));
-        }
-        unsigned char label = (unsigned char)c;
-        ck_assert_int_eq((int)fwrite(img, 1, 784, fi), 784);
-        ck_assert_int_eq((int)fwrite(&label, 1, 1, fl), 1);
-    }
-    ck_assert_int_eq(fclose(fi), 0);
-    ck_assert_int_eq(fclose(fl), 0);
-}
-
 /* The log's text without the seconds column (the 6th). */
 static void log_without_seconds(const char *path, char *out, size_t len)
 {
@@ -340,8 +304,8 @@ static void expect_run(const char *args)
 START_TEST(test_l1_binary_resume_and_penalty)
 {
     char *dir = make_temp_dir(), args[8000], a[4096], b[4096], c[4096], p1[4400], p2[4400];
-    write_idx(dir, "train", 400, 5);
-    write_idx(dir, "t10k", 100, 9);
+    ck_assert_int_eq(write_synthetic_idx(dir, "train", 400, 5), 0);
+    ck_assert_int_eq(write_synthetic_idx(dir, "t10k", 100, 9), 0);
     const char *flags = "--model models/mlp.cfg --batch 50 --optim sgd --lr 0.05 --l1 1e-4 --weight-decay 1e-3 "
                         "--no-progress";
     snprintf(args, sizeof args, "train --data %s %s --epochs 2 --threads 1 --out %s/full", dir, flags, dir);
@@ -477,8 +441,8 @@ END_TEST
 START_TEST(test_early_stop_binary)
 {
     char *dir = make_temp_dir(), args[8000], a[4096], b[4096], p[4400];
-    write_idx(dir, "train", 500, 5);
-    write_idx(dir, "t10k", 100, 9);
+    ck_assert_int_eq(write_synthetic_idx(dir, "train", 500, 5), 0);
+    ck_assert_int_eq(write_synthetic_idx(dir, "t10k", 100, 9), 0);
     /* a high learning rate makes the validation loss bounce */
     const char *flags = "--model models/mlp.cfg --batch 50 --lr 0.02 --val 100 --early-stop 1 --no-progress";
     snprintf(args, sizeof args, "train --data %s %s --epochs 8 --out %s/full", dir, flags, dir);
@@ -648,8 +612,8 @@ END_TEST
 START_TEST(test_aug_binary_threads_and_resume)
 {
     char *dir = make_temp_dir(), args[8000], a[4096], b[4096], p[4400];
-    write_idx(dir, "train", 300, 5);
-    write_idx(dir, "t10k", 100, 9);
+    ck_assert_int_eq(write_synthetic_idx(dir, "train", 300, 5), 0);
+    ck_assert_int_eq(write_synthetic_idx(dir, "t10k", 100, 9), 0);
     const char *flags = "--model models/mlp.cfg --batch 50 --aug crop=2 --aug flip,erase --no-progress";
     snprintf(args, sizeof args, "train --data %s %s --epochs 2 --threads 1 --out %s/t1", dir, flags, dir);
     expect_run(args);
@@ -711,8 +675,8 @@ END_TEST
 START_TEST(test_lr_schedule_binary_and_checkpoint)
 {
     char *dir = make_temp_dir(), args[8000], a[4096], b[4096], p[4400];
-    write_idx(dir, "train", 300, 5);
-    write_idx(dir, "t10k", 100, 9);
+    ck_assert_int_eq(write_synthetic_idx(dir, "train", 300, 5), 0);
+    ck_assert_int_eq(write_synthetic_idx(dir, "t10k", 100, 9), 0);
     const char *flags = "--model models/mlp.cfg --batch 50 --optim sgd --lr 0.05 --lr-schedule cosine --warmup 1 "
                         "--no-progress --epochs 3";
     snprintf(args, sizeof args, "train --data %s %s --threads 1 --out %s/t1", dir, flags, dir);

@@ -181,42 +181,6 @@ END_TEST
 
 /* ---- the real binary on a small data set ---- */
 
-static void put_be32(FILE *f, unsigned v)
-{
-    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
-                          (unsigned char)v};
-    ck_assert_int_eq((int)fwrite(b, 1, 4, f), 4);
-}
-
-/* n 28x28 images of 10 classes in IDX files: class c is a bright band at
- * rows 2c..2c+4 over noise, easy to learn in an epoch or two. */
-static void write_idx(const char *dir, const char *prefix, int n, unsigned seed)
-{
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dir, prefix);
-    FILE *fi = fopen(path, "wb");
-    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte", dir, prefix);
-    FILE *fl = fopen(path, "wb");
-    ck_assert(fi && fl);
-    put_be32(fi, 0x803), put_be32(fi, (unsigned)n), put_be32(fi, 28), put_be32(fi, 28);
-    put_be32(fl, 0x801), put_be32(fl, (unsigned)n);
-    unsigned s = seed;
-    for (int i = 0; i < n; i++) {
-        int c = i % 10;
-        unsigned char img[784];
-        for (int p = 0; p < 784; p++) {
-            s = s * 1103515245u + 12345u;
-            int row = p / 28, band = row >= 2 * c + 4 && row < 2 * c + 9;
-            img[p] = (unsigned char)((s >> 16) % 90 + (band ? 160 : 0));
-        }
-        unsigned char label = (unsigned char)c;
-        ck_assert_int_eq((int)fwrite(img, 1, 784, fi), 784);
-        ck_assert_int_eq((int)fwrite(&label, 1, 1, fl), 1);
-    }
-    ck_assert_int_eq(fclose(fi), 0);
-    ck_assert_int_eq(fclose(fl), 0);
-}
-
 static char out[1 << 16];
 
 static void expect(const char *args, int code, const char *word)
@@ -259,8 +223,8 @@ START_TEST(test_sweep_runs_and_skips)
     snprintf(sw, sizeof sw, "%s/sweep", dir);
     Err e;
     ck_assert_int_eq(file_mkdirs(data, &e), ST_OK);
-    write_idx(data, "train", 300, 1);
-    write_idx(data, "t10k", 100, 2);
+    ck_assert_int_eq(write_synthetic_idx(data, "train", 300, 1), 0);
+    ck_assert_int_eq(write_synthetic_idx(data, "t10k", 100, 2), 0);
     const char *common = "--epochs 2 --batch 50 --threads 1 --no-progress";
 
     expect("sweep --help", 0, "--weight-decay");

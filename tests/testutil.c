@@ -154,3 +154,39 @@ int have_real_data(void)
     }
     return 0;
 }
+
+static int put_be32(FILE *f, unsigned v)
+{
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
+                          (unsigned char)v};
+    return fwrite(b, 1, 4, f) == 4 ? 0 : -1;
+}
+
+int write_synthetic_idx(const char *dir, const char *prefix, int n, unsigned seed)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dir, prefix);
+    FILE *fi = fopen(path, "wb");
+    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte", dir, prefix);
+    FILE *fl = fopen(path, "wb");
+    int bad = !fi || !fl;
+    if (!bad) {
+        bad |= put_be32(fi, 0x803) | put_be32(fi, (unsigned)n) | put_be32(fi, 28) | put_be32(fi, 28);
+        bad |= put_be32(fl, 0x801) | put_be32(fl, (unsigned)n);
+        unsigned s = seed;
+        for (int i = 0; i < n && !bad; i++) {
+            int c = i % 10;
+            unsigned char img[784];
+            for (int p = 0; p < 784; p++) {
+                s = s * 1103515245u + 12345u;
+                int row = p / 28, band = row >= 2 * c + 4 && row < 2 * c + 9;
+                img[p] = (unsigned char)((s >> 16) % 90 + (band ? 160 : 0));
+            }
+            unsigned char label = (unsigned char)c;
+            bad |= fwrite(img, 1, 784, fi) != 784 || fwrite(&label, 1, 1, fl) != 1;
+        }
+    }
+    if (fi && fclose(fi) != 0) bad = 1;
+    if (fl && fclose(fl) != 0) bad = 1;
+    return bad ? -1 : 0;
+}

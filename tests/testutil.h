@@ -43,6 +43,11 @@ void rm_tree(const char *path);
  * len). Returns the exit status, or -1 if it could not run. */
 int run_fmnist(const char *args, char *out, size_t len);
 
+/* Writes DIR/PREFIX-images-idx3-ubyte and DIR/PREFIX-labels-idx1-ubyte: n
+ * 28x28 images of 10 classes (class c: a bright band at rows 2c+4..2c+8 over
+ * noise seeded by seed), learnable in a few steps. Returns 0 on success. */
+int write_synthetic_idx(const char *dir, const char *prefix, int n, unsigned seed);
+
 /* 1 if the Fashion-MNIST files are found where the binary would look. */
 int have_real_data(void);
 
