@@ -101,30 +101,7 @@ END_TEST
 static char out[1 << 16];
 
 /* ---- L1 and elastic net: w = [1, -2] (a weight), b = [0.5] (a bias),
- * g = [0.1, 0.2, -0.3], lr 0.1, as test_train.c's optimizer steps ---- */
-
-static const ParamInfo TENSORS[2] = {
-    {.name = "0.weight", .offset = 0, .numel = 2, .is_bias = 0},
-    {.name = "0.bias", .offset = 2, .numel = 1, .is_bias = 1},
-};
-
-static void run_steps(OptConfig c, int steps, float out[3])
-{
-    float w[3] = {1.0f, -2.0f, 0.5f}, g[3] = {0.1f, 0.2f, -0.3f};
-    Optim o;
-    Err e;
-    ck_assert_int_eq(optim_init(&o, &c, 3, &e), ST_OK);
-    for (int s = 0; s < steps; s++) optim_step(&o, w, g, TENSORS, 2);
-    optim_free(&o);
-    memcpy(out, w, sizeof w);
-}
-
-#define CK3(w, a, b, c)                                                                                                \
-    do {                                                                                                               \
-        ck_assert_float_eq_tol((w)[0], (a), 1e-6f);                                                                    \
-        ck_assert_float_eq_tol((w)[1], (b), 1e-6f);                                                                    \
-        ck_assert_float_eq_tol((w)[2], (c), 1e-6f);                                                                    \
-    } while (0)
+ * g = [0.1, 0.2, -0.3], lr 0.1: optim_fixture_steps in testutil ---- */
 
 START_TEST(test_l1_sgd_steps)
 {
@@ -134,22 +111,22 @@ START_TEST(test_l1_sgd_steps)
     c.l1 = 0.5f;
     float w[3];
     /* g + 0.5 sign(w) on the weights: 1 - 0.1*0.6, -2 - 0.1*(0.2 - 0.5); the bias plain */
-    run_steps(c, 1, w);
+    ck_assert_int_eq(optim_fixture_steps(c, 1, w), 0);
     CK3(w, 0.94f, -1.97f, 0.53f);
-    run_steps(c, 2, w); /* the signs stay: the same step twice */
+    ck_assert_int_eq(optim_fixture_steps(c, 2, w), 0); /* the signs stay: the same step twice */
     CK3(w, 0.88f, -1.94f, 0.56f);
     c.decay_bias = 1; /* the bias too: 0.5 - 0.1*(-0.3 + 0.5) */
-    run_steps(c, 1, w);
+    ck_assert_int_eq(optim_fixture_steps(c, 1, w), 0);
     CK3(w, 0.94f, -1.97f, 0.48f);
     /* elastic net: g + 0.1 w + 0.5 sign(w) */
     c.decay_bias = 0;
     c.weight_decay = 0.1f;
-    run_steps(c, 1, w);
+    ck_assert_int_eq(optim_fixture_steps(c, 1, w), 0);
     CK3(w, 1.0f - 0.1f * (0.1f + 0.1f + 0.5f), -2.0f - 0.1f * (0.2f - 0.2f - 0.5f), 0.53f);
     /* with momentum 0.9, two steps: b2 = 1.9 g' (w moves by 0.1 * 2.9 g') */
     c.weight_decay = 0;
     c.momentum = 0.9f;
-    run_steps(c, 2, w);
+    ck_assert_int_eq(optim_fixture_steps(c, 2, w), 0);
     CK3(w, 1.0f - 0.29f * 0.6f, -2.0f + 0.29f * 0.3f, 0.5f + 0.29f * 0.3f);
     /* sign(0) = 0: a zero weight with a zero gradient stays at zero */
     float z[1] = {0.0f}, gz[1] = {0.0f};
@@ -172,18 +149,18 @@ START_TEST(test_l1_adam_steps)
     float w[3];
     /* Adam's first steps move each weight by lr against the sign of g' =
      * g + 0.5 sign(w): 0.6 (down), -0.3 (up); the bias's g = -0.3 (up) */
-    run_steps(c, 1, w);
+    ck_assert_int_eq(optim_fixture_steps(c, 1, w), 0);
     CK3(w, 0.9f, -1.9f, 0.6f);
-    run_steps(c, 2, w);
+    ck_assert_int_eq(optim_fixture_steps(c, 2, w), 0);
     CK3(w, 0.8f, -1.8f, 0.7f);
     /* elastic net with adam: g + 0.1 w + 0.5 sign(w); the second weight's
      * g' = 0.2 - 0.2 - 0.5 < 0 moves up */
     c.weight_decay = 0.1f;
-    run_steps(c, 1, w);
+    ck_assert_int_eq(optim_fixture_steps(c, 1, w), 0);
     CK3(w, 0.9f, -1.9f, 0.6f);
     /* adamw: the decay decoupled (w *= 1 - lr*wd = 0.99), then the L1 step */
     c.kind = OPT_ADAMW;
-    run_steps(c, 1, w);
+    ck_assert_int_eq(optim_fixture_steps(c, 1, w), 0);
     CK3(w, 0.99f - 0.1f, -1.98f + 0.1f, 0.6f);
 }
 END_TEST
@@ -192,12 +169,12 @@ START_TEST(test_penalty_and_norm_by_hand)
 {
     float w[3] = {1.0f, -2.0f, 0.5f};
     OptConfig c = optim_defaults();
-    ck_assert_double_eq(penalty_value(w, TENSORS, 2, &c), 0.0);
+    ck_assert_double_eq(penalty_value(w, OPTIM_FIXTURE_TENSORS, 2, &c), 0.0);
     c.weight_decay = 0.1f;
     c.l1 = 0.5f; /* 0.05 * (1 + 4) + 0.5 * 3 */
-    ck_assert_double_eq_tol(penalty_value(w, TENSORS, 2, &c), 1.75, 1e-6);
+    ck_assert_double_eq_tol(penalty_value(w, OPTIM_FIXTURE_TENSORS, 2, &c), 1.75, 1e-6);
     c.decay_bias = 1; /* 0.05 * 5.25 + 0.5 * 3.5 */
-    ck_assert_double_eq_tol(penalty_value(w, TENSORS, 2, &c), 2.0125, 1e-6);
+    ck_assert_double_eq_tol(penalty_value(w, OPTIM_FIXTURE_TENSORS, 2, &c), 2.0125, 1e-6);
     ModelCfg mc;
     Net *net;
     Err e;
@@ -379,7 +356,6 @@ START_TEST(test_wddemo_binary)
     free(dir);
 }
 END_TEST
-
 
 /* ---- validation hold-out and early stopping ---- */
 

@@ -243,22 +243,6 @@ END_TEST
 
 /* ---- resume equals uninterrupted, on synthetic data, through run_train ---- */
 
-static void synth(Dataset *d, int n, int seed)
-{
-    d->n = n, d->h = 28, d->w = 28;
-    d->pixels = malloc((size_t)n * 784);
-    d->labels = malloc((size_t)n);
-    Rng r;
-    rng_seed(&r, (uint64_t)seed);
-    for (int i = 0; i < n; i++) {
-        int y = (int)rng_below(&r, 10);
-        d->labels[i] = (uint8_t)y;
-        for (int j = 0; j < 784; j++) /* a class-dependent band plus noise: learnable */
-            d->pixels[(size_t)i * 784 + j] =
-                (uint8_t)((j / 28 >= 2 * y && j / 28 < 2 * y + 6 ? 150 : 0) + rng_below(&r, 100));
-    }
-}
-
 typedef struct {
     int stop_after;
     volatile sig_atomic_t stop;
@@ -303,8 +287,8 @@ static void resume_case(const char *model, const float *dropout, int ndropout, O
     snprintf(a, sizeof a, "%s/a", dir);
     snprintf(b, sizeof b, "%s/b", dir);
     Dataset train = {0}, test = {0};
-    synth(&train, 120, 1);
-    synth(&test, 30, 2);
+    synthetic_dataset(&train, 120, 1);
+    synthetic_dataset(&test, 30, 2);
     Err e;
     for (int k = 0; k < 2; k++) {
         Net *net;

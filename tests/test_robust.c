@@ -555,22 +555,6 @@ END_TEST
 
 /* ---- the library, synthetic data ---- */
 
-static void synth(Dataset *d, int n, int seed)
-{
-    d->n = n, d->h = 28, d->w = 28;
-    d->pixels = malloc((size_t)n * 784);
-    d->labels = malloc((size_t)n);
-    Rng r;
-    rng_seed(&r, (uint64_t)seed);
-    for (int i = 0; i < n; i++) {
-        int y = (int)rng_below(&r, 10);
-        d->labels[i] = (uint8_t)y;
-        for (int j = 0; j < 784; j++) /* a class-dependent band plus noise: learnable */
-            d->pixels[(size_t)i * 784 + j] =
-                (uint8_t)((j / 28 >= 2 * y && j / 28 < 2 * y + 6 ? 150 : 0) + rng_below(&r, 100));
-    }
-}
-
 typedef struct {
     int stop_epoch, stop_batch; /* raise stop once this batch is done */
     volatile sig_atomic_t stop;
@@ -600,8 +584,8 @@ START_TEST(test_resume_mid_epoch_equals_uninterrupted)
     snprintf(a, sizeof a, "%s/a", dir);
     snprintf(b, sizeof b, "%s/b", dir);
     Dataset train = {0}, test = {0};
-    synth(&train, 120, 1);
-    synth(&test, 30, 2);
+    synthetic_dataset(&train, 120, 1);
+    synthetic_dataset(&test, 30, 2);
     OptConfig oc = optim_defaults();
     oc.kind = OPT_ADAMW;
     oc.weight_decay = 0.01f;
@@ -657,8 +641,8 @@ START_TEST(test_save_every_and_best)
 {
     char *dir = make_temp_dir();
     Dataset train = {0}, test = {0};
-    synth(&train, 100, 3);
-    synth(&test, 40, 4);
+    synthetic_dataset(&train, 100, 3);
+    synthetic_dataset(&test, 40, 4);
     OptConfig oc = optim_defaults();
     oc.kind = OPT_SGD;
     oc.lr = 0.5f; /* noisy: the test accuracy goes up and down */
@@ -711,8 +695,8 @@ START_TEST(test_gradient_overflow_stops_before_the_step)
     char path[4200];
     Err e;
     Dataset train = {0}, test = {0};
-    synth(&train, 8, 5);
-    synth(&test, 8, 6);
+    synthetic_dataset(&train, 8, 5);
+    synthetic_dataset(&test, 8, 6);
     memset(train.labels, 1, 8); /* every p(class 0) is about 1: dL/dlogits = (1, -1) */
     ModelCfg c;
     ck_assert_int_eq(cfg_parse_text("g.cfg", "input 1x28x28\nflatten\ndense 2\nrelu\ndense 2\n", &c, &e), ST_OK);

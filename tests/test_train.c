@@ -57,30 +57,8 @@ START_TEST(test_xent_gradcheck)
 }
 END_TEST
 
-/* ---- optimizers: w = [1, -2] (a weight), b = [0.5] (a bias), lr 0.1 ---- */
-
-static const ParamInfo TENSORS[2] = {
-    {.name = "0.weight", .offset = 0, .numel = 2, .is_bias = 0},
-    {.name = "0.bias", .offset = 2, .numel = 1, .is_bias = 1},
-};
-
-static void run_steps(OptConfig c, int steps, float out[3])
-{
-    float w[3] = {1.0f, -2.0f, 0.5f}, g[3] = {0.1f, 0.2f, -0.3f};
-    Optim o;
-    Err e;
-    ck_assert_int_eq(optim_init(&o, &c, 3, &e), ST_OK);
-    for (int s = 0; s < steps; s++) optim_step(&o, w, g, TENSORS, 2);
-    optim_free(&o);
-    memcpy(out, w, sizeof w);
-}
-
-#define CK3(w, a, b, c)                                                                                                \
-    do {                                                                                                               \
-        ck_assert_float_eq_tol((w)[0], (a), 1e-6f);                                                                    \
-        ck_assert_float_eq_tol((w)[1], (b), 1e-6f);                                                                    \
-        ck_assert_float_eq_tol((w)[2], (c), 1e-6f);                                                                    \
-    } while (0)
+/* ---- optimizers: w = [1, -2] (a weight), b = [0.5] (a bias), lr 0.1
+ * (optim_fixture_steps in testutil) ---- */
 
 START_TEST(test_sgd_steps)
 {
@@ -88,13 +66,13 @@ START_TEST(test_sgd_steps)
     c.kind = OPT_SGD;
     c.lr = 0.1f;
     float w[3];
-    run_steps(c, 1, w);
+    ck_assert_int_eq(optim_fixture_steps(c, 1, w), 0);
     CK3(w, 0.99f, -2.02f, 0.53f);
     c.weight_decay = 0.01f; /* g + wd*w on weights only */
-    run_steps(c, 1, w);
+    ck_assert_int_eq(optim_fixture_steps(c, 1, w), 0);
     CK3(w, 0.989f, -2.018f, 0.53f);
     c.decay_bias = 1;
-    run_steps(c, 1, w);
+    ck_assert_int_eq(optim_fixture_steps(c, 1, w), 0);
     CK3(w, 0.989f, -2.018f, 0.5295f);
 }
 END_TEST
@@ -106,14 +84,14 @@ START_TEST(test_sgd_momentum_steps)
     c.lr = 0.1f;
     c.momentum = 0.9f;
     float w[3];
-    run_steps(c, 2, w); /* b1 = g, b2 = 0.9 g + g = 1.9 g: w - 0.1 * 2.9 g */
+    ck_assert_int_eq(optim_fixture_steps(c, 2, w), 0); /* b1 = g, b2 = 0.9 g + g = 1.9 g: w - 0.1 * 2.9 g */
     CK3(w, 1.0f - 0.029f, -2.0f - 0.058f, 0.5f + 0.087f);
     c.nesterov = 1; /* g + mu*b: 1.9 g then 2.71 g */
-    run_steps(c, 2, w);
+    ck_assert_int_eq(optim_fixture_steps(c, 2, w), 0);
     CK3(w, 1.0f - 0.0461f, -2.0f - 0.0922f, 0.5f + 0.1383f);
     c.nesterov = 0;
     c.weight_decay = 0.5f; /* g' = g + 0.5 w on the weight */
-    run_steps(c, 1, w);
+    ck_assert_int_eq(optim_fixture_steps(c, 1, w), 0);
     CK3(w, 1.0f - 0.1f * 0.6f, -2.0f - 0.1f * (0.2f - 1.0f), 0.53f);
 }
 END_TEST
@@ -124,13 +102,13 @@ START_TEST(test_adam_steps)
     c.lr = 0.1f;
     float w[3];
     /* with a constant gradient every Adam step moves each weight by lr */
-    run_steps(c, 1, w);
+    ck_assert_int_eq(optim_fixture_steps(c, 1, w), 0);
     CK3(w, 0.9f, -2.1f, 0.6f);
-    run_steps(c, 2, w);
+    ck_assert_int_eq(optim_fixture_steps(c, 2, w), 0);
     CK3(w, 0.8f, -2.2f, 0.7f);
     /* L2: the second weight's gradient 0.2 + 0.1 * -2 is exactly 0: it stays */
     c.weight_decay = 0.1f;
-    run_steps(c, 1, w);
+    ck_assert_int_eq(optim_fixture_steps(c, 1, w), 0);
     CK3(w, 0.9f, -2.0f, 0.6f);
     /* eps matters when v is tiny: m/(sqrt(v)+eps) with g = 1e-9 */
     float w2[1] = {1.0f}, g2[1] = {1e-9f};
@@ -154,10 +132,10 @@ START_TEST(test_adamw_steps)
     c.weight_decay = 0.1f;
     float w[3];
     /* w *= 1 - lr*wd (weights only), then the Adam step of lr */
-    run_steps(c, 1, w);
+    ck_assert_int_eq(optim_fixture_steps(c, 1, w), 0);
     CK3(w, 0.99f - 0.1f, -1.98f - 0.1f, 0.6f);
     c.decay_bias = 1;
-    run_steps(c, 1, w);
+    ck_assert_int_eq(optim_fixture_steps(c, 1, w), 0);
     CK3(w, 0.99f - 0.1f, -1.98f - 0.1f, 0.495f + 0.1f);
 }
 END_TEST

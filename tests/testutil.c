@@ -190,3 +190,36 @@ int write_synthetic_idx(const char *dir, const char *prefix, int n, unsigned see
     if (fl && fclose(fl) != 0) bad = 1;
     return bad ? -1 : 0;
 }
+
+const ParamInfo OPTIM_FIXTURE_TENSORS[2] = {
+    {.name = "0.weight", .offset = 0, .numel = 2, .is_bias = 0},
+    {.name = "0.bias", .offset = 2, .numel = 1, .is_bias = 1},
+};
+
+int optim_fixture_steps(OptConfig c, int steps, float out[3])
+{
+    float w[3] = {1.0f, -2.0f, 0.5f}, g[3] = {0.1f, 0.2f, -0.3f};
+    Optim o;
+    Err e;
+    if (optim_init(&o, &c, 3, &e) != ST_OK) return -1;
+    for (int s = 0; s < steps; s++) optim_step(&o, w, g, OPTIM_FIXTURE_TENSORS, 2);
+    optim_free(&o);
+    memcpy(out, w, sizeof w);
+    return 0;
+}
+
+void synthetic_dataset(Dataset *d, int n, int seed)
+{
+    d->n = n, d->h = 28, d->w = 28;
+    d->pixels = malloc((size_t)n * 784);
+    d->labels = malloc((size_t)n);
+    Rng r;
+    rng_seed(&r, (uint64_t)seed);
+    for (int i = 0; i < n; i++) {
+        int y = (int)rng_below(&r, 10);
+        d->labels[i] = (uint8_t)y;
+        for (int j = 0; j < 784; j++) /* a class-dependent band plus noise: learnable */
+            d->pixels[(size_t)i * 784 + j] =
+                (uint8_t)((j / 28 >= 2 * y && j / 28 < 2 * y + 6 ? 150 : 0) + rng_below(&r, 100));
+    }
+}

@@ -5,7 +5,9 @@
 
 #include <stddef.h>
 
+#include "data/dataset.h"
 #include "nn/layer.h"
+#include "nn/optim.h"
 
 typedef enum {
     GC_X_AWAY_FROM_ZERO, /* x = +-(0.1 .. 1): no input near a ReLU kink        */
@@ -47,6 +49,26 @@ int run_fmnist(const char *args, char *out, size_t len);
  * 28x28 images of 10 classes (class c: a bright band at rows 2c+4..2c+8 over
  * noise seeded by seed), learnable in a few steps. Returns 0 on success. */
 int write_synthetic_idx(const char *dir, const char *prefix, int n, unsigned seed);
+
+/* The optimizer fixture of the hand-computed step tests: w = [1, -2] (a
+ * weight tensor), b = [0.5] (a bias tensor), constant gradient
+ * g = [0.1, 0.2, -0.3]; takes `steps` steps of c and writes [w0, w1, b] to
+ * out. Returns 0, or -1 if the optimizer could not be set up. */
+int optim_fixture_steps(OptConfig c, int steps, float out[3]);
+/* The fixture's two tensors: [0,2) a weight, [2,3) a bias. */
+extern const ParamInfo OPTIM_FIXTURE_TENSORS[2];
+/* Checks the three fixture values against hand-computed ones (to 1e-6); for
+ * suites that include check.h. */
+#define CK3(w, a, b, c)                                                                                                \
+    do {                                                                                                               \
+        ck_assert_float_eq_tol((w)[0], (a), 1e-6f);                                                                    \
+        ck_assert_float_eq_tol((w)[1], (b), 1e-6f);                                                                    \
+        ck_assert_float_eq_tol((w)[2], (c), 1e-6f);                                                                    \
+    } while (0)
+
+/* Fills d (allocating; free with dataset_free) with n 28x28 images whose
+ * class-dependent bright band over noise makes them learnable; seeded. */
+void synthetic_dataset(Dataset *d, int n, int seed);
 
 /* 1 if the Fashion-MNIST files are found where the binary would look. */
 int have_real_data(void);
