@@ -91,6 +91,8 @@ static const GcCase gc_cases[] = {
     {"conv", 3, 4, 9, 2, 1, 4, 2, 0},    {"maxpool", 3, 6, 6, 0, 2, 2, 2, 0}, {"maxpool", 2, 7, 5, 0, 3, 3, 2, 0},
     {"maxpool", 2, 7, 5, 0, 2, 3, 1, 0}, {"maxpool", 1, 5, 5, 0, 5, 5, 0, 0}, {"maxpool", 2, 9, 8, 0, 3, 2, 0, 0},
     {"maxpool", 2, 7, 5, 0, 2, 2, 0, 0}, {"maxpool", 3, 4, 6, 0, 2, 2, 2, 0},
+    /* rows of 18 and 14 windows: the vector path's full and partial blocks */
+    {"maxpool", 2, 4, 36, 0, 2, 2, 0, 0}, {"maxpool", 1, 5, 29, 0, 2, 2, 2, 0},
     {"avgpool", 3, 6, 6, 0, 2, 2, 2, 0}, {"avgpool", 2, 7, 5, 0, 3, 2, 2, 0}, {"avgpool", 2, 7, 5, 0, 3, 3, 1, 0},
 };
 enum { N_GC = sizeof gc_cases / sizeof gc_cases[0], N_GC_CONV = 10 /* the conv cases come first */ };
@@ -265,6 +267,61 @@ START_TEST(test_conv_chunks)
 }
 END_TEST
 
+/* A fused ReLU (fuse_relu, set by net_build when relu follows conv) gives
+ * exactly conv then relu: y = max(conv, 0), and backward equals the plain
+ * layer's backward on dy * [y > 0]. With fuse_pool, backward takes the
+ * gradient after a 2x2 maxpool of that and equals maxpool's backward, the
+ * mask and the plain backward in turn. Cases: direct path (stride 1) and
+ * im2col path (stride 2), each unpooled and pooled, odd sizes (floor mode). */
+START_TEST(test_conv_fused_relu)
+{
+    /* {stride, pooled, size}: 29 and 36 give rows of 14 and 18 windows (the
+     * vector path's partial and full blocks) */
+    static const int cases[6][3] = {{1, 0, 9}, {2, 0, 9}, {1, 1, 9}, {2, 1, 9}, {1, 1, 29}, {1, 1, 36}};
+    const int stride = cases[_i][0], pooled = cases[_i][1], hw = cases[_i][2], n = 11;
+    LayerSpec s, ps;
+    spec_init(&s, "conv", 10, 3, 3, stride, 1);
+    TestLayer plain, fused, pool;
+    tl_make(&plain, &s, (Shape){5, hw, hw}, n, 31);
+    tl_make(&fused, &s, (Shape){5, hw, hw}, n, 31);
+    fused.l.fuse_relu = 1;
+    fused.l.fuse_pool = pooled;
+    spec_init(&ps, "maxpool", 0, 2, 2, 0, 0);
+    tl_make(&pool, &ps, plain.l.out, n, 1);
+    ck_assert_int_eq(pool.l.out.h, plain.l.out.h / 2);
+    const size_t ny = plain.ny, ndy = pooled ? pool.ny : ny;
+    float *x = random_floats(plain.nx, 32), *dy = random_floats(ndy, 33);
+    float *y = malloc(ny * sizeof *y), *yf = malloc(ny * sizeof *yf), *r = malloc(ny * sizeof *r);
+    float *dr = malloc(ny * sizeof *dr), *dm = malloc(ny * sizeof *dm), *p = malloc(pool.ny * sizeof *p);
+    float *dx = malloc(plain.nx * sizeof *dx), *dxf = malloc(plain.nx * sizeof *dxf);
+    plain.l.ops->forward(&plain.l, x, y, n, MODE_TRAIN, 0);
+    fused.l.ops->forward(&fused.l, x, yf, n, MODE_TRAIN, 0);
+    size_t neg = 0;
+    for (size_t i = 0; i < ny; i++) {
+        neg += y[i] < 0;
+        r[i] = y[i] > 0 ? y[i] : 0.0f;
+        ck_assert_msg(yf[i] == r[i], "y[%zu] = %g, conv gives %g", i, yf[i], y[i]);
+    }
+    ck_assert_uint_gt(neg, ny / 4); /* the mask matters */
+    if (pooled) {
+        pool.l.ops->forward(&pool.l, r, p, n, MODE_TRAIN, 0);
+        pool.l.ops->backward(&pool.l, r, p, dy, dr, n);
+    } else {
+        memcpy(dr, dy, ny * sizeof *dr);
+    }
+    for (size_t i = 0; i < ny; i++) dm[i] = y[i] > 0 ? dr[i] : 0.0f;
+    plain.l.ops->backward(&plain.l, x, y, dm, dx, n);
+    fused.l.ops->backward(&fused.l, x, yf, dy, dxf, n);
+    ck_assert_mem_eq(dx, dxf, plain.nx * sizeof *dx);
+    ck_assert_mem_eq(plain.l.dw, fused.l.dw, plain.l.nw * sizeof(float));
+    ck_assert_mem_eq(plain.l.db, fused.l.db, plain.l.nb * sizeof(float));
+    free(x), free(dy), free(y), free(yf), free(r), free(dr), free(dm), free(p), free(dx), free(dxf);
+    tl_free(&plain);
+    tl_free(&fused);
+    tl_free(&pool);
+}
+END_TEST
+
 /* ---- 1 thread vs 2 threads ---------------------------------------------- */
 
 #ifdef _OPENMP
@@ -329,6 +386,47 @@ END_TEST
 #endif
 
 /* ---- model files -------------------------------------------------------- */
+
+/* net_build folds relu (and the backward of a 2x2 maxpool) into the conv
+ * before them; the network computes exactly what the unfused layers do. The
+ * reference is the same network with "dropout 0" (an exact copy) after each
+ * conv, which keeps the layers apart; the parameters are the same. */
+START_TEST(test_net_fusion_exact)
+{
+    static const char *fused_txt = "input 3x9x9\nconv 6 3 pad=1\nrelu\nmaxpool 2\nconv 4 3 pad=1\nrelu\n"
+                                   "maxpool 2 stride=1\nflatten\ndense 5\n";
+    static const char *plain_txt = "input 3x9x9\nconv 6 3 pad=1\ndropout 0\nrelu\nmaxpool 2\nconv 4 3 pad=1\n"
+                                   "dropout 0\nrelu\nmaxpool 2 stride=1\nflatten\ndense 5\n";
+    const int n = 10;
+    ModelCfg ca, cb;
+    Err e;
+    Net *a, *b;
+    ck_assert_msg(cfg_parse_text("fused", fused_txt, &ca, &e) == ST_OK && net_build(&ca, n, &a, &e) == ST_OK, "%s",
+                  e.msg);
+    ck_assert_msg(cfg_parse_text("plain", plain_txt, &cb, &e) == ST_OK && net_build(&cb, n, &b, &e) == ST_OK, "%s",
+                  e.msg);
+    ck_assert(a->layers[0].fuse_relu && a->layers[0].fuse_pool);   /* 2x2 stride 2 */
+    ck_assert(a->layers[3].fuse_relu && !a->layers[3].fuse_pool);  /* stride 1: a plain maxpool */
+    ck_assert(!b->layers[0].fuse_relu && !b->layers[5].fuse_relu);
+    ck_assert_uint_eq(a->nparams, b->nparams);
+    net_init(a, 5);
+    memcpy(b->params, a->params, a->nparams * sizeof(float));
+    float *x = random_floats((size_t)n * 243, 41), *dz = random_floats((size_t)n * 5, 42);
+    const float *za = net_forward(a, x, n, MODE_TRAIN, 9), *zb = net_forward(b, x, n, MODE_TRAIN, 9);
+    ck_assert_mem_eq(za, zb, (size_t)n * 5 * sizeof(float));
+    net_zero_grad(a);
+    net_zero_grad(b);
+    net_backward(a, x, dz, n);
+    net_backward(b, x, dz, n);
+    size_t nz = 0;
+    for (size_t i = 0; i < a->nparams; i++) nz += a->grads[i] != 0.0f;
+    ck_assert_uint_gt(nz, a->nparams / 2);
+    ck_assert_mem_eq(a->grads, b->grads, a->nparams * sizeof(float));
+    free(x), free(dz);
+    net_free(a);
+    net_free(b);
+}
+END_TEST
 
 START_TEST(test_cnn_cfg_builds)
 {
@@ -437,6 +535,7 @@ Suite *conv_suite(void)
     tcase_add_loop_test(tc, test_pool_forward_naive, N_GC_CONV, N_GC);
     tcase_add_test(tc, test_maxpool_ties);
     tcase_add_test(tc, test_conv_chunks);
+    tcase_add_loop_test(tc, test_conv_fused_relu, 0, 6);
     suite_add_tcase(s, tc);
 
 #ifdef _OPENMP
@@ -447,6 +546,7 @@ Suite *conv_suite(void)
 
     tc = tcase_create("model");
     tcase_add_test(tc, test_cnn_cfg_builds);
+    tcase_add_test(tc, test_net_fusion_exact);
     tcase_add_loop_test(tc, test_shape_errors, 0, N_BAD);
     tcase_add_test(tc, test_shapes_ok);
     suite_add_tcase(s, tc);

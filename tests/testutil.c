@@ -67,7 +67,8 @@ int gradcheck_layer_ops(const LayerOps *ops, const LayerSpec *spec, Shape in, in
     float *w = calloc(l.nw + 1, sizeof *w), *b = calloc(l.nb + 1, sizeof *b);
     float *dw = calloc(l.nw + 1, sizeof *dw), *db = calloc(l.nb + 1, sizeof *db);
     float *ws = malloc((l.ws_per_sample * (size_t)n + 1) * sizeof *ws);
-    l.w = w, l.b = b, l.dw = dw, l.db = db, l.ws = ws;
+    float *buf = calloc(l.nbuf + 1, sizeof *buf); /* batchnorm's running statistics */
+    l.w = w, l.b = b, l.dw = dw, l.db = db, l.ws = ws, l.buf = buf;
     Rng rng;
     rng_seed(&rng, seed);
     l.ops->init(&l, &rng);
@@ -92,7 +93,7 @@ int gradcheck_layer_ops(const LayerOps *ops, const LayerSpec *spec, Shape in, in
     for (size_t i = 0; i < nx; i++) compare(res, "dx", i, dx[i], central(&l, x, y, n, r, ny, x, i, h), atol, rtol);
     for (size_t i = 0; i < l.nw; i++) compare(res, "dw", i, dw[i], central(&l, x, y, n, r, ny, w, i, h), atol, rtol);
     for (size_t i = 0; i < l.nb; i++) compare(res, "db", i, db[i], central(&l, x, y, n, r, ny, b, i, h), atol, rtol);
-    free(x), free(y), free(r), free(dx), free(w), free(b), free(dw), free(db), free(ws);
+    free(x), free(y), free(r), free(dx), free(w), free(b), free(dw), free(db), free(ws), free(buf);
     return 1;
 }
 

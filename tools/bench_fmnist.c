@@ -155,9 +155,9 @@ static void run_conv(void *p)
 {
     ConvCase *c = p;
     if (!c->back)
-        conv_forward(&c->g, c->oc, c->x, c->w, c->b, c->n, c->y, c->ws);
+        conv_forward(&c->g, c->oc, c->x, c->w, c->b, c->n, 0, c->y, c->ws);
     else
-        conv_backward(&c->g, c->oc, c->x, c->w, c->dy, c->n, c->need_dx ? c->dx : NULL, c->dw, c->db, c->ws);
+        conv_backward(&c->g, c->oc, c->x, c->w, NULL, 0, c->dy, c->n, c->need_dx ? c->dx : NULL, c->dw, c->db, c->ws);
 }
 
 static void bench_conv(const char *what, int cin, int hw, int oc, int n, int need_dx)

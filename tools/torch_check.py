@@ -3,7 +3,9 @@
 
 Builds the torch.nn.Sequential that has the layers of an fmnist model file
 (the `input` line is not a layer; layers count from 0, so the keys are the
-npz's: "1.weight", "1.bias", ...), loads the npz exactly as a user would,
+npz's: "1.weight", "1.bias", ...; batchnorm is BatchNorm1d on a flat input,
+BatchNorm2d on an image, with its running statistics and num_batches_tracked
+among the keys), loads the npz exactly as a user would,
 
     model.load_state_dict({k: torch.from_numpy(v) for k, v in np.load(f).items()})
 
@@ -91,6 +93,10 @@ def build(text, where):
             pool = nn.MaxPool2d if word == "maxpool" else nn.AvgPool2d
             layers.append(pool((kh, kw), stride=(sh, sw)))
             shape = (c, (h - kh) // sh + 1, (w - kw) // sw + 1)
+        elif word == "batchnorm":
+            # on (N, C) after flatten/dense: BatchNorm1d; on (N, C, H, W): BatchNorm2d
+            bn = nn.BatchNorm1d if flat else nn.BatchNorm2d
+            layers.append(bn(c, eps=float(opts.get("eps", 1e-5)), momentum=float(opts.get("momentum", 0.1))))
         else:
             fail(f"unknown layer '{word}'")
     return nn.Sequential(*layers), mean, std

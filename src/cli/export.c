@@ -66,7 +66,7 @@ int cmd_export(int argc, char **argv)
     st = npz ? export_npz(net, out, &e) : export_onnx(net, out, &e);
     if (!st)
         printf("wrote %s (%s, %d tensors, %zu parameters)\n", out, npz ? "NumPy npz" : "ONNX", net->ntensors,
-               net->nparams);
+               net->nparams - net->nbuffers);
     net_free(net);
     return st ? cli_fail(st, &e) : 0;
 }

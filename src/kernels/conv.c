@@ -12,10 +12,14 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/conv_direct.h"
 #include "kernels/gemm.h"
 
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+#ifdef __AVX512F__
+#include <immintrin.h>
 #endif
 
 /* Loops touching fewer floats than this run on one thread: a parallel region
@@ -139,15 +143,22 @@ int conv_chunk(const ConvGeom *g, int oc)
 size_t conv_ws_per_sample(const ConvGeom *g, int oc)
 {
     const size_t P = (size_t)g->oh * (size_t)g->ow, K = (size_t)g->c * (size_t)g->kh * (size_t)g->kw;
-    return K * P + (size_t)oc * (K + 1);
+    const size_t gemm_path = K * P + (size_t)oc * (K + 1) + (size_t)oc * P;
+    if (!cdirect_ok(g)) return gemm_path;
+    const size_t direct = cdirect_ws_per_sample(g, oc);
+    return direct > gemm_path ? direct : gemm_path;
 }
 
 /* Sample s on the thread that takes it: col[K, P] = im2col(x_s) in that
  * thread's slot of ws (K*P floats, still in cache for the gemm);
  * y_s [OC, P] = w col + b. */
-void conv_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n, float *y,
-                  float *ws)
+void conv_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n, int relu,
+                  float *y, float *ws)
 {
+    if (cdirect_ok(g)) {
+        cdirect_forward(g, oc, x, w, b, n, relu, y, ws);
+        return;
+    }
     const int K = g->c * g->kh * g->kw, P = g->oh * g->ow;
     const size_t img = (size_t)g->c * (size_t)g->h * (size_t)g->w, oimg = (size_t)oc * (size_t)P;
     const int nt = max_threads() < n ? max_threads() : n; /* slots: at most one per sample */
@@ -159,7 +170,11 @@ void conv_forward(const ConvGeom *g, int oc, const float *x, const float *w, con
         im2col(g, x + (size_t)s * img, 1, col);
         gemm_nn(oc, P, K, w, K, col, P, 0.0f, ys, P);
         for (int o = 0; o < oc; o++)
-            for (int q = 0; q < P; q++) ys[(size_t)o * (size_t)P + q] += b[o];
+            for (int q = 0; q < P; q++) {
+                float *v = &ys[(size_t)o * (size_t)P + q];
+                *v += b[o];
+                if (relu && !(*v > 0.0f)) *v = 0.0f;
+            }
     }
 }
 
@@ -168,24 +183,111 @@ void conv_forward(const ConvGeom *g, int oc, const float *x, const float *w, con
  * and part_c's db [OC] += the sums of dy_s (in double within a sample); then
  * col = w^T dy_s and dx_s = col2im(col). The parts (after the n*K*P floats of
  * slots) are added to dw, db in chunk order: the same sums for any team. */
-void conv_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *dy, int n, float *dx,
-                   float *dw, float *db, float *ws)
+/* One row of windows of conv_relu_grad: r0, r1 are the two input rows of
+ * pw 2x2 windows, g their pw gradients; d0, d1 get the routed values. */
+static void relu_pool_grad_row(const float *restrict r0, const float *restrict r1, const float *restrict g, int pw,
+                               float *restrict d0, float *restrict d1)
 {
+    int px = 0;
+#ifdef __AVX512F__
+    /* 16 windows at a time: even/odd columns split apart, the same selects
+     * as below as lane masks, then interleaved back */
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    for (; px < pw; px += 16) {
+        const int cnt = pw - px < 16 ? pw - px : 16;
+        const __mmask16 m = (__mmask16)((1u << cnt) - 1);
+        const __mmask16 m0 = cnt >= 8 ? 0xFFFF : (__mmask16)((1u << (2 * cnt)) - 1);
+        const __mmask16 m1 = cnt <= 8 ? 0 : (__mmask16)((1u << (2 * (cnt - 8))) - 1);
+        const float *p0 = r0 + 2 * px, *p1 = r1 + 2 * px;
+        const __m512 A0 = _mm512_maskz_loadu_ps(m0, p0), A1 = _mm512_maskz_loadu_ps(m1, p0 + 16);
+        const __m512 C0 = _mm512_maskz_loadu_ps(m0, p1), C1 = _mm512_maskz_loadu_ps(m1, p1 + 16);
+        const __m512 a = _mm512_permutex2var_ps(A0, ev, A1), b = _mm512_permutex2var_ps(A0, od, A1);
+        const __m512 c = _mm512_permutex2var_ps(C0, ev, C1), e = _mm512_permutex2var_ps(C0, od, C1);
+        const __mmask16 kb = _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ);
+        const __m512 mb = _mm512_mask_blend_ps(kb, a, b);
+        const __mmask16 kc = _mm512_cmp_ps_mask(c, mb, _CMP_GT_OQ);
+        const __m512 mc = _mm512_mask_blend_ps(kc, mb, c);
+        const __mmask16 kd = _mm512_cmp_ps_mask(e, mc, _CMP_GT_OQ);
+        const __m512 top = _mm512_mask_blend_ps(kd, mc, e);
+        const __mmask16 pos = _mm512_cmp_ps_mask(top, _mm512_setzero_ps(), _CMP_GT_OQ);
+        const __m512 v = _mm512_maskz_loadu_ps((__mmask16)(m & pos), g + px);
+        const __mmask16 nkd = (__mmask16)~kd, nkcd = (__mmask16)(~kc & ~kd);
+        const __m512 oa = _mm512_maskz_mov_ps((__mmask16)(nkcd & ~kb), v), ob = _mm512_maskz_mov_ps(nkcd & kb, v);
+        const __m512 oc = _mm512_maskz_mov_ps(nkd & kc, v), odv = _mm512_maskz_mov_ps(kd, v);
+        _mm512_mask_storeu_ps(d0 + 2 * px, m0, _mm512_permutex2var_ps(oa, lo, ob));
+        _mm512_mask_storeu_ps(d0 + 2 * px + 16, m1, _mm512_permutex2var_ps(oa, hi, ob));
+        _mm512_mask_storeu_ps(d1 + 2 * px, m0, _mm512_permutex2var_ps(oc, lo, odv));
+        _mm512_mask_storeu_ps(d1 + 2 * px + 16, m1, _mm512_permutex2var_ps(oc, hi, odv));
+    }
+#endif
+    for (; px < pw; px++) {
+        const float a = r0[2 * px], b = r0[2 * px + 1], c = r1[2 * px], e = r1[2 * px + 1];
+        /* the first maximum in row-major order, as max2x2_row_backward */
+        const float mb = b > a ? b : a, mc = c > mb ? c : mb, top = e > mc ? e : mc;
+        const uint32_t kb = -(uint32_t)(b > a), kc = -(uint32_t)(c > mb), kd = -(uint32_t)(e > mc);
+        uint32_t v;
+        memcpy(&v, &g[px], sizeof v);
+        v &= -(uint32_t)(top > 0.0f);
+        const uint32_t vabc = v & ~kd, vab = vabc & ~kc;
+        const uint32_t o[4] = {vab & ~kb, vab & kb, vabc & kc, v & kd};
+        memcpy(&d0[2 * px], &o[0], 2 * sizeof v);
+        memcpy(&d1[2 * px], &o[2], 2 * sizeof v);
+    }
+}
+
+void conv_relu_grad(const float *y, const float *dy, int pooled, int oc, int oh, int ow, float *d)
+{
+    const size_t plane = (size_t)oh * (size_t)ow;
+    if (!pooled) {
+        for (size_t i = 0; i < (size_t)oc * plane; i++) d[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+        return;
+    }
+    const int ph = oh / 2, pw = ow / 2;
+    for (int o = 0; o < oc; o++) {
+        const float *yp = y + (size_t)o * plane, *dp = dy + (size_t)o * (size_t)ph * (size_t)pw;
+        float *dd = d + (size_t)o * plane;
+        for (int py = 0; py < ph; py++) {
+            const float *r0 = yp + (size_t)(2 * py) * (size_t)ow, *r1 = r0 + ow;
+            float *d0 = dd + (size_t)(2 * py) * (size_t)ow, *d1 = d0 + ow;
+            relu_pool_grad_row(r0, r1, dp + (size_t)py * (size_t)pw, pw, d0, d1);
+            if (ow & 1) d0[ow - 1] = d1[ow - 1] = 0.0f; /* floor mode: in no window */
+        }
+        if (oh & 1) memset(dd + (size_t)(oh - 1) * (size_t)ow, 0, (size_t)ow * sizeof *dd);
+    }
+}
+
+void conv_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *y_relu, int pooled,
+                   const float *dy, int n, float *dx, float *dw, float *db, float *ws)
+{
+    if (cdirect_ok(g)) {
+        cdirect_backward(g, oc, x, w, y_relu, pooled, dy, n, dx, dw, db, ws);
+        return;
+    }
     const int K = g->c * g->kh * g->kw, P = g->oh * g->ow, m = CONV_CHUNK, nch = (n + m - 1) / m;
     const size_t img = (size_t)g->c * (size_t)g->h * (size_t)g->w, oimg = (size_t)oc * (size_t)P;
     const size_t nw = (size_t)oc * (size_t)K, np = nw + (size_t)oc;
+    const size_t dyimg = (size_t)oc * (size_t)(g->oh / 2) * (size_t)(g->ow / 2); /* pooled dy, per sample */
     float *part = ws + (size_t)n * (size_t)K * (size_t)P;
     const int nt = max_threads() < nch ? max_threads() : nch; /* slots: at most one per chunk */
     (void)nt;
 #pragma omp parallel num_threads(nt) if ((double)n * (double)K * P >= PAR_MIN)
     {
         float *col = ws + (size_t)thread_num() * (size_t)K * (size_t)P;
+        float *dmask = part + (size_t)nch * np + (size_t)thread_num() * oimg; /* dy * [y > 0], fused relu */
 #pragma omp for schedule(dynamic, 1)
         for (int c = 0; c < nch; c++) {
             float *pw = part + (size_t)c * np, *pb = pw + nw;
             const int s1 = (c + 1) * m < n ? (c + 1) * m : n;
             for (int s = c * m; s < s1; s++) {
                 const float *dys = dy + (size_t)s * oimg;
+                if (y_relu) {
+                    conv_relu_grad(y_relu + (size_t)s * oimg, dy + (size_t)s * (pooled ? dyimg : oimg), pooled, oc,
+                                   g->oh, g->ow, dmask);
+                    dys = dmask;
+                }
                 im2col(g, x + (size_t)s * img, 1, col);
                 gemm_nt(oc, K, P, dys, P, col, P, s == c * m ? 0.0f : 1.0f, pw, K);
                 for (int o = 0; o < oc; o++) {
@@ -238,7 +340,31 @@ static inline int window_argmax(const float *wp, int w, int kh, int kw)
  * selects rather than branches (random data mispredicts them). */
 static void max2x2_row(const float *restrict r0, const float *restrict r1, int ow, float *restrict y)
 {
-    for (int ox = 0; ox < ow; ox++) {
+    int ox = 0;
+#ifdef __AVX512F__
+    /* 16 windows at a time: even and odd columns split apart, the same
+     * selects as lane masks */
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    for (; ox < ow; ox += 16) {
+        const int cnt = ow - ox < 16 ? ow - ox : 16;
+        const __mmask16 m = (__mmask16)((1u << cnt) - 1);
+        const __mmask16 m0 = cnt >= 8 ? 0xFFFF : (__mmask16)((1u << (2 * cnt)) - 1);
+        const __mmask16 m1 = cnt <= 8 ? 0 : (__mmask16)((1u << (2 * (cnt - 8))) - 1);
+        const float *p0 = r0 + 2 * ox, *p1 = r1 + 2 * ox;
+        const __m512 A0 = _mm512_maskz_loadu_ps(m0, p0), A1 = _mm512_maskz_loadu_ps(m1, p0 + 16);
+        const __m512 C0 = _mm512_maskz_loadu_ps(m0, p1), C1 = _mm512_maskz_loadu_ps(m1, p1 + 16);
+        const __m512 a = _mm512_permutex2var_ps(A0, ev, A1), b = _mm512_permutex2var_ps(A0, od, A1);
+        const __m512 c = _mm512_permutex2var_ps(C0, ev, C1), d = _mm512_permutex2var_ps(C0, od, C1);
+        __m512 mx = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(b, a, _CMP_GT_OQ), a, b);
+        mx = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(c, mx, _CMP_GT_OQ), mx, c);
+        mx = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(d, mx, _CMP_GT_OQ), mx, d);
+        const __mmask16 nan = _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(c, d, _CMP_UNORD_Q);
+        const __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a, b), c), d);
+        _mm512_mask_storeu_ps(y + ox, m, _mm512_mask_blend_ps(nan, mx, sum));
+    }
+#endif
+    for (; ox < ow; ox++) {
         const float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
         float m = b > a ? b : a;
         m = c > m ? c : m;

@@ -1,10 +1,12 @@
 /* conv.h - the kernels of the convolution and pooling layers.
  *
- * A convolution is im2col + gemm, one sample at a time: OpenMP hands samples
- * (forward) or fixed chunks of samples (backward) to threads, each with its
- * own slot of the scratch; gemm runs inside (serially, as a nested region).
- * Results are bit-identical whatever the thread count. Nothing here
- * allocates: the caller passes the scratch. */
+ * A convolution runs one sample at a time: OpenMP hands samples (forward) or
+ * fixed chunks of samples (backward) to threads, each with its own slot of
+ * the scratch. Stride-1 convolutions (the common case) go straight from a
+ * zero-padded copy of the image into register tiles (conv_direct.h); others
+ * use im2col + gemm (gemm serial inside, as a nested region). Results are
+ * bit-identical whatever the thread count. Nothing here allocates: the
+ * caller passes the scratch. */
 #ifndef FMNIST_CONV_H
 #define FMNIST_CONV_H
 
@@ -28,24 +30,30 @@ typedef struct {
 int conv_chunk(const ConvGeom *g, int oc);
 
 /* Scratch floats per sample that conv_forward/conv_backward need for a batch
- * of n: ws holds n * conv_ws_per_sample(g, oc) floats: K * P for one column
- * matrix per thread (at most one per sample) plus OC * (K + 1) for a chunk's
- * dW, db parts (K = C*KH*KW, P = OH*OW). */
+ * of n: ws holds n * conv_ws_per_sample(g, oc) floats. im2col path: K * P for
+ * one column matrix per thread (at most one per sample), OC * (K + 1) for a
+ * chunk's dW, db parts and OC * P for a masked dy per thread (K = C*KH*KW,
+ * P = OH*OW); the direct path's needs are in conv_direct.h. */
 size_t conv_ws_per_sample(const ConvGeom *g, int oc);
 
-/* y (n, OC, OH, OW) = conv(x (n, C, H, W), w [OC, C, KH, KW]) + b [OC].
+/* y (n, OC, OH, OW) = conv(x (n, C, H, W), w [OC, C, KH, KW]) + b [OC], and
+ * then max(y, 0) if relu (a ReLU layer fused in: no extra pass).
  * Per sample: col[K, P] (row (c*KH + i)*KW + j, column oy*OW + ox holding
  * x[c][oy*SH - PH + i][ox*SW - PW + j], or 0 in the padding); y = w col + b.
  * Parallel over samples. */
-void conv_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n, float *y,
-                  float *ws);
+void conv_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n, int relu,
+                  float *y, float *ws);
 
 /* Given dy (n, OC, OH, OW) of the forward on x: dw [OC, K] += sum over
  * samples of dy_s col_s^T and db [OC] += the sum of dy over samples and
  * positions (in a fixed order), and, unless dx is NULL, dx (n, C, H, W) is
- * OVERWRITTEN with col2im(w^T dy_s). Parallel over chunks of samples. */
-void conv_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *dy, int n, float *dx,
-                   float *dw, float *db, float *ws);
+ * OVERWRITTEN with col2im(w^T dy_s). If y_relu is not NULL the forward had
+ * relu set and y_relu is its output: dy is first masked by [y_relu > 0].
+ * If also pooled, dy (n, OC, OH/2, OW/2) is the gradient after a 2x2
+ * stride-2 maxpool of y_relu, whose backward is done here too: each value
+ * goes to its window's first maximum (if > 0). Parallel over chunks. */
+void conv_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *y_relu, int pooled,
+                   const float *dy, int n, float *dx, float *dw, float *db, float *ws);
 
 /* Pooling, no padding (g->ph = g->pw = 0), x (n, C, H, W), y (n, C, OH, OW).
  * maxpool: y = the window's maximum (NaN wins, as in PyTorch); backward routes

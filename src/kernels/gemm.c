@@ -41,8 +41,9 @@ typedef struct {
 /* Packs a w x kc slice of a strided matrix into ceil(w/W) k-major panels of
  * width W: panel p holds dst[p*W*kc + k*W + x] = src[(p*W + x)*xs + k*ks].
  * Columns past w are zero, so the micro-kernel always runs full width (the
- * padding only ever meets padding and is never stored). */
-static void pack_block(float *restrict dst, const float *restrict src, ptrdiff_t xs,
+ * padding only ever meets padding and is never stored). Exported (gemm.h)
+ * for conv_direct.c, which lays dy out the same way. */
+void gemm_pack(float *restrict dst, const float *restrict src, ptrdiff_t xs,
                        ptrdiff_t ks, int w, int kc, int W)
 {
 #ifdef __AVX512F__
@@ -219,10 +220,10 @@ static void gemm_tile(const GemmArgs *g, int m0, int m1, int n0, int n1)
         for (int pc = 0; pc < K; pc += kc_step) {
             const int kc = K - pc < kc_step ? K - pc : kc_step;
             const int load = pc > 0 || g->beta != 0.0f;
-            pack_block(bpack, g->b + jc * g->b_js + pc * g->b_ks, g->b_js, g->b_ks, nc, kc, NR);
+            gemm_pack(bpack, g->b + jc * g->b_js + pc * g->b_ks, g->b_js, g->b_ks, nc, kc, NR);
             for (int ic = m0; ic < m1; ic += mc_step) {
                 const int mc = m1 - ic < mc_step ? m1 - ic : mc_step;
-                pack_block(apack, g->a + ic * g->a_is + pc * g->a_ks, g->a_is, g->a_ks, mc, kc, MR);
+                gemm_pack(apack, g->a + ic * g->a_is + pc * g->a_ks, g->a_is, g->a_ks, mc, kc, MR);
                 for (int jr = 0; jr < nc; jr += NR) {
                     const int nr = nc - jr < NR ? nc - jr : NR;
                     for (int ir = 0; ir < mc; ir += MR) {

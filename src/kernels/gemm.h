@@ -14,11 +14,19 @@
 #ifndef FMNIST_GEMM_H
 #define FMNIST_GEMM_H
 
+#include <stddef.h>
+
 void gemm_nn(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc);
 void gemm_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc);
 void gemm_tn(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc);
+
+/* The panel packing the products use, for kernels that want the same layout:
+ * a w x kc slice of a strided matrix (element (x, k) at src[x*xs + k*ks]) as
+ * ceil(w/W) k-major panels of width W (W a multiple of 16):
+ * dst[p*W*kc + k*W + x'] = element (p*W + x', k), zero for p*W + x' >= w. */
+void gemm_pack(float *dst, const float *src, ptrdiff_t xs, ptrdiff_t ks, int w, int kc, int W);
 
 #endif

@@ -40,12 +40,20 @@ static int parse_int(const char *s, long lo, long hi, int *out)
     return 1;
 }
 
-static int parse_float(const char *s, float *out)
+static int parse_double(const char *s, double *out)
 {
     errno = 0;
     char *end;
     double v = strtod(s, &end);
     if (end == s || *end || errno || !isfinite(v) || fabs(v) > 1e30) return 0;
+    *out = v;
+    return 1;
+}
+
+static int parse_float(const char *s, float *out)
+{
+    double v;
+    if (!parse_double(s, &v)) return 0;
     *out = (float)v;
     return 1;
 }
@@ -86,11 +94,13 @@ static const KindInfo KINDS[] = {
     {"conv", 2, {"stride", "pad", NULL}},
     {"maxpool", 1, {"stride", NULL}},
     {"avgpool", 1, {"stride", NULL}},
+    {"batchnorm", 0, {"eps", "momentum", NULL}},
 };
 
 static const char *USAGE[] = {
     "input CxHxW [mean=M] [std=S]", "flatten", "relu", "dense N", "dropout P",
     "conv OC K [stride=S] [pad=P]", "maxpool K [stride=S]", "avgpool K [stride=S]",
+    "batchnorm [eps=E] [momentum=M]",
 };
 
 #define MAX_SIZE 65536
@@ -103,7 +113,9 @@ static Status parse_line(Ctx *c, char **tok, int ntok, ModelCfg *cfg, int *have_
     for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++)
         if (!strcmp(tok[0], KINDS[i].kind)) kind = (int)i;
     if (kind < 0)
-        return fail(c, "unknown layer '%s' (expected one of: input, flatten, relu, dense, dropout, conv, maxpool, avgpool)%s",
+        return fail(c,
+                    "unknown layer '%s' (expected one of: input, flatten, relu, dense, dropout, conv, maxpool, "
+                    "avgpool, batchnorm)%s",
                     tok[0], "");
     const KindInfo *k = &KINDS[kind];
 
@@ -180,6 +192,18 @@ static Status parse_line(Ctx *c, char **tok, int ntok, ModelCfg *cfg, int *have_
             else s->stride = v;
         }
         if (!s->stride) return fail(c, "%s: a rectangular window needs stride=%s", k->kind, "S");
+    } else if (!strcmp(k->kind, "batchnorm")) {
+        s->eps = 1e-5; /* PyTorch's defaults */
+        s->momentum = 0.1;
+        for (int j = 0; j < nopt; j++) {
+            double v;
+            int is_eps = !strcmp(okey[j], "eps");
+            if (!parse_double(oval[j], &v) || (is_eps ? !(v > 0) : !(v >= 0 && v <= 1)))
+                return fail(c, "batchnorm: %s=%s is not a number in range (eps > 0, momentum from 0 to 1)", okey[j],
+                            oval[j]);
+            if (is_eps) s->eps = v;
+            else s->momentum = v;
+        }
     }
     cfg->nlayers++;
     return ST_OK;

@@ -9,6 +9,11 @@
  *   dropout P                        rate P in [0, 1)
  *   conv OC K [stride=S] [pad=P]     K is a size (3) or KHxKW (3x5)
  *   maxpool K [stride=S] | avgpool K [stride=S]   (stride defaults to K)
+ *   batchnorm [eps=E] [momentum=M]   batch normalization over channels (of a
+ *                                    flat or a CxHxW input), as PyTorch's
+ *                                    BatchNorm1d/2d; eps > 0 (1e-5), momentum
+ *                                    in [0, 1] (0.1): the running statistics'
+ *                                    update rate
  *
  * The parser checks the syntax and the values (unknown words and keys are
  * errors); shapes are checked when the network is built (net_build). Every

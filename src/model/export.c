@@ -32,10 +32,11 @@ static void put_f32s(Buf *b, const float *v, size_t n)
 
 /* ---- NPY / NPZ ---- */
 
-void export_npy_header(Buf *out, const int *dims, int ndim)
+/* The .npy header of an array of dtype descr ("<f4", "<i8"). */
+static void npy_header(Buf *out, const char *descr, const int *dims, int ndim)
 {
     char dict[256];
-    int n = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
     for (int d = 0; d < ndim; d++) n += snprintf(dict + n, sizeof dict - (size_t)n, "%s%d", d ? ", " : "", dims[d]);
     n += snprintf(dict + n, sizeof dict - (size_t)n, "%s), }", ndim == 1 ? "," : "");
     /* magic (6) + version (2) + length (2) + dict + padding + '\n' = 64k */
@@ -47,6 +48,12 @@ void export_npy_header(Buf *out, const int *dims, int ndim)
     for (size_t i = 0; i < pad; i++) buf_put(out, " ", 1);
     buf_put(out, "\n", 1);
 }
+
+void export_npy_header(Buf *out, const int *dims, int ndim) { npy_header(out, "<f4", dims, ndim); }
+
+/* batchnorm's num_batches_tracked: a float count in the arena, an int64 of
+ * shape () in a state_dict. */
+static int is_count(const ParamInfo *pi) { return pi->is_buffer && pi->ndim == 0; }
 
 #define ZIP_LOCAL 0x04034b50u
 #define ZIP_CENTRAL 0x02014b50u
@@ -77,8 +84,14 @@ Status export_npz_buf(const Net *net, Buf *out, Err *e)
         snprintf(name, sizeof name, "%s.npy", pi->name);
         size_t nl = strlen(name);
         entry.len = 0;
-        export_npy_header(&entry, pi->dims, pi->ndim);
-        put_f32s(&entry, net->params + pi->offset, pi->numel);
+        if (is_count(pi)) {
+            float v = net->params[pi->offset]; /* a count: a whole number >= 0 unless the file was altered */
+            npy_header(&entry, "<i8", pi->dims, 0);
+            buf_u64(&entry, v >= 0.0f && v < 9.2e18f ? (unsigned long long)v : 0);
+        } else {
+            export_npy_header(&entry, pi->dims, pi->ndim);
+            put_f32s(&entry, net->params + pi->offset, pi->numel);
+        }
         size_t offset = out->len - start;
         if (entry.len > 0xffffffffu || offset > 0xffffffffu) {
             buf_free(&entry), buf_free(&cd);
@@ -171,8 +184,8 @@ enum { OPSET_DOMAIN = 1, OPSET_VERSION = 2 };
 enum { ENTRY_KEY = 1, ENTRY_VALUE = 2 }; /* StringStringEntryProto */
 enum { GRAPH_NODE = 1, GRAPH_NAME = 2, GRAPH_INITIALIZER = 5, GRAPH_INPUT = 11, GRAPH_OUTPUT = 12 };
 enum { NODE_INPUT = 1, NODE_OUTPUT = 2, NODE_NAME = 3, NODE_OP_TYPE = 4, NODE_ATTRIBUTE = 5 };
-enum { ATTR_NAME = 1, ATTR_I = 3, ATTR_INTS = 8, ATTR_TYPE = 20 };
-enum { ATTR_TYPE_INT = 2, ATTR_TYPE_INTS = 7 };
+enum { ATTR_NAME = 1, ATTR_F = 2, ATTR_I = 3, ATTR_INTS = 8, ATTR_TYPE = 20 };
+enum { ATTR_TYPE_FLOAT = 1, ATTR_TYPE_INT = 2, ATTR_TYPE_INTS = 7 };
 enum { TENSOR_DIMS = 1, TENSOR_DATA_TYPE = 2, TENSOR_NAME = 8, TENSOR_RAW_DATA = 9 };
 enum { DT_FLOAT = 1 };
 enum { VALUE_NAME = 1, VALUE_TYPE = 2 };          /* ValueInfoProto */
@@ -187,6 +200,18 @@ static void attr_int(Buf *node, const char *name, int64_t v)
     pb_str(&a, ATTR_NAME, name);
     pb_int(&a, ATTR_I, v);
     pb_int(&a, ATTR_TYPE, ATTR_TYPE_INT);
+    pb_msg(node, NODE_ATTRIBUTE, &a);
+}
+
+static void attr_float(Buf *node, const char *name, float v)
+{
+    Buf a = {0};
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    pb_str(&a, ATTR_NAME, name);
+    pb_key(&a, ATTR_F, WT_I32);
+    buf_u32(&a, u);
+    pb_int(&a, ATTR_TYPE, ATTR_TYPE_FLOAT);
     pb_msg(node, NODE_ATTRIBUTE, &a);
 }
 
@@ -303,6 +328,16 @@ static Status build_graph(const Net *net, Buf *g, Err *e)
             node_begin(&node, kind[0] == 'm' ? "MaxPool" : "AveragePool", name, in3, 1, next);
             attr_ints(&node, "kernel_shape", k, 2);
             attr_ints(&node, "strides", st, 2);
+        } else if (!strcmp(kind, "batchnorm")) {
+            /* inference form, on (N,C) or (N,C,H,W): the running statistics; ONNX's
+             * momentum weighs the old running value (1 - PyTorch's momentum) */
+            char rm[40], rv[40];
+            snprintf(rm, sizeof rm, "%d.running_mean", i);
+            snprintf(rv, sizeof rv, "%d.running_var", i);
+            const char *in5[5] = {cur, w, b, rm, rv};
+            node_begin(&node, "BatchNormalization", name, in5, 5, next);
+            attr_float(&node, "epsilon", (float)l->spec.eps);
+            attr_float(&node, "momentum", (float)(1.0 - l->spec.momentum));
         } else {
             buf_free(&node);
             return err_set(e, ST_ERR_SHAPE, "%s:%d: ONNX export does not know the layer kind '%s'", net->cfg.path,
@@ -334,6 +369,7 @@ Status export_onnx_buf(const Net *net, Buf *out, Err *e)
     initializer(&g, "fmnist.std", NULL, 0, &sd, 1);
     for (int k = 0; k < net->ntensors; k++) {
         const ParamInfo *pi = &net->tensors[k];
+        if (is_count(pi)) continue; /* no node reads num_batches_tracked */
         initializer(&g, pi->name, pi->dims, pi->ndim, net->params + pi->offset, pi->numel);
     }
     int in_dims[4] = {-1, net->in.c, net->in.h, net->in.w}, out_dims[2] = {-1, net->nclasses};

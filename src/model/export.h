@@ -2,10 +2,12 @@
  *
  * NPZ: a zip of stored (uncompressed) .npy files, one per tensor, keyed by the
  * state_dict name of the equivalent torch.nn.Sequential ("1.weight", ...),
- * float32 little-endian, so that load_state_dict takes it unchanged.
+ * float32 little-endian (batchnorm's num_batches_tracked: int64 of shape (),
+ * as in PyTorch), so that load_state_dict takes it unchanged.
  * ONNX: opset 13; input "input" float32 [N,C,H,W] with pixels in [0,1] (the
  * graph normalizes with Sub/Div itself), output "logits" [N,classes], N
- * dynamic; dropout is left out. Both encoders are written here (zip headers,
+ * dynamic; dropout is left out; batchnorm is a BatchNormalization node with
+ * the running statistics (num_batches_tracked is not exported). Both encoders are written here (zip headers,
  * protobuf wire format); nothing here prints. */
 #ifndef FMNIST_EXPORT_H
 #define FMNIST_EXPORT_H

@@ -2,8 +2,11 @@
  * square or rectangular kernel, bias; no dilation or groups.
  *
  * x is (n, C, H, W), W is [OC, C, KH, KW], b is [OC], y is (n, OC, OH, OW).
- * The math (im2col + gemm per sample, dW summed in a fixed order) lives in
- * kernels/conv.c; this file checks shapes and initializes. */
+ * The math (per sample, dW summed in a fixed order) lives in kernels/conv.c;
+ * this file checks shapes and initializes. With l->fuse_relu (set by
+ * net_build when a relu follows) y = max(conv, 0) and backward masks dy;
+ * with l->fuse_pool too, backward takes the gradient after the 2x2 maxpool
+ * that follows the relu and routes it itself. */
 #include <limits.h>
 #include <math.h>
 
@@ -54,14 +57,14 @@ static void conv2d_forward(Layer *l, const float *x, float *y, int n, Mode mode,
 {
     (void)mode, (void)key;
     ConvGeom g = conv2d_geom(l);
-    conv_forward(&g, l->out.c, x, l->w, l->b, n, y, l->ws);
+    conv_forward(&g, l->out.c, x, l->w, l->b, n, l->fuse_relu, y, l->ws);
 }
 
 static void conv2d_backward(Layer *l, const float *x, const float *y, const float *dy, float *dx, int n)
 {
-    (void)y;
     ConvGeom g = conv2d_geom(l);
-    conv_backward(&g, l->out.c, x, l->w, dy, n, dx, l->dw, l->db, l->ws);
+    conv_backward(&g, l->out.c, x, l->w, l->fuse_relu ? y : NULL, l->fuse_relu && l->fuse_pool, dy, n, dx, l->dw,
+                  l->db, l->ws);
 }
 
 const LayerOps conv_ops = {"conv", conv2d_setup, conv2d_init, conv2d_forward, conv2d_backward};

@@ -13,7 +13,18 @@
  *    (+=) into the parameter gradients dw, db. net_zero_grad() clears them.
  *  - Parameters live in the network's arena; a layer holds views (w, b, dw,
  *    db) and frees nothing it did not allocate.
- *  - Mode is an argument, never a global: MODE_EVAL makes dropout an identity.
+ *  - Mode is an argument, never a global: MODE_EVAL makes dropout an identity
+ *    and makes batchnorm use its running statistics; MODE_TRAIN draws dropout
+ *    masks, normalizes with the batch's statistics and updates the running
+ *    ones; MODE_MC (Monte-Carlo dropout at inference) keeps dropout's masks
+ *    but uses and updates no statistics. net_forward hands MODE_MC to a layer
+ *    as MODE_EVAL if it has buffers (nbuf > 0: batchnorm) and as MODE_TRAIN
+ *    otherwise, so a layer needs to know only MODE_EVAL and MODE_TRAIN.
+ *  - Buffers (nbuf floats at buf, in the parameter arena after b) are state
+ *    that is saved with the weights but not trained: batchnorm's running_mean
+ *    [C], running_var [C] and num_batches_tracked (one float, a count). Only
+ *    forward writes them (MODE_TRAIN); their gradients stay 0 and the
+ *    optimizer and the penalties skip them.
  */
 #ifndef FMNIST_LAYER_H
 #define FMNIST_LAYER_H
@@ -25,7 +36,7 @@
 #include "util/rng.h"
 #include "util/status.h"
 
-typedef enum { MODE_EVAL = 0, MODE_TRAIN = 1 } Mode;
+typedef enum { MODE_EVAL = 0, MODE_TRAIN = 1, MODE_MC = 2 } Mode;
 
 typedef struct Layer Layer;
 
@@ -37,15 +48,18 @@ typedef struct {
     int kh, kw;          /* conv/pool kernel                             */
     int stride, pad;     /* conv/pool; stride 0 = default                */
     float p;             /* dropout rate in [0, 1)                       */
+    double eps;          /* batchnorm: added to the variance (> 0)       */
+    double momentum;     /* batchnorm: running-statistics rate in [0, 1] */
 } LayerSpec;
 
 typedef struct LayerOps {
     const char *kind;
     /* Checks that the layer fits its input shape, sets l->out, l->nw, l->nb
-     * (weight and bias element counts) and l->ws_per_sample (scratch floats
-     * needed per sample of a batch). Errors name the model file's line. */
+     * (weight and bias element counts), l->nbuf (buffer floats) and
+     * l->ws_per_sample (scratch floats needed per sample of a batch). Errors
+     * name the model file's line. */
     Status (*setup)(Layer *l, Err *e);
-    /* Fills w and b (PyTorch's default initialization for the kind). */
+    /* Fills w and b, and buf (PyTorch's default initialization for the kind). */
     void (*init)(Layer *l, Rng *r);
     void (*forward)(Layer *l, const float *x, float *y, int n, Mode mode, uint64_t key);
     void (*backward)(Layer *l, const float *x, const float *y, const float *dy, float *dx, int n);
@@ -58,16 +72,22 @@ struct Layer {
     size_t nw, nb;        /* parameter counts (0 for parameter-free)      */
     float *w, *b;         /* views into the net's parameter arena         */
     float *dw, *db;       /* views into the gradient arena                */
+    size_t nbuf;          /* buffer floats (0 but for batchnorm)          */
+    float *buf;           /* view into the parameter arena, after b       */
     size_t ws_per_sample; /* scratch floats needed per sample             */
     float *ws;            /* scratch view (shared by all layers)          */
     int index;            /* position in the network, from 0             */
     uint64_t key;         /* dropout: the key of the last MODE_TRAIN forward */
+    int fuse_relu;        /* conv: applies the ReLU layer that follows it, */
+                          /* which net_forward/backward then skip         */
+    int fuse_pool;        /* conv with fuse_relu: also does the backward  */
+                          /* of the 2x2 stride-2 maxpool after the relu  */
 };
 
 /* The table of kinds; NULL if kind is unknown. */
 const LayerOps *layer_find_ops(const char *kind);
 
 extern const LayerOps flatten_ops, dense_ops, relu_ops, dropout_ops;
-extern const LayerOps conv_ops, maxpool_ops, avgpool_ops;
+extern const LayerOps conv_ops, maxpool_ops, avgpool_ops, batchnorm_ops;
 
 #endif

@@ -3,14 +3,16 @@
  * Building walks the model file's layers once: each kind's setup() checks its
  * input shape and sets its output shape and parameter counts. Then one arena
  * holds all parameters (and one all gradients) in layer order, weight before
- * bias, as in a PyTorch state_dict. */
+ * bias (then a layer's buffers: batchnorm's running statistics), as in a
+ * PyTorch state_dict. */
 #include "nn/net.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static const LayerOps *const ALL_OPS[] = {&flatten_ops, &dense_ops, &relu_ops, &dropout_ops, &conv_ops, &maxpool_ops, &avgpool_ops};
+static const LayerOps *const ALL_OPS[] = {&flatten_ops, &dense_ops,   &relu_ops,    &dropout_ops,
+                                          &conv_ops,    &maxpool_ops, &avgpool_ops, &batchnorm_ops};
 
 const LayerOps *layer_find_ops(const char *kind)
 {
@@ -22,12 +24,34 @@ const LayerOps *layer_find_ops(const char *kind)
 #define MAX_PARAMS ((size_t)1 << 30)      /* 4 GiB of floats: refuse beyond */
 #define MAX_ACT_BYTES ((size_t)16 << 30)  /* activations of one batch        */
 
+/* 1 if layer i is a relu that the conv before it computes (fuse_relu). A
+ * maxpool after such a relu runs its forward; with the conv's fuse_pool, the
+ * conv does its backward (net_backward skips it). */
+static int relu_folded(const Net *net, int i) { return i > 0 && net->layers && net->layers[i - 1].fuse_relu; }
+
+/* 1 if layer i computes nothing: a folded relu, or a flatten (the same
+ * floats under a new shape). Its output is its input: no buffer, no pass. */
+static int passthrough(const Net *net, int i)
+{
+    return relu_folded(net, i) || (net->layers && net->layers[i].ops == &flatten_ops);
+}
+
+/* The input of layer i: the output of the last layer before it that is not
+ * a passthrough, or x. */
+static const float *input_of(const Net *net, int i, const float *x)
+{
+    while (--i >= 0)
+        if (!passthrough(net, i)) return net->act[i];
+    return x;
+}
+
 void net_free(Net *net)
 {
     if (!net) return;
     cfg_free(&net->cfg);
     if (net->act)
-        for (int i = 0; i < net->nlayers; i++) free(net->act[i]);
+        for (int i = 0; i < net->nlayers; i++)
+            if (!passthrough(net, i)) free(net->act[i]);
     free(net->act);
     free(net->dbuf[0]);
     free(net->dbuf[1]);
@@ -39,14 +63,20 @@ void net_free(Net *net)
     free(net);
 }
 
+/* The most tensors one layer has: batchnorm's weight, bias, running_mean,
+ * running_var and num_batches_tracked. */
+#define MAX_LAYER_TENSORS 5
+
 static void add_tensor(Net *net, const Layer *l, int is_bias, size_t offset, size_t numel)
 {
     ParamInfo *t = &net->tensors[net->ntensors++];
     snprintf(t->name, sizeof t->name, "%d.%s", l->index, is_bias ? "bias" : "weight");
     t->offset = offset;
     t->numel = numel;
-    t->is_bias = is_bias;
-    if (is_bias) {
+    /* batchnorm's weight (a per-channel scale) is grouped with the biases:
+     * not decayed unless --decay-bias */
+    t->is_bias = is_bias || !strcmp(l->spec.kind, "batchnorm");
+    if (is_bias || !strcmp(l->spec.kind, "batchnorm")) {
         t->ndim = 1;
         t->dims[0] = (int)numel;
     } else if (!strcmp(l->spec.kind, "conv")) {
@@ -62,10 +92,27 @@ static void add_tensor(Net *net, const Layer *l, int is_bias, size_t offset, siz
     }
 }
 
+/* A layer's buffers (l->nbuf floats from offset): so far only batchnorm's,
+ * running_mean [C], running_var [C], num_batches_tracked [] (a 0-d tensor). */
+static void add_buffers(Net *net, const Layer *l, size_t offset)
+{
+    static const char *const names[3] = {"running_mean", "running_var", "num_batches_tracked"};
+    size_t c = (l->nbuf - 1) / 2;
+    for (int k = 0; k < 3; k++) {
+        ParamInfo *t = &net->tensors[net->ntensors++];
+        snprintf(t->name, sizeof t->name, "%d.%s", l->index, names[k]);
+        t->offset = offset + (size_t)k * c;
+        t->numel = k < 2 ? c : 1;
+        t->is_buffer = 1;
+        t->ndim = k < 2 ? 1 : 0;
+        t->dims[0] = k < 2 ? (int)c : 0;
+    }
+}
+
 /* What net_build will allocate for max_batch samples, from shape inference
  * alone (setup of every layer into layers[]). */
 typedef struct {
-    size_t nparams, max_numel, max_ws, ws_bytes, bytes;
+    size_t nparams, nbuffers, max_numel, max_ws, ws_bytes, bytes;
     int nclasses;
 } Plan;
 
@@ -132,10 +179,12 @@ static Status plan_layers(const ModelCfg *c, int max_batch, Layer *layers, Plan 
             !size_add(acts, bytes, &acts))
             return err_set(e, ST_ERR_SHAPE, "%s:%d: %s output %s is too large for batch %d", c->path, l->spec.line,
                            l->spec.kind, shape_str(s, sb, sizeof sb), max_batch);
-        if (l->nw > MAX_PARAMS || l->nb > MAX_PARAMS || p->nparams + l->nw + l->nb > MAX_PARAMS)
+        if (l->nw > MAX_PARAMS || l->nb > MAX_PARAMS || l->nbuf > MAX_PARAMS ||
+            p->nparams + l->nw + l->nb + l->nbuf > MAX_PARAMS)
             return err_set(e, ST_ERR_SHAPE, "%s:%d: the model has too many parameters (more than 2^30)", c->path,
                            l->spec.line);
-        p->nparams += l->nw + l->nb;
+        p->nparams += l->nw + l->nb + l->nbuf;
+        p->nbuffers += l->nbuf;
         if (numel > p->max_numel) p->max_numel = numel;
         if (l->ws_per_sample > p->max_ws) p->max_ws = l->ws_per_sample;
     }
@@ -195,7 +244,7 @@ Status net_build(ModelCfg *cfg, int max_batch, Net **out, Err *e)
     }
     net->layers = calloc((size_t)c->nlayers, sizeof *net->layers);
     net->act = calloc((size_t)c->nlayers, sizeof *net->act);
-    net->tensors = calloc(2 * (size_t)c->nlayers, sizeof *net->tensors);
+    net->tensors = calloc(MAX_LAYER_TENSORS * (size_t)c->nlayers, sizeof *net->tensors);
     if (!net->layers || !net->act || !net->tensors) goto nomem;
 
     /* shapes and sizes, all checked before the large allocations below */
@@ -206,6 +255,7 @@ Status net_build(ModelCfg *cfg, int max_batch, Net **out, Err *e)
 
     /* one arena for the parameters, one for their gradients */
     net->nparams = nparams;
+    net->nbuffers = plan.nbuffers;
     net->params = calloc(nparams ? nparams : 1, sizeof(float));
     net->grads = calloc(nparams ? nparams : 1, sizeof(float));
     if (!net->params || !net->grads) goto nomem;
@@ -224,12 +274,28 @@ Status net_build(ModelCfg *cfg, int max_batch, Net **out, Err *e)
             add_tensor(net, l, 1, off, l->nb);
             off += l->nb;
         }
+        if (l->nbuf) {
+            l->buf = net->params + off;
+            add_buffers(net, l, off);
+            off += l->nbuf;
+        }
     }
 
     /* activations, gradient ping-pong buffers and scratch, for max_batch */
     size_t mb = (size_t)max_batch;
-    for (int i = 0; i < c->nlayers; i++)
-        if (!(net->act[i] = malloc(mb * shape_numel(net->layers[i].out) * sizeof(float)))) goto nomem;
+    for (int i = 0; i < c->nlayers; i++) {
+        /* conv + relu: the conv applies the relu as it stores its output,
+         * saving two passes over the largest activations (layer.h) */
+        Layer *l = &net->layers[i];
+        if (l->ops == &conv_ops && i + 1 < c->nlayers && net->layers[i + 1].ops == &relu_ops) {
+            l->fuse_relu = 1;
+            /* ... and a 2x2 stride-2 maxpool after them: its backward too */
+            const Layer *p = i + 2 < c->nlayers ? &net->layers[i + 2] : NULL;
+            l->fuse_pool = p && p->ops == &maxpool_ops && p->spec.kh == 2 && p->spec.kw == 2 &&
+                           (p->spec.stride == 0 || p->spec.stride == 2);
+        }
+        if (!passthrough(net, i) && !(net->act[i] = malloc(mb * shape_numel(l->out) * sizeof(float)))) goto nomem;
+    }
     net->dbuf[0] = malloc(mb * max_numel * sizeof(float));
     net->dbuf[1] = malloc(mb * max_numel * sizeof(float));
     net->ws = max_ws ? malloc(ws_bytes) : NULL;
@@ -253,13 +319,14 @@ void net_init(Net *net, uint64_t seed)
 
 const float *net_forward(Net *net, const float *x, int n, Mode mode, uint64_t key)
 {
-    const float *in = x;
     for (int i = 0; i < net->nlayers; i++) {
         Layer *l = &net->layers[i];
-        l->ops->forward(l, in, net->act[i], n, mode, rng_mix64(key + (uint64_t)i));
-        in = net->act[i];
+        if (passthrough(net, i)) continue;
+        /* MODE_MC: stochastic layers as in training, layers with statistics as in eval (layer.h) */
+        Mode m = mode != MODE_MC ? mode : l->nbuf ? MODE_EVAL : MODE_TRAIN;
+        l->ops->forward(l, input_of(net, i, x), net->act[i], n, m, rng_mix64(key + (uint64_t)i));
     }
-    return in;
+    return input_of(net, net->nlayers, x);
 }
 
 void net_backward(Net *net, const float *x, const float *dlogits, int n)
@@ -267,8 +334,11 @@ void net_backward(Net *net, const float *x, const float *dlogits, int n)
     const float *dy = dlogits;
     for (int i = net->nlayers - 1; i >= 0; i--) {
         Layer *l = &net->layers[i];
-        float *dx = i > 0 ? net->dbuf[i & 1] : NULL;
-        const float *in = i > 0 ? net->act[i - 1] : x;
+        /* dy passes through these unchanged */
+        if (passthrough(net, i) || (i > 1 && net->layers[i - 2].fuse_pool)) continue;
+        const float *in = input_of(net, i, x);
+        /* no dx for the first computing layer: nothing before it needs one */
+        float *dx = in == x ? NULL : dy == net->dbuf[0] ? net->dbuf[1] : net->dbuf[0];
         l->ops->backward(l, in, net->act[i], dy, dx, n);
         dy = dx;
     }
@@ -285,5 +355,7 @@ void net_summary(const Net *net, FILE *f)
         const Layer *l = &net->layers[i];
         fprintf(f, "%-4d %-10s %-14s %12zu\n", i, l->spec.kind, shape_str(l->out, sb, sizeof sb), l->nw + l->nb);
     }
-    fprintf(f, "total parameters: %zu\n", net->nparams);
+    fprintf(f, "total parameters: %zu", net->nparams - net->nbuffers);
+    if (net->nbuffers) fprintf(f, " (and %zu batch-norm running statistics, not trained)", net->nbuffers);
+    fputc('\n', f);
 }

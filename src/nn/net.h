@@ -1,23 +1,31 @@
 /* net.h - a sequential network built from a model file.
  *
- * The Net owns: the parameter arena and its gradient twin (one block each;
- * layers hold views), one activation buffer per layer output and two gradient
- * buffers, all sized at build time for max_batch samples, and one scratch
- * buffer shared by the layers. Nothing is allocated after net_build. */
+ * The Net owns: the parameter arena (each layer's weight, bias, then its
+ * buffers) and its gradient twin (one block each; layers hold views), one
+ * activation buffer per layer output and two gradient buffers, all sized at
+ * build time for max_batch samples, and one scratch buffer shared by the
+ * layers. Nothing is allocated after net_build. */
 #ifndef FMNIST_NET_H
 #define FMNIST_NET_H
 
 #include "model/cfg.h"
 #include "nn/layer.h"
 
-/* One parameter tensor, named as in the state_dict of the nn.Sequential that
- * has the same layers ("1.weight", "1.bias", ...). */
+/* One tensor of the arena, named as in the state_dict of the nn.Sequential
+ * that has the same layers ("1.weight", "1.bias", "2.running_mean", ...).
+ * is_bias: in the group that is not decayed (nor L1-penalized) unless
+ * --decay-bias: biases, and batchnorm's weight (a per-channel scale, treated
+ * like a bias). is_buffer: not a parameter but a layer's state (batchnorm's
+ * running_mean, running_var, num_batches_tracked): saved and loaded with the
+ * weights, written by forward only; the optimizer, the penalties and the
+ * weight norm skip it, and its gradient stays 0. ndim 0 is a scalar (numel 1). */
 typedef struct {
     char name[32];
     int ndim;
     int dims[4];
     size_t offset, numel;   /* in the arena */
     int is_bias;
+    int is_buffer;
 } ParamInfo;
 
 typedef struct {
@@ -27,11 +35,14 @@ typedef struct {
     int max_batch;
     int nlayers;
     Layer *layers;
-    size_t nparams;
+    size_t nparams;         /* floats in the arena: parameters and buffers */
+    size_t nbuffers;        /* of which buffers (trained: nparams - nbuffers) */
     float *params, *grads;
     int ntensors;
     ParamInfo *tensors;
-    float **act;            /* act[i]: output of layer i, max_batch x out */
+    float **act;            /* act[i]: output of layer i, max_batch x out;
+                               NULL for a flatten or a relu folded into the
+                               conv before it (its output is its input)   */
     float *dbuf[2];         /* ping-pong buffers for activation gradients */
     float *ws;              /* scratch shared by all layers               */
 } Net;
@@ -43,7 +54,8 @@ Status net_build(ModelCfg *cfg, int max_batch, Net **out, Err *e);
 void net_free(Net *net);
 /* The checks of net_build without building: every shape and size, overflow
  * and the memory limit (64 GiB, or less if the machine has less), for
- * batches of max_batch. Fills the parameter count and the bytes net_build
+ * batches of max_batch. Fills the arena's size (nparams: parameters and
+ * buffers) and the bytes net_build
  * would allocate (either may be NULL). Allocates nothing large, so a reader
  * can compare a file's claims with the data it holds before building. */
 Status net_plan(const ModelCfg *cfg, int max_batch, size_t *nparams, size_t *bytes, Err *e);
@@ -58,7 +70,8 @@ const float *net_forward(Net *net, const float *x, int n, Mode mode, uint64_t ke
 void net_backward(Net *net, const float *x, const float *dlogits, int n);
 void net_zero_grad(Net *net);
 
-/* Prints a summary (each layer, its output shape and parameter count). */
+/* Prints a summary (each layer, its output shape and parameter count; the
+ * total counts trained parameters and names the buffers beside it). */
 void net_summary(const Net *net, FILE *f);
 
 #endif

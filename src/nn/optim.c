@@ -60,6 +60,7 @@ void optim_step(Optim *o, float *w, const float *g, const ParamInfo *t, int nt)
     float step = (float)(c->lr / (1.0 - pow(c->beta1, (double)o->t)));
     float bc2_sqrt = (float)sqrt(1.0 - pow(c->beta2, (double)o->t));
     for (int k = 0; k < nt; k++) {
+        if (t[k].is_buffer) continue; /* running statistics: not trained */
         size_t off = t[k].offset, n = t[k].numel;
         float wd = (t[k].is_bias && !c->decay_bias) ? 0.0f : c->weight_decay;
         const float *gk = g + off;

@@ -7,9 +7,11 @@
  *   adam:  g += wd*w;  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2;
  *          w -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
  *   adamw: w *= 1 - lr*wd, then adam's update with wd = 0 (decoupled decay)
- * Weight decay applies to weights only; biases are decayed when decay_bias is
- * set (a bias shifts a unit's output but does not make the function more
- * complex, so penalizing it only costs fit).
+ * Weight decay applies to weights only; biases (and batchnorm's weight, a
+ * per-channel scale: is_bias in net.h) are decayed when decay_bias is set (a
+ * bias shifts a unit's output but does not make the function more complex,
+ * so penalizing it only costs fit). Buffers (batchnorm's running statistics,
+ * is_buffer) are never touched: no update, no decay, no L1.
  * L1 (l1 > 0; with weight_decay: elastic net) adds its subgradient to the
  * gradient first, for every kind, on the same tensors: g += l1*sign(w)
  * (the penalty l1*||w||_1; adamw's decay stays decoupled). */

@@ -11,12 +11,13 @@
 #include "nn/net.h"
 #include "nn/optim.h"
 
-/* sqrt(sum w^2) over the tensors of net that are not biases. */
+/* sqrt(sum w^2) over the tensors of net that are neither biases (nor
+ * batchnorm weights, grouped with them) nor buffers. */
 double penalty_weight_norm(const Net *net);
 
 /* weight_decay/2 * ||w||^2 + l1 * ||w||_1 over the tensors t[0..nt) of the
  * arena w that the optimizer c penalizes (weights; biases too if
- * c->decay_bias). For adamw the decoupled decay is counted the same way. */
+ * c->decay_bias; never buffers). For adamw the decoupled decay is counted the same way. */
 double penalty_value(const float *w, const ParamInfo *t, int nt, const OptConfig *c);
 
 #endif

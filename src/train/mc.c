@@ -30,7 +30,7 @@ Status mc_predict_batch(Net *net, const float *x, int n, int passes, uint64_t ke
     double *sum = calloc((size_t)n * (size_t)k, sizeof *sum); /* per-image sums of the passes' softmax */
     if (!sum) return err_set(e, ST_ERR_NOMEM, "out of memory for %d x %d probabilities", n, k);
     for (int p = 0; p < np; p++) {
-        const float *z = net_forward(net, x, n, det ? MODE_EVAL : MODE_TRAIN, det ? 0 : rng_mix64(key + (uint64_t)p));
+        const float *z = net_forward(net, x, n, det ? MODE_EVAL : MODE_MC, det ? 0 : rng_mix64(key + (uint64_t)p));
         for (int i = 0; i < n; i++) {
             const float *zi = z + (size_t)i * k;
             add_softmax(zi, k, sum + (size_t)i * k);

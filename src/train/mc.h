@@ -1,11 +1,12 @@
 /* mc.h - class probabilities of a trained net, deterministic or by
  * Monte-Carlo dropout, and what they say about calibration.
  *
- * MC dropout keeps dropout on at inference (MODE_TRAIN) and averages the
- * softmax of N passes, each with its own dropout masks; the spread between
- * passes shows the model's uncertainty. `eval --mc N` summarizes a test set;
+ * MC dropout keeps dropout on at inference (MODE_MC: dropout as in
+ * training, batch normalization with its running statistics, updating none)
+ * and averages the softmax of N passes, each with its own dropout masks; the
+ * spread between passes shows the model's uncertainty. `eval --mc N` summarizes a test set;
  * `predict` can call mc_predict_batch for per-image probabilities and
- * entropy. Nothing here changes the net's parameters. */
+ * entropy. Nothing here changes the net's parameters or buffers. */
 #ifndef FMNIST_MC_H
 #define FMNIST_MC_H
 
@@ -17,7 +18,7 @@
 /* Class probabilities of a batch x (n x input numel, already normalized as
  * dataset_batch does; n <= net->max_batch).
  *   passes = 0: the deterministic prediction, softmax of one MODE_EVAL pass;
- *   passes >= 1: the mean of the softmax of `passes` MODE_TRAIN passes, pass
+ *   passes >= 1: the mean of the softmax of `passes` MODE_MC passes, pass
  *               p with dropout key rng_mix64(key + p), so every pass (and,
  *               with distinct keys, every batch) draws its own masks.
  * probs: n x nclasses (row-major). pred (may be NULL): n argmax classes
