@@ -48,6 +48,7 @@ static Status bn_setup(Layer *l, Err *e)
     l->nw = (size_t)l->in.c;
     l->nb = (size_t)l->in.c;
     l->nbuf = 2 * (size_t)l->in.c + 1;
+    l->ws_per_sample = shape_numel(l->in); /* dy through a folded relu */
     return ST_OK;
 }
 
@@ -142,10 +143,18 @@ ALWAYS_INLINE void block_stats(const float *x, int n, int nc, size_t hw, int c0,
     for (int k = 0; k < cb; k++) var[k] /= (double)m;
 }
 
-/* y of channels c0..c0+cb from each channel's mean, scale (weight/std) and bias. */
+/* y of channels c0..c0+cb from each channel's mean, scale (weight/std) and
+ * bias: y = (x - mean) * scale + bias in float (it vectorizes; a constant
+ * channel still gives exactly the bias), then max(y, 0) if relu (a relu
+ * layer folded in, see layer.h). */
 ALWAYS_INLINE void block_normalize(const float *x, float *y, int n, int nc, size_t hw, int c0, int cb,
-                                   const double *mean, const double *scale, const float *bias)
+                                   const double *mean, const double *scale, const float *bias, int relu)
 {
+    float sc[CB], mu[CB];
+    for (int k = 0; k < cb; k++) {
+        sc[k] = (float)scale[k];
+        mu[k] = (float)mean[k];
+    }
     for (int i = 0; i < n; i++) {
         size_t off = ((size_t)i * (size_t)nc + (size_t)c0) * hw;
         const float *p = x + off;
@@ -153,7 +162,8 @@ ALWAYS_INLINE void block_normalize(const float *x, float *y, int n, int nc, size
         for (int k = 0; k < cb; k++)
             for (size_t j = 0; j < hw; j++) {
                 size_t t = (size_t)k * hw + j;
-                q[t] = (float)((p[t] - mean[k]) * scale[k] + bias[k]);
+                const float v = (p[t] - mu[k]) * sc[k] + bias[k];
+                q[t] = relu ? (v > 0.0f ? v : 0.0f) : v;
             }
     }
 }
@@ -182,7 +192,8 @@ ALWAYS_INLINE void forward_block(Layer *l, const float *x, float *y, int n, size
         }
         scale[k] = (double)l->w[c] / sqrt(var[k] + eps);
     }
-    block_normalize(x, y, n, nc, hw, c0, cb, mean, scale, l->b + c0);
+    if (l->fuse_relu) block_normalize(x, y, n, nc, hw, c0, cb, mean, scale, l->b + c0, 1);
+    else block_normalize(x, y, n, nc, hw, c0, cb, mean, scale, l->b + c0, 0);
 }
 
 /* Channels per block: 1 for long rows, CB for short ones. */
@@ -271,6 +282,9 @@ ALWAYS_INLINE void backward_block(Layer *l, const float *x, const float *dy, flo
         b[k] = inv * inv * sdyd[k] / (double)m;
     }
     if (!dx) return;
+    /* the same in float (it vectorizes) */
+    float kf[CB], af[CB], bf[CB], mf[CB];
+    for (int k = 0; k < cb; k++) kf[k] = (float)kk[k], af[k] = (float)a[k], bf[k] = (float)b[k], mf[k] = (float)mean[k];
     for (int i = 0; i < n; i++) {
         size_t off = ((size_t)i * (size_t)nc + (size_t)c0) * hw;
         const float *p = x + off, *g = dy + off;
@@ -278,7 +292,7 @@ ALWAYS_INLINE void backward_block(Layer *l, const float *x, const float *dy, flo
         for (int k = 0; k < cb; k++)
             for (size_t j = 0; j < hw; j++) {
                 size_t t = (size_t)k * hw + j;
-                o[t] = (float)(kk[k] * (g[t] - a[k] - (p[t] - mean[k]) * b[k]));
+                o[t] = kf[k] * (g[t] - af[k] - (p[t] - mf[k]) * bf[k]);
             }
     }
 }
@@ -286,15 +300,23 @@ ALWAYS_INLINE void backward_block(Layer *l, const float *x, const float *dy, flo
 /* Only called after a MODE_TRAIN forward on the same x. */
 static void bn_backward(Layer *l, const float *x, const float *y, const float *dy, float *dx, int n)
 {
-    (void)y;
+    float *gm = l->fuse_relu ? l->ws : NULL; /* a folded relu: dy * [y > 0], in the scratch */
     const int nc = l->in.c;
     const size_t hw = (size_t)l->in.h * (size_t)l->in.w;
     const int bs = block_size(hw), nblocks = (nc + bs - 1) / bs;
 #pragma omp parallel for schedule(static) if ((size_t)n * hw * (size_t)nc >= PAR_MIN)
     for (int blk = 0; blk < nblocks; blk++) {
         const int c0 = blk * bs, cb = nc - c0 < bs ? nc - c0 : bs;
-        if (hw == 1) backward_block(l, x, dy, dx, n, 1, c0, cb);
-        else backward_block(l, x, dy, dx, n, hw, c0, cb);
+        const float *g = dy;
+        if (gm) { /* this block's channels only: no other thread reads them */
+            for (int i = 0; i < n; i++) {
+                const size_t off = ((size_t)i * (size_t)nc + (size_t)c0) * hw, len = (size_t)cb * hw;
+                for (size_t t = 0; t < len; t++) gm[off + t] = y[off + t] > 0.0f ? dy[off + t] : 0.0f;
+            }
+            g = gm;
+        }
+        if (hw == 1) backward_block(l, x, g, dx, n, 1, c0, cb);
+        else backward_block(l, x, g, dx, n, hw, c0, cb);
     }
 }
 
