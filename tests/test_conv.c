@@ -271,21 +271,21 @@ END_TEST
  * exactly conv then relu: y = max(conv, 0), and backward equals the plain
  * layer's backward on dy * [y > 0]. With fuse_pool, backward takes the
  * gradient after a 2x2 maxpool of that and equals maxpool's backward, the
- * mask and the plain backward in turn. Cases: direct path (stride 1) and
+ * mask and the plain backward in turn, and forward writes the pool's output. Cases: direct path (stride 1) and
  * im2col path (stride 2), each unpooled and pooled, odd sizes (floor mode). */
 START_TEST(test_conv_fused_relu)
 {
-    /* {stride, pooled, size}: 29 and 36 give rows of 14 and 18 windows (the
-     * vector path's partial and full blocks) */
-    static const int cases[6][3] = {{1, 0, 9}, {2, 0, 9}, {1, 1, 9}, {2, 1, 9}, {1, 1, 29}, {1, 1, 36}};
-    const int stride = cases[_i][0], pooled = cases[_i][1], hw = cases[_i][2], n = 11;
+    /* {stride, pooled, size, channels}: 29 and 36 give rows of 14 and 18
+     * windows; one input channel (9 taps) makes the direct path recompute y
+     * in backward instead of storing it */
+    static const int cases[7][4] = {{1, 0, 9, 5},  {2, 0, 9, 5},  {1, 1, 9, 5}, {2, 1, 9, 5},
+                                    {1, 1, 29, 5}, {1, 1, 36, 5}, {1, 1, 28, 1}};
+    const int stride = cases[_i][0], pooled = cases[_i][1], hw = cases[_i][2], ch = cases[_i][3], n = 11;
     LayerSpec s, ps;
     spec_init(&s, "conv", 10, 3, 3, stride, 1);
     TestLayer plain, fused, pool;
-    tl_make(&plain, &s, (Shape){5, hw, hw}, n, 31);
-    tl_make(&fused, &s, (Shape){5, hw, hw}, n, 31);
-    fused.l.fuse_relu = 1;
-    fused.l.fuse_pool = pooled;
+    tl_make(&plain, &s, (Shape){ch, hw, hw}, n, 31);
+    tl_make(&fused, &s, (Shape){ch, hw, hw}, n, 31);
     spec_init(&ps, "maxpool", 0, 2, 2, 0, 0);
     tl_make(&pool, &ps, plain.l.out, n, 1);
     ck_assert_int_eq(pool.l.out.h, plain.l.out.h / 2);
@@ -293,18 +293,26 @@ START_TEST(test_conv_fused_relu)
     float *x = random_floats(plain.nx, 32), *dy = random_floats(ndy, 33);
     float *y = malloc(ny * sizeof *y), *yf = malloc(ny * sizeof *yf), *r = malloc(ny * sizeof *r);
     float *dr = malloc(ny * sizeof *dr), *dm = malloc(ny * sizeof *dm), *p = malloc(pool.ny * sizeof *p);
+    float *pf = malloc(pool.ny * sizeof *pf);
     float *dx = malloc(plain.nx * sizeof *dx), *dxf = malloc(plain.nx * sizeof *dxf);
+    fused.l.fuse_relu = 1;
+    fused.l.fuse_pool = pooled;
+    fused.l.pool_out = pooled ? pf : NULL;
+    const ConvGeom g = {ch, hw, hw, 3, 3, stride, stride, 1, 1, plain.l.out.h, plain.l.out.w};
+    const int stored = !pooled || !conv_recomputes(&g);
+    ck_assert_int_eq(!stored, _i == 6); /* the last case, and only it, recomputes */
     plain.l.ops->forward(&plain.l, x, y, n, MODE_TRAIN, 0);
     fused.l.ops->forward(&fused.l, x, yf, n, MODE_TRAIN, 0);
     size_t neg = 0;
     for (size_t i = 0; i < ny; i++) {
         neg += y[i] < 0;
         r[i] = y[i] > 0 ? y[i] : 0.0f;
-        ck_assert_msg(yf[i] == r[i], "y[%zu] = %g, conv gives %g", i, yf[i], y[i]);
+        if (stored) ck_assert_msg(yf[i] == r[i], "y[%zu] = %g, conv gives %g", i, yf[i], y[i]);
     }
     ck_assert_uint_gt(neg, ny / 4); /* the mask matters */
     if (pooled) {
         pool.l.ops->forward(&pool.l, r, p, n, MODE_TRAIN, 0);
+        ck_assert_mem_eq(p, pf, pool.ny * sizeof *p);
         pool.l.ops->backward(&pool.l, r, p, dy, dr, n);
     } else {
         memcpy(dr, dy, ny * sizeof *dr);
@@ -315,7 +323,7 @@ START_TEST(test_conv_fused_relu)
     ck_assert_mem_eq(dx, dxf, plain.nx * sizeof *dx);
     ck_assert_mem_eq(plain.l.dw, fused.l.dw, plain.l.nw * sizeof(float));
     ck_assert_mem_eq(plain.l.db, fused.l.db, plain.l.nb * sizeof(float));
-    free(x), free(dy), free(y), free(yf), free(r), free(dr), free(dm), free(p), free(dx), free(dxf);
+    free(x), free(dy), free(y), free(yf), free(r), free(dr), free(dm), free(p), free(pf), free(dx), free(dxf);
     tl_free(&plain);
     tl_free(&fused);
     tl_free(&pool);
@@ -431,6 +439,31 @@ START_TEST(test_net_fusion_exact)
 }
 END_TEST
 
+/* The strong preset builds: its parameter count is torch's for the same
+ * Sequential (320 + 64 + 9248 + 64 + 18496 + 128 + 36928 + 128 + 803072 + 512
+ * + 2570 trainable, plus 2 * 544 + 5 running statistics), and each
+ * batchnorm carries the relu after it. */
+START_TEST(test_cnn_bn_cfg_builds)
+{
+    ModelCfg cfg;
+    Err e;
+    ck_assert_msg(cfg_parse_file("models/cnn-bn.cfg", &cfg, &e) == ST_OK, "%s", e.msg);
+    Net *net;
+    ck_assert_msg(net_build(&cfg, 4, &net, &e) == ST_OK, "%s", e.msg);
+    ck_assert_int_eq(net->nclasses, 10);
+    ck_assert_uint_eq(net->nparams - net->nbuffers, 871530);
+    ck_assert_uint_eq(net->nbuffers, 2 * (32 + 32 + 64 + 64 + 256) + 5);
+    int bn = 0;
+    for (int i = 0; i < net->nlayers; i++)
+        if (!strcmp(net->layers[i].spec.kind, "batchnorm")) {
+            bn++;
+            ck_assert(net->layers[i].fuse_relu);
+        }
+    ck_assert_int_eq(bn, 5);
+    net_free(net);
+}
+END_TEST
+
 START_TEST(test_cnn_cfg_builds)
 {
     ModelCfg cfg;
@@ -538,7 +571,7 @@ Suite *conv_suite(void)
     tcase_add_loop_test(tc, test_pool_forward_naive, N_GC_CONV, N_GC);
     tcase_add_test(tc, test_maxpool_ties);
     tcase_add_test(tc, test_conv_chunks);
-    tcase_add_loop_test(tc, test_conv_fused_relu, 0, 6);
+    tcase_add_loop_test(tc, test_conv_fused_relu, 0, 7);
     suite_add_tcase(s, tc);
 
 #ifdef _OPENMP
@@ -549,6 +582,7 @@ Suite *conv_suite(void)
 
     tc = tcase_create("model");
     tcase_add_test(tc, test_cnn_cfg_builds);
+    tcase_add_test(tc, test_cnn_bn_cfg_builds);
     tcase_add_test(tc, test_net_fusion_exact);
     tcase_add_loop_test(tc, test_shape_errors, 0, N_BAD);
     tcase_add_test(tc, test_shapes_ok);

@@ -155,9 +155,9 @@ static void run_conv(void *p)
 {
     ConvCase *c = p;
     if (!c->back)
-        conv_forward(&c->g, c->oc, c->x, c->w, c->b, c->n, 0, c->y, c->ws);
+        conv_forward(&c->g, c->oc, c->x, c->w, c->b, c->n, NULL, c->y, c->ws);
     else
-        conv_backward(&c->g, c->oc, c->x, c->w, NULL, 0, c->dy, c->n, c->need_dx ? c->dx : NULL, c->dw, c->db, c->ws);
+        conv_backward(&c->g, c->oc, c->x, c->w, c->b, c->y, NULL, c->dy, c->n, c->need_dx ? c->dx : NULL, c->dw, c->db, c->ws);
 }
 
 static void bench_conv(const char *what, int cin, int hw, int oc, int n, int need_dx)
@@ -346,6 +346,8 @@ int main(int argc, char **argv)
     printf("|------------------------------|------------|----------|------------------------------------------|\n");
     int rc = bench_train("fmnist MLP", "mlp", "models/mlp.cfg", &train, &test, 0, g_reps);
     rc |= bench_train("fmnist conv net", "cnn", "models/cnn.cfg", &train, &test, cnn_batches * 128, g_reps);
+    rc |= bench_train("fmnist cnn-bn (no aug)", "cnnbn", "models/cnn-bn.cfg", &train, &test, cnn_batches * 128,
+                      g_reps);
     dataset_free(&train);
     dataset_free(&test);
     if (g_results) fclose(g_results);

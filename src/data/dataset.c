@@ -6,6 +6,8 @@
  * and tools/link-data.sh agree on it. */
 #include "data/dataset.h"
 
+#include "kernels/elementwise.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -186,11 +188,6 @@ void dataset_batch(const Dataset *d, const uint32_t *idx, int n, float mean, flo
     /* A byte has 256 values: normalize each once, then gather by lookup. */
     float lut[256];
     for (int v = 0; v < 256; v++) lut[v] = ((float)v / 255.0f - mean) / std;
-    size_t hw = (size_t)d->h * (size_t)d->w;
-    for (int i = 0; i < n; i++) {
-        const uint8_t *src = d->pixels + (size_t)idx[i] * hw;
-        float *dst = x + (size_t)i * hw;
-        for (size_t j = 0; j < hw; j++) dst[j] = lut[src[j]];
-        labels[i] = d->labels[idx[i]];
-    }
+    ew_gather_lut((size_t)n, (size_t)d->h * (size_t)d->w, d->pixels, idx, lut, x);
+    for (int i = 0; i < n; i++) labels[i] = d->labels[idx[i]];
 }

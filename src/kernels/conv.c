@@ -152,13 +152,17 @@ size_t conv_ws_per_sample(const ConvGeom *g, int oc)
 /* Sample s on the thread that takes it: col[K, P] = im2col(x_s) in that
  * thread's slot of ws (K*P floats, still in cache for the gemm);
  * y_s [OC, P] = w col + b. */
-void conv_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n, int relu,
-                  float *y, float *ws)
+int conv_recomputes(const ConvGeom *g) { return cdirect_ok(g) && g->c * g->kh * g->kw <= CONV_RECOMPUTE_K; }
+
+void conv_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
+                  const ConvFuse *f, float *y, float *ws)
 {
     if (cdirect_ok(g)) {
-        cdirect_forward(g, oc, x, w, b, n, relu, y, ws);
+        cdirect_forward(g, oc, x, w, b, n, f, y, ws);
         return;
     }
+    const int relu = f && f->relu;
+    const size_t pimg = (size_t)oc * (size_t)(g->oh / 2) * (size_t)(g->ow / 2);
     const int K = g->c * g->kh * g->kw, P = g->oh * g->ow;
     const size_t img = (size_t)g->c * (size_t)g->h * (size_t)g->w, oimg = (size_t)oc * (size_t)P;
     const int nt = max_threads() < n ? max_threads() : n; /* slots: at most one per sample */
@@ -175,6 +179,7 @@ void conv_forward(const ConvGeom *g, int oc, const float *x, const float *w, con
                 *v += b[o];
                 if (relu && !(*v > 0.0f)) *v = 0.0f;
             }
+        if (f && f->pool) conv_pool2x2_sample(ys, oc, g->oh, g->ow, f->pool + (size_t)s * pimg);
     }
 }
 
@@ -259,13 +264,15 @@ void conv_relu_grad(const float *y, const float *dy, int pooled, int oc, int oh,
     }
 }
 
-void conv_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *y_relu, int pooled,
-                   const float *dy, int n, float *dx, float *dw, float *db, float *ws)
+void conv_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, const float *y,
+                   const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db, float *ws)
 {
     if (cdirect_ok(g)) {
-        cdirect_backward(g, oc, x, w, y_relu, pooled, dy, n, dx, dw, db, ws);
+        cdirect_backward(g, oc, x, w, b, y, f, dy, n, dx, dw, db, ws);
         return;
     }
+    const float *y_relu = f && f->relu ? y : NULL; /* no recomputing on this path */
+    const int pooled = y_relu && f->pool;
     const int K = g->c * g->kh * g->kw, P = g->oh * g->ow, m = CONV_CHUNK, nch = (n + m - 1) / m;
     const size_t img = (size_t)g->c * (size_t)g->h * (size_t)g->w, oimg = (size_t)oc * (size_t)P;
     const size_t nw = (size_t)oc * (size_t)K, np = nw + (size_t)oc;
@@ -340,31 +347,7 @@ static inline int window_argmax(const float *wp, int w, int kh, int kw)
  * selects rather than branches (random data mispredicts them). */
 static void max2x2_row(const float *restrict r0, const float *restrict r1, int ow, float *restrict y)
 {
-    int ox = 0;
-#ifdef __AVX512F__
-    /* 16 windows at a time: even and odd columns split apart, the same
-     * selects as lane masks */
-    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    for (; ox < ow; ox += 16) {
-        const int cnt = ow - ox < 16 ? ow - ox : 16;
-        const __mmask16 m = (__mmask16)((1u << cnt) - 1);
-        const __mmask16 m0 = cnt >= 8 ? 0xFFFF : (__mmask16)((1u << (2 * cnt)) - 1);
-        const __mmask16 m1 = cnt <= 8 ? 0 : (__mmask16)((1u << (2 * (cnt - 8))) - 1);
-        const float *p0 = r0 + 2 * ox, *p1 = r1 + 2 * ox;
-        const __m512 A0 = _mm512_maskz_loadu_ps(m0, p0), A1 = _mm512_maskz_loadu_ps(m1, p0 + 16);
-        const __m512 C0 = _mm512_maskz_loadu_ps(m0, p1), C1 = _mm512_maskz_loadu_ps(m1, p1 + 16);
-        const __m512 a = _mm512_permutex2var_ps(A0, ev, A1), b = _mm512_permutex2var_ps(A0, od, A1);
-        const __m512 c = _mm512_permutex2var_ps(C0, ev, C1), d = _mm512_permutex2var_ps(C0, od, C1);
-        __m512 mx = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(b, a, _CMP_GT_OQ), a, b);
-        mx = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(c, mx, _CMP_GT_OQ), mx, c);
-        mx = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(d, mx, _CMP_GT_OQ), mx, d);
-        const __mmask16 nan = _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(c, d, _CMP_UNORD_Q);
-        const __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a, b), c), d);
-        _mm512_mask_storeu_ps(y + ox, m, _mm512_mask_blend_ps(nan, mx, sum));
-    }
-#endif
-    for (; ox < ow; ox++) {
+    for (int ox = 0; ox < ow; ox++) {
         const float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
         float m = b > a ? b : a;
         m = c > m ? c : m;
@@ -372,6 +355,16 @@ static void max2x2_row(const float *restrict r0, const float *restrict r1, int o
         const int nan = (a != a) | (b != b) | (c != c) | (d != d);
         y[ox] = nan ? a + b + c + d : m;
     }
+}
+
+void conv_pool2x2_sample(const float *y, int c, int h, int w, float *out)
+{
+    const int oh = h / 2, ow = w / 2;
+    for (int ch = 0; ch < c; ch++)
+        for (int oy = 0; oy < oh; oy++) {
+            const float *r0 = y + ((size_t)ch * (size_t)h + (size_t)(2 * oy)) * (size_t)w;
+            max2x2_row(r0, r0 + w, ow, out + ((size_t)ch * (size_t)oh + (size_t)oy) * (size_t)ow);
+        }
 }
 
 /* Backward of max2x2_row: the windows do not overlap, so each of the 2*OW

@@ -36,24 +36,39 @@ int conv_chunk(const ConvGeom *g, int oc);
  * P = OH*OW); the direct path's needs are in conv_direct.h. */
 size_t conv_ws_per_sample(const ConvGeom *g, int oc);
 
-/* y (n, OC, OH, OW) = conv(x (n, C, H, W), w [OC, C, KH, KW]) + b [OC], and
- * then max(y, 0) if relu (a ReLU layer fused in: no extra pass).
+/* What conv_forward/conv_backward fold in from the layers after the conv
+ * (net_build sets it; NULL or all zero: nothing).
+ *  - relu: forward stores max(y, 0); backward's dy is the gradient after it.
+ *  - pool (with relu): forward also writes the 2x2 stride-2 maxpool of the
+ *    relu'd y to pool (n, OC, OH/2, OW/2), and backward's dy is the gradient
+ *    of that output; backward routes it to each window's first maximum (if
+ *    > 0) itself. When recomputing is cheaper than memory (conv_recomputes),
+ *    y is not stored at all and backward recomputes it sample by sample. */
+typedef struct {
+    int relu;
+    float *pool;
+} ConvFuse;
+
+/* 1 if, with a fused pool, y is recomputed instead of stored: stride 1 and
+ * at most CONV_RECOMPUTE_K taps per output (a first layer). */
+#define CONV_RECOMPUTE_K 32
+int conv_recomputes(const ConvGeom *g);
+
+/* y (n, OC, OH, OW) = conv(x (n, C, H, W), w [OC, C, KH, KW]) + b [OC], with
+ * the fusions of f (may be NULL).
  * Per sample: col[K, P] (row (c*KH + i)*KW + j, column oy*OW + ox holding
  * x[c][oy*SH - PH + i][ox*SW - PW + j], or 0 in the padding); y = w col + b.
  * Parallel over samples. */
-void conv_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n, int relu,
-                  float *y, float *ws);
+void conv_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
+                  const ConvFuse *f, float *y, float *ws);
 
-/* Given dy (n, OC, OH, OW) of the forward on x: dw [OC, K] += sum over
- * samples of dy_s col_s^T and db [OC] += the sum of dy over samples and
- * positions (in a fixed order), and, unless dx is NULL, dx (n, C, H, W) is
- * OVERWRITTEN with col2im(w^T dy_s). If y_relu is not NULL the forward had
- * relu set and y_relu is its output: dy is first masked by [y_relu > 0].
- * If also pooled, dy (n, OC, OH/2, OW/2) is the gradient after a 2x2
- * stride-2 maxpool of y_relu, whose backward is done here too: each value
- * goes to its window's first maximum (if > 0). Parallel over chunks. */
-void conv_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *y_relu, int pooled,
-                   const float *dy, int n, float *dx, float *dw, float *db, float *ws);
+/* Given dy (n, OC, OH, OW) of the forward on x that gave y (with the same w,
+ * b and f): dw [OC, K] += sum over samples of dy_s col_s^T and db [OC] += the
+ * sum of dy over samples and positions (in a fixed order), and, unless dx is
+ * NULL, dx (n, C, H, W) is OVERWRITTEN with col2im(w^T dy_s). With f, dy is
+ * first taken back through the fused relu (and pool). Parallel over chunks. */
+void conv_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, const float *y,
+                   const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db, float *ws);
 
 /* Pooling, no padding (g->ph = g->pw = 0), x (n, C, H, W), y (n, C, OH, OW).
  * maxpool: y = the window's maximum (NaN wins, as in PyTorch); backward routes

@@ -237,6 +237,20 @@ static void wtile(const Padded *p, const float *const *xr, const float *restrict
 #endif
 }
 
+/* The sum of v[0..len) in double: 16 lanes (element q to lane q % 16, which
+ * vectorizes and keeps the dependent chains short), added in a fixed order. */
+static float plane_sum(const float *restrict v, size_t len)
+{
+    double acc[16] = {0};
+    size_t q = 0;
+    for (; q + 16 <= len; q += 16)
+        for (int u = 0; u < 16; u++) acc[u] += (double)v[q + (size_t)u];
+    for (int u = 0; q < len; q++, u++) acc[u] += (double)v[q];
+    for (int w = 8; w >= 1; w /= 2)
+        for (int u = 0; u < w; u++) acc[u] += acc[u + w];
+    return (float)acc[0];
+}
+
 int cdirect_ok(const ConvGeom *g)
 {
     return g->sh == 1 && g->sw == 1 && g->ph <= g->kh - 1 && g->pw <= g->kw - 1;
@@ -246,7 +260,7 @@ int cdirect_ok(const ConvGeom *g)
 typedef struct {
     size_t K, K8, K2, ocp, P, part;
     Padded px, py; /* x padded for the forward, dy padded for dX */
-    size_t slot;   /* per thread: px.size + py.size + P*ocp + oc*P */
+    size_t slot;   /* per thread: px.size + py.size + P*ocp + 2*oc*P */
 } Dims;
 
 static Dims dims(const ConvGeom *g, int oc)
@@ -260,7 +274,7 @@ static Dims dims(const ConvGeom *g, int oc)
     d.part = d.K8 * d.ocp + (size_t)oc;
     d.px = padded(g->c, g->h, g->w, g->ph, g->pw, g->kh, g->kw);
     d.py = padded(oc, g->oh, g->ow, g->kh - 1 - g->ph, g->kw - 1 - g->pw, g->kh, g->kw);
-    d.slot = d.px.size + d.py.size + d.P * d.ocp + (size_t)oc * d.P;
+    d.slot = d.px.size + d.py.size + d.P * d.ocp + 2 * (size_t)oc * d.P;
     return d;
 }
 
@@ -268,45 +282,59 @@ size_t cdirect_ws_per_sample(const ConvGeom *g, int oc)
 {
     const Dims d = dims(g, oc);
     /* forward weights + flipped weights + one part + one slot: n of these
-     * cover the one copy of each, nch <= n parts and nt <= n slots */
+     * cover the one copy of each (backward may need both), nch <= n parts
+     * and nt <= n slots */
     return up((size_t)oc, TR) * d.K + up((size_t)g->c, TR) * d.K2 + d.part + d.slot;
 }
 
-void cdirect_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n, int relu,
-                     float *y, float *ws)
+/* ap (ceil(oc/TR) panels of [K][TR]) = w [oc][K], zero past oc. */
+static void pack_weights(const float *w, int oc, size_t K, float *ap)
+{
+    for (int mt = 0; mt * TR < oc; mt++)
+        for (size_t k = 0; k < K; k++)
+            for (int r = 0; r < TR; r++) {
+                const int o = mt * TR + r;
+                ap[((size_t)mt * K + k) * TR + (size_t)r] = o < oc ? w[(size_t)o * K + k] : 0.0f;
+            }
+}
+
+void cdirect_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
+                     const ConvFuse *f, float *y, float *ws)
 {
     const Dims d = dims(g, oc);
     const size_t img = (size_t)g->c * (size_t)g->h * (size_t)g->w, oimg = (size_t)oc * d.P;
+    const size_t pimg = (size_t)oc * (size_t)(g->oh / 2) * (size_t)(g->ow / 2);
+    const int relu = f && f->relu, keep = !(f && f->pool && conv_recomputes(g));
     float *ap = ws, *slots = ws + up((size_t)oc, TR) * d.K;
-    for (int mt = 0; mt * TR < oc; mt++)
-        for (size_t k = 0; k < d.K; k++)
-            for (int r = 0; r < TR; r++) {
-                const int o = mt * TR + r;
-                ap[((size_t)mt * d.K + k) * TR + (size_t)r] = o < oc ? w[(size_t)o * d.K + k] : 0.0f;
-            }
+    pack_weights(w, oc, d.K, ap);
     const int nt = max_threads() < n ? max_threads() : n;
     (void)nt;
 #pragma omp parallel num_threads(nt) if ((double)n * (double)d.K * (double)d.P * oc >= PAR_MIN)
     {
-        float *xp = slots + (size_t)thread_num() * d.px.size;
+        float *xp = slots + (size_t)thread_num() * d.slot, *ybuf = xp + d.px.size;
         memset(xp, 0, d.px.size * sizeof *xp);
 #pragma omp for schedule(dynamic, 1)
         for (int s = 0; s < n; s++) {
+            float *ys = keep ? y + (size_t)s * oimg : ybuf; /* recomputed in backward: not stored */
             pad_copy(&d.px, x + (size_t)s * img, g->h, g->w, xp);
-            dconv_sample(&d.px, ap, xp, oc, b, relu, y + (size_t)s * oimg);
+            dconv_sample(&d.px, ap, xp, oc, b, relu, ys);
+            if (f && f->pool) conv_pool2x2_sample(ys, oc, g->oh, g->ow, f->pool + (size_t)s * pimg);
         }
     }
 }
 
-void cdirect_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *y_relu, int pooled,
-                      const float *dy, int n, float *dx, float *dw, float *db, float *ws)
+void cdirect_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, const float *y,
+                      const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db, float *ws)
 {
     const Dims d = dims(g, oc);
     const int m = CONV_CHUNK, nch = (n + m - 1) / m;
     const size_t img = (size_t)g->c * (size_t)g->h * (size_t)g->w, oimg = (size_t)oc * d.P;
     const size_t nw = (size_t)oc * d.K;
     const size_t dyimg = (size_t)oc * (size_t)(g->oh / 2) * (size_t)(g->ow / 2); /* pooled dy, per sample */
-    float *ap2 = ws, *parts = ap2 + up((size_t)g->c, TR) * d.K2, *slots = parts + (size_t)nch * d.part;
+    const int relu = f && f->relu, pooled = relu && f->pool, recompute = pooled && conv_recomputes(g);
+    float *ap2 = ws, *ap = ap2 + up((size_t)g->c, TR) * d.K2, *parts = ap + up((size_t)oc, TR) * d.K;
+    float *slots = parts + (size_t)nch * d.part;
+    if (recompute) pack_weights(w, oc, d.K, ap);
     if (dx) {
         /* dX = conv(dy padded by KH-1-PH, W'), W'[c][o][i][j] = W[o][c][KH-1-i][KW-1-j]:
          * panels over c, taps k' = (o*KH + i)*KW + j. */
@@ -330,6 +358,7 @@ void cdirect_backward(const ConvGeom *g, int oc, const float *x, const float *w,
     {
         float *xp = slots + (size_t)thread_num() * d.slot, *yp = xp + d.px.size, *dyt = yp + d.py.size;
         float *dmask = dyt + d.P * d.ocp; /* one sample's dy through a fused relu (and pool) */
+        float *ybuf = dmask + (size_t)oc * d.P; /* one sample's y, recomputed */
         memset(xp, 0, d.slot * sizeof *xp);
         const float *xr[TR];
 #pragma omp for schedule(dynamic, 1)
@@ -339,20 +368,18 @@ void cdirect_backward(const ConvGeom *g, int oc, const float *x, const float *w,
             for (int s = c * m; s < s1; s++) {
                 const int first = s == c * m;
                 const float *dys = dy + (size_t)s * oimg;
-                if (y_relu) {
-                    conv_relu_grad(y_relu + (size_t)s * oimg, dy + (size_t)s * (pooled ? dyimg : oimg), pooled, oc,
-                                   g->oh, g->ow, dmask);
+                pad_copy(&d.px, x + (size_t)s * img, g->h, g->w, xp);
+                if (relu) {
+                    const float *ys = y + (size_t)s * oimg;
+                    if (recompute) {
+                        dconv_sample(&d.px, ap, xp, oc, b, 1, ybuf);
+                        ys = ybuf;
+                    }
+                    conv_relu_grad(ys, dy + (size_t)s * (pooled ? dyimg : oimg), pooled, oc, g->oh, g->ow, dmask);
                     dys = dmask;
                 }
-                pad_copy(&d.px, x + (size_t)s * img, g->h, g->w, xp);
                 for (int o = 0; o < oc; o++) {
-                    const float *dr = dys + (size_t)o * d.P;
-                    double acc[4] = {0, 0, 0, 0};
-                    size_t q = 0;
-                    for (; q + 4 <= d.P; q += 4)
-                        for (int u = 0; u < 4; u++) acc[u] += (double)dr[q + u];
-                    for (; q < d.P; q++) acc[0] += (double)dr[q];
-                    const float sum = (float)((acc[0] + acc[1]) + (acc[2] + acc[3]));
+                    const float sum = plane_sum(dys + (size_t)o * d.P, d.P);
                     pb[o] = first ? sum : pb[o] + sum;
                 }
                 /* dyt: panels of TN channels, [q][TN] each (zero past oc) */

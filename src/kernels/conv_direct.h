@@ -31,10 +31,14 @@ int cdirect_ok(const ConvGeom *g);
 /* Scratch floats per sample of a batch (any n >= 1 is covered). */
 size_t cdirect_ws_per_sample(const ConvGeom *g, int oc);
 /* The contracts of conv_forward / conv_backward (conv.h). */
-void cdirect_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n, int relu,
-                     float *y, float *ws);
-void cdirect_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *y_relu, int pooled,
-                      const float *dy, int n, float *dx, float *dw, float *db, float *ws);
+void cdirect_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
+                     const ConvFuse *f, float *y, float *ws);
+void cdirect_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, const float *y,
+                      const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db, float *ws);
+
+/* out (c, h/2, w/2) = the 2x2 stride-2 maxpool (floor mode, NaN wins) of one
+ * image y (c, h, w), on the calling thread. (conv.c) */
+void conv_pool2x2_sample(const float *y, int c, int h, int w, float *out);
 
 /* d (oc, oh, ow): the gradient at a conv output y that went through a fused
  * relu (y > 0) and, if pooled, then a 2x2 stride-2 maxpool whose output

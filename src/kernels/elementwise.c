@@ -3,6 +3,7 @@
 #include "kernels/elementwise.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "util/rng.h"
 
@@ -86,4 +87,33 @@ void ew_add_bias(size_t rows, size_t cols, size_t inner, float *restrict y, cons
 #pragma omp simd
         for (size_t q = 0; q < inner; q++) yp[q] += bj;
     }
+}
+
+void ew_gather_lut(size_t n, size_t hw, const uint8_t *restrict src, const uint32_t *restrict idx,
+                   const float *restrict lut, float *restrict x)
+{
+    long len = (long)n;
+#pragma omp parallel for schedule(static) if (n * hw >= PAR_MIN)
+    for (long i = 0; i < len; i++) {
+        const uint8_t *s = src + (size_t)idx[i] * hw;
+        float *d = x + (size_t)i * hw;
+        if (i + 2 < len) /* images are scattered: fetch one ahead of the next */
+            for (size_t j = 0; j < hw; j += 64) __builtin_prefetch(src + (size_t)idx[i + 2] * hw + j, 0, 0);
+        for (size_t j = 0; j < hw; j++) d[j] = lut[s[j]];
+    }
+}
+
+/* An exponent of all ones marks inf and NaN: integer operations, so the
+ * loop vectorizes without -ffast-math. */
+int ew_all_finite(size_t n, const float *restrict v)
+{
+    long len = (long)n;
+    uint32_t bad = 0;
+#pragma omp parallel for simd schedule(static) reduction(| : bad) if (n >= 4 * PAR_MIN)
+    for (long i = 0; i < len; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return !bad;
 }

@@ -32,4 +32,11 @@ void ew_relu_backward(size_t n, const float *x, const float *dy, float *dx);
 void ew_dropout(size_t n, const float *x, float *y, uint64_t key, float p, float scale);
 void ew_add_bias(size_t rows, size_t cols, size_t inner, float *y, const float *b);
 
+/* x[i*hw + j] = lut[src[idx[i]*hw + j]] for i < n, j < hw: a batch of byte
+ * images gathered by index and mapped through a table (parallel over images). */
+void ew_gather_lut(size_t n, size_t hw, const uint8_t *src, const uint32_t *idx, const float *lut, float *x);
+/* 1 if no v[i] is NaN or infinite (parallel; the answer is exact whatever
+ * the thread count). */
+int ew_all_finite(size_t n, const float *v);
+
 #endif

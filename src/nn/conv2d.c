@@ -5,8 +5,9 @@
  * The math (per sample, dW summed in a fixed order) lives in kernels/conv.c;
  * this file checks shapes and initializes. With l->fuse_relu (set by
  * net_build when a relu follows) y = max(conv, 0) and backward masks dy;
- * with l->fuse_pool too, backward takes the gradient after the 2x2 maxpool
- * that follows the relu and routes it itself. */
+ * with l->fuse_pool too, forward also writes the 2x2 maxpool that follows
+ * the relu to l->pool_out, and backward takes that pool's output gradient
+ * (see ConvFuse in kernels/conv.h). */
 #include <limits.h>
 #include <math.h>
 
@@ -57,14 +58,15 @@ static void conv2d_forward(Layer *l, const float *x, float *y, int n, Mode mode,
 {
     (void)mode, (void)key;
     ConvGeom g = conv2d_geom(l);
-    conv_forward(&g, l->out.c, x, l->w, l->b, n, l->fuse_relu, y, l->ws);
+    const ConvFuse f = {l->fuse_relu, l->fuse_relu && l->fuse_pool ? l->pool_out : NULL};
+    conv_forward(&g, l->out.c, x, l->w, l->b, n, &f, y, l->ws);
 }
 
 static void conv2d_backward(Layer *l, const float *x, const float *y, const float *dy, float *dx, int n)
 {
     ConvGeom g = conv2d_geom(l);
-    conv_backward(&g, l->out.c, x, l->w, l->fuse_relu ? y : NULL, l->fuse_relu && l->fuse_pool, dy, n, dx, l->dw,
-                  l->db, l->ws);
+    const ConvFuse f = {l->fuse_relu, l->fuse_relu && l->fuse_pool ? l->pool_out : NULL};
+    conv_backward(&g, l->out.c, x, l->w, l->b, y, &f, dy, n, dx, l->dw, l->db, l->ws);
 }
 
 const LayerOps conv_ops = {"conv", conv2d_setup, conv2d_init, conv2d_forward, conv2d_backward};

@@ -80,8 +80,10 @@ struct Layer {
     uint64_t key;         /* dropout: the key of the last MODE_TRAIN forward */
     int fuse_relu;        /* conv, batchnorm: applies the relu after it,  */
                           /* which net_forward/backward then skip         */
-    int fuse_pool;        /* conv with fuse_relu: also does the backward  */
-                          /* of the 2x2 stride-2 maxpool after the relu  */
+    int fuse_pool;        /* conv with fuse_relu: also does the 2x2       */
+                          /* stride-2 maxpool after the relu, writing    */
+    float *pool_out;      /* its output here (that layer's buffer) and   */
+                          /* taking its gradient in backward             */
 };
 
 /* The table of kinds; NULL if kind is unknown. */

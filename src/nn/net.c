@@ -25,10 +25,12 @@ const LayerOps *layer_find_ops(const char *kind)
 #define MAX_ACT_BYTES ((size_t)16 << 30)  /* activations of one batch        */
 
 /* 1 if layer i is a relu that the conv or batchnorm before it computes
- * (fuse_relu). A
- * maxpool after such a relu runs its forward; with the conv's fuse_pool, the
- * conv does its backward (net_backward skips it). */
+ * (fuse_relu). */
 static int relu_folded(const Net *net, int i) { return i > 0 && net->layers && net->layers[i - 1].fuse_relu; }
+
+/* 1 if layer i is a maxpool that the conv two layers before it does, forward
+ * (into this layer's buffer) and backward (fuse_pool). */
+static int pool_folded(const Net *net, int i) { return i > 1 && net->layers && net->layers[i - 2].fuse_pool; }
 
 /* 1 if layer i computes nothing: a folded relu, or a flatten (the same
  * floats under a new shape). Its output is its input: no buffer, no pass. */
@@ -298,6 +300,8 @@ Status net_build(ModelCfg *cfg, int max_batch, Net **out, Err *e)
         }
         if (!passthrough(net, i) && !(net->act[i] = malloc(mb * shape_numel(l->out) * sizeof(float)))) goto nomem;
     }
+    for (int i = 0; i + 2 < c->nlayers; i++) /* a fused pool's output buffer */
+        if (net->layers[i].fuse_pool) net->layers[i].pool_out = net->act[i + 2];
     net->dbuf[0] = malloc(mb * max_numel * sizeof(float));
     net->dbuf[1] = malloc(mb * max_numel * sizeof(float));
     net->ws = max_ws ? malloc(ws_bytes) : NULL;
@@ -323,7 +327,7 @@ const float *net_forward(Net *net, const float *x, int n, Mode mode, uint64_t ke
 {
     for (int i = 0; i < net->nlayers; i++) {
         Layer *l = &net->layers[i];
-        if (passthrough(net, i)) continue;
+        if (passthrough(net, i) || pool_folded(net, i)) continue;
         /* MODE_MC: stochastic layers as in training, layers with statistics as in eval (layer.h) */
         Mode m = mode != MODE_MC ? mode : l->nbuf ? MODE_EVAL : MODE_TRAIN;
         l->ops->forward(l, input_of(net, i, x), net->act[i], n, m, rng_mix64(key + (uint64_t)i));
@@ -337,7 +341,7 @@ void net_backward(Net *net, const float *x, const float *dlogits, int n)
     for (int i = net->nlayers - 1; i >= 0; i--) {
         Layer *l = &net->layers[i];
         /* dy passes through these unchanged */
-        if (passthrough(net, i) || (i > 1 && net->layers[i - 2].fuse_pool)) continue;
+        if (passthrough(net, i) || pool_folded(net, i)) continue;
         const float *in = input_of(net, i, x);
         /* no dx for the first computing layer: nothing before it needs one */
         float *dx = in == x ? NULL : dy == net->dbuf[0] ? net->dbuf[1] : net->dbuf[0];

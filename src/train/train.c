@@ -6,6 +6,8 @@
  * gives the same numbers with 1 or N threads. */
 #include "train/train.h"
 
+#include "kernels/elementwise.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,19 +54,6 @@ static Status buffers_alloc(Buffers *b, const Net *net, int nidx, Err *e)
         return err_set(e, ST_ERR_NOMEM, "out of memory for the training buffers");
     }
     return ST_OK;
-}
-
-/* 1 if every value is finite. An exponent of all ones marks inf and NaN;
- * integer operations, so the loop vectorizes without -ffast-math. */
-static int all_finite(const float *v, size_t n)
-{
-    uint32_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &v[i], sizeof u);
-        bad |= (u & 0x7f800000u) == 0x7f800000u;
-    }
-    return !bad;
 }
 
 /* what: "the loss became NaN", ... */
@@ -219,7 +208,7 @@ Status train_run(Net *net, const Dataset *train, const Dataset *test, const Trai
             if (cfg->report_penalty) /* the objective: each sample's loss plus the penalty before this step */
                 loss_sum += n * penalty_value(net->params, net->tensors, net->ntensors, &opt.cfg);
             net_backward(net, b.x, b.dlogits, n);
-            if (!all_finite(net->grads, net->nparams)) { /* before it reaches the weights */
+            if (!ew_all_finite(net->nparams, net->grads)) { /* before it reaches the weights */
                 st = diverged(e, "a gradient became NaN or infinite", epoch, bi, nbatches, opt.cfg.lr);
                 break;
             }
