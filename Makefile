@@ -88,7 +88,8 @@ data:
 	@tools/link-data.sh
 
 # valgrind 3.19 cannot run AVX-512 code: this builds for AVX2 in build/vg and runs
-# a short training, eval, and the fast suites (and robust's library cases: a run
+# a short training, eval, and the fast suites (conv and bn exercise the
+# portable, non-AVX-512 kernels there), and robust's library cases (a run
 # stopped mid-epoch and resumed, killed writes, divergence) under memcheck.
 VG := valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite
 valgrind: deps
@@ -97,7 +98,7 @@ valgrind: deps
 	@tools/link-data.sh
 	$(VG) build/vg/fmnist train --epochs 1 --train-limit 500 --out build/vg/run --overwrite --no-progress
 	$(VG) build/vg/fmnist eval --weights build/vg/run/model.fmw
-	for s in cfg layers train gemm idx; do CK_FORK=no CK_RUN_SUITE=$$s $(VG) build/vg/check_fmnist || exit 1; done
+	for s in cfg layers train gemm idx conv bn; do CK_FORK=no CK_RUN_SUITE=$$s $(VG) build/vg/check_fmnist || exit 1; done
 	CK_FORK=no CK_RUN_SUITE=robust CK_RUN_CASE=library $(VG) build/vg/check_fmnist
 
 train: deps

@@ -1,16 +1,19 @@
 #!/bin/sh
 # install-test-extras.sh - the runtimes that some tests check exports against:
-#   python3-torch, python3-numpy (Debian): tools/torch_check.py loads the NPZ export
+#   python3-torch, python3-numpy (Debian): tools/torch_check.py loads the NPZ export;
+#   libopenblas0-pthread: without it Debian's torch falls back to the reference BLAS
+#   (libblas3), about 25x slower on a 128x784x256 product, which would make the
+#   PyTorch figures of `make bench` meaningless
 #   onnxruntime-node (npm, into tools/onnxrt/): tools/onnx_check.js runs the ONNX export
 # Without them those tests print "skipped:"; CI installs them so they run.
 set -u
 cd "$(dirname "$0")/.."
 status=0
-if ! /usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1; then
+if ! /usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 || ! [ -e /usr/lib/x86_64-linux-gnu/libopenblas.so.0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch python3-numpy || status=1
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch python3-numpy libopenblas0-pthread || status=1
     else
-        echo "fmnist: for the PyTorch checks run as root: apt-get install python3-torch python3-numpy" >&2
+        echo "fmnist: for the PyTorch checks run as root: apt-get install python3-torch python3-numpy libopenblas0-pthread" >&2
     fi
 fi
 if [ ! -d tools/onnxrt/node_modules/onnxruntime-node ]; then
