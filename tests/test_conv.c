@@ -395,18 +395,19 @@ END_TEST
 
 /* ---- model files -------------------------------------------------------- */
 
-/* net_build folds relu (and the backward of a 2x2 maxpool) into the conv
- * before them, and relu into a batchnorm before it; the network computes
+/* net_build folds relu (and a 2x2 maxpool) into the conv before them, and
+ * relu into a dense or batchnorm before it; the network computes
  * exactly what the unfused layers do. The
  * reference is the same network with "dropout 0" (an exact copy) after each
  * conv, which keeps the layers apart; the parameters are the same. */
 START_TEST(test_net_fusion_exact)
 {
     static const char *fused_txt = "input 3x9x9\nconv 6 3 pad=1\nrelu\nmaxpool 2\nconv 4 3 pad=1\nrelu\n"
-                                   "maxpool 2 stride=1\nflatten\ndense 5\nbatchnorm\nrelu\ndense 5\n";
+                                   "maxpool 2 stride=1\nflatten\ndense 5\nbatchnorm\nrelu\ndense 7\nrelu\n"
+                                   "dense 5\n";
     static const char *plain_txt = "input 3x9x9\nconv 6 3 pad=1\ndropout 0\nrelu\nmaxpool 2\nconv 4 3 pad=1\n"
                                    "dropout 0\nrelu\nmaxpool 2 stride=1\nflatten\ndense 5\nbatchnorm\n"
-                                   "dropout 0\nrelu\ndense 5\n";
+                                   "dropout 0\nrelu\ndense 7\ndropout 0\nrelu\ndense 5\n";
     const int n = 10;
     ModelCfg ca, cb;
     Err e;
@@ -417,7 +418,8 @@ START_TEST(test_net_fusion_exact)
                   e.msg);
     ck_assert(a->layers[0].fuse_relu && a->layers[0].fuse_pool);   /* 2x2 stride 2 */
     ck_assert(a->layers[3].fuse_relu && !a->layers[3].fuse_pool);  /* stride 1: a plain maxpool */
-    ck_assert(a->layers[8].fuse_relu);                            /* batchnorm + relu */
+    ck_assert(a->layers[8].fuse_relu && a->layers[10].fuse_relu); /* batchnorm + relu, dense + relu */
+    ck_assert(!a->layers[7].fuse_relu && !a->layers[12].fuse_relu); /* dense before batchnorm, the last */
     ck_assert(!b->layers[0].fuse_relu && !b->layers[4].fuse_relu && !b->layers[10].fuse_relu);
     ck_assert_uint_eq(a->nparams, b->nparams);
     net_init(a, 5);

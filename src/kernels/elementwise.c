@@ -89,6 +89,20 @@ void ew_add_bias(size_t rows, size_t cols, size_t inner, float *restrict y, cons
     }
 }
 
+void ew_add_bias_relu(size_t rows, size_t cols, float *restrict y, const float *restrict b)
+{
+    long r = (long)rows, c = (long)cols;
+#pragma omp parallel for schedule(static) if (rows * cols >= PAR_MIN)
+    for (long i = 0; i < r; i++) {
+        float *yi = y + i * c;
+#pragma omp simd
+        for (long j = 0; j < c; j++) {
+            const float v = yi[j] + b[j];
+            yi[j] = v > 0.0f ? v : 0.0f;
+        }
+    }
+}
+
 void ew_gather_lut(size_t n, size_t hw, const uint8_t *restrict src, const uint32_t *restrict idx,
                    const float *restrict lut, float *restrict x)
 {

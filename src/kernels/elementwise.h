@@ -26,11 +26,14 @@ void ew_adam(size_t n, float *w, const float *g, float *m, float *v, float l2, f
  * ew_dropout:       y[i] = rng_hash_uniform(key, i) >= p ? x[i] * scale : 0
  *                   (forward on x, or backward on dy: the mask is recomputed)
  * ew_add_bias:      y is (rows, cols, inner): y[(r*cols + j)*inner + q] += b[j]
- *                   (dense: inner = 1; conv: inner = OH*OW) */
+ *                   (dense: inner = 1; conv: inner = OH*OW)
+ * ew_add_bias_relu: y is (rows, cols): y[r*cols + j] = max(y[r*cols + j] + b[j], 0),
+ *                   as ew_add_bias then ew_relu in one pass */
 void ew_relu(size_t n, const float *x, float *y);
 void ew_relu_backward(size_t n, const float *x, const float *dy, float *dx);
 void ew_dropout(size_t n, const float *x, float *y, uint64_t key, float p, float scale);
 void ew_add_bias(size_t rows, size_t cols, size_t inner, float *y, const float *b);
+void ew_add_bias_relu(size_t rows, size_t cols, float *y, const float *b);
 
 /* x[i*hw + j] = lut[src[idx[i]*hw + j]] for i < n, j < hw: a batch of byte
  * images gathered by index and mapped through a table (parallel over images). */

@@ -2,7 +2,9 @@
  *
  * x is (n, in), W is [out, in] (PyTorch's nn.Linear layout), b is [out],
  * y is (n, out). The products go through kernels/gemm. Input must be flat
- * (a `flatten` line turns an image into a vector). */
+ * (a `flatten` line turns an image into a vector). With l->fuse_relu (a relu
+ * follows, net_build folds it in) y = max(x W^T + b, 0) in the bias pass and
+ * backward masks dy first. */
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "nn/layer.h"
@@ -19,6 +21,7 @@ static Status dense_setup(Layer *l, Err *e)
     l->out = (Shape){l->spec.units, 1, 1};
     l->nw = (size_t)l->spec.units * (size_t)l->in.c;
     l->nb = (size_t)l->spec.units;
+    l->ws_per_sample = (size_t)l->spec.units; /* dy through a folded relu */
     return ST_OK;
 }
 
@@ -36,13 +39,19 @@ static void dense_forward(Layer *l, const float *x, float *y, int n, Mode mode, 
     (void)mode, (void)key;
     int in = l->in.c, out = l->out.c;
     gemm_nt(n, out, in, x, in, l->w, in, 0.0f, y, out);
-    ew_add_bias((size_t)n, (size_t)out, 1, y, l->b);
+    if (l->fuse_relu)
+        ew_add_bias_relu((size_t)n, (size_t)out, y, l->b);
+    else
+        ew_add_bias((size_t)n, (size_t)out, 1, y, l->b);
 }
 
 static void dense_backward(Layer *l, const float *x, const float *y, const float *dy, float *dx, int n)
 {
-    (void)y;
     int in = l->in.c, out = l->out.c;
+    if (l->fuse_relu) { /* a folded relu: dy * [y > 0], in the scratch */
+        ew_relu_backward((size_t)n * (size_t)out, y, dy, l->ws);
+        dy = l->ws;
+    }
     /* dW[out,in] += dy^T (out x n) . x (n x in) */
     gemm_tn(out, in, n, dy, out, x, in, 1.0f, l->dw, in);
     /* db[out] += sum over the batch of dy, samples in order */

@@ -78,7 +78,8 @@ struct Layer {
     float *ws;            /* scratch view (shared by all layers)          */
     int index;            /* position in the network, from 0             */
     uint64_t key;         /* dropout: the key of the last MODE_TRAIN forward */
-    int fuse_relu;        /* conv, batchnorm: applies the relu after it,  */
+    int fuse_relu;        /* conv, dense, batchnorm: applies the relu     */
+                          /* after it,                                   */
                           /* which net_forward/backward then skip         */
     int fuse_pool;        /* conv with fuse_relu: also does the 2x2       */
                           /* stride-2 maxpool after the relu, writing    */

@@ -24,7 +24,7 @@ const LayerOps *layer_find_ops(const char *kind)
 #define MAX_PARAMS ((size_t)1 << 30)      /* 4 GiB of floats: refuse beyond */
 #define MAX_ACT_BYTES ((size_t)16 << 30)  /* activations of one batch        */
 
-/* 1 if layer i is a relu that the conv or batchnorm before it computes
+/* 1 if layer i is a relu that the conv, dense or batchnorm before it computes
  * (fuse_relu). */
 static int relu_folded(const Net *net, int i) { return i > 0 && net->layers && net->layers[i - 1].fuse_relu; }
 
@@ -290,7 +290,9 @@ Status net_build(ModelCfg *cfg, int max_batch, Net **out, Err *e)
         /* conv + relu: the conv applies the relu as it stores its output,
          * saving two passes over the largest activations (layer.h) */
         Layer *l = &net->layers[i];
-        if (l->ops == &batchnorm_ops && i + 1 < c->nlayers && net->layers[i + 1].ops == &relu_ops) l->fuse_relu = 1;
+        if ((l->ops == &batchnorm_ops || l->ops == &dense_ops) && i + 1 < c->nlayers &&
+            net->layers[i + 1].ops == &relu_ops)
+            l->fuse_relu = 1;
         if (l->ops == &conv_ops && i + 1 < c->nlayers && net->layers[i + 1].ops == &relu_ops) {
             l->fuse_relu = 1;
             /* ... and a 2x2 stride-2 maxpool after them: its backward too */
