@@ -640,26 +640,8 @@ END_TEST
 
 static char out[1 << 16];
 
-static void expect(const char *args, int code, const char *word)
-{
-    int rc = run_fmnist(args, out, sizeof out);
-    ck_assert_msg(rc == code, "fmnist %s: exit %d, expected %d; output:\n%s", args, rc, code, out);
-    if (word) ck_assert_msg(strstr(out, word) != NULL, "fmnist %s: output lacks '%s':\n%s", args, word, out);
-}
+static void expect(const char *args, int code, const char *word) { expect_fmnist(args, code, word, out, sizeof out); }
 
-static int run_cmd(const char *cmd, char *buf, size_t len)
-{
-    char full[8400];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t got = fread(buf, 1, len - 1, p);
-    buf[got] = 0;
-    while (fgetc(p) != EOF) {
-    }
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* The number after "test loss " in a command's output. */
 static double loss_of(const char *text)
@@ -808,7 +790,7 @@ START_TEST(test_binary_end_to_end)
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 tools/torch_check.py %s/m.npz --checkpoint %s/run/model.fmw --data %s",
              dir, dir, dir);
-    int rc = run_cmd(cmd, out, sizeof out);
+    int rc = run_shell(cmd, out, sizeof out);
     if (rc == 3 || rc == 127) {
         printf("skipped: test_binary_end_to_end's PyTorch check (no python3-torch for /usr/bin/python3)\n");
     } else {
@@ -825,7 +807,7 @@ START_TEST(test_binary_end_to_end)
     enum { FIRST = 3, N = 16 };
     snprintf(cmd, sizeof cmd, "node tools/onnx_check.js %s/m.onnx %s/t10k-images-idx3-ubyte %d %d", dir, dir, FIRST,
              N);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = run_shell(cmd, out, sizeof out);
     if (rc == 3 || rc == 127) {
         printf("skipped: test_binary_end_to_end's ONNX check (onnxruntime-node not installed)\n");
     } else {

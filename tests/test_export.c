@@ -368,26 +368,8 @@ END_TEST
 
 /* ---- the binary: export, and the runtimes ---- */
 
-static int run_cmd(const char *cmd, char *buf, size_t len)
-{
-    char full[8400];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t got = fread(buf, 1, len - 1, p);
-    buf[got] = 0;
-    while (fgetc(p) != EOF) {
-    }
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
-static void expect(const char *args, int code, const char *word)
-{
-    int rc = run_fmnist(args, out, sizeof out);
-    ck_assert_msg(rc == code, "fmnist %s: exit %d, expected %d; output:\n%s", args, rc, code, out);
-    if (word) ck_assert_msg(strstr(out, word) != NULL, "fmnist %s: output lacks '%s':\n%s", args, word, out);
-}
+static void expect(const char *args, int code, const char *word) { expect_fmnist(args, code, word, out, sizeof out); }
 
 /* A checkpoint of an initialized (untrained) net. */
 static void save_model(const char *model, uint64_t seed, const char *path)
@@ -507,7 +489,7 @@ START_TEST(test_onnx_runtime)
         snprintf(cmd, sizeof cmd, "export --weights %s -o %s", ck, onnx);
         expect(cmd, 0, "wrote");
         snprintf(cmd, sizeof cmd, "node tools/onnx_check.js %s %s %d %d", onnx, idx, FIRST, N);
-        int rc = run_cmd(cmd, out, sizeof out);
+        int rc = run_shell(cmd, out, sizeof out);
         if (rc == 3 || rc == 127) {
             printf("skipped: test_onnx_runtime (onnxruntime-node not installed: npm install --prefix tools/onnxrt "
                    "--ignore-scripts onnxruntime-node)\n");
@@ -567,7 +549,7 @@ START_TEST(test_pytorch_accuracy_equals_eval)
     snprintf(cmd, sizeof cmd, "export --weights %s/mlp/model.fmw -o %s/mlp.npz", dir, dir);
     expect(cmd, 0, "wrote");
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 tools/torch_check.py %s/mlp.npz --model models/mlp.cfg", dir);
-    int rc = run_cmd(cmd, out, sizeof out);
+    int rc = run_shell(cmd, out, sizeof out);
     if (rc == 3 || rc == 127) {
         printf("skipped: test_pytorch_accuracy_equals_eval (no python3-torch for /usr/bin/python3)\n");
         rm_tree(dir);
@@ -605,7 +587,7 @@ START_TEST(test_pytorch_accuracy_equals_eval)
         expect(cmd, 0, "wrote");
         snprintf(cmd, sizeof cmd, "/usr/bin/python3 tools/torch_check.py %s/cnn.npz --checkpoint %s --limit %d", dir,
                  ck, LIMIT);
-        rc = run_cmd(cmd, out, sizeof out);
+        rc = run_shell(cmd, out, sizeof out);
         ck_assert_msg(rc == 0, "%s: exit %d\n%s", cmd, rc, out);
         acc_of(out, theirs, sizeof theirs);
         double loss, acc;

@@ -369,12 +369,7 @@ END_TEST
 
 /* ---- the binary: real data ---- */
 
-static void expect(const char *args, int code, const char *word)
-{
-    int rc = run_fmnist(args, out, sizeof out);
-    ck_assert_msg(rc == code, "fmnist %s: exit %d, expected %d; output:\n%s", args, rc, code, out);
-    if (word) ck_assert_msg(strstr(out, word) != NULL, "fmnist %s: output lacks '%s':\n%s", args, word, out);
-}
+static void expect(const char *args, int code, const char *word) { expect_fmnist(args, code, word, out, sizeof out); }
 
 START_TEST(test_cli_resume_equals_uninterrupted)
 {

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <check.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,4 +224,25 @@ void synthetic_dataset(Dataset *d, int n, int seed)
             d->pixels[(size_t)i * 784 + j] =
                 (uint8_t)((j / 28 >= 2 * y && j / 28 < 2 * y + 6 ? 150 : 0) + rng_below(&r, 100));
     }
+}
+
+void expect_fmnist(const char *args, int code, const char *word, char *out, size_t len)
+{
+    int rc = run_fmnist(args, out, len);
+    ck_assert_msg(rc == code, "fmnist %s: exit %d, expected %d; output:\n%s", args, rc, code, out);
+    if (word) ck_assert_msg(strstr(out, word) != NULL, "fmnist %s: output lacks '%s':\n%s", args, word, out);
+}
+
+int run_shell(const char *cmd, char *buf, size_t len)
+{
+    char full[8400];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p) return -1;
+    size_t got = fread(buf, 1, len - 1, p);
+    buf[got] = 0;
+    while (fgetc(p) != EOF) {
+    }
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

@@ -44,6 +44,13 @@ void rm_tree(const char *path);
  * fragment), capturing stdout+stderr into out (NUL-terminated, truncated to
  * len). Returns the exit status, or -1 if it could not run. */
 int run_fmnist(const char *args, char *out, size_t len);
+/* Runs the binary as run_fmnist does and fails the calling test unless it
+ * exits with code and (if word is not NULL) its output contains word. The
+ * output is left in out. For suites that include check.h. */
+void expect_fmnist(const char *args, int code, const char *word, char *out, size_t len);
+/* Runs a shell command, capturing stdout+stderr into buf as run_fmnist does.
+ * Returns the exit status, or -1 if it could not run. */
+int run_shell(const char *cmd, char *buf, size_t len);
 
 /* Writes DIR/PREFIX-images-idx3-ubyte and DIR/PREFIX-labels-idx1-ubyte: n
  * 28x28 images of 10 classes (class c: a bright band at rows 2c+4..2c+8 over

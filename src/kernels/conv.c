@@ -14,10 +14,8 @@
 
 #include "kernels/conv_direct.h"
 #include "kernels/gemm.h"
+#include "kernels/threads.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
@@ -112,26 +110,6 @@ static void col2im(const ConvGeom *g, const float *col, int n, float *dx)
             }
         }
     }
-}
-
-/* The calling thread's number and the team size a region would get (0 and 1
- * in a serial build). They only pick scratch slots, never change a result. */
-static int thread_num(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
-static int max_threads(void)
-{
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
 }
 
 int conv_chunk(const ConvGeom *g, int oc)

@@ -7,13 +7,11 @@
 #include "kernels/conv_direct.h"
 
 #include "kernels/gemm.h"
+#include "kernels/threads.h"
 
 #include <stddef.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
@@ -28,24 +26,6 @@
 enum { TR = 8, TN = 32 }; /* tile: 8 broadcast rows x 32 vector columns */
 
 static size_t up(size_t v, size_t m) { return (v + m - 1) / m * m; }
-
-static int thread_num(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
-static int max_threads(void)
-{
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
 
 /* A zero-padded image read by a kh x kw window. Rows have pitch w + pw:
  * the pw zeros after a row are also the left padding of the next, so each
