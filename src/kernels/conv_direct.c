@@ -339,7 +339,8 @@ void cdirect_backward(const ConvGeom *g, int oc, const float *x, const float *w,
         float *xp = slots + (size_t)thread_num() * d.slot, *yp = xp + d.px.size, *dyt = yp + d.py.size;
         float *dmask = dyt + d.P * d.ocp; /* one sample's dy through a fused relu (and pool) */
         float *ybuf = dmask + (size_t)oc * d.P; /* one sample's y, recomputed */
-        memset(xp, 0, d.slot * sizeof *xp);
+        /* the padded images' borders; the rest of the slot is written before it is read */
+        memset(xp, 0, (d.px.size + d.py.size) * sizeof *xp);
         const float *xr[TR];
 #pragma omp for schedule(dynamic, 1)
         for (int c = 0; c < nch; c++) {
