@@ -1,9 +1,12 @@
 /* conv_direct.c - stride-1 convolution without im2col (see conv_direct.h).
  *
- * Scratch layout (floats of ws): the packed weights, then (backward) one dW/db
- * part per chunk of CONV_CHUNK samples, then one slot per thread holding the
- * padded image(s) and, backward, dy transposed. Slots are zeroed once per
- * call; only the interiors are rewritten per sample, so borders stay zero. */
+ * Scratch layout (floats of ws). Forward: the packed weights, then one slot
+ * per thread (the padded image, and a sample's output when it is not stored).
+ * Backward: the flipped weights (for dX), the packed weights (when the output
+ * is recomputed), one dW/db part per chunk of CONV_CHUNK samples, then one
+ * slot per thread (padded x, padded dy, dy transposed, dy through the fused
+ * relu/pool, the recomputed output). The padded images are zeroed once per
+ * call; only their interiors are rewritten per sample, so borders stay zero. */
 #include "kernels/conv_direct.h"
 
 #include "kernels/gemm.h"
