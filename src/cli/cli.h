@@ -20,6 +20,12 @@ extern volatile sig_atomic_t cli_signal;
 /* Installs the handler: the first signal sets cli_signal, a second exits. */
 void cli_catch_signals(void);
 
+/* Ignores SIGXFSZ, for every command: past a file-size limit (ulimit -f) a
+ * write then fails with EFBIG, which the writer reports ("PATH: cannot write:
+ * File too large", exit 1) after removing its temp file, instead of the
+ * process being killed with the temp file left behind. */
+void cli_ignore_file_size_signal(void);
+
 /* "fmnist: error: MSG" on stderr; returns the exit status (2 for ST_ERR_ARG). */
 int cli_fail(Status st, const Err *e);
 /* "fmnist CMD: MSG (see 'fmnist CMD --help')"; returns 2. */

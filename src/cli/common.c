@@ -25,6 +25,13 @@ void cli_catch_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+void cli_ignore_file_size_signal(void)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGXFSZ, &sa, NULL);
+}
+
 int cli_fail(Status st, const Err *e)
 {
     fprintf(stderr, "fmnist: error: %s\n", e->msg);
