@@ -1,20 +1,21 @@
 /* idx.c - IDX image/label reader (see idx.h).
  *
  * One generic reader serves both kinds: open via a file descriptor (so a
- * missing file gives a real errno), read and check the header, refuse absurd
+ * missing file gives a real errno; anything but a regular file is refused
+ * without waiting on it: file_open_regular), read and check the header, refuse absurd
  * sizes before allocating, read the payload, then prove the file ends there.
  * zlib's gz* functions read gzip and raw files alike ("transparent" mode). */
 #include "data/idx.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include "util/fileio.h"
 
 /* What distinguishes the two kinds of file. */
 typedef struct {
@@ -156,18 +157,10 @@ static Status check_dims(const char *path, const IdxKind *k, const uint32_t *dim
 
 static Status idx_read(const char *path, const IdxKind *k, uint32_t *dims, uint8_t **data, Err *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return err_set(e, ST_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int saved = errno;
-        close(fd);
-        return err_set(e, ST_ERR_IO, "%s: cannot stat: %s", path, strerror(saved));
-    }
-    if (S_ISDIR(sb.st_mode)) {
-        close(fd);
-        return err_set(e, ST_ERR_IO, "%s: cannot read: %s", path, strerror(EISDIR));
-    }
+    int fd;
+    unsigned long long size; /* a regular file's: a FIFO or a device is refused, never waited on */
+    Status st = file_open_regular(path, &fd, &size, e);
+    if (st) return st;
     gzFile gz = gzdopen(fd, "rb");
     if (!gz) {
         close(fd);
@@ -175,7 +168,6 @@ static Status idx_read(const char *path, const IdxKind *k, uint32_t *dims, uint8
     }
     gzbuffer(gz, IDX_GZ_BUFFER);
 
-    Status st;
     uint8_t *buf = NULL;
     unsigned char hdr[4 + 4 * 3];
     size_t hdr_len = 4 + 4 * (size_t)k->ndims, got = 0, bytes = 0;
@@ -208,8 +200,8 @@ static Status idx_read(const char *path, const IdxKind *k, uint32_t *dims, uint8
 
     /* A raw regular file's length is known: check it before allocating. */
     int exact = 0;
-    if (gzdirect(gz) && S_ISREG(sb.st_mode)) {
-        uint64_t have = (uint64_t)sb.st_size - hdr_len; /* >= 0: the header was read */
+    if (gzdirect(gz)) {
+        uint64_t have = (uint64_t)size - hdr_len; /* >= 0: the header was read */
         if (have < bytes) {
             st = err_set(e, ST_ERR_FORMAT, "%s: truncated: expected %zu bytes of %s, got %" PRIu64,
                          path, bytes, k->unit, have);

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/fileio.h"
+
 #define MAX_TOK 8
 
 typedef struct {
@@ -264,8 +266,9 @@ done:
 Status cfg_parse_file(const char *path, ModelCfg *cfg, Err *e)
 {
     memset(cfg, 0, sizeof *cfg);
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, ST_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    Status st = file_fopen_regular(path, &f, e); /* a FIFO or a folder is refused at once */
+    if (st) return st;
     enum { LIMIT = 1 << 20 };
     char *buf = malloc(LIMIT + 1);
     if (!buf) {
@@ -275,7 +278,6 @@ Status cfg_parse_file(const char *path, ModelCfg *cfg, Err *e)
     size_t n = fread(buf, 1, LIMIT + 1, f);
     int rerr = ferror(f);
     fclose(f);
-    Status st;
     if (rerr) st = err_set(e, ST_ERR_IO, "%s: read error", path);
     else if (n > LIMIT) st = err_set(e, ST_ERR_FORMAT, "%s: larger than 1 MiB; not a model file", path);
     else if (memchr(buf, 0, n)) st = err_set(e, ST_ERR_FORMAT, "%s: contains NUL bytes; not a model file", path);

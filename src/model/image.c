@@ -7,20 +7,22 @@
  * a photo nor invents detail when enlarging a small sketch. */
 #include "model/image.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <stb_image.h>
 
+#include "util/fileio.h"
+
 #define IMAGE_MAX_PIXELS ((size_t)1 << 26)
 
 Status image_load_gray(const char *path, GrayImage *img, Err *e)
 {
     memset(img, 0, sizeof *img);
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, ST_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    Status st = file_fopen_regular(path, &f, e); /* a FIFO or a folder is refused at once */
+    if (st) return st;
     int w, h, comp;
     /* the header's size first: a picture claiming absurd dimensions is
      * refused before anything is allocated for it */

@@ -413,7 +413,8 @@ Status weights_load_run(const char *path, int max_batch, Net **out, CkptState *s
     if (state) memset(state, 0, sizeof *state);
     char *data;
     size_t len;
-    Status st = file_read_all(path, MAX_FILE, &data, &len, e);
+    /* the magic is checked before the file is read: a large file of another kind costs nothing */
+    Status st = file_read_magic(path, MAX_FILE, MAGIC, "an fmnist checkpoint", &data, &len, e);
     if (st) return st;
     st = weights_load_mem(path, data, len, max_batch, out, state, e);
     free(data);

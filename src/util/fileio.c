@@ -1,33 +1,63 @@
-/* fileio.c - atomic writes, whole-file reads, mkdir -p, byte buffers. */
+/* fileio.c - atomic writes, opening and reading regular files only, mkdir -p,
+ * byte buffers. */
 #include "util/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "util/rng.h"
 
 static Status io_fail(Err *e, const char *path, const char *what, int err)
 {
     return err_set(e, ST_ERR_IO, "%s: %s: %s", path, what, strerror(err));
 }
 
+/* Creates a file "PREFIX-XXXXXXXX" (8 random hex digits) that did not exist:
+ * O_EXCL|O_NOFOLLOW, so an existing file or link of that name is never
+ * opened, followed or truncated; a taken name is skipped for another. The
+ * name is unpredictable (clock, pid, stack address), so a name planted in
+ * advance is almost never even met. Returns the descriptor with the name in
+ * name, or -1 with errno set. */
+static int create_new(const char *prefix, char *name, size_t cap)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t seed = rng_mix64(((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^
+                              ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&ts);
+    for (unsigned k = 0; k < 100; k++) {
+        unsigned r = (unsigned)(rng_mix64(seed + k) >> 32);
+        if (snprintf(name, cap, "%s-%08x", prefix, r) >= (int)cap) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd >= 0 || errno != EEXIST) return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
 Status file_write_atomic(const char *path, const void *data, size_t len, Err *e)
 {
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof tmp)
+    char prefix[4200], tmp[4220];
+    if (snprintf(prefix, sizeof prefix, "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof prefix)
         return err_set(e, ST_ERR_ARG, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = create_new(prefix, tmp, sizeof tmp);
     if (fd < 0) return io_fail(e, path, "cannot create", errno);
     const char *p = data;
     size_t left = len;
     while (left) {
         ssize_t w = write(fd, p, left);
         if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
+        if (w <= 0) { /* EFBIG under a file-size limit: SIGXFSZ is ignored (src/main.c) */
             int err = w < 0 ? errno : ENOSPC;
             close(fd);
             unlink(tmp);
@@ -47,6 +77,7 @@ Status file_write_atomic(const char *path, const void *data, size_t len, Err *e)
         unlink(tmp);
         return io_fail(e, path, "cannot close", err);
     }
+    /* rename replaces PATH itself, even if it is a link: nothing it points to is touched */
     if (rename(tmp, path) != 0) {
         int err = errno;
         unlink(tmp);
@@ -58,7 +89,7 @@ Status file_write_atomic(const char *path, const void *data, size_t len, Err *e)
     char *slash = strrchr(dir, '/');
     if (slash) *(slash == dir ? slash + 1 : slash) = 0;
     else strcpy(dir, ".");
-    int dfd = open(dir, O_RDONLY);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd);
         close(dfd);
@@ -66,38 +97,121 @@ Status file_write_atomic(const char *path, const void *data, size_t len, Err *e)
     return ST_OK;
 }
 
-Status file_read_all(const char *path, size_t max, char **data, size_t *len, Err *e)
+static Status not_regular(Err *e, const char *path, mode_t m)
+{
+    const char *kind = S_ISDIR(m)                   ? "a folder"
+                       : S_ISFIFO(m)                ? "a FIFO"
+                       : S_ISCHR(m) || S_ISBLK(m)   ? "a device"
+                       : S_ISSOCK(m)                ? "a socket"
+                                                    : "not a plain file";
+    return err_set(e, ST_ERR_IO, "%s: not a regular file (%s)", path, kind);
+}
+
+Status file_open_regular(const char *path, int *fd, unsigned long long *size, Err *e)
+{
+    *fd = -1;
+    /* stat first: a device or a FIFO is refused without being opened at all */
+    struct stat sb;
+    if (stat(path, &sb) != 0) return io_fail(e, path, "cannot open", errno);
+    if (!S_ISREG(sb.st_mode)) return not_regular(e, path, sb.st_mode);
+    /* O_NONBLOCK: should the name have become a FIFO since, open returns at once */
+    int f = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (f < 0) return io_fail(e, path, "cannot open", errno);
+    if (fstat(f, &sb) != 0) {
+        int err = errno;
+        close(f);
+        return io_fail(e, path, "cannot stat", err);
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(f);
+        return not_regular(e, path, sb.st_mode);
+    }
+    int flags = fcntl(f, F_GETFL);
+    if (flags < 0 || fcntl(f, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        int err = errno;
+        close(f);
+        return io_fail(e, path, "cannot open", err);
+    }
+    *fd = f;
+    if (size) *size = (unsigned long long)sb.st_size;
+    return ST_OK;
+}
+
+Status file_fopen_regular(const char *path, FILE **f, Err *e)
+{
+    *f = NULL;
+    int fd;
+    Status st = file_open_regular(path, &fd, NULL, e);
+    if (st) return st;
+    if (!(*f = fdopen(fd, "rb"))) {
+        int err = errno;
+        close(fd);
+        return io_fail(e, path, "cannot open", err);
+    }
+    return ST_OK;
+}
+
+/* Reads up to n bytes at offset off; *got is short only at the end of the file. */
+static Status read_at(int fd, const char *path, unsigned long long off, char *p, size_t n, size_t *got, Err *e)
+{
+    *got = 0;
+    while (*got < n) {
+        ssize_t r = pread(fd, p + *got, n - *got, (off_t)(off + *got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return io_fail(e, path, "cannot read", errno);
+        if (r == 0) break;
+        *got += (size_t)r;
+    }
+    return ST_OK;
+}
+
+Status file_read_magic(const char *path, size_t max, const char *magic, const char *what, char **data, size_t *len,
+                       Err *e)
 {
     *data = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return io_fail(e, path, "cannot open", errno);
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return err_set(e, ST_ERR_IO, "%s: not a regular file", path);
+    int fd;
+    unsigned long long size;
+    Status st = file_open_regular(path, &fd, &size, e);
+    if (st) return st;
+    char *buf = NULL;
+    size_t got;
+    if (magic) { /* the header before the size: a file of another kind is named as such */
+        char head[16];
+        size_t m = strlen(magic);
+        if (m > sizeof head) m = sizeof head;
+        if ((st = read_at(fd, path, 0, head, m, &got, e))) goto done;
+        if (got < m || memcmp(head, magic, m)) {
+            st = err_set(e, ST_ERR_FORMAT, "%s: not %s (no %.*s header)", path, what, (int)m, magic);
+            goto done;
+        }
     }
-    if ((unsigned long long)sb.st_size > max) {
-        fclose(f);
-        return err_set(e, ST_ERR_FORMAT, "%s: %lld bytes, more than the %zu allowed", path, (long long)sb.st_size, max);
+    if (size > max) {
+        st = err_set(e, ST_ERR_FORMAT, "%s: %llu bytes, more than the %zu allowed", path, size, max);
+        goto done;
     }
-    size_t size = (size_t)sb.st_size;
-    char *buf = malloc(size + 1);
-    if (!buf) {
-        fclose(f);
-        return err_set(e, ST_ERR_NOMEM, "%s: out of memory", path);
+    if (!(buf = malloc((size_t)size + 1))) {
+        st = err_set(e, ST_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
     }
-    size_t got = fread(buf, 1, size, f);
-    int bad = ferror(f) || got != size;
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return err_set(e, ST_ERR_IO, "%s: read error", path);
+    if ((st = read_at(fd, path, 0, buf, (size_t)size, &got, e))) goto done;
+    if (got != size) {
+        st = err_set(e, ST_ERR_IO, "%s: read error (the file shrank while it was read)", path);
+        goto done;
     }
     buf[size] = 0;
     *data = buf;
-    *len = size;
-    return ST_OK;
+    *len = (size_t)size;
+    buf = NULL;
+done:
+    free(buf);
+    close(fd);
+    return st;
+}
+
+Status file_read_all(const char *path, size_t max, char **data, size_t *len, Err *e)
+{
+    return file_read_magic(path, max, NULL, NULL, data, len, e);
 }
 
 Status file_mkdirs(const char *path, Err *e)
@@ -128,10 +242,10 @@ int file_exists(const char *path)
 
 Status file_check_writable(const char *dir, Err *e)
 {
-    char probe[4200];
-    if (snprintf(probe, sizeof probe, "%s/.fmnist-write-test-%ld", dir, (long)getpid()) >= (int)sizeof probe)
+    char prefix[4200], probe[4220];
+    if (snprintf(prefix, sizeof prefix, "%s/.fmnist-write-test-%ld", dir, (long)getpid()) >= (int)sizeof prefix)
         return err_set(e, ST_ERR_ARG, "%s: path too long", dir);
-    int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = create_new(prefix, probe, sizeof probe);
     if (fd < 0) return io_fail(e, dir, "cannot write into this folder", errno);
     close(fd);
     unlink(probe);

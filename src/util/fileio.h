@@ -1,24 +1,47 @@
 /* fileio.h - whole-file reads and atomic writes.
  *
- * file_write_atomic writes to "PATH.tmp-PID", fsyncs it, renames it over
- * PATH and fsyncs the folder: at any moment PATH holds either its old content
- * or the new one, never a mix, and a failed write leaves the old file whole. */
+ * file_write_atomic writes to a new file "PATH.tmp-PID-RANDOM", fsyncs it,
+ * renames it over PATH and fsyncs the folder: at any moment PATH holds either
+ * its old content or the new one, never a mix, and a failed write leaves the
+ * old file whole. The temp file is created with O_EXCL|O_NOFOLLOW under a name
+ * nobody can predict: a file or link planted in the folder is never opened,
+ * followed or truncated (a taken name is skipped), and PATH ends up a regular
+ * file of ours.
+ *
+ * Every reader of a file the user names opens it with file_open_regular (or
+ * file_fopen_regular): a folder, a FIFO, a device or a socket is refused at
+ * once, "PATH: not a regular file (a FIFO)", instead of blocking in open()
+ * until a writer comes, or reading forever. */
 #ifndef FMNIST_FILEIO_H
 #define FMNIST_FILEIO_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "util/status.h"
 
 Status file_write_atomic(const char *path, const void *data, size_t len, Err *e);
-/* Reads a whole file of at most max bytes into a malloc'd buffer (with a NUL
- * after the content, not counted in *len). */
+/* Opens an existing regular file for reading; never blocks. *fd gets a
+ * blocking, close-on-exec descriptor (-1 on failure), *size (if not NULL) the
+ * file's length. */
+Status file_open_regular(const char *path, int *fd, unsigned long long *size, Err *e);
+/* The same as a stdio stream opened "rb" (*f is NULL on failure). */
+Status file_fopen_regular(const char *path, FILE **f, Err *e);
+/* Reads a whole regular file of at most max bytes into a malloc'd buffer
+ * (with a NUL after the content, not counted in *len). */
 Status file_read_all(const char *path, size_t max, char **data, size_t *len, Err *e);
+/* file_read_all for a file that must begin with the bytes of magic: they are
+ * read and compared first, so that a large file of another kind is refused
+ * before anything is allocated for it ("PATH: not WHAT (no MAGIC header)",
+ * ST_ERR_FORMAT). magic is at most 16 bytes. */
+Status file_read_magic(const char *path, size_t max, const char *magic, const char *what, char **data, size_t *len,
+                       Err *e);
 /* mkdir -p; errors name the path and the system's reason. */
 Status file_mkdirs(const char *path, Err *e);
 int file_exists(const char *path);
-/* Creates and removes a file in dir: ST_ERR_IO, naming dir and the
- * system's reason, if files cannot be created there. */
+/* Creates and removes a new file (O_EXCL, under a random name) in dir:
+ * ST_ERR_IO, naming dir and the system's reason, if files cannot be created
+ * there. */
 Status file_check_writable(const char *dir, Err *e);
 
 /* A growable byte buffer for building files in memory. */
