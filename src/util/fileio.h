@@ -17,6 +17,11 @@ Status file_read_all(const char *path, size_t max, char **data, size_t *len, Err
 /* mkdir -p; errors name the path and the system's reason. */
 Status file_mkdirs(const char *path, Err *e);
 int file_exists(const char *path);
+/* 1 if a and b name the same file: the same device and inode when both
+ * exist (links followed), else the same absolute path once ".", "..",
+ * repeated slashes and the links of the folders that exist are resolved (an
+ * output not written yet against another path). 0 otherwise. */
+int file_same(const char *a, const char *b);
 /* Creates and removes a file in dir: ST_ERR_IO, naming dir and the
  * system's reason, if files cannot be created there. */
 Status file_check_writable(const char *dir, Err *e);
