@@ -693,6 +693,7 @@ START_TEST(test_gradient_overflow_stops_before_the_step)
     synthetic_dataset(&train, 8, 5);
     synthetic_dataset(&test, 8, 6);
     memset(train.labels, 1, 8); /* every p(class 0) is about 1: dL/dlogits = (1, -1) */
+    memset(test.labels, 1, 8);  /* a 2-class net: labels 0 and 1 only */
     ModelCfg c;
     ck_assert_int_eq(cfg_parse_text("g.cfg", "input 1x28x28\nflatten\ndense 2\nrelu\ndense 2\n", &c, &e), ST_OK);
     Net *net;

@@ -34,8 +34,38 @@ void cli_set_threads(int threads);
 int cli_max_threads(void);
 /* Finds the data folder (--data, $FMNIST_DATA, data/, the Debian folder) and
  * loads the test split, and the training split if train is not NULL (its
- * first train_limit images if train_limit > 0). */
+ * first train_limit images if train_limit > 0). The commands pass
+ * DATA_MAX_CLASSES as nclasses: a model with too few outputs for the labels
+ * is then train_check_data's error, which names the model's line. */
 Status cli_load_data(const char *flag_dir, int nclasses, int train_limit, Dataset *train, Dataset *test, Err *e);
+
+/* The files a command reads or writes, gathered to be checked before any
+ * work. A message names a file as "BEFORE PATH AFTER" ("--log runs/a.csv",
+ * "the checkpoint runs/x/model.fmw this run writes"); before and after are
+ * string literals, the path is copied. */
+typedef struct {
+    const char *before, *after;
+    char *path;
+} CliFile;
+typedef struct {
+    CliFile *v;
+    int n, cap;
+    int failed;            /* out of memory: the list is incomplete */
+} CliFiles;
+void cli_files_add(CliFiles *l, const char *before, const char *path, const char *after);
+/* Adds the four IDX files of the data folder the command will read (as
+ * cli_load_data finds it) as "the data file PATH"; nothing if no folder
+ * holds the data (loading it then says why). */
+void cli_files_add_data(CliFiles *l, const char *flag_dir);
+void cli_files_free(CliFiles *l);
+/* Before any work, so that an output never replaces an input: refuses an
+ * output that is the same file (file_same) as an input, as an earlier output
+ * or as a folder of creates ("fmnist CMD: -o A is also the log A", exit 2);
+ * then an output that is a folder, or whose folder is not one of creates
+ * (the folders the command makes; NULL: none) and does not exist or cannot
+ * be written into (exit 1). Prints the message and returns the exit code,
+ * or 0 when every output may be written. Frees no list. */
+int cli_check_files(const char *cmd, const CliFiles *in, const CliFiles *out, const CliFiles *creates);
 
 /* Progress reporting for training hooks: the bar on stderr (only if progress
  * is set: stderr is a terminal and --no-progress was not given) and the epoch

@@ -1,6 +1,8 @@
 /* common.c - helpers shared by the subcommands (see cli.h). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -8,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "report/log.h"
+#include "util/fileio.h"
 
 volatile sig_atomic_t cli_signal;
 
@@ -74,6 +77,131 @@ Status cli_load_data(const char *flag_dir, int nclasses, int train_limit, Datase
     }
     if (train && train_limit > 0 && train_limit < train->n) dataset_truncate(train, train_limit);
     return ST_OK;
+}
+
+void cli_files_add(CliFiles *l, const char *before, const char *path, const char *after)
+{
+    if (l->failed) return;
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 16;
+        CliFile *v = realloc(l->v, (size_t)cap * sizeof *v);
+        if (!v) {
+            l->failed = 1;
+            return;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    char *copy = malloc(strlen(path) + 1);
+    if (!copy) {
+        l->failed = 1;
+        return;
+    }
+    strcpy(copy, path);
+    l->v[l->n++] = (CliFile){before, after, copy};
+}
+
+void cli_files_add_data(CliFiles *l, const char *flag_dir)
+{
+    char dir[4096], images[4200], labels[4200];
+    Err e;
+    if (data_find_dir(flag_dir, getenv("FMNIST_DATA"), dir, sizeof dir, &e)) return;
+    static const char *const splits[2] = {"train", "test"};
+    for (int i = 0; i < 2; i++)
+        if (!data_split_files(dir, splits[i], images, labels, sizeof images, &e)) {
+            cli_files_add(l, "the data file", images, "");
+            cli_files_add(l, "the data file", labels, "");
+        }
+}
+
+void cli_files_free(CliFiles *l)
+{
+    for (int i = 0; i < l->n; i++) free(l->v[i].path);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+/* "BEFORE PATH AFTER" */
+static const char *file_name(const CliFile *f, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s%s%s%s", f->before, *f->before ? " " : "", f->path, *f->after ? " " : "", f->after);
+    return buf;
+}
+
+/* The folder that holds path ("." for a bare name), cut to len bytes. */
+static void folder_of(const char *path, char *dir, size_t len)
+{
+    snprintf(dir, len, "%s", path);
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') dir[--n] = 0; /* "a/b/" is b */
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, len, ".");
+    else if (slash == dir) slash[1] = 0;
+    else *slash = 0;
+}
+
+/* 1 if dir is one of the folders the command creates. */
+static int made_by_command(const char *dir, const CliFiles *creates)
+{
+    for (int k = 0; creates && k < creates->n; k++)
+        if (file_same(dir, creates->v[k].path)) return 1;
+    return 0;
+}
+
+int cli_check_files(const char *cmd, const CliFiles *in, const CliFiles *out, const CliFiles *creates)
+{
+    Err e;
+    if (in->failed || out->failed || (creates && creates->failed))
+        return cli_fail(err_set(&e, ST_ERR_NOMEM, "out of memory"), &e);
+    char a[4400], b[4400];
+    for (int i = 0; i < out->n; i++) {
+        const CliFile *o = &out->v[i];
+        for (int k = 0; k < in->n; k++)
+            if (file_same(o->path, in->v[k].path)) {
+                err_set(&e, ST_ERR_ARG, "%s is also %s: an output never replaces an input",
+                        file_name(o, a, sizeof a), file_name(&in->v[k], b, sizeof b));
+                return cli_usage_error(cmd, &e);
+            }
+        for (int k = 0; k < i; k++)
+            if (file_same(o->path, out->v[k].path)) {
+                err_set(&e, ST_ERR_ARG, "%s is also %s", file_name(o, a, sizeof a), file_name(&out->v[k], b, sizeof b));
+                return cli_usage_error(cmd, &e);
+            }
+        for (int k = 0; creates && k < creates->n; k++)
+            if (file_same(o->path, creates->v[k].path)) {
+                err_set(&e, ST_ERR_ARG, "%s is also %s", file_name(o, a, sizeof a),
+                        file_name(&creates->v[k], b, sizeof b));
+                return cli_usage_error(cmd, &e);
+            }
+    }
+    struct stat sb;
+    for (int k = 0; creates && k < creates->n; k++)
+        if (!stat(creates->v[k].path, &sb) && !S_ISDIR(sb.st_mode))
+            return cli_fail(err_set(&e, ST_ERR_IO, "%s: exists and is not a folder", creates->v[k].path), &e);
+    for (int i = 0; i < out->n; i++) {
+        const CliFile *o = &out->v[i];
+        char dir[4200];
+        folder_of(o->path, dir, sizeof dir);
+        if (!stat(o->path, &sb) && S_ISDIR(sb.st_mode))
+            return cli_fail(err_set(&e, ST_ERR_IO, "%s: is a folder", file_name(o, a, sizeof a)), &e);
+        if (made_by_command(dir, creates)) continue;
+        int seen = 0; /* each folder once */
+        for (int k = 0; k < i; k++) {
+            char other[4200];
+            folder_of(out->v[k].path, other, sizeof other);
+            seen |= !strcmp(other, dir);
+        }
+        if (seen) continue;
+        if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            return cli_fail(err_set(&e, ST_ERR_IO, "%s: the folder %s does not exist", file_name(o, a, sizeof a), dir),
+                            &e);
+        Status st = file_check_writable(dir, &e);
+        if (st) {
+            err_prefix(&e, file_name(o, a, sizeof a));
+            return cli_fail(st, &e);
+        }
+    }
+    return 0;
 }
 
 void cli_on_batch(void *ctx, int epoch, int done, int total, double elapsed)

@@ -106,11 +106,20 @@ int cmd_eval(int argc, char **argv)
         err_set(&e, ST_ERR_ARG, "--weights FILE is required");
         return cli_usage_error("eval", &e);
     }
+    CliFiles in = {0}, out = {0}; /* the pictures replace no input, and their folders exist */
+    cli_files_add(&in, "the checkpoint --weights", weights, "");
+    cli_files_add_data(&in, data);
+    if (confusion) cli_files_add(&out, "--confusion", confusion, "");
+    if (errors) cli_files_add(&out, "--errors", errors, "");
+    int rc = cli_check_files("eval", &in, &out, NULL);
+    cli_files_free(&in);
+    cli_files_free(&out);
+    if (rc) return rc;
     cli_set_threads(threads);
     Net *net;
     if ((st = weights_load(weights, batch, &net, NULL, &e))) return cli_fail(st, &e);
     Dataset test = {0};
-    if ((st = cli_load_data(data, net->nclasses, 0, NULL, &test, &e))) {
+    if ((st = cli_load_data(data, DATA_MAX_CLASSES, 0, NULL, &test, &e))) {
         net_free(net);
         return cli_fail(st, &e);
     }

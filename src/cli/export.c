@@ -61,6 +61,13 @@ int cmd_export(int argc, char **argv)
         err_set(&e, ST_ERR_ARG, "--format: expected npz or onnx, got '%s'", format);
         return cli_usage_error("export", &e);
     }
+    CliFiles in = {0}, outs = {0};
+    cli_files_add(&in, "the checkpoint --weights", weights, "");
+    cli_files_add(&outs, "-o", out, "");
+    int rc = cli_check_files("export", &in, &outs, NULL);
+    cli_files_free(&in);
+    cli_files_free(&outs);
+    if (rc) return rc;
     Net *net;
     if ((st = weights_load(weights, 1, &net, NULL, &e))) return cli_fail(st, &e);
     st = npz ? export_npz(net, out, &e) : export_onnx(net, out, &e);

@@ -65,6 +65,13 @@ int cmd_plot(int argc, char **argv)
         err_set(&e, ST_ERR_ARG, "%s", !npos ? "give at least one log.csv" : "-o FILE.png is required");
         return cli_usage_error("plot", &e);
     }
+    CliFiles in = {0}, outs = {0};
+    for (int i = 0; i < npos; i++) cli_files_add(&in, "the log", pos[i], "");
+    cli_files_add(&outs, "-o", out, "");
+    int rc = cli_check_files("plot", &in, &outs, NULL);
+    cli_files_free(&in);
+    cli_files_free(&outs);
+    if (rc) return rc;
     Curve curves[PLOT_MAX_LOGS];
     char labels[PLOT_MAX_LOGS][160];
     PlotRun runs[PLOT_MAX_LOGS];

@@ -21,6 +21,39 @@ static void on_run(void *ctx, int i, int n, const SweepPoint *p, const char *dir
     fflush(stdout);
 }
 
+/* The model file and the data against every file of the sweep: 0, or the
+ * exit code after the message. */
+static int check_files(const char *model, const char *data, const char *out, const SweepPoint *points, int npoints)
+{
+    CliFiles in = {0}, outs = {0}, made = {0};
+    cli_files_add(&made, "the output folder", out, "");
+    cli_files_add(&in, "the model file --model", model, "");
+    cli_files_add_data(&in, data);
+    static const char *const RUN[4][2] = {{"the checkpoint", "model.fmw"}, {"the best checkpoint", "best.fmw"},
+                                          {"the log", "log.csv"}, {"the chart", "curves.png"}};
+    static const char *const SWEEP[4][2] = {{"the summary", "summary.csv"}, {"the summary", "summary.md"},
+                                            {"the chart", "compare_loss.png"}, {"the chart", "compare_acc.png"}};
+    char path[4400];
+    for (int i = 0; i < npoints; i++)
+        for (int k = 0; k < 4; k++) {
+            snprintf(path, sizeof path, "%.4000s/%.160s/%s", out, points[i].name, RUN[k][1]);
+            cli_files_add(&outs, RUN[k][0], path, "");
+            if (!k) { /* each setting's folder */
+                snprintf(path, sizeof path, "%.4000s/%.160s", out, points[i].name);
+                cli_files_add(&made, "the folder", path, "");
+            }
+        }
+    for (int k = 0; k < 4; k++) {
+        snprintf(path, sizeof path, "%s/%s", out, SWEEP[k][1]);
+        cli_files_add(&outs, SWEEP[k][0], path, "");
+    }
+    int rc = cli_check_files("sweep", &in, &outs, &made);
+    cli_files_free(&in);
+    cli_files_free(&outs);
+    cli_files_free(&made);
+    return rc;
+}
+
 int cmd_sweep(int argc, char **argv)
 {
     const char *model = "models/mlp.cfg", *optim = "adam", *data = NULL, *out = NULL;
@@ -77,18 +110,13 @@ int cmd_sweep(int argc, char **argv)
         return cli_usage_error("sweep", &e);
     cli_set_threads(threads);
 
-    /* every setting must fit the model before the data is loaded; the net also gives the class count */
+    /* every setting must fit the model before the data is loaded */
     Net *net;
-    int nclasses = 0;
     for (int i = 0; i < npoints; i++) {
         if ((st = run_build_net(model, points[i].dropout, points[i].ndropout, batch, &net, &e)))
             return st == ST_ERR_ARG ? cli_usage_error("sweep", &e) : cli_fail(st, &e);
-        nclasses = net->nclasses;
         net_free(net);
     }
-    Dataset train = {0}, test = {0};
-    if ((st = cli_load_data(data, nclasses, train_limit, &train, &test, &e))) return cli_fail(st, &e);
-
     char outbuf[4096];
     if (!out) {
         char stamp[32];
@@ -97,6 +125,9 @@ int cmd_sweep(int argc, char **argv)
         snprintf(outbuf, sizeof outbuf, "runs/sweep-%s", stamp);
         out = outbuf;
     }
+    if ((st = check_files(model, data, out, points, npoints))) return st;
+    Dataset train = {0}, test = {0};
+    if ((st = cli_load_data(data, DATA_MAX_CLASSES, train_limit, &train, &test, &e))) return cli_fail(st, &e);
     printf("fmnist %s sweep: %s, %d run%s of %d epochs, %d training and %d test images, optimizer %s lr %g, batch %d, "
            "seed %d, %d thread%s; writing %s\n",
            FMNIST_VERSION, model, npoints, npoints == 1 ? "" : "s", epochs, train.n, test.n, optim, (double)lr, batch,

@@ -29,6 +29,38 @@ static int same_folder(const char *a, const char *b)
     return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* What a run reads (the checkpoint it resumes, or the model file; the data)
+ * against what it writes (OUT/model.fmw, best.fmw, best-val.fmw with a
+ * validation set, curves.png, the log), before any work: 0, or the exit
+ * code after the message. */
+static int check_run_files(const RunSpec *spec, const char *resume, const char *model, const char *data, int val)
+{
+    CliFiles in = {0}, out = {0};
+    char path[4200], log[4200];
+    if (resume) cli_files_add(&in, "the checkpoint --resume", resume, "");
+    if (model) cli_files_add(&in, "the model file --model", model, "");
+    cli_files_add_data(&in, data);
+    run_paths(spec, path, log, sizeof path);
+    cli_files_add(&out, "the checkpoint", path, "this run writes");
+    snprintf(path, sizeof path, "%s/best.fmw", spec->out);
+    cli_files_add(&out, "the best checkpoint", path, "this run writes");
+    if (val) {
+        snprintf(path, sizeof path, "%s/best-val.fmw", spec->out);
+        cli_files_add(&out, "the best-validation checkpoint", path, "this run writes");
+    }
+    snprintf(path, sizeof path, "%s/curves.png", spec->out);
+    cli_files_add(&out, "the chart", path, "this run writes");
+    if (spec->log_path) cli_files_add(&out, "--log", log, "");
+    else cli_files_add(&out, "the log", log, "this run writes");
+    CliFiles made = {0};
+    cli_files_add(&made, "the output folder", spec->out, "");
+    int rc = cli_check_files("train", &in, &out, &made);
+    cli_files_free(&in);
+    cli_files_free(&out);
+    cli_files_free(&made);
+    return rc;
+}
+
 /* The hooks' context: progress, and the last state written to model.fmw. */
 typedef struct {
     CliProgress pr;        /* first: the ctx of cli_on_batch and cli_on_epoch */
@@ -135,7 +167,16 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
     Dataset train = {0}, test = {0}, valset = {0};
     char dir[4096], model_path[4200], log_path[4200];
     int rc = 0;
-    if ((st = cli_load_data(data, r.net->nclasses, r.ck.train_n + r.val, &train, &test, &e)) ||
+    resume_folder(path, dir, sizeof dir);
+    r.spec.out = out ? out : dir;
+    r.spec.overwrite = overwrite || same_folder(r.spec.out, dir); /* continue in place, not over another run */
+    r.spec.save_every = save_every;
+    run_paths(&r.spec, model_path, log_path, sizeof model_path);
+    /* the checkpoint is an input unless the run goes on in it (in place) */
+    if ((rc = check_run_files(&r.spec, file_same(path, model_path) ? NULL : path, NULL, data, r.val > 0)))
+        goto done;
+    if ((st = run_check(&r.spec, &e)) ||
+        (st = cli_load_data(data, DATA_MAX_CLASSES, r.ck.train_n + r.val, &train, &test, &e)) ||
         (r.val && train.n > r.val && (st = dataset_hold_out(&train, r.val, r.ck.seed, &valset, &e)))) {
         rc = cli_fail(st, &e);
         goto done;
@@ -147,12 +188,8 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
         rc = cli_fail(ST_ERR_FORMAT, &e);
         goto done;
     }
-    resume_folder(path, dir, sizeof dir);
-    r.spec.out = out ? out : dir;
-    r.spec.overwrite = overwrite || same_folder(r.spec.out, dir); /* continue in place, not over another run */
-    r.spec.save_every = save_every;
-    run_paths(&r.spec, model_path, log_path, sizeof model_path);
-    if ((st = run_prepare(&r.spec, &e))) {
+    if ((st = train_check_data(r.net, &train, "training", &e)) || (st = train_check_data(r.net, &test, "test", &e)) ||
+        (st = run_prepare(&r.spec, &e))) {
         rc = cli_fail(st, &e);
         goto done;
     }
@@ -284,24 +321,8 @@ int cmd_train(int argc, char **argv)
     Net *net;
     if ((st = run_build_net(model, dropout.v, dropout.n, batch, &net, &e)))
         return st == ST_ERR_ARG ? cli_usage_error("train", &e) : cli_fail(st, &e);
-    Dataset train = {0}, test = {0}, valset = {0};
-    if ((st = cli_load_data(data, net->nclasses, train_limit, &train, &test, &e)) ||
-        (val && (st = dataset_hold_out(&train, val, (uint64_t)seed, &valset, &e)))) {
-        dataset_free(&train);
-        dataset_free(&test);
-        net_free(net);
-        return st == ST_ERR_ARG ? cli_usage_error("train", &e) : cli_fail(st, &e);
-    }
-    if (val) tc.val = &valset;
 
-    if ((st = train_check_data(net, &train, "training", &e))) { /* before anything is created */
-        dataset_free(&train);
-        dataset_free(&test);
-        net_free(net);
-        return cli_fail(st, &e);
-    }
-
-    /* output folder: never replace an earlier run unless asked */
+    /* output folder: never replace an input, nor an earlier run unless asked */
     char outbuf[4096], model_path[4200], logbuf[4200];
     if (!out) {
         const char *base = strrchr(model, '/') ? strrchr(model, '/') + 1 : model;
@@ -317,7 +338,17 @@ int cmd_train(int argc, char **argv)
     run_paths(&spec, model_path, logbuf, sizeof logbuf);
     log = logbuf;
     int rc = 0;
-    if ((st = run_prepare(&spec, &e))) {
+    Dataset train = {0}, test = {0}, valset = {0};
+    if ((rc = check_run_files(&spec, NULL, model, data, val > 0))) goto done;
+    /* then the data against the net, all before the folder is created */
+    if ((st = run_check(&spec, &e)) || (st = cli_load_data(data, DATA_MAX_CLASSES, train_limit, &train, &test, &e)) ||
+        (val && (st = dataset_hold_out(&train, val, (uint64_t)seed, &valset, &e)))) {
+        rc = st == ST_ERR_ARG ? cli_usage_error("train", &e) : cli_fail(st, &e);
+        goto done;
+    }
+    if (val) spec.train.val = &valset;
+    if ((st = train_check_data(net, &train, "training", &e)) || (st = train_check_data(net, &test, "test", &e)) ||
+        (st = run_prepare(&spec, &e))) {
         rc = cli_fail(st, &e);
         goto done;
     }

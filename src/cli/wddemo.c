@@ -45,11 +45,24 @@ int cmd_wddemo(int argc, char **argv)
         args_print_help(specs, nspecs, stdout);
         return 0;
     }
-    if ((st = file_mkdirs(out, &e))) return cli_fail(st, &e);
     char f0[64], f1[64], f2[64], lab1[64], lab2[64];
     snprintf(f0, sizeof f0, "wd-lambda0.png");
     snprintf(f1, sizeof f1, "wd-lambda%g.png", (double)l2);
     snprintf(f2, sizeof f2, "wd-l1.png");
+    CliFiles in = {0}, outs = {0}, made = {0}; /* no inputs; its files must differ (--lambda 0: the first chart) */
+    cli_files_add(&made, "the output folder", out, "");
+    const char *files[4] = {f0, f1, f2, "wd-demo.csv"}, *roles[4] = {"the lambda = 0 chart", "the --lambda chart",
+                                                                     "the --l1 chart", "the numbers"};
+    for (int k = 0; k < 4; k++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", out, files[k]);
+        cli_files_add(&outs, roles[k], path, "");
+    }
+    int rc = cli_check_files("wd-demo", &in, &outs, &made);
+    cli_files_free(&outs);
+    cli_files_free(&made);
+    if (rc) return rc;
+    if ((st = file_mkdirs(out, &e)) || (st = file_check_writable(out, &e))) return cli_fail(st, &e);
     snprintf(lab1, sizeof lab1, "L2 penalty, lambda = %g", (double)l2);
     snprintf(lab2, sizeof lab2, "L1 penalty, A = %g", (double)l1);
     const WdSetting set[3] = {{f0, "no penalty, lambda = 0", WD_PENALTY_L2, 0.0},
@@ -62,7 +75,6 @@ int cmd_wddemo(int argc, char **argv)
            FMNIST_VERSION, c.noise, c.dim, c.n_train, c.n_test, c.batch, c.lr, c.epochs, seed);
     Buf csv = {0};
     buf_printf(&csv, "setting,epoch,train_loss,test_loss,w_norm\n");
-    int rc = 0;
     for (int k = 0; k < 3 && !rc; k++) {
         WdDemoResult r;
         if ((st = wddemo_run(&c, set[k].pen, set[k].lambda, &r, &e))) {

@@ -114,6 +114,14 @@ static Status pick_file(const char *dir, const char *prefix, const char *name, c
     return err_set(e, ST_ERR_IO, "%s: cannot open: %s (nor is there a .gz)", path, strerror(saved));
 }
 
+Status data_split_files(const char *dir, const char *split, char *images, char *labels, size_t len, Err *e)
+{
+    const char *prefix = !strcmp(split, "train") ? "train" : !strcmp(split, "test") ? "t10k" : NULL;
+    if (!prefix) return err_set(e, ST_ERR_ARG, "unknown split '%s' (expected train or test)", split);
+    Status st = pick_file(dir, prefix, "images-idx3-ubyte", images, len, e);
+    return st ? st : pick_file(dir, prefix, "labels-idx1-ubyte", labels, len, e);
+}
+
 Status data_load(const char *dir, const char *split, int nclasses, Dataset *out, Err *e)
 {
     memset(out, 0, sizeof *out);

@@ -12,6 +12,9 @@
 
 #include "util/status.h"
 
+/* The most classes IDX labels (bytes) can name. */
+#define DATA_MAX_CLASSES 256
+
 /* The default system location of the Debian package dataset-fashion-mnist. */
 #define DATA_SYSTEM_DIR "/usr/share/datasets/fashion-mnist"
 
@@ -42,6 +45,11 @@ Status data_find_dir(const char *flag_dir, const char *env_dir, char *out, size_
  * label is out of range: the message names the label file, index and value;
  * a dimension does not fit an int), ST_ERR_NOMEM. */
 Status data_load(const char *dir, const char *split, int nclasses, Dataset *out, Err *e);
+
+/* The two files data_load reads for split ("train" or "test") in dir: the
+ * images and the labels, each raw if it exists, else .gz, into buffers of len
+ * bytes. Errors: those of data_load for a missing file or a bad split. */
+Status data_split_files(const char *dir, const char *split, char *images, char *labels, size_t len, Err *e);
 
 /* Free both buffers and zero the struct; NULL and zeroed structs are fine. */
 void dataset_free(Dataset *d);

@@ -24,7 +24,16 @@ Status run_build_net(const char *model, const float *dropout, int ndropout, int 
         cfg_free(&cfg);
         return st;
     }
-    return net_build(&cfg, max_batch, net, e); /* takes cfg over, even on failure */
+    if ((st = net_build(&cfg, max_batch, net, e))) return st; /* takes cfg over, even on failure */
+    const ModelCfg *c = &(*net)->cfg;
+    if ((*net)->nclasses > DATA_MAX_CLASSES) {
+        st = err_set(e, ST_ERR_SHAPE, "%s:%d: the last layer gives %d outputs, one per class; IDX labels are bytes, "
+                     "so a data set has at most %d classes", c->path, c->layers[c->nlayers - 1].line,
+                     (*net)->nclasses, DATA_MAX_CLASSES);
+        net_free(*net);
+        *net = NULL;
+    }
+    return st;
 }
 
 void run_paths(const RunSpec *spec, char *model_path, char *log_path, size_t len)
@@ -36,7 +45,7 @@ void run_paths(const RunSpec *spec, char *model_path, char *log_path, size_t len
     }
 }
 
-Status run_prepare(const RunSpec *spec, Err *e)
+Status run_check(const RunSpec *spec, Err *e)
 {
     char model_path[4200], log_path[4200], best_path[4200];
     run_paths(spec, model_path, log_path, sizeof model_path);
@@ -45,10 +54,17 @@ Status run_prepare(const RunSpec *spec, Err *e)
                        : file_exists(log_path) ? log_path
                        : file_exists(best_path) ? best_path
                                                 : NULL;
-    if (!spec->overwrite && held)
-        return err_set(e, ST_ERR_IO, "%s already holds a run (%s); choose another --out or add --overwrite", spec->out,
-                       held);
-    Status st = file_mkdirs(spec->out, e);
+    if (spec->overwrite || !held) return ST_OK;
+    if (held == log_path && spec->log_path)
+        return err_set(e, ST_ERR_IO, "--log %s already exists; choose another --log or add --overwrite", log_path);
+    return err_set(e, ST_ERR_IO, "%s already holds a run (%s); choose another --out or add --overwrite", spec->out,
+                   held);
+}
+
+Status run_prepare(const RunSpec *spec, Err *e)
+{
+    Status st = run_check(spec, e);
+    if (!st) st = file_mkdirs(spec->out, e);
     return st ? st : file_check_writable(spec->out, e);
 }
 

@@ -44,7 +44,9 @@ typedef struct {
 
 /* Parses the model file, replaces its dropout rates by dropout[0..ndropout)
  * if ndropout > 0 (ST_ERR_ARG if the count differs from the file's dropout
- * lines) and builds the net for batches of up to max_batch. */
+ * lines) and builds the net for batches of up to max_batch. ST_ERR_SHAPE,
+ * naming the file's last line, if the net has more outputs than IDX labels
+ * can name classes (DATA_MAX_CLASSES). */
 Status run_build_net(const char *model, const float *dropout, int ndropout, int max_batch, Net **net, Err *e);
 
 /* The paths a run writes: OUT/model.fmw and the log (spec->log_path or
@@ -52,9 +54,12 @@ Status run_build_net(const char *model, const float *dropout, int ndropout, int 
 void run_paths(const RunSpec *spec, char *model_path, char *log_path, size_t len);
 
 /* Refuses (ST_ERR_IO) an out folder that already holds a run's files
- * (model.fmw, best.fmw, the log) unless spec->overwrite, then creates the
- * folder (mkdir -p) and checks that files can be created in it, so that an
- * unwritable folder is an error before training, not after an epoch. */
+ * (model.fmw, best.fmw, the log) unless spec->overwrite; creates nothing. */
+Status run_check(const RunSpec *spec, Err *e);
+
+/* run_check, then creates the folder (mkdir -p) and checks that files can
+ * be created in it, so that an unwritable folder is an error before
+ * training, not after an epoch. */
 Status run_prepare(const RunSpec *spec, Err *e);
 
 /* The settings recorded in the checkpoint's META section ("key=value\n"

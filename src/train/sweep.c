@@ -243,7 +243,7 @@ Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *te
     char dir[4200], why[512], path[4300];
     int skip[SWEEP_MAX_RUNS];
     Status st;
-    /* first every folder, before any training */
+    /* first every setting's net against the data, and every folder, before any folder is made */
     for (int i = 0; i < s->npoints; i++) {
         const SweepPoint *p = &s->points[i];
         RunSpec rs;
@@ -251,6 +251,10 @@ Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *te
         point_spec(s, p, dir, sizeof dir, &rs);
         if ((st = run_build_net(rs.model, p->dropout, p->ndropout, rs.train.batch, &net, e))) {
             err_prefix(e, p->name);
+            return st;
+        }
+        if ((st = train_check_data(net, train, "training", e)) || (st = train_check_data(net, test, "test", e))) {
+            net_free(net);
             return st;
         }
         char meta[2048];

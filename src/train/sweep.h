@@ -90,7 +90,9 @@ typedef struct {
     RunHooks run;                /* per-batch and per-epoch progress of each run */
 } SweepHooks;
 
-/* Runs the sweep: for each point builds the net (model file with the
+/* Runs the sweep: first checks every point's net against the data
+ * (train_check_data) and every folder, creating nothing; then for each point
+ * builds the net (model file with the
  * point's dropout rates, initialized from base.train.seed), trains it unless
  * its folder is finished (SWEEP_DIR_OTHER is an error naming the folder),
  * writes DIR/curves.png; then rows[0..npoints) from the logs, OUT/summary.csv,

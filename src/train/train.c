@@ -71,6 +71,12 @@ static Status check_data(const Net *net, const Dataset *d, const char *what, Err
         return err_set(e, ST_ERR_SHAPE, "%s: the %s images are 1x%dx%d, the model's input is %dx%dx%d",
                        net->cfg.path, what, d->h, d->w, net->in.c, net->in.h, net->in.w);
     if (d->n < 1) return err_set(e, ST_ERR_ARG, "the %s set is empty", what);
+    int top = 0; /* the largest label: the model must have an output for it */
+    for (int i = 0; i < d->n; i++) top = d->labels[i] > top ? d->labels[i] : top;
+    if (top >= net->nclasses)
+        return err_set(e, ST_ERR_SHAPE, "%s:%d: the last layer gives %d outputs, one per class, but the %s labels "
+                       "name %d classes (0 to %d)", net->cfg.path, net->cfg.layers[net->cfg.nlayers - 1].line,
+                       net->nclasses, what, top + 1, top);
     return ST_OK;
 }
 

@@ -104,9 +104,11 @@ uint64_t train_step_key(uint64_t seed, uint64_t step);
 Status train_run(Net *net, const Dataset *train, const Dataset *test, const TrainConfig *cfg,
                  const TrainHooks *hooks, Err *e);
 
-/* ST_ERR_SHAPE unless d's images fit the net's input, ST_ERR_ARG if d is
- * empty (what names the set in the message): train_run's own check, for
- * callers that want it before they create files. */
+/* ST_ERR_SHAPE unless d's images fit the net's input and every label has
+ * an output of the net (the message then names the model's last line),
+ * ST_ERR_ARG if d is empty (what names the set in the message): train_run's
+ * and train_evaluate's own check, for callers that want it before they
+ * create files. */
 Status train_check_data(const Net *net, const Dataset *d, const char *what, Err *e);
 
 /* Mean loss and accuracy of the net on d in eval mode, in batches of at most

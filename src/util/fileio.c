@@ -1,5 +1,6 @@
 /* fileio.c - atomic writes, opening and reading regular files only, mkdir -p,
- * byte buffers. */
+ * comparing paths, byte buffers. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "util/fileio.h"
 
 #include <errno.h>
@@ -238,6 +239,63 @@ int file_exists(const char *path)
 {
     struct stat sb;
     return stat(path, &sb) == 0;
+}
+
+/* path as an absolute path: its longest existing prefix resolved by
+ * realpath (links followed), the rest appended with ".", ".." and repeated
+ * slashes taken out. 0 if it does not fit in len bytes or cannot be
+ * resolved. */
+static int path_norm(const char *path, char *out, size_t len)
+{
+    char head[4200], rest[4200] = "", tmp[4200];
+    if (!*path || snprintf(head, sizeof head, "%s", path) >= (int)sizeof head) return 0;
+    char *real;
+    while (!(real = realpath(head, NULL))) { /* move the last component of head to rest */
+        size_t n = strlen(head);
+        while (n > 1 && head[n - 1] == '/') head[--n] = 0;
+        char *slash = strrchr(head, '/');
+        const char *name = slash ? slash + 1 : head;
+        if (!*name || (!slash && !strcmp(head, "."))) return 0; /* "/" or "." did not resolve */
+        if (snprintf(tmp, sizeof tmp, "/%s%s", name, rest) >= (int)sizeof tmp) return 0;
+        memcpy(rest, tmp, sizeof rest);
+        if (!slash) strcpy(head, ".");
+        else if (slash == head) strcpy(head, "/");
+        else *slash = 0;
+    }
+    int fits = snprintf(tmp, sizeof tmp, "%s%s", real, rest) < (int)sizeof tmp;
+    free(real);
+    if (!fits) return 0;
+    /* the components of tmp (absolute), without "", "." and with ".." applied */
+    size_t k = 0;
+    for (char *p = tmp; *p;) {
+        while (*p == '/') p++;
+        size_t n = strcspn(p, "/");
+        if (!n) break;
+        if (n == 1 && p[0] == '.') {
+        } else if (n == 2 && p[0] == '.' && p[1] == '.') {
+            while (k > 0 && out[k - 1] != '/') k--;
+            if (k > 0) k--;
+        } else {
+            if (k + 1 + n + 1 > len) return 0;
+            out[k++] = '/';
+            memcpy(out + k, p, n);
+            k += n;
+        }
+        p += n;
+    }
+    if (k + 2 > len) return 0;
+    if (!k) out[k++] = '/';
+    out[k] = 0;
+    return 1;
+}
+
+int file_same(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    int ha = stat(a, &sa) == 0, hb = stat(b, &sb) == 0;
+    if (ha && hb) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    char na[4200], nb[4200];
+    return path_norm(a, na, sizeof na) && path_norm(b, nb, sizeof nb) && !strcmp(na, nb);
 }
 
 Status file_check_writable(const char *dir, Err *e)

@@ -39,6 +39,11 @@ Status file_read_magic(const char *path, size_t max, const char *magic, const ch
 /* mkdir -p; errors name the path and the system's reason. */
 Status file_mkdirs(const char *path, Err *e);
 int file_exists(const char *path);
+/* 1 if a and b name the same file: the same device and inode when both
+ * exist (links followed), else the same absolute path once ".", "..",
+ * repeated slashes and the links of the folders that exist are resolved (an
+ * output not written yet against another path). 0 otherwise. */
+int file_same(const char *a, const char *b);
 /* Creates and removes a new file (O_EXCL, under a random name) in dir:
  * ST_ERR_IO, naming dir and the system's reason, if files cannot be created
  * there. */
