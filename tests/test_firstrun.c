@@ -1,0 +1,258 @@
+/* test_firstrun.c - what a new user meets first (issue 12), through
+ * tools/link-data.sh and the real binary ($FMNIST_BIN) on a small synthetic
+ * IDX set:
+ *  - `make data` on a fresh clone: link-data.sh creates data/, and never
+ *    writes through or over what it did not make; CI runs `make train`. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "data/dataset.h"
+#include "testutil.h"
+#include "util/fileio.h"
+
+static char out[1 << 16];
+
+static const char *const DATA_FILES[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+
+/* snprintf that fails the test rather than cut a path or a command. */
+__attribute__((format(printf, 3, 4))) static void fmt(char *buf, size_t len, const char *f, ...)
+{
+    va_list ap;
+    va_start(ap, f);
+    int n = vsnprintf(buf, len, f, ap);
+    va_end(ap);
+    ck_assert_msg(n >= 0 && (size_t)n < len, "a path or command of %d bytes does not fit in %zu", n, len);
+}
+#define FMT(buf, ...) fmt(buf, sizeof buf, __VA_ARGS__)
+
+static void put_file(const char *path, const char *text)
+{
+    Err e;
+    ck_assert_msg(file_write_atomic(path, text, strlen(text), &e) == ST_OK, "%s", e.msg);
+}
+
+static int is_link(const char *path)
+{
+    struct stat sb;
+    return lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode);
+}
+
+static int is_dir(const char *path)
+{
+    struct stat sb;
+    return lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* The text of a small file (the test's own). */
+static void slurp(const char *path, char *buf, size_t len)
+{
+    char *d;
+    size_t n;
+    Err e;
+    ck_assert_msg(file_read_all(path, len - 1, &d, &n, &e) == ST_OK, "%s", e.msg);
+    memcpy(buf, d, n + 1);
+    free(d);
+}
+
+/* root/data with a synthetic training (200) and test (100) split. */
+static void synthetic_data(const char *root, char *dir, size_t len)
+{
+    fmt(dir, len, "%s/data", root);
+    Err e;
+    ck_assert_int_eq(file_mkdirs(dir, &e), ST_OK);
+    ck_assert_int_eq(write_synthetic_idx(dir, "train", 200, 1), 0);
+    ck_assert_int_eq(write_synthetic_idx(dir, "t10k", 100, 2), 0);
+}
+
+/* A copy of tools/link-data.sh at root/tools/, as in a fresh clone: no data/. */
+static void script_copy(const char *root, char *script, size_t len)
+{
+    char cmd[4400];
+    fmt(script, len, "%s/tools/link-data.sh", root);
+    FMT(cmd, "mkdir -p '%s/tools' && cp tools/link-data.sh '%s'", root, script);
+    ck_assert_msg(run_shell(cmd, out, sizeof out) == 0, "%s\n%s", cmd, out);
+}
+
+/* ---- item 1: the first run ---------------------------------------------- */
+
+/* data holds links, by absolute path, to the four files of src. */
+static void check_links(const char *data, const char *src)
+{
+    ck_assert(is_dir(data));
+    for (int i = 0; i < 4; i++) {
+        char path[4400], target[4400], want[4400];
+        FMT(path, "%s/%s", data, DATA_FILES[i]);
+        ck_assert_msg(is_link(path), "%s is not a link", path);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        ck_assert_int_gt(n, 0);
+        target[n] = 0;
+        ck_assert_msg(target[0] == '/', "%s -> %s: not an absolute target", path, target);
+        FMT(want, "%s/%s", src, DATA_FILES[i]);
+        struct stat a, b;
+        ck_assert_int_eq(stat(target, &a), 0);
+        ck_assert_int_eq(stat(want, &b), 0);
+        ck_assert_msg(a.st_dev == b.st_dev && a.st_ino == b.st_ino, "%s -> %s, not %s", path, target, want);
+    }
+}
+
+/* A fresh clone made before data/README.md was tracked has no data/ at all
+ * (`make train` failed: "ln: failed to create symbolic link"):
+ * link-data.sh creates it and links the four files, by absolute path, also
+ * when $FMNIST_DATA is relative (to where the user is). */
+START_TEST(link_data_fresh_clone)
+{
+    char *root = make_temp_dir(), src[4200], clone[4200], script[4400], data[4300], cmd[9000];
+    synthetic_data(root, src, sizeof src); /* root/data is the source; the clone is root/clone */
+    FMT(clone, "%s/clone", root);
+    script_copy(clone, script, sizeof script);
+    FMT(data, "%s/data", clone);
+    ck_assert(!file_exists(data));
+    FMT(cmd, "FMNIST_DATA='%s' sh '%s'", src, script);
+    int rc = run_shell(cmd, out, sizeof out);
+    ck_assert_msg(rc == 0, "%s: exit %d\n%s", cmd, rc, out);
+    ck_assert_ptr_nonnull(strstr(out, "linked the data set from"));
+    check_links(data, src);
+    /* the binary finds them there */
+    Err e;
+    char found[4096];
+    int cwd = open(".", O_RDONLY);
+    ck_assert_int_eq(chdir(clone), 0);
+    ck_assert_msg(data_find_dir(NULL, NULL, found, sizeof found, &e) == ST_OK, "%s", e.msg);
+    ck_assert_str_eq(found, "data");
+    ck_assert_int_eq(fchdir(cwd), 0);
+    close(cwd);
+    /* a second run has nothing to do and succeeds */
+    ck_assert_msg(run_shell(cmd, out, sizeof out) == 0, "%s\n%s", cmd, out);
+    /* relative: `FMNIST_DATA=data sh clone/tools/link-data.sh` from root means root/data */
+    FMT(cmd, "rm -r '%s' && cd '%s' && FMNIST_DATA=data sh clone/tools/link-data.sh", data, root);
+    rc = run_shell(cmd, out, sizeof out);
+    ck_assert_msg(rc == 0, "%s: exit %d\n%s", cmd, rc, out);
+    check_links(data, src);
+    rm_tree(root);
+    free(root);
+}
+END_TEST
+
+/* What link-data.sh did not make stays as it is: a file of a data file's
+ * name, a link to a folder (ln -sf would write into that folder), a data/
+ * that is itself a link; only a dangling link of a data file's name is
+ * replaced (the link, not what it names). */
+START_TEST(link_data_never_overwrites)
+{
+    char *root = make_temp_dir(), src[4200], script[4200], data[4200], path[4400], cmd[9000], text[256];
+    synthetic_data(root, src, sizeof src);
+    char clone[4200];
+    FMT(clone, "%s/clone", root);
+    script_copy(clone, script, sizeof script);
+    FMT(data, "%s/data", clone);
+    Err e;
+    ck_assert_int_eq(file_mkdirs(data, &e), ST_OK);
+    /* the user's own raw training images, and a dangling link from a moved data set */
+    FMT(path, "%s/train-images-idx3-ubyte", data);
+    put_file(path, "mine");
+    FMT(path, "%s/t10k-images-idx3-ubyte", data);
+    ck_assert_int_eq(symlink("/nonexistent/t10k-images-idx3-ubyte", path), 0);
+    FMT(cmd, "FMNIST_DATA='%s' sh '%s'", src, script);
+    int rc = run_shell(cmd, out, sizeof out);
+    ck_assert_msg(rc == 0, "%s: exit %d\n%s", cmd, rc, out);
+    FMT(path, "%s/train-images-idx3-ubyte", data);
+    ck_assert(!is_link(path));
+    slurp(path, text, sizeof text);
+    ck_assert_str_eq(text, "mine");
+    FMT(path, "%s/t10k-images-idx3-ubyte", data);
+    ck_assert(is_link(path) && file_exists(path)); /* re-pointed at the source */
+    FMT(path, "%s/train-labels-idx1-ubyte", data);
+    ck_assert(is_link(path));
+
+    /* a data file's name that is a link to a folder: nothing is written into that folder */
+    char victim[4400];
+    FMT(victim, "%s/victim", root);
+    ck_assert_int_eq(mkdir(victim, 0755), 0);
+    FMT(cmd, "rm -rf '%s' && mkdir '%s' && ln -s '%s' '%s/t10k-labels-idx1-ubyte'", data, data, victim,
+             data);
+    ck_assert_msg(run_shell(cmd, out, sizeof out) == 0, "%s", out);
+    FMT(cmd, "FMNIST_DATA='%s' sh '%s'", src, script);
+    rc = run_shell(cmd, out, sizeof out);
+    ck_assert_msg(rc == 1, "%s: exit %d, expected 1\n%s", cmd, rc, out);
+    ck_assert_ptr_nonnull(strstr(out, "t10k-labels-idx1-ubyte"));
+    FMT(cmd, "test -z \"$(ls -A '%s')\"", victim);
+    ck_assert_msg(run_shell(cmd, out, sizeof out) == 0, "%s is no longer empty", victim);
+
+    /* data/ itself a link to a folder without the files: refused, nothing written there */
+    FMT(cmd, "rm -rf '%s' && ln -s '%s' '%s'", data, victim, data);
+    ck_assert_msg(run_shell(cmd, out, sizeof out) == 0, "%s", out);
+    FMT(cmd, "FMNIST_DATA='%s' sh '%s'", src, script);
+    rc = run_shell(cmd, out, sizeof out);
+    ck_assert_msg(rc == 1, "%s: exit %d, expected 1\n%s", cmd, rc, out);
+    ck_assert_ptr_nonnull(strstr(out, "not writing into it"));
+    FMT(cmd, "test -z \"$(ls -A '%s')\"", victim);
+    ck_assert_msg(run_shell(cmd, out, sizeof out) == 0, "%s is no longer empty", victim);
+    rm_tree(root);
+    free(root);
+}
+END_TEST
+
+/* $FMNIST_DATA naming a missing folder, or one without the files, stops
+ * link-data.sh (and so `make train`) as it stops fmnist. */
+START_TEST(link_data_env_checked)
+{
+    char *root = make_temp_dir(), src[4200], script[4200], data[4200], cmd[9000], path[4400];
+    synthetic_data(root, src, sizeof src);
+    char clone[4200];
+    FMT(clone, "%s/clone", root);
+    script_copy(clone, script, sizeof script);
+    FMT(data, "%s/data", clone);
+    FMT(cmd, "FMNIST_DATA='%s/none' sh '%s'", root, script);
+    int rc = run_shell(cmd, out, sizeof out);
+    ck_assert_msg(rc == 1, "%s: exit %d\n%s", cmd, rc, out);
+    ck_assert_ptr_nonnull(strstr(out, "$FMNIST_DATA="));
+    ck_assert_ptr_nonnull(strstr(out, "/none"));
+    FMT(path, "%s/t10k-labels-idx1-ubyte", src);
+    ck_assert_int_eq(unlink(path), 0);
+    FMT(cmd, "FMNIST_DATA='%s' sh '%s'", src, script);
+    rc = run_shell(cmd, out, sizeof out);
+    ck_assert_msg(rc == 1, "%s: exit %d\n%s", cmd, rc, out);
+    ck_assert_ptr_nonnull(strstr(out, "t10k-labels-idx1-ubyte"));
+    ck_assert(!file_exists(data));
+    rm_tree(root);
+    free(root);
+}
+END_TEST
+
+/* data/ is in the repository (a fresh clone has the folder), and CI runs the
+ * README's first command, `make train`, so a fresh clone cannot break again
+ * unnoticed. */
+START_TEST(ci_runs_first_command)
+{
+    ck_assert_msg(file_exists("data/README.md"), "data/README.md is missing from the tree");
+    char ci[8192];
+    slurp(".ci/run", ci, sizeof ci);
+    const char *p = strstr(ci, "\nmake train ");
+    ck_assert_msg(p != NULL, ".ci/run does not run `make train`:\n%s", ci);
+    ck_assert_msg(strstr(ci, "\nmake test") && p < strstr(ci, "\nmake test"),
+                  ".ci/run must run `make train` first, from the clean checkout");
+}
+END_TEST
+
+Suite *firstrun_suite(void)
+{
+    Suite *s = suite_create("firstrun");
+    TCase *tc = tcase_create("firstrun");
+    tcase_set_timeout(tc, 180);
+    tcase_add_test(tc, link_data_fresh_clone);
+    tcase_add_test(tc, link_data_never_overwrites);
+    tcase_add_test(tc, link_data_env_checked);
+    tcase_add_test(tc, ci_runs_first_command);
+    suite_add_tcase(s, tc);
+    return s;
+}
