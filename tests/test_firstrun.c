@@ -2,7 +2,8 @@
  * tools/link-data.sh and the real binary ($FMNIST_BIN) on a small synthetic
  * IDX set:
  *  - `make data` on a fresh clone: link-data.sh creates data/, and never
- *    writes through or over what it did not make; CI runs `make train`. */
+ *    writes through or over what it did not make; CI runs `make train`;
+ *  - OMP_NUM_THREADS bounded as --threads is. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -244,6 +245,105 @@ START_TEST(ci_runs_first_command)
 }
 END_TEST
 
+/* ---- item 6: OMP_NUM_THREADS is bounded -------------------------------- */
+
+/* The binary and the repository's files by absolute path, for commands run
+ * from another folder (the tests run in the repository's root). */
+static void abs_path(const char *rel, char *buf, size_t len)
+{
+    char cwd[PATH_MAX];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    if (rel[0] == '/') fmt(buf, len, "%s", rel);
+    else fmt(buf, len, "%s/%s", cwd, rel);
+}
+
+static void bin_path(char *buf, size_t len)
+{
+    const char *bin = getenv("FMNIST_BIN");
+    abs_path(bin && *bin ? bin : "./fmnist", buf, len);
+}
+
+typedef struct {
+    char *root;
+    char data[4200], weights[4300], bin[PATH_MAX];
+} Fixture;
+
+/* A temp folder with the synthetic data and a 1-epoch model trained on it. */
+static void fixture(Fixture *f)
+{
+    f->root = make_temp_dir();
+    ck_assert_ptr_nonnull(f->root);
+    synthetic_data(f->root, f->data, sizeof f->data);
+    bin_path(f->bin, sizeof f->bin);
+    char args[9000];
+    FMT(args, "train --data %s --epochs 1 --threads 1 --no-progress --out %s/r", f->data, f->root);
+    expect_fmnist(args, 0, "saved", out, sizeof out);
+    fmt(f->weights, sizeof f->weights, "%s/r/model.fmw", f->root);
+}
+
+static void fixture_free(Fixture *f)
+{
+    rm_tree(f->root);
+    free(f->root);
+}
+
+/* Runs `ENV BIN ARGS` (ENV: shell assignments) from the repository root;
+ * fails unless the exit status is code and the output holds word (if not NULL). */
+static void expect_env(const Fixture *f, const char *env, const char *args, int code, const char *word)
+{
+    char cmd[9000];
+    FMT(cmd, "%s '%s' %s", env, f->bin, args);
+    int rc = run_shell(cmd, out, sizeof out);
+    ck_assert_msg(rc == code, "%s: exit %d, expected %d; output:\n%s", cmd, rc, code, out);
+    if (word) ck_assert_msg(strstr(out, word) != NULL, "%s: output lacks '%s':\n%s", cmd, word, out);
+}
+
+START_TEST(omp_num_threads_bounded)
+{
+    Fixture f;
+    fixture(&f);
+    char eval[4600], train[9000], r2[4300];
+    FMT(eval, "eval --weights %s --data %s", f.weights, f.data);
+    FMT(r2, "%s/r2", f.root);
+    FMT(train, "train --data %s --epochs 1 --train-limit 50 --no-progress --out %s", f.data, r2);
+#ifdef _OPENMP
+    /* 100000 threads overflowed the OpenMP runtime's stack (exit 139) */
+    expect_env(&f, "OMP_NUM_THREADS=100000", eval, 2, "OMP_NUM_THREADS='100000'");
+    ck_assert_ptr_nonnull(strstr(out, "1 to 1024"));
+    ck_assert_ptr_nonnull(strstr(out, "--threads"));
+    expect_env(&f, "OMP_NUM_THREADS=100000", train, 2, "OMP_NUM_THREADS");
+    ck_assert_msg(!file_exists(r2), "train created %s before refusing", r2);
+    char args[9000];
+    FMT(args, "sweep --dropout 0.1,0.1 --data %s --epochs 1 --out %s", f.data, r2);
+    expect_env(&f, "OMP_NUM_THREADS=100000", args, 2, "OMP_NUM_THREADS");
+    FMT(args, "predict --weights %s --idx %s/t10k-images-idx3-ubyte", f.weights, f.data);
+    expect_env(&f, "OMP_NUM_THREADS=100000", args, 2, "OMP_NUM_THREADS");
+    /* malformed: a usage error naming the variable, not the runtime's default */
+    const char *bad[] = {"abc", "0", "-1", "1025", "2,5000", "4x", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char env[128];
+        FMT(env, "OMP_NUM_THREADS='%s'", bad[i]);
+        expect_env(&f, env, eval, 2, "OMP_NUM_THREADS");
+    }
+#else
+    expect_env(&f, "OMP_NUM_THREADS=100000", eval, 0, "test loss"); /* a serial build has no threads to make */
+#endif
+    /* --threads replaces the variable, whatever it says */
+    FMT(train, "%s --threads 2", eval);
+    expect_env(&f, "OMP_NUM_THREADS=100000", train, 0, "test loss");
+    /* good values, the largest, a list (one count per nesting level), and empty = unset */
+    const char *good[] = {"1", " 2 ", "1024", "2,1", ""};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char env[128];
+        FMT(env, "OMP_NUM_THREADS='%s'", good[i]);
+        expect_env(&f, env, eval, 0, "test loss");
+    }
+    expect_fmnist("train --help", 0, "$OMP_NUM_THREADS", out, sizeof out);
+    ck_assert_ptr_nonnull(strstr(out, "1-1024"));
+    fixture_free(&f);
+}
+END_TEST
+
 Suite *firstrun_suite(void)
 {
     Suite *s = suite_create("firstrun");
@@ -253,6 +353,7 @@ Suite *firstrun_suite(void)
     tcase_add_test(tc, link_data_never_overwrites);
     tcase_add_test(tc, link_data_env_checked);
     tcase_add_test(tc, ci_runs_first_command);
+    tcase_add_test(tc, omp_num_threads_bounded);
     suite_add_tcase(s, tc);
     return s;
 }

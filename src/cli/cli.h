@@ -24,7 +24,17 @@ void cli_catch_signals(void);
 int cli_fail(Status st, const Err *e);
 /* "fmnist CMD: MSG (see 'fmnist CMD --help')"; returns 2. */
 int cli_usage_error(const char *cmd, const Err *e);
-void cli_set_threads(int threads);
+/* The most threads --threads and OMP_NUM_THREADS may ask for. */
+#define CLI_MAX_THREADS 1024
+#define CLI_STR_(x) #x
+#define CLI_STR(x) CLI_STR_(x)
+#define CLI_THREADS_HELP "OpenMP threads, 1-" CLI_STR(CLI_MAX_THREADS) " (default: $OMP_NUM_THREADS, else all cores)"
+/* Sets the OpenMP team size to threads (--threads) if > 0; otherwise the
+ * runtime's own choice stands, which is OMP_NUM_THREADS if set: that must
+ * then be 1..CLI_MAX_THREADS (or a comma list of such), else this prints a
+ * usage error for cmd naming the variable and returns EXIT_USAGE. Returns 0
+ * when all is well. (A serial build ignores both.) */
+int cli_set_threads(const char *cmd, int threads);
 int cli_max_threads(void);
 /* Finds the data folder (--data, $FMNIST_DATA, data/, the Debian folder) and
  * loads the test split, and the training split if train is not NULL (its

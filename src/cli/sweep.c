@@ -39,7 +39,7 @@ int cmd_sweep(int argc, char **argv)
         {"lr", ARG_FLOAT, &lr, 0, 1e3, "X", "learning rate (default 1e-3)", 0},
         {"decay-bias", ARG_SWITCH, &decay_bias, 0, 0, NULL, "apply weight decay to biases too", 0},
         {"seed", ARG_INT, &seed, 0, 2147483647, "N", "random seed, the same for every run (default 1)", 0},
-        {"threads", ARG_INT, &threads, 1, 1024, "N", "OpenMP threads (default: all cores)", 0},
+        {"threads", ARG_INT, &threads, 1, CLI_MAX_THREADS, "N", CLI_THREADS_HELP, 0},
         {"data", ARG_STR, &data, 0, 0, "DIR", "folder with the IDX files (default: see README)", 0},
         {"train-limit", ARG_INT, &train_limit, 1, 2147483647, "N", "use only the first N training images", 0},
         {"out", ARG_STR, &out, 0, 0, "DIR", "folder of the sweep (default runs/sweep-TIME)", 0},
@@ -75,7 +75,7 @@ int cmd_sweep(int argc, char **argv)
     int npoints;
     if ((st = sweep_plan(dropout.v, dropout.n, wds, nwd, points, SWEEP_MAX_RUNS, &npoints, &e)))
         return cli_usage_error("sweep", &e);
-    cli_set_threads(threads);
+    if (cli_set_threads("sweep", threads)) return EXIT_USAGE;
 
     /* every setting must fit the model before the data is loaded; the net also gives the class count */
     Net *net;

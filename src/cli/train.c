@@ -128,7 +128,7 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
         }
         epochs_seen |= specs[i].seen && !strcmp(specs[i].name, "epochs");
     }
-    cli_set_threads(threads);
+    if (cli_set_threads("train", threads)) return EXIT_USAGE;
     ResumedRun r;
     Status st = resume_load(path, epochs_seen ? epochs : 0, &r, &e);
     if (st) return cli_fail(st, &e);
@@ -218,7 +218,7 @@ int cmd_train(int argc, char **argv)
         {"aug", ARG_STRS, &aug, 0, 0, "LIST", "augment training batches: crop=P, flip, erase (comma-separated, repeatable)", 0},
         {"dropout", ARG_FLOATS, &dropout, 0, 0.9999, "P1,P2,..", "dropout rates, in model-file order (0 = off)", 0},
         {"seed", ARG_INT, &seed, 0, 2147483647, "N", "random seed (default 1)", 0},
-        {"threads", ARG_INT, &threads, 1, 1024, "N", "OpenMP threads (default: all cores)", 0},
+        {"threads", ARG_INT, &threads, 1, CLI_MAX_THREADS, "N", CLI_THREADS_HELP, 0},
         {"data", ARG_STR, &data, 0, 0, "DIR", "folder with the IDX files (default: see README)", 0},
         {"train-limit", ARG_INT, &train_limit, 1, 2147483647, "N", "use only the first N training images", 0},
         {"out", ARG_STR, &out, 0, 0, "DIR", "output folder (default runs/MODEL-TIME)", 0},
@@ -279,7 +279,7 @@ int cmd_train(int argc, char **argv)
         err_set(&e, ST_ERR_ARG, "--early-stop needs a validation set (--val N)");
         return cli_usage_error("train", &e);
     }
-    cli_set_threads(threads);
+    if (cli_set_threads("train", threads)) return EXIT_USAGE;
 
     Net *net;
     if ((st = run_build_net(model, dropout.v, dropout.n, batch, &net, &e)))
