@@ -3,7 +3,9 @@
  * IDX set:
  *  - `make data` on a fresh clone: link-data.sh creates data/, and never
  *    writes through or over what it did not make; CI runs `make train`;
- *  - OMP_NUM_THREADS bounded as --threads is. */
+ *  - OMP_NUM_THREADS bounded as --threads is;
+ *  - a data folder named in $FMNIST_DATA used or refused (never swapped
+ *    for another), and shown in the run header. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -344,6 +346,68 @@ START_TEST(omp_num_threads_bounded)
 }
 END_TEST
 
+/* ---- item 10: the data folder is what the user said --------------------- */
+
+START_TEST(fmnist_data_named_is_used_or_refused)
+{
+    Fixture f;
+    fixture(&f);
+    char args[9000], env[4400], r3[4300];
+    FMT(args, "eval --weights %s", f.weights);
+    /* missing: an error naming the variable and the folder, not data/ or the system's set */
+    FMT(env, "FMNIST_DATA='%s/none'", f.root);
+    expect_env(&f, env, args, 1, "$FMNIST_DATA=");
+    ck_assert_ptr_nonnull(strstr(out, "/none: cannot open data folder"));
+    FMT(r3, "%s/r3", f.root);
+    char train[9000];
+    FMT(train, "train --epochs 1 --no-progress --out %s", r3);
+    expect_env(&f, env, train, 1, "$FMNIST_DATA=");
+    ck_assert(!file_exists(r3));
+    /* a file, not a folder */
+    FMT(env, "FMNIST_DATA='%s'", f.weights);
+    expect_env(&f, env, args, 1, "$FMNIST_DATA=");
+    ck_assert_ptr_nonnull(strstr(out, strerror(ENOTDIR)));
+    /* a folder without one of the files: names it */
+    char part[4300], path[4400];
+    FMT(part, "%s/part", f.root);
+    Err e;
+    ck_assert_int_eq(file_mkdirs(part, &e), ST_OK);
+    for (int i = 0; i < 3; i++) {
+        FMT(path, "%s/%s", part, DATA_FILES[i]);
+        put_file(path, "");
+    }
+    FMT(env, "FMNIST_DATA='%s'", part);
+    expect_env(&f, env, args, 1, part);
+    ck_assert_ptr_nonnull(strstr(out, "no t10k-labels-idx1-ubyte or t10k-labels-idx1-ubyte.gz"));
+    ck_assert_ptr_nonnull(strstr(out, "$FMNIST_DATA="));
+    /* --data is named too, and comes first */
+    FMT(args, "eval --weights %s --data %s", f.weights, f.data);
+    expect_env(&f, env, args, 0, "test loss");
+    /* a good folder is used and shown: train's header, eval's result line */
+    FMT(env, "FMNIST_DATA='%s'", f.data);
+    FMT(args, "eval --weights %s", f.weights);
+    char shown[4400];
+    FMT(shown, "(100 images from %s)", f.data);
+    expect_env(&f, env, args, 0, shown);
+    expect_env(&f, env, train, 0, "saved");
+    FMT(shown, "200 training and 100 test images of 28x28, 10 classes, from %s\n", f.data);
+    ck_assert_msg(strstr(out, shown) != NULL, "header lacks '%s':\n%s", shown, out);
+    fixture_free(&f);
+}
+END_TEST
+
+/* "" counts as unset (as for the library's other callers). */
+START_TEST(fmnist_data_empty_is_unset)
+{
+    char a[4096], b[4096];
+    Err ea = {{0}}, eb = {{0}};
+    Status sa = data_find_dir(NULL, "", a, sizeof a, &ea), sb = data_find_dir(NULL, NULL, b, sizeof b, &eb);
+    ck_assert_int_eq(sa, sb);
+    if (sa == ST_OK) ck_assert_str_eq(a, b);
+    else ck_assert_str_eq(ea.msg, eb.msg);
+}
+END_TEST
+
 Suite *firstrun_suite(void)
 {
     Suite *s = suite_create("firstrun");
@@ -354,6 +418,8 @@ Suite *firstrun_suite(void)
     tcase_add_test(tc, link_data_env_checked);
     tcase_add_test(tc, ci_runs_first_command);
     tcase_add_test(tc, omp_num_threads_bounded);
+    tcase_add_test(tc, fmnist_data_named_is_used_or_refused);
+    tcase_add_test(tc, fmnist_data_empty_is_unset);
     suite_add_tcase(s, tc);
     return s;
 }

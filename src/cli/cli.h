@@ -36,10 +36,12 @@ int cli_usage_error(const char *cmd, const Err *e);
  * when all is well. (A serial build ignores both.) */
 int cli_set_threads(const char *cmd, int threads);
 int cli_max_threads(void);
-/* Finds the data folder (--data, $FMNIST_DATA, data/, the Debian folder) and
- * loads the test split, and the training split if train is not NULL (its
- * first train_limit images if train_limit > 0). */
-Status cli_load_data(const char *flag_dir, int nclasses, int train_limit, Dataset *train, Dataset *test, Err *e);
+/* Finds the data folder (--data, else $FMNIST_DATA, else data/ or the Debian
+ * folder: see data_find_dir), copies its path into dir (dirlen bytes, for
+ * the run header) and loads the test split, and the training split if train
+ * is not NULL (its first train_limit images if train_limit > 0). */
+Status cli_load_data(const char *flag_dir, int nclasses, int train_limit, Dataset *train, Dataset *test, char *dir,
+                     size_t dirlen, Err *e);
 
 /* Progress reporting for training hooks: the bar on stderr (only if progress
  * is set: stderr is a terminal and --no-progress was not given) and the epoch

@@ -91,10 +91,10 @@ int cli_max_threads(void)
 #endif
 }
 
-Status cli_load_data(const char *flag_dir, int nclasses, int train_limit, Dataset *train, Dataset *test, Err *e)
+Status cli_load_data(const char *flag_dir, int nclasses, int train_limit, Dataset *train, Dataset *test, char *dir,
+                     size_t dirlen, Err *e)
 {
-    char dir[4096];
-    Status st = data_find_dir(flag_dir, getenv("FMNIST_DATA"), dir, sizeof dir, e);
+    Status st = data_find_dir(flag_dir, getenv("FMNIST_DATA"), dir, dirlen, e);
     if (st) return st;
     if (train && (st = data_load(dir, "train", nclasses, train, e))) return st;
     if ((st = data_load(dir, "test", nclasses, test, e))) {

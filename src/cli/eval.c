@@ -110,14 +110,15 @@ int cmd_eval(int argc, char **argv)
     Net *net;
     if ((st = weights_load(weights, batch, &net, NULL, &e))) return cli_fail(st, &e);
     Dataset test = {0};
-    if ((st = cli_load_data(data, net->nclasses, 0, NULL, &test, &e))) {
+    char data_dir[4096];
+    if ((st = cli_load_data(data, net->nclasses, 0, NULL, &test, data_dir, sizeof data_dir, &e))) {
         net_free(net);
         return cli_fail(st, &e);
     }
     double loss, acc;
     st = train_evaluate(net, &test, &loss, &acc, &e);
     if (!st) {
-        printf("test loss %.4f acc %.2f%% (%d images)\n", loss, 100 * acc, test.n);
+        printf("test loss %.4f acc %.2f%% (%d images from %s)\n", loss, 100 * acc, test.n, data_dir);
         st = analyse(net, &test, confusion, errors, mc, seed, &e);
     }
     dataset_free(&test);

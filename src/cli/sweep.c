@@ -87,7 +87,9 @@ int cmd_sweep(int argc, char **argv)
         net_free(net);
     }
     Dataset train = {0}, test = {0};
-    if ((st = cli_load_data(data, nclasses, train_limit, &train, &test, &e))) return cli_fail(st, &e);
+    char data_dir[4096];
+    if ((st = cli_load_data(data, nclasses, train_limit, &train, &test, data_dir, sizeof data_dir, &e)))
+        return cli_fail(st, &e);
 
     char outbuf[4096];
     if (!out) {
@@ -97,10 +99,10 @@ int cmd_sweep(int argc, char **argv)
         snprintf(outbuf, sizeof outbuf, "runs/sweep-%s", stamp);
         out = outbuf;
     }
-    printf("fmnist %s sweep: %s, %d run%s of %d epochs, %d training and %d test images, optimizer %s lr %g, batch %d, "
-           "seed %d, %d thread%s; writing %s\n",
-           FMNIST_VERSION, model, npoints, npoints == 1 ? "" : "s", epochs, train.n, test.n, optim, (double)lr, batch,
-           seed, cli_max_threads(),
+    printf("fmnist %s sweep: %s, %d run%s of %d epochs, %d training and %d test images from %s, optimizer %s lr %g, "
+           "batch %d, seed %d, %d thread%s; writing %s\n",
+           FMNIST_VERSION, model, npoints, npoints == 1 ? "" : "s", epochs, train.n, test.n, data_dir, optim,
+           (double)lr, batch, seed, cli_max_threads(),
            cli_max_threads() == 1 ? "" : "s", out);
     fflush(stdout);
 

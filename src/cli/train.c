@@ -133,9 +133,10 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
     Status st = resume_load(path, epochs_seen ? epochs : 0, &r, &e);
     if (st) return cli_fail(st, &e);
     Dataset train = {0}, test = {0}, valset = {0};
-    char dir[4096], model_path[4200], log_path[4200];
+    char dir[4096], model_path[4200], log_path[4200], data_dir[4096];
     int rc = 0;
-    if ((st = cli_load_data(data, r.net->nclasses, r.ck.train_n + r.val, &train, &test, &e)) ||
+    if ((st = cli_load_data(data, r.net->nclasses, r.ck.train_n + r.val, &train, &test, data_dir, sizeof data_dir,
+                            &e)) ||
         (r.val && train.n > r.val && (st = dataset_hold_out(&train, r.val, r.ck.seed, &valset, &e)))) {
         rc = cli_fail(st, &e);
         goto done;
@@ -166,8 +167,8 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
                  tc->start_batch, tx.nbatches);
     else
         snprintf(where, sizeof where, "after epoch %d of %d", tc->start_epoch, tc->epochs);
-    printf("fmnist %s: resuming %s (%s) %s, %d training and %d test images\n", FMNIST_VERSION, path, r.spec.model,
-           where, train.n, test.n);
+    printf("fmnist %s: resuming %s (%s) %s, %d training and %d test images from %s\n", FMNIST_VERSION, path,
+           r.spec.model, where, train.n, test.n, data_dir);
     printf("optimizer %s lr %g, step %llu, batch %d, seed %llu, %d thread%s; writing %s\n", r.spec.optim_name,
            (double)tc->opt.lr, (unsigned long long)tc->start_step, tc->batch, (unsigned long long)tc->seed,
            cli_max_threads(), cli_max_threads() == 1 ? "" : "s", r.spec.out);
@@ -285,7 +286,8 @@ int cmd_train(int argc, char **argv)
     if ((st = run_build_net(model, dropout.v, dropout.n, batch, &net, &e)))
         return st == ST_ERR_ARG ? cli_usage_error("train", &e) : cli_fail(st, &e);
     Dataset train = {0}, test = {0}, valset = {0};
-    if ((st = cli_load_data(data, net->nclasses, train_limit, &train, &test, &e)) ||
+    char data_dir[4096];
+    if ((st = cli_load_data(data, net->nclasses, train_limit, &train, &test, data_dir, sizeof data_dir, &e)) ||
         (val && (st = dataset_hold_out(&train, val, (uint64_t)seed, &valset, &e)))) {
         dataset_free(&train);
         dataset_free(&test);
@@ -323,8 +325,8 @@ int cmd_train(int argc, char **argv)
     }
     TrainCtx tx = {.pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = batch, .epochs = epochs}};
 
-    printf("fmnist %s: %s, %d training and %d test images of %dx%d, %d classes\n", FMNIST_VERSION, model, train.n,
-           test.n, train.h, train.w, net->nclasses);
+    printf("fmnist %s: %s, %d training and %d test images of %dx%d, %d classes, from %s\n", FMNIST_VERSION, model,
+           train.n, test.n, train.h, train.w, net->nclasses, data_dir);
     net_summary(net, stdout);
     printf("optimizer %s lr %g%s, batch %d, %d epochs, seed %d, %d thread%s; writing %s\n", optim, (double)lr,
            wd > 0 ? " with weight decay" : "", batch, epochs, seed, cli_max_threads(), cli_max_threads() == 1 ? "" : "s",
