@@ -5,7 +5,8 @@
  *    writes through or over what it did not make; CI runs `make train`;
  *  - OMP_NUM_THREADS bounded as --threads is;
  *  - a data folder named in $FMNIST_DATA used or refused (never swapped
- *    for another), and shown in the run header. */
+ *    for another), and shown in the run header;
+ *  - default output folders that never collide. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -408,6 +409,121 @@ START_TEST(fmnist_data_empty_is_unset)
 }
 END_TEST
 
+/* ---- item 11: default output folders never collide ---------------------- */
+
+START_TEST(mkdir_new_unique)
+{
+    char *root = make_temp_dir(), base[4200], got[4400], want[4400], victim[4300];
+    Err e;
+    FMT(base, "%s/runs/deep/mlp-20260101-000000", root); /* parents missing */
+    ck_assert_msg(file_mkdir_new(base, got, sizeof got, &e) == ST_OK, "%s", e.msg);
+    ck_assert_str_eq(got, base);
+    ck_assert(is_dir(got));
+    ck_assert_msg(file_mkdir_new(base, got, sizeof got, &e) == ST_OK, "%s", e.msg);
+    FMT(want, "%s-2", base);
+    ck_assert_str_eq(got, want);
+    /* names already taken by anything, links too, are passed over and left alone */
+    FMT(victim, "%s/victim", root);
+    ck_assert_int_eq(mkdir(victim, 0755), 0);
+    FMT(want, "%s-3", base);
+    ck_assert_int_eq(symlink(victim, want), 0);
+    FMT(want, "%s-4", base);
+    put_file(want, "a file");
+    FMT(want, "%s-5", base);
+    ck_assert_int_eq(symlink("/nonexistent", want), 0);
+    ck_assert_msg(file_mkdir_new(base, got, sizeof got, &e) == ST_OK, "%s", e.msg);
+    FMT(want, "%s-6", base);
+    ck_assert_str_eq(got, want);
+    ck_assert(is_dir(got) && !is_link(got));
+    char cmd[4400];
+    FMT(cmd, "test -z \"$(ls -A '%s')\"", victim);
+    ck_assert_msg(run_shell(cmd, out, sizeof out) == 0, "something was created in %s", victim);
+    /* a name that does not fit, a parent that is a file */
+    char tiny[8];
+    ck_assert_int_eq(file_mkdir_new(base, tiny, sizeof tiny, &e), ST_ERR_ARG);
+    FMT(base, "%s/victim-file/x", root);
+    FMT(want, "%s/victim-file", root);
+    put_file(want, "x");
+    ck_assert_int_eq(file_mkdir_new(base, got, sizeof got, &e), ST_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(e.msg, "victim-file"));
+    rm_tree(root);
+    free(root);
+}
+END_TEST
+
+/* The folder after "writing " in a run's output. */
+static void written_folder(const char *text, char *buf, size_t len)
+{
+    const char *p = strstr(text, "; writing ");
+    ck_assert_msg(p != NULL, "no 'writing' in:\n%s", text);
+    p += strlen("; writing ");
+    fmt(buf, len, "%.*s", (int)strcspn(p, "\n"), p);
+}
+
+/* Two trainings started at once, in a folder whose runs/ already holds a
+ * finished run under every name the clock could give in the next minute:
+ * each gets a new folder of its own, and no earlier run is touched. The
+ * same for a sweep's default folder. */
+START_TEST(default_out_never_collides)
+{
+    Fixture f;
+    fixture(&f);
+    char model[PATH_MAX], cwd[4300], cmd[20000], path[4600], stamp[32], text[64];
+    abs_path("models/mlp.cfg", model, sizeof model);
+    FMT(cwd, "%s/work", f.root);
+    Err e;
+    time_t now = time(NULL);
+    for (int dt = -1; dt <= 60; dt++) {
+        time_t t = now + dt;
+        struct tm tm;
+        ck_assert_ptr_nonnull(localtime_r(&t, &tm));
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+        FMT(path, "%s/runs/mlp-%s", cwd, stamp);
+        ck_assert_int_eq(file_mkdirs(path, &e), ST_OK);
+        FMT(path, "%s/runs/mlp-%s/model.fmw", cwd, stamp);
+        put_file(path, "planted\n");
+        FMT(path, "%s/runs/sweep-%s", cwd, stamp);
+        ck_assert_int_eq(file_mkdirs(path, &e), ST_OK);
+    }
+    char args[9000];
+    FMT(args, "train --model %s --data %s --epochs 1 --train-limit 100 --threads 1 --no-progress",
+             model, f.data);
+    FMT(cmd,
+             "cd '%s' && { '%s' %s > a.txt 2>&1; echo $? > a.rc; } & { cd '%s' && '%s' %s > b.txt 2>&1; "
+             "echo $? > b.rc; } & wait",
+             cwd, f.bin, args, cwd, f.bin, args);
+    ck_assert_msg(run_shell(cmd, out, sizeof out) == 0, "%s\n%s", cmd, out);
+    char dirs[2][4400];
+    for (int k = 0; k < 2; k++) {
+        FMT(path, "%s/%c.rc", cwd, "ab"[k]);
+        slurp(path, text, sizeof text);
+        FMT(path, "%s/%c.txt", cwd, "ab"[k]);
+        slurp(path, out, sizeof out);
+        ck_assert_msg(atoi(text) == 0, "run %c: exit %d\n%s", "ab"[k], atoi(text), out);
+        written_folder(out, dirs[k], sizeof dirs[k]);
+        ck_assert_msg(strncmp(dirs[k], "runs/mlp-", 9) == 0, "%s", dirs[k]);
+        size_t n = strlen(dirs[k]);
+        ck_assert_msg(n > 2 && dirs[k][n - 2] == '-', "%s: not a -N folder beside a taken name", dirs[k]);
+        FMT(path, "%s/%s/model.fmw", cwd, dirs[k]);
+        ck_assert_msg(file_exists(path), "%s missing", path);
+    }
+    ck_assert_msg(strcmp(dirs[0], dirs[1]) != 0, "both runs wrote %s", dirs[0]);
+    /* the planted runs are as they were */
+    FMT(cmd, "cd '%s/runs' && cat mlp-*[0-9][0-9]/model.fmw | sort -u", cwd);
+    ck_assert_int_eq(run_shell(cmd, out, sizeof out), 0);
+    ck_assert_str_eq(out, "planted\n");
+    /* a sweep's default folder: a new one too, not an existing (even empty) one */
+    FMT(args, "sweep --model %s --dropout 0.1,0.1 --data %s --epochs 1 --train-limit 100 --threads 1 "
+             "--no-progress", model, f.data);
+    FMT(cmd, "cd '%s' && '%s' %s", cwd, f.bin, args);
+    int rc = run_shell(cmd, out, sizeof out);
+    ck_assert_msg(rc == 0, "%s: exit %d\n%s", cmd, rc, out);
+    written_folder(out, dirs[0], sizeof dirs[0]);
+    ck_assert_msg(strncmp(dirs[0], "runs/sweep-", 11) == 0 && dirs[0][strlen(dirs[0]) - 2] == '-', "%s", dirs[0]);
+    fixture_free(&f);
+}
+END_TEST
+
 Suite *firstrun_suite(void)
 {
     Suite *s = suite_create("firstrun");
@@ -420,6 +536,8 @@ Suite *firstrun_suite(void)
     tcase_add_test(tc, omp_num_threads_bounded);
     tcase_add_test(tc, fmnist_data_named_is_used_or_refused);
     tcase_add_test(tc, fmnist_data_empty_is_unset);
+    tcase_add_test(tc, mkdir_new_unique);
+    tcase_add_test(tc, default_out_never_collides);
     suite_add_tcase(s, tc);
     return s;
 }

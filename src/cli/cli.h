@@ -43,6 +43,11 @@ int cli_max_threads(void);
 Status cli_load_data(const char *flag_dir, int nclasses, int train_limit, Dataset *train, Dataset *test, char *dir,
                      size_t dirlen, Err *e);
 
+/* The default output folder of a run: runs/NAME-YYYYmmdd-HHMMSS, or with
+ * -2, -3, .. appended if that is taken (two runs started in the same second),
+ * created new and empty (file_mkdir_new) and copied into out (len bytes). */
+Status cli_default_out(const char *name, char *out, size_t len, Err *e);
+
 /* Progress reporting for training hooks: the bar on stderr (only if progress
  * is set: stderr is a terminal and --no-progress was not given) and the epoch
  * line on stdout. ctx is a CliProgress. */

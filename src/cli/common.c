@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -10,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "report/log.h"
+#include "util/fileio.h"
 
 volatile sig_atomic_t cli_signal;
 
@@ -103,6 +105,18 @@ Status cli_load_data(const char *flag_dir, int nclasses, int train_limit, Datase
     }
     if (train && train_limit > 0 && train_limit < train->n) dataset_truncate(train, train_limit);
     return ST_OK;
+}
+
+Status cli_default_out(const char *name, char *out, size_t len, Err *e)
+{
+    char stamp[32], base[4096];
+    time_t t = time(NULL);
+    struct tm tm;
+    if (!localtime_r(&t, &tm) || !strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm))
+        snprintf(stamp, sizeof stamp, "%lld", (long long)t);
+    if (snprintf(base, sizeof base, "runs/%s-%s", name, stamp) >= (int)sizeof base)
+        return err_set(e, ST_ERR_ARG, "runs/%s-%s: path too long", name, stamp);
+    return file_mkdir_new(base, out, len, e);
 }
 
 void cli_on_batch(void *ctx, int epoch, int done, int total, double elapsed)

@@ -5,7 +5,6 @@
  * train/sweep.c's; this file parses flags and prints progress. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -92,11 +91,12 @@ int cmd_sweep(int argc, char **argv)
         return cli_fail(st, &e);
 
     char outbuf[4096];
-    if (!out) {
-        char stamp[32];
-        time_t t = time(NULL);
-        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&t));
-        snprintf(outbuf, sizeof outbuf, "runs/sweep-%s", stamp);
+    if (!out) { /* runs/sweep-TIME, a new folder of this sweep's own */
+        if ((st = cli_default_out("sweep", outbuf, sizeof outbuf, &e))) {
+            dataset_free(&train);
+            dataset_free(&test);
+            return cli_fail(st, &e);
+        }
         out = outbuf;
     }
     printf("fmnist %s sweep: %s, %d run%s of %d epochs, %d training and %d test images from %s, optimizer %s lr %g, "

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -305,20 +304,21 @@ int cmd_train(int argc, char **argv)
 
     /* output folder: never replace an earlier run unless asked */
     char outbuf[4096], model_path[4200], logbuf[4200];
-    if (!out) {
+    int rc = 0;
+    if (!out) { /* runs/MODEL-TIME, a new folder of this run's own */
         const char *base = strrchr(model, '/') ? strrchr(model, '/') + 1 : model;
-        size_t blen = strcspn(base, ".");
-        char stamp[32];
-        time_t t = time(NULL);
-        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&t));
-        snprintf(outbuf, sizeof outbuf, "runs/%.*s-%s", (int)blen, base, stamp);
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(base, "."), base);
+        if ((st = cli_default_out(name, outbuf, sizeof outbuf, &e))) {
+            rc = cli_fail(st, &e);
+            goto done;
+        }
         out = outbuf;
     }
     RunSpec spec = {.model = model, .optim_name = optim, .train = tc, .out = out, .log_path = log,
                     .overwrite = overwrite, .save_every = save_every};
     run_paths(&spec, model_path, logbuf, sizeof logbuf);
     log = logbuf;
-    int rc = 0;
     if ((st = run_prepare(&spec, &e))) {
         rc = cli_fail(st, &e);
         goto done;

@@ -16,6 +16,13 @@ Status file_write_atomic(const char *path, const void *data, size_t len, Err *e)
 Status file_read_all(const char *path, size_t max, char **data, size_t *len, Err *e);
 /* mkdir -p; errors name the path and the system's reason. */
 Status file_mkdirs(const char *path, Err *e);
+/* Creates a new, empty folder: base itself if that name is free, else
+ * base-2, base-3, .. up to base-FILE_MKDIR_NEW_TRIES (its parent is created
+ * first if missing, as by file_mkdirs). mkdir fails on any existing name, so
+ * nothing already there is used, and two processes never get the same
+ * folder. The path created goes to out (outlen bytes). */
+#define FILE_MKDIR_NEW_TRIES 1000
+Status file_mkdir_new(const char *base, char *out, size_t outlen, Err *e);
 int file_exists(const char *path);
 /* Creates and removes a file in dir: ST_ERR_IO, naming dir and the
  * system's reason, if files cannot be created there. */
