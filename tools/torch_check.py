@@ -112,10 +112,12 @@ def read_idx(path):
 
 
 def find_data(flag):
-    for d in (flag, os.environ.get("FMNIST_DATA"), "data", "/usr/share/datasets/fashion-mnist"):
-        if d and any(os.path.exists(os.path.join(d, "t10k-labels-idx1-ubyte" + z)) for z in ("", ".gz")):
+    # as fmnist looks: a folder the user named (--data, else $FMNIST_DATA) or nothing
+    named = flag or os.environ.get("FMNIST_DATA")
+    for d in (named,) if named else ("data", "/usr/share/datasets/fashion-mnist"):
+        if any(os.path.exists(os.path.join(d, "t10k-labels-idx1-ubyte" + z)) for z in ("", ".gz")):
             return d
-    sys.exit("torch_check: Fashion-MNIST not found (--data DIR)")
+    sys.exit("torch_check: Fashion-MNIST not found in %s (--data DIR)" % (named or "data/ or /usr/share/datasets/fashion-mnist"))
 
 
 def idx_path(d, name):

@@ -30,14 +30,36 @@ void cli_ignore_file_size_signal(void);
 int cli_fail(Status st, const Err *e);
 /* "fmnist CMD: MSG (see 'fmnist CMD --help')"; returns 2. */
 int cli_usage_error(const char *cmd, const Err *e);
-void cli_set_threads(int threads);
+/* The most threads --threads and OMP_NUM_THREADS may ask for. */
+#define CLI_MAX_THREADS 1024
+#define CLI_STR_(x) #x
+#define CLI_STR(x) CLI_STR_(x)
+#define CLI_THREADS_HELP "OpenMP threads, 1-" CLI_STR(CLI_MAX_THREADS) " (default: $OMP_NUM_THREADS, else all cores)"
+/* Sets the OpenMP team size to threads (--threads) if > 0; otherwise the
+ * runtime's own choice stands, which is OMP_NUM_THREADS if set: that must
+ * then be 1..CLI_MAX_THREADS (or a comma list of such), else this prints a
+ * usage error for cmd naming the variable and returns EXIT_USAGE. Returns 0
+ * when all is well. (A serial build ignores both.) */
+int cli_set_threads(const char *cmd, int threads);
 int cli_max_threads(void);
-/* Finds the data folder (--data, $FMNIST_DATA, data/, the Debian folder) and
- * loads the test split, and the training split if train is not NULL (its
- * first train_limit images if train_limit > 0). The commands pass
- * DATA_MAX_CLASSES as nclasses: a model with too few outputs for the labels
- * is then train_check_data's error, which names the model's line. */
-Status cli_load_data(const char *flag_dir, int nclasses, int train_limit, Dataset *train, Dataset *test, Err *e);
+/* Finds the data folder (--data, else $FMNIST_DATA, else data/ or the Debian
+ * folder: see data_find_dir), copies its path into dir (dirlen bytes, for
+ * the run header) and loads the test split, and the training split if train
+ * is not NULL (its first train_limit images if train_limit > 0). The
+ * commands pass DATA_MAX_CLASSES as nclasses: a model with too few outputs
+ * for the labels is then train_check_data's error, which names the model's
+ * line. */
+Status cli_load_data(const char *flag_dir, int nclasses, int train_limit, Dataset *train, Dataset *test, char *dir,
+                     size_t dirlen, Err *e);
+
+/* The default output folder of a run, in two steps so that nothing is
+ * created before every check has passed: cli_default_out_base writes
+ * runs/NAME-YYYYmmdd-HHMMSS into base (the name the checks see); then
+ * cli_default_out_create makes that folder new and empty, or BASE-2, BASE-3,
+ * .. if it is taken (two runs started in the same second: file_mkdir_new),
+ * and copies the folder made into out. */
+void cli_default_out_base(const char *name, char *base, size_t len);
+Status cli_default_out_create(const char *base, char *out, size_t len, Err *e);
 
 /* The files a command reads or writes, gathered to be checked before any
  * work. A message names a file as "BEFORE PATH AFTER" ("--log runs/a.csv",

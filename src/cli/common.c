@@ -1,8 +1,10 @@
 /* common.c - helpers shared by the subcommands (see cli.h). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -47,13 +49,47 @@ int cli_usage_error(const char *cmd, const Err *e)
     return EXIT_USAGE;
 }
 
-void cli_set_threads(int threads)
+#ifdef _OPENMP
+/* 1 if v, OMP_NUM_THREADS's value, is a list of counts 1..CLI_MAX_THREADS
+ * separated by commas (one per nesting level; blanks around each allowed). */
+static int omp_env_ok(const char *v)
+{
+    for (;;) {
+        while (*v == ' ' || *v == '\t') v++;
+        if (*v < '0' || *v > '9') return 0;
+        errno = 0;
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (errno || n < 1 || n > CLI_MAX_THREADS) return 0;
+        for (v = end; *v == ' ' || *v == '\t';) v++;
+        if (!*v) return 1;
+        if (*v++ != ',') return 0;
+    }
+}
+#endif
+
+int cli_set_threads(const char *cmd, int threads)
 {
 #ifdef _OPENMP
-    if (threads > 0) omp_set_num_threads(threads);
+    if (threads > 0) {
+        omp_set_num_threads(threads); /* --threads: OMP_NUM_THREADS is not used */
+        return 0;
+    }
+    /* The OpenMP runtime takes OMP_NUM_THREADS as it is: 100000 threads
+     * overflow its stack. The variable is bounded as --threads is. */
+    const char *v = getenv("OMP_NUM_THREADS");
+    if (v && v[strspn(v, " \t")] && !omp_env_ok(v)) {
+        Err e;
+        err_set(&e, ST_ERR_ARG,
+                "OMP_NUM_THREADS='%.40s'%s: expected a thread count from 1 to %d; set it to one, unset it "
+                "(all cores), or give --threads N",
+                v, strlen(v) > 40 ? "..." : "", CLI_MAX_THREADS);
+        return cli_usage_error(cmd, &e);
+    }
 #else
-    (void)threads;
+    (void)cmd, (void)threads; /* a serial build: one thread, whatever the environment says */
 #endif
+    return 0;
 }
 
 int cli_max_threads(void)
@@ -65,10 +101,10 @@ int cli_max_threads(void)
 #endif
 }
 
-Status cli_load_data(const char *flag_dir, int nclasses, int train_limit, Dataset *train, Dataset *test, Err *e)
+Status cli_load_data(const char *flag_dir, int nclasses, int train_limit, Dataset *train, Dataset *test, char *dir,
+                     size_t dirlen, Err *e)
 {
-    char dir[4096];
-    Status st = data_find_dir(flag_dir, getenv("FMNIST_DATA"), dir, sizeof dir, e);
+    Status st = data_find_dir(flag_dir, getenv("FMNIST_DATA"), dir, dirlen, e);
     if (st) return st;
     if (train && (st = data_load(dir, "train", nclasses, train, e))) return st;
     if ((st = data_load(dir, "test", nclasses, test, e))) {
@@ -202,6 +238,21 @@ int cli_check_files(const char *cmd, const CliFiles *in, const CliFiles *out, co
         }
     }
     return 0;
+}
+
+void cli_default_out_base(const char *name, char *base, size_t len)
+{
+    char stamp[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    if (!localtime_r(&t, &tm) || !strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm))
+        snprintf(stamp, sizeof stamp, "%lld", (long long)t);
+    snprintf(base, len, "runs/%s-%s", name, stamp);
+}
+
+Status cli_default_out_create(const char *base, char *out, size_t len, Err *e)
+{
+    return file_mkdir_new(base, out, len, e);
 }
 
 void cli_on_batch(void *ctx, int epoch, int done, int total, double elapsed)

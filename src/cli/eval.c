@@ -84,7 +84,7 @@ int cmd_eval(int argc, char **argv)
         {"weights", ARG_STR, &weights, 0, 0, "FILE", "checkpoint written by train (model.fmw)", 0},
         {"data", ARG_STR, &data, 0, 0, "DIR", "folder with the IDX files (default: see README)", 0},
         {"batch", ARG_INT, &batch, 1, 65536, "N", "evaluation batch size (default 256)", 0},
-        {"threads", ARG_INT, &threads, 1, 1024, "N", "OpenMP threads (default: all cores)", 0},
+        {"threads", ARG_INT, &threads, 1, CLI_MAX_THREADS, "N", CLI_THREADS_HELP, 0},
         {"confusion", ARG_STR, &confusion, 0, 0, "FILE.png", "write the confusion matrix as a heat map", 0},
         {"errors", ARG_STR, &errors, 0, 0, "FILE.png", "write a grid of test images, misclassified first", 0},
         {"mc", ARG_INT, &mc, 1, 100000, "N", "also average N passes with dropout on (MC dropout)", 0},
@@ -115,18 +115,19 @@ int cmd_eval(int argc, char **argv)
     cli_files_free(&in);
     cli_files_free(&out);
     if (rc) return rc;
-    cli_set_threads(threads);
+    if (cli_set_threads("eval", threads)) return EXIT_USAGE;
     Net *net;
     if ((st = weights_load(weights, batch, &net, NULL, &e))) return cli_fail(st, &e);
     Dataset test = {0};
-    if ((st = cli_load_data(data, DATA_MAX_CLASSES, 0, NULL, &test, &e))) {
+    char data_dir[4096];
+    if ((st = cli_load_data(data, DATA_MAX_CLASSES, 0, NULL, &test, data_dir, sizeof data_dir, &e))) {
         net_free(net);
         return cli_fail(st, &e);
     }
     double loss, acc;
     st = train_evaluate(net, &test, &loss, &acc, &e);
     if (!st) {
-        printf("test loss %.4f acc %.2f%% (%d images)\n", loss, 100 * acc, test.n);
+        printf("test loss %.4f acc %.2f%% (%d images from %s)\n", loss, 100 * acc, test.n, data_dir);
         st = analyse(net, &test, confusion, errors, mc, seed, &e);
     }
     dataset_free(&test);

@@ -131,7 +131,7 @@ int cmd_predict(int argc, char **argv)
         {"show", ARG_SWITCH, &o.show, 0, 0, NULL, "also draw the network's input as text", 0},
         {"mc", ARG_INT, &o.mc, 1, 100000, "N", "Monte-Carlo dropout: average N passes with dropout on", 0},
         {"seed", ARG_INT, &o.seed, 0, 2147483647, "N", "with --mc: seed of the dropout masks (default 1)", 0},
-        {"threads", ARG_INT, &threads, 1, 1024, "N", "OpenMP threads (default: all cores)", 0},
+        {"threads", ARG_INT, &threads, 1, CLI_MAX_THREADS, "N", CLI_THREADS_HELP, 0},
     };
     int nspecs = (int)(sizeof specs / sizeof specs[0]), npos, help;
     const char *pos[MAX_IMAGES];
@@ -159,7 +159,7 @@ int cmd_predict(int argc, char **argv)
         err_set(&e, ST_ERR_ARG, "--index and --count go with --idx FILE");
         return cli_usage_error("predict", &e);
     }
-    cli_set_threads(threads);
+    if (cli_set_threads("predict", threads)) return EXIT_USAGE;
     Net *net;
     if ((st = weights_load(weights, 1, &net, NULL, &e))) return cli_fail(st, &e);
     int rc = 0;

@@ -5,7 +5,6 @@
  * train/sweep.c's; this file parses flags and prints progress. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -72,7 +71,7 @@ int cmd_sweep(int argc, char **argv)
         {"lr", ARG_FLOAT, &lr, 0, 1e3, "X", "learning rate (default 1e-3)", 0},
         {"decay-bias", ARG_SWITCH, &decay_bias, 0, 0, NULL, "apply weight decay to biases too", 0},
         {"seed", ARG_INT, &seed, 0, 2147483647, "N", "random seed, the same for every run (default 1)", 0},
-        {"threads", ARG_INT, &threads, 1, 1024, "N", "OpenMP threads (default: all cores)", 0},
+        {"threads", ARG_INT, &threads, 1, CLI_MAX_THREADS, "N", CLI_THREADS_HELP, 0},
         {"data", ARG_STR, &data, 0, 0, "DIR", "folder with the IDX files (default: see README)", 0},
         {"train-limit", ARG_INT, &train_limit, 1, 2147483647, "N", "use only the first N training images", 0},
         {"out", ARG_STR, &out, 0, 0, "DIR", "folder of the sweep (default runs/sweep-TIME)", 0},
@@ -108,30 +107,43 @@ int cmd_sweep(int argc, char **argv)
     int npoints;
     if ((st = sweep_plan(dropout.v, dropout.n, wds, nwd, points, SWEEP_MAX_RUNS, &npoints, &e)))
         return cli_usage_error("sweep", &e);
-    cli_set_threads(threads);
+    if (cli_set_threads("sweep", threads)) return EXIT_USAGE;
 
     /* every setting must fit the model before the data is loaded */
-    Net *net;
+    Net *net = NULL;
     for (int i = 0; i < npoints; i++) {
+        net_free(net);
         if ((st = run_build_net(model, points[i].dropout, points[i].ndropout, batch, &net, &e)))
             return st == ST_ERR_ARG ? cli_usage_error("sweep", &e) : cli_fail(st, &e);
-        net_free(net);
     }
-    char outbuf[4096];
+    /* the files checked against runs/sweep-TIME; the folder is made (new,
+     * with -2.. if taken) only once the data has passed its checks too */
+    char outbuf[4096], outbase[4096];
     if (!out) {
-        char stamp[32];
-        time_t t = time(NULL);
-        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&t));
-        snprintf(outbuf, sizeof outbuf, "runs/sweep-%s", stamp);
-        out = outbuf;
+        cli_default_out_base("sweep", outbase, sizeof outbase);
+        out = outbase;
     }
-    if ((st = check_files(model, data, out, points, npoints))) return st;
+    if ((st = check_files(model, data, out, points, npoints))) {
+        net_free(net);
+        return st;
+    }
     Dataset train = {0}, test = {0};
-    if ((st = cli_load_data(data, DATA_MAX_CLASSES, train_limit, &train, &test, &e))) return cli_fail(st, &e);
-    printf("fmnist %s sweep: %s, %d run%s of %d epochs, %d training and %d test images, optimizer %s lr %g, batch %d, "
-           "seed %d, %d thread%s; writing %s\n",
-           FMNIST_VERSION, model, npoints, npoints == 1 ? "" : "s", epochs, train.n, test.n, optim, (double)lr, batch,
-           seed, cli_max_threads(),
+    char data_dir[4096];
+    /* every setting shares the model's input and outputs: one net checks the data for all */
+    if ((st = cli_load_data(data, DATA_MAX_CLASSES, train_limit, &train, &test, data_dir, sizeof data_dir, &e)) ||
+        (st = train_check_data(net, &train, "training", &e)) || (st = train_check_data(net, &test, "test", &e)) ||
+        (out == outbase && (st = cli_default_out_create(outbase, outbuf, sizeof outbuf, &e)))) {
+        net_free(net);
+        dataset_free(&train);
+        dataset_free(&test);
+        return cli_fail(st, &e);
+    }
+    net_free(net);
+    if (out == outbase) out = outbuf;
+    printf("fmnist %s sweep: %s, %d run%s of %d epochs, %d training and %d test images from %s, optimizer %s lr %g, "
+           "batch %d, seed %d, %d thread%s; writing %s\n",
+           FMNIST_VERSION, model, npoints, npoints == 1 ? "" : "s", epochs, train.n, test.n, data_dir, optim,
+           (double)lr, batch, seed, cli_max_threads(),
            cli_max_threads() == 1 ? "" : "s", out);
     fflush(stdout);
 

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -160,12 +159,12 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
         }
         epochs_seen |= specs[i].seen && !strcmp(specs[i].name, "epochs");
     }
-    cli_set_threads(threads);
+    if (cli_set_threads("train", threads)) return EXIT_USAGE;
     ResumedRun r;
     Status st = resume_load(path, epochs_seen ? epochs : 0, &r, &e);
     if (st) return cli_fail(st, &e);
     Dataset train = {0}, test = {0}, valset = {0};
-    char dir[4096], model_path[4200], log_path[4200];
+    char dir[4096], model_path[4200], log_path[4200], data_dir[4096];
     int rc = 0;
     resume_folder(path, dir, sizeof dir);
     r.spec.out = out ? out : dir;
@@ -176,7 +175,8 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
     if ((rc = check_run_files(&r.spec, file_same(path, model_path) ? NULL : path, NULL, data, r.val > 0)))
         goto done;
     if ((st = run_check(&r.spec, &e)) ||
-        (st = cli_load_data(data, DATA_MAX_CLASSES, r.ck.train_n + r.val, &train, &test, &e)) ||
+        (st = cli_load_data(data, DATA_MAX_CLASSES, r.ck.train_n + r.val, &train, &test, data_dir, sizeof data_dir,
+                            &e)) ||
         (r.val && train.n > r.val && (st = dataset_hold_out(&train, r.val, r.ck.seed, &valset, &e)))) {
         rc = cli_fail(st, &e);
         goto done;
@@ -203,8 +203,8 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
                  tc->start_batch, tx.nbatches);
     else
         snprintf(where, sizeof where, "after epoch %d of %d", tc->start_epoch, tc->epochs);
-    printf("fmnist %s: resuming %s (%s) %s, %d training and %d test images\n", FMNIST_VERSION, path, r.spec.model,
-           where, train.n, test.n);
+    printf("fmnist %s: resuming %s (%s) %s, %d training and %d test images from %s\n", FMNIST_VERSION, path,
+           r.spec.model, where, train.n, test.n, data_dir);
     printf("optimizer %s lr %g, step %llu, batch %d, seed %llu, %d thread%s; writing %s\n", r.spec.optim_name,
            (double)tc->opt.lr, (unsigned long long)tc->start_step, tc->batch, (unsigned long long)tc->seed,
            cli_max_threads(), cli_max_threads() == 1 ? "" : "s", r.spec.out);
@@ -255,7 +255,7 @@ int cmd_train(int argc, char **argv)
         {"aug", ARG_STRS, &aug, 0, 0, "LIST", "augment training batches: crop=P, flip, erase (comma-separated, repeatable)", 0},
         {"dropout", ARG_FLOATS, &dropout, 0, 0.9999, "P1,P2,..", "dropout rates, in model-file order (0 = off)", 0},
         {"seed", ARG_INT, &seed, 0, 2147483647, "N", "random seed (default 1)", 0},
-        {"threads", ARG_INT, &threads, 1, 1024, "N", "OpenMP threads (default: all cores)", 0},
+        {"threads", ARG_INT, &threads, 1, CLI_MAX_THREADS, "N", CLI_THREADS_HELP, 0},
         {"data", ARG_STR, &data, 0, 0, "DIR", "folder with the IDX files (default: see README)", 0},
         {"train-limit", ARG_INT, &train_limit, 1, 2147483647, "N", "use only the first N training images", 0},
         {"out", ARG_STR, &out, 0, 0, "DIR", "output folder (default runs/MODEL-TIME)", 0},
@@ -316,22 +316,23 @@ int cmd_train(int argc, char **argv)
         err_set(&e, ST_ERR_ARG, "--early-stop needs a validation set (--val N)");
         return cli_usage_error("train", &e);
     }
-    cli_set_threads(threads);
+    if (cli_set_threads("train", threads)) return EXIT_USAGE;
 
     Net *net;
     if ((st = run_build_net(model, dropout.v, dropout.n, batch, &net, &e)))
         return st == ST_ERR_ARG ? cli_usage_error("train", &e) : cli_fail(st, &e);
 
-    /* output folder: never replace an input, nor an earlier run unless asked */
-    char outbuf[4096], model_path[4200], logbuf[4200];
-    if (!out) {
+    /* output folder: never replace an input, nor an earlier run unless asked; a
+     * default one (runs/MODEL-TIME) is checked under its name and made, new,
+     * only once everything has passed (with -2.. if taken meanwhile) */
+    char outbuf[4096], outbase[4096], model_path[4200], logbuf[4200];
+    const int default_out = !out, log_given = log != NULL;
+    if (default_out) {
         const char *base = strrchr(model, '/') ? strrchr(model, '/') + 1 : model;
-        size_t blen = strcspn(base, ".");
-        char stamp[32];
-        time_t t = time(NULL);
-        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&t));
-        snprintf(outbuf, sizeof outbuf, "runs/%.*s-%s", (int)blen, base, stamp);
-        out = outbuf;
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(base, "."), base);
+        cli_default_out_base(name, outbase, sizeof outbase);
+        out = outbase;
     }
     RunSpec spec = {.model = model, .optim_name = optim, .train = tc, .out = out, .log_path = log,
                     .overwrite = overwrite, .save_every = save_every};
@@ -339,23 +340,39 @@ int cmd_train(int argc, char **argv)
     log = logbuf;
     int rc = 0;
     Dataset train = {0}, test = {0}, valset = {0};
+    char data_dir[4096];
     if ((rc = check_run_files(&spec, NULL, model, data, val > 0))) goto done;
-    /* then the data against the net, all before the folder is created */
-    if ((st = run_check(&spec, &e)) || (st = cli_load_data(data, DATA_MAX_CLASSES, train_limit, &train, &test, &e)) ||
+    /* then the data against the net, all before the folder is created (a
+     * default folder is made new, so no earlier run can be in it) */
+    if ((!default_out && (st = run_check(&spec, &e))) ||
+        (st = cli_load_data(data, DATA_MAX_CLASSES, train_limit, &train, &test, data_dir, sizeof data_dir, &e)) ||
         (val && (st = dataset_hold_out(&train, val, (uint64_t)seed, &valset, &e)))) {
         rc = st == ST_ERR_ARG ? cli_usage_error("train", &e) : cli_fail(st, &e);
         goto done;
     }
     if (val) spec.train.val = &valset;
-    if ((st = train_check_data(net, &train, "training", &e)) || (st = train_check_data(net, &test, "test", &e)) ||
-        (st = run_prepare(&spec, &e))) {
+    if ((st = train_check_data(net, &train, "training", &e)) || (st = train_check_data(net, &test, "test", &e))) {
+        rc = cli_fail(st, &e);
+        goto done;
+    }
+    if (default_out) {
+        if ((st = cli_default_out_create(outbase, outbuf, sizeof outbuf, &e))) {
+            rc = cli_fail(st, &e);
+            goto done;
+        }
+        out = spec.out = outbuf;
+        spec.log_path = log_given ? log : NULL;
+        run_paths(&spec, model_path, logbuf, sizeof logbuf);
+        log = logbuf;
+    }
+    if ((st = run_prepare(&spec, &e))) {
         rc = cli_fail(st, &e);
         goto done;
     }
     TrainCtx tx = {.pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = batch, .epochs = epochs}};
 
-    printf("fmnist %s: %s, %d training and %d test images of %dx%d, %d classes\n", FMNIST_VERSION, model, train.n,
-           test.n, train.h, train.w, net->nclasses);
+    printf("fmnist %s: %s, %d training and %d test images of %dx%d, %d classes, from %s\n", FMNIST_VERSION, model,
+           train.n, test.n, train.h, train.w, net->nclasses, data_dir);
     net_summary(net, stdout);
     printf("optimizer %s lr %g%s, batch %d, %d epochs, seed %d, %d thread%s; writing %s\n", optim, (double)lr,
            wd > 0 ? " with weight decay" : "", batch, epochs, seed, cli_max_threads(), cli_max_threads() == 1 ? "" : "s",

@@ -67,35 +67,35 @@ static Status copy_out(const char *dir, char *out, size_t outlen, Err *e)
     return ST_OK;
 }
 
+/* The folder the user named (what: "" for --data, "$FMNIST_DATA=" for the
+ * variable): used if it holds the four files, else an error saying why;
+ * never a fallback to another folder. */
+static Status named_dir(const char *dir, const char *what, char *out, size_t outlen, Err *e)
+{
+    struct stat sb;
+    int err = stat(dir, &sb) != 0 ? errno : !S_ISDIR(sb.st_mode) ? ENOTDIR : 0;
+    if (err)
+        return err_set(e, ST_ERR_IO, "%s%s: cannot open data folder: %s%s", what, dir, strerror(err),
+                       *what ? " (unset FMNIST_DATA to use data/ or " DATA_SYSTEM_DIR ")" : "");
+    const char *miss = dir_missing(dir);
+    if (miss)
+        return err_set(e, ST_ERR_IO, "%s%s: no %s or %s.gz in this data folder; %s", what, dir, miss, miss,
+                       DATA_HOWTO);
+    return copy_out(dir, out, outlen, e);
+}
+
 Status data_find_dir(const char *flag_dir, const char *env_dir, char *out, size_t outlen, Err *e)
 {
     if (flag_dir) {
-        /* The user named a folder: use it or say why not, never fall back. */
         if (!*flag_dir) return err_set(e, ST_ERR_ARG, "empty data folder given");
-        struct stat sb;
-        if (stat(flag_dir, &sb) != 0)
-            return err_set(e, ST_ERR_IO, "%s: cannot open data folder: %s", flag_dir, strerror(errno));
-        if (!S_ISDIR(sb.st_mode))
-            return err_set(e, ST_ERR_IO, "%s: cannot open data folder: %s", flag_dir, strerror(ENOTDIR));
-        const char *miss = dir_missing(flag_dir);
-        if (miss)
-            return err_set(e, ST_ERR_IO, "%s: no %s or %s.gz in this data folder; %s", flag_dir, miss,
-                           miss, DATA_HOWTO);
-        return copy_out(flag_dir, out, outlen, e);
+        return named_dir(flag_dir, "", out, outlen, e);
     }
-    char env_note[160] = "";
-    if (env_dir && *env_dir) {
-        const char *miss = dir_missing(env_dir);
-        if (!miss) return copy_out(env_dir, out, outlen, e);
-        snprintf(env_note, sizeof env_note, "$FMNIST_DATA=%.100s (no %s), ", env_dir, miss);
-    } else {
-        snprintf(env_note, sizeof env_note, "$FMNIST_DATA (unset), ");
-    }
+    if (env_dir && *env_dir) return named_dir(env_dir, "$FMNIST_DATA=", out, outlen, e);
     static const char *const fixed[2] = {"data", DATA_SYSTEM_DIR};
     for (int i = 0; i < 2; i++)
         if (!dir_missing(fixed[i])) return copy_out(fixed[i], out, outlen, e);
-    return err_set(e, ST_ERR_IO, "Fashion-MNIST not found; looked in %s%s/, %s/; %s", env_note,
-                   fixed[0], fixed[1], DATA_HOWTO);
+    return err_set(e, ST_ERR_IO, "Fashion-MNIST not found; looked in $FMNIST_DATA (unset), %s/, %s/; %s", fixed[0],
+                   fixed[1], DATA_HOWTO);
 }
 
 /* Chooses dir/prefix-name, raw if present, else .gz. */

@@ -26,14 +26,16 @@ typedef struct {
 
 /* Find the folder holding the four files (train-images-idx3-ubyte,
  * train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte,
- * each raw or with .gz). Looks, in order, in: flag_dir (if not NULL), env_dir
- * (the caller passes getenv("FMNIST_DATA"); NULL or "" = unset), "data"
- * (relative to the working directory), DATA_SYSTEM_DIR. The first that holds
- * all four is copied into out (outlen bytes, NUL included).
+ * each raw or with .gz). A folder the user named is used or refused, never
+ * replaced by another: flag_dir if not NULL, else env_dir (the caller passes
+ * getenv("FMNIST_DATA"); NULL or "" = unset). With neither, looks in "data"
+ * (relative to the working directory), then DATA_SYSTEM_DIR. The folder
+ * found is copied into out (outlen bytes, NUL included).
  * Errors: ST_ERR_ARG if flag_dir is "" or the path does not fit in out;
- * ST_ERR_IO if flag_dir lacks a file (no fallback: the user asked for it) or
- * no candidate holds the data (the message lists where it looked and how to
- * get the data). */
+ * ST_ERR_IO if the named folder cannot be opened or lacks a file (the
+ * message names it, as "$FMNIST_DATA=DIR" for the variable, and the file)
+ * or no candidate holds the data (the message lists where it looked and how
+ * to get the data). */
 Status data_find_dir(const char *flag_dir, const char *env_dir, char *out, size_t outlen, Err *e);
 
 /* Load split "train" (train-*) or "test" (t10k-*) from dir, each file raw or

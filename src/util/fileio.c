@@ -235,6 +235,32 @@ Status file_mkdirs(const char *path, Err *e)
     return ST_OK;
 }
 
+Status file_mkdir_new(const char *base, char *out, size_t outlen, Err *e)
+{
+    char parent[4096];
+    const char *slash = strrchr(base, '/');
+    if (slash && slash > base) {
+        if ((size_t)(slash - base) >= sizeof parent) return err_set(e, ST_ERR_ARG, "%s: path too long", base);
+        memcpy(parent, base, (size_t)(slash - base));
+        parent[slash - base] = 0;
+        Status st = file_mkdirs(parent, e);
+        if (st) return st;
+    }
+    for (int k = 1; k <= FILE_MKDIR_NEW_TRIES; k++) {
+        char name[4096], suffix[16] = "";
+        if (k > 1) snprintf(suffix, sizeof suffix, "-%d", k);
+        size_t n = (size_t)snprintf(name, sizeof name, "%s%s", base, suffix);
+        if (n >= sizeof name || n >= outlen) return err_set(e, ST_ERR_ARG, "%s%s: path too long", base, suffix);
+        if (mkdir(name, 0755) == 0) { /* ours: EEXIST for anything already there, links too */
+            memcpy(out, name, n + 1);
+            return ST_OK;
+        }
+        if (errno != EEXIST) return io_fail(e, name, "cannot create folder", errno);
+    }
+    return err_set(e, ST_ERR_IO, "%s: that name and %s-2 to %s-%d are all taken", base, base, base,
+                   FILE_MKDIR_NEW_TRIES);
+}
+
 int file_exists(const char *path)
 {
     struct stat sb;

@@ -38,6 +38,13 @@ Status file_read_magic(const char *path, size_t max, const char *magic, const ch
                        Err *e);
 /* mkdir -p; errors name the path and the system's reason. */
 Status file_mkdirs(const char *path, Err *e);
+/* Creates a new, empty folder: base itself if that name is free, else
+ * base-2, base-3, .. up to base-FILE_MKDIR_NEW_TRIES (its parent is created
+ * first if missing, as by file_mkdirs). mkdir fails on any existing name, so
+ * nothing already there is used, and two processes never get the same
+ * folder. The path created goes to out (outlen bytes). */
+#define FILE_MKDIR_NEW_TRIES 1000
+Status file_mkdir_new(const char *base, char *out, size_t outlen, Err *e);
 int file_exists(const char *path);
 /* 1 if a and b name the same file: the same device and inode when both
  * exist (links followed), else the same absolute path once ".", "..",
