@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/cfg.h"
 #include "model/weights.h"
 #include "train/regopts.h"
 #include "report/log.h"
@@ -17,11 +18,11 @@
 
 Status run_build_net(const char *model, const float *dropout, int ndropout, int max_batch, Net **net, Err *e)
 {
-    ModelCfg cfg;
+    NetSpec cfg;
     Status st = cfg_parse_file(model, &cfg, e);
     if (st) return st;
-    if (ndropout > 0 && (st = cfg_set_dropout(&cfg, dropout, ndropout, e))) {
-        cfg_free(&cfg);
+    if (ndropout > 0 && (st = netspec_set_dropout(&cfg, dropout, ndropout, e))) {
+        netspec_free(&cfg);
         return st;
     }
     return net_build(&cfg, max_batch, net, e); /* takes cfg over, even on failure */
@@ -57,7 +58,7 @@ void run_meta(const RunSpec *spec, const Net *net, int train_n, char *buf, size_
     int dlen = 0;
     char dbuf[1024] = "";
     for (int i = 0; i < net->nlayers; i++)
-        if (!strcmp(net->layers[i].spec.kind, "dropout") && dlen < (int)sizeof dbuf)
+        if ((net->layers[i].ops->flags & LAYER_DROPOUT) && dlen < (int)sizeof dbuf)
             dlen += snprintf(dbuf + dlen, sizeof dbuf - (size_t)dlen, "%s%g", dlen ? "," : "",
                              (double)net->layers[i].spec.p);
     const OptConfig *o = &spec->train.opt;
