@@ -14,10 +14,12 @@
 
 extern const LayerOps flatten_ops, relu_ops, dense_ops, dropout_ops, conv_ops, maxpool_ops, avgpool_ops,
     batchnorm_ops;
+extern const LayerOps dropout2d_ops;
 
 /* In the order the parser lists them when a word is not a kind. */
 static const LayerOps *const KINDS[] = {
     &flatten_ops, &relu_ops, &dense_ops, &dropout_ops, &conv_ops, &maxpool_ops, &avgpool_ops, &batchnorm_ops,
+    &dropout2d_ops,
 };
 
 enum { NKINDS = sizeof KINDS / sizeof KINDS[0] };
