@@ -1,7 +1,8 @@
 /* test_dropout2d.c - channel dropout (nn/dropout2d.c), the kind added as its
  * own file plus one table line: gradients, the mask (whole maps, the scale,
  * keyed by (key, sample, channel)), eval and MC modes, the model-file line,
- * --dropout and the checkpoint, 1 and 2 threads, resume, NPZ and ONNX. */
+ * --dropout and the checkpoint, 1 and 2 threads, resume, NPZ and ONNX, and
+ * PyTorch's Dropout2d when it is installed. */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
@@ -308,6 +309,80 @@ START_TEST(test_binary_end_to_end)
 }
 END_TEST
 
+/* What PyTorch's Dropout2d does, as dropout2d.c says: whole maps of a
+ * 4-D input, zeroed or scaled by 1/(1-p); single values of a deprecated 2-D
+ * one (fmnist refuses it for dropout), or an error in a later PyTorch. Exit
+ * 3: no torch. */
+static const char *TORCH_PROBE =
+    "import sys, warnings\n"
+    "try:\n"
+    "    import torch\n"
+    "except ImportError:\n"
+    "    sys.exit(3)\n"
+    "torch.manual_seed(0)\n"
+    "d = torch.nn.Dropout2d(0.5).train()\n"
+    "y = d(torch.ones(8, 16, 3, 3)).reshape(128, 9)\n"
+    "whole = lambda r: bool((r == 0).all() or (r == 2).all())\n"
+    "maps = all(whole(r) for r in y) and 0 < int((y[:, 0] == 0).sum()) < 128\n"
+    "try:\n"
+    "    with warnings.catch_warnings():\n"
+    "        warnings.simplefilter('ignore')\n"
+    "        z = d(torch.ones(64, 10))\n"
+    "    flat = 'drops single values' if bool(((z == 0) | (z == 2)).all()) and not all(whole(r) for r in z) else 'other'\n"
+    "except RuntimeError:\n"
+    "    flat = 'refused'\n"
+    "print('maps', maps, 'flat', flat, 'torch', torch.__version__)\n"
+    "sys.exit(0 if maps and flat != 'other' else 1)\n";
+
+/* PyTorch (Debian's python3-torch for /usr/bin/python3; skipped visibly
+ * without it): Dropout2d behaves as dropout2d.c says, and a trained
+ * dropout2d model's NPZ loads into the nn.Sequential with nn.Dropout2d
+ * (tools/torch_check.py) with fmnist eval's accuracy and loss. */
+START_TEST(test_pytorch)
+{
+    char *dir = make_temp_dir(), path[600], args[4096], cmd[8192], mine[64], theirs[64];
+    Err e;
+    snprintf(path, sizeof path, "%s/probe.py", dir);
+    ck_assert_int_eq(file_write_atomic(path, TORCH_PROBE, strlen(TORCH_PROBE), &e), ST_OK);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s", path);
+    int rc = run_shell(cmd, out, sizeof out);
+    if (rc == 3 || rc == 127) {
+        printf("skipped: test_pytorch of the dropout2d suite (no python3-torch for /usr/bin/python3)\n");
+        rm_tree(dir);
+        free(dir);
+        return;
+    }
+    ck_assert_msg(rc == 0, "PyTorch's Dropout2d is not what dropout2d.c says:\n%s", out);
+    ck_assert_int_eq(write_synthetic_idx(dir, "train", 300, 5), 0);
+    ck_assert_int_eq(write_synthetic_idx(dir, "t10k", 100, 9), 0);
+    snprintf(path, sizeof path, "%s/d2.cfg", dir);
+    ck_assert_int_eq(file_write_atomic(path, MODEL, strlen(MODEL), &e), ST_OK);
+    snprintf(args, sizeof args, "train --model %s --epochs 2 --batch 64 --lr 0.01 --data %s --no-progress --out %s/run",
+             path, dir, dir);
+    expect(args, 0, "epoch 2/2");
+    snprintf(args, sizeof args, "eval --weights %s/run/model.fmw --data %s", dir, dir);
+    expect(args, 0, "test loss");
+    const char *a = strstr(out, " acc "), *l = strstr(out, "test loss ");
+    ck_assert_msg(a && l, "%s", out);
+    snprintf(mine, sizeof mine, "%.*s", (int)strcspn(a + 1, "%") + 1, a + 1);
+    const double my_loss = strtod(l + 10, NULL);
+    snprintf(args, sizeof args, "export --weights %s/run/model.fmw -o %s/m.npz", dir, dir);
+    expect(args, 0, "6 tensors");
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tools/torch_check.py %s/m.npz --checkpoint %s/run/model.fmw --data %s",
+             dir, dir, dir);
+    rc = run_shell(cmd, out, sizeof out);
+    ck_assert_msg(rc == 0, "%s: exit %d\n%s", cmd, rc, out);
+    a = strstr(out, " acc "), l = strstr(out, "test loss ");
+    ck_assert_msg(a && l, "%s", out);
+    snprintf(theirs, sizeof theirs, "%.*s", (int)strcspn(a + 1, "%") + 1, a + 1);
+    ck_assert_msg(!strcmp(mine, theirs), "fmnist eval says %s, PyTorch %s", mine, theirs);
+    ck_assert_msg(fabs(strtod(l + 10, NULL) - my_loss) <= 1.5e-4, "test loss: fmnist %.4f, PyTorch %s", my_loss, l);
+    printf("PyTorch vs fmnist eval, a dropout2d model, 100 synthetic test images: %s both\n", mine);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *dropout2d_suite(void)
 {
     Suite *s = suite_create("dropout2d");
@@ -325,6 +400,7 @@ Suite *dropout2d_suite(void)
     tc = tcase_create("binary");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_binary_end_to_end);
+    tcase_add_test(tc, test_pytorch);
     suite_add_tcase(s, tc);
     return s;
 }
