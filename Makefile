@@ -2,7 +2,7 @@
 #
 #   make            build ./fmnist
 #   make train      install what is missing, link the data, build, train the default MLP
-#   make test       build and run every Check suite (SAN=1: with ASan+UBSan; OMP= : serial build)
+#   make test       check the include rules, build and run every Check suite (SAN=1: with ASan+UBSan; OMP= : serial build)
 #   make bench      speed figures (kernels, epochs, PyTorch beside them when installed)
 #   make valgrind   a short run and the fast suites under valgrind (AVX2 build)
 #   make fuzz       build the libFuzzer targets (clang) and run each FUZZ_SECONDS (60)
@@ -80,7 +80,9 @@ check-deps:
 deps:
 	@tools/install-deps.sh
 
+# The include rules of docs/ARCHITECTURE.md first (tools/check-includes.sh), then the suites.
 test: deps
+	@tools/check-includes.sh src
 	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/check_fmnist
 	FMNIST_BIN=./$(BIN) ./$(BUILD)/check_fmnist
 

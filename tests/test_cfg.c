@@ -8,7 +8,7 @@
 
 START_TEST(test_mlp_file_parses)
 {
-    ModelCfg c;
+    NetSpec c;
     Err e;
     ck_assert_int_eq(cfg_parse_file("models/mlp.cfg", &c, &e), ST_OK);
     ck_assert_int_eq(c.input.c, 1);
@@ -21,14 +21,14 @@ START_TEST(test_mlp_file_parses)
     ck_assert_float_eq_tol(c.layers[6].p, 0.5f, 1e-7f);
     ck_assert_float_eq(c.mean, 0.5f);
     ck_assert_float_eq(c.std, 0.5f);
-    ck_assert_int_eq(cfg_count_dropout(&c), 2);
+    ck_assert_int_eq(netspec_count_dropout(&c), 2);
     float p[2] = {0.1f, 0.0f};
-    ck_assert_int_eq(cfg_set_dropout(&c, p, 2, &e), ST_OK);
+    ck_assert_int_eq(netspec_set_dropout(&c, p, 2, &e), ST_OK);
     ck_assert_float_eq(c.layers[3].p, 0.1f);
     ck_assert_float_eq(c.layers[6].p, 0.0f);
-    ck_assert_int_eq(cfg_set_dropout(&c, p, 1, &e), ST_ERR_ARG);
+    ck_assert_int_eq(netspec_set_dropout(&c, p, 1, &e), ST_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(e.msg, "2 dropout layers"));
-    cfg_free(&c);
+    netspec_free(&c);
 }
 END_TEST
 
@@ -36,7 +36,7 @@ START_TEST(test_options_and_comments)
 {
     const char *t = "# comment only\n\n  input 3x32x16 mean=0.25 std=2 # trailing\n"
                     "conv 8 3x5 stride=2 pad=1\nmaxpool 2\navgpool 3 stride=1\nflatten\ndense 10\n";
-    ModelCfg c;
+    NetSpec c;
     Err e;
     ck_assert_int_eq(cfg_parse_text("t.cfg", t, &c, &e), ST_OK);
     ck_assert_int_eq(c.input.c, 3);
@@ -49,7 +49,7 @@ START_TEST(test_options_and_comments)
     ck_assert_int_eq(c.layers[1].stride, 2);
     ck_assert_int_eq(c.layers[2].stride, 1);
     ck_assert_int_eq(c.layers[0].line, 4);
-    cfg_free(&c);
+    netspec_free(&c);
 }
 END_TEST
 
@@ -86,7 +86,7 @@ static const struct {
 
 START_TEST(test_bad_files_name_the_line)
 {
-    ModelCfg c;
+    NetSpec c;
     Err e;
     ck_assert_int_eq(cfg_parse_text("bad.cfg", BAD[_i].text, &c, &e), ST_ERR_FORMAT);
     char where[32];
@@ -99,7 +99,7 @@ END_TEST
 
 START_TEST(test_empty_and_missing)
 {
-    ModelCfg c;
+    NetSpec c;
     Err e;
     ck_assert_int_eq(cfg_parse_text("e.cfg", "# nothing\n", &c, &e), ST_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(e.msg, "no 'input"));
@@ -119,7 +119,7 @@ START_TEST(test_shape_errors_name_the_line)
     };
     const char *lines[] = {"s.cfg:2: ", "s.cfg:9: "};
     for (int i = 0; i < 2; i++) {
-        ModelCfg c;
+        NetSpec c;
         Err e;
         ck_assert_int_eq(cfg_parse_text("s.cfg", texts[i], &c, &e), ST_OK);
         Net *net;

@@ -409,7 +409,7 @@ START_TEST(test_net_fusion_exact)
                                    "dropout 0\nrelu\nmaxpool 2 stride=1\nflatten\ndense 5\nbatchnorm\n"
                                    "dropout 0\nrelu\ndense 7\ndropout 0\nrelu\ndense 5\n";
     const int n = 10;
-    ModelCfg ca, cb;
+    NetSpec ca, cb;
     Err e;
     Net *a, *b;
     ck_assert_msg(cfg_parse_text("fused", fused_txt, &ca, &e) == ST_OK && net_build(&ca, n, &a, &e) == ST_OK, "%s",
@@ -447,7 +447,7 @@ END_TEST
  * batchnorm carries the relu after it. */
 START_TEST(test_cnn_bn_cfg_builds)
 {
-    ModelCfg cfg;
+    NetSpec cfg;
     Err e;
     ck_assert_msg(cfg_parse_file("models/cnn-bn.cfg", &cfg, &e) == ST_OK, "%s", e.msg);
     Net *net;
@@ -468,7 +468,7 @@ END_TEST
 
 START_TEST(test_cnn_cfg_builds)
 {
-    ModelCfg cfg;
+    NetSpec cfg;
     Err e;
     ck_assert_msg(cfg_parse_file("models/cnn.cfg", &cfg, &e) == ST_OK, "%s", e.msg);
     Net *net;
@@ -522,7 +522,7 @@ enum { N_BAD = sizeof bad_cfgs / sizeof bad_cfgs[0] };
 START_TEST(test_shape_errors)
 {
     const BadCfg *b = &bad_cfgs[_i];
-    ModelCfg cfg;
+    NetSpec cfg;
     Err e;
     ck_assert_msg(cfg_parse_text("bad.cfg", b->text, &cfg, &e) == ST_OK, "%s", e.msg);
     Net *net = NULL;
@@ -539,7 +539,7 @@ END_TEST
 /* A kernel that exactly fits the padded input gives a 1x1 output; defaults. */
 START_TEST(test_shapes_ok)
 {
-    ModelCfg cfg;
+    NetSpec cfg;
     Err e;
     const char *text = "input 3x5x7\nconv 6 7x9 pad=1\nconv 2 1\navgpool 1\nflatten\ndense 3\n";
     ck_assert_msg(cfg_parse_text("ok.cfg", text, &cfg, &e) == ST_OK, "%s", e.msg);

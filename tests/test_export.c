@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "data/idx.h"
+#include "model/cfg.h"
 #include "model/export.h"
 #include "model/image.h"
 #include "model/weights.h"
@@ -29,7 +30,7 @@ static char out[1 << 17];
 
 static Net *model_net(const char *path, uint64_t seed, int batch)
 {
-    ModelCfg c;
+    NetSpec c;
     Err e;
     ck_assert_msg(cfg_parse_file(path, &c, &e) == ST_OK, "%s", e.msg);
     Net *net;
@@ -299,7 +300,7 @@ static void check_onnx(const unsigned char *m, size_t len, const Net *net, const
                 if (!strcmp(name, "fmnist.mean") || !strcmp(name, "fmnist.std")) {
                     ck_assert(nd == 0 && rawlen == 4);
                     memcpy(&v0, raw, 4);
-                    ck_assert_float_eq(v0, name[7] == 'm' ? net->cfg.mean : net->cfg.std);
+                    ck_assert_float_eq(v0, name[7] == 'm' ? net->spec.mean : net->spec.std);
                     continue;
                 }
                 const ParamInfo *pi = &net->tensors[inits++];
@@ -350,7 +351,7 @@ START_TEST(test_onnx_structure)
         net_free(net);
     }
     /* a dense layer straight on a Cx1x1 image gets its Flatten; avgpool, strides and a trailing dropout */
-    ModelCfg c;
+    NetSpec c;
     Err e;
     const char *text = "input 1x6x6 mean=0.25 std=2\nconv 3 3 stride=2 pad=1\navgpool 3\ndense 4\ndropout 0.5\n";
     ck_assert_int_eq(cfg_parse_text("odd.cfg", text, &c, &e), ST_OK);
@@ -464,7 +465,7 @@ static float *fmnist_logits(const char *ckpt, const char *idx, int first, int n)
     int *labels = malloc((size_t)n * sizeof *labels);
     float *x = malloc((size_t)n * 784 * sizeof *x), *z = malloc((size_t)n * net->nclasses * sizeof *z);
     for (int i = 0; i < n; i++) ids[i] = (uint32_t)(first + i);
-    dataset_batch(&d, ids, n, net->cfg.mean, net->cfg.std, x, labels);
+    dataset_batch(&d, ids, n, net->spec.mean, net->spec.std, x, labels);
     memcpy(z, net_forward(net, x, n, MODE_EVAL, 0), (size_t)n * net->nclasses * sizeof *z);
     free(ids), free(labels), free(x), free(d.labels);
     idx_images_free(&im);

@@ -375,7 +375,7 @@ START_TEST(test_readers_refuse_non_regular_files)
         Status st[7];
         IdxImages im;
         IdxLabels lb;
-        ModelCfg cfg;
+        NetSpec cfg;
         Net *net;
         Curve cv;
         GrayImage img;

@@ -7,6 +7,8 @@
 
 #include "testutil.h"
 
+extern const LayerOps relu_ops, dropout_ops, dense_ops; /* taken apart below; the program finds them in nn/layer.c's table */
+
 static const struct {
     const char *kind;
     int units;

@@ -37,7 +37,7 @@ static Net *make_net(float p, int max_batch)
 {
     char text[256];
     snprintf(text, sizeof text, "input 1x8x8\nflatten\ndense 16\nrelu\ndropout %g\ndense 4\n", (double)p);
-    ModelCfg cfg;
+    NetSpec cfg;
     Err e;
     ck_assert_int_eq(cfg_parse_text("t.cfg", text, &cfg, &e), ST_OK);
     Net *net;

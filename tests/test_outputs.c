@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "model/cfg.h"
 #include "model/weights.h"
 #include "nn/net.h"
 #include "testutil.h"
@@ -118,7 +119,7 @@ static const char MLP[] = "input 1x28x28\nflatten\ndense 16\nrelu\ndense 10\n";
 /* A checkpoint of the small MLP (weights only) at path. */
 static void write_checkpoint(const char *path)
 {
-    ModelCfg cfg;
+    NetSpec cfg;
     Net *net;
     Err e;
     ck_assert_msg(cfg_parse_text("small.cfg", MLP, &cfg, &e) == ST_OK, "%s", e.msg);
@@ -446,7 +447,7 @@ START_TEST(test_data_and_model_checked_before_the_folder)
     /* eval of a 5-class checkpoint on 10-class data names the checkpoint */
     char ck[700];
     snprintf(ck, sizeof ck, "%s/five.fmw", dir);
-    ModelCfg cfg;
+    NetSpec cfg;
     Net *net;
     ck_assert_int_eq(cfg_parse_text("five.cfg", "input 1x28x28\nflatten\ndense 5\n", &cfg, &e), ST_OK);
     ck_assert_int_eq(net_build(&cfg, 8, &net, &e), ST_OK);

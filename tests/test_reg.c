@@ -12,6 +12,7 @@
 
 #include "data/augment.h"
 #include "data/split.h"
+#include "model/cfg.h"
 #include "model/weights.h"
 #include "nn/optim.h"
 #include "nn/penalty.h"
@@ -175,7 +176,7 @@ START_TEST(test_penalty_and_norm_by_hand)
     ck_assert_double_eq_tol(penalty_value(w, OPTIM_FIXTURE_TENSORS, 2, &c), 1.75, 1e-6);
     c.decay_bias = 1; /* 0.05 * 5.25 + 0.5 * 3.5 */
     ck_assert_double_eq_tol(penalty_value(w, OPTIM_FIXTURE_TENSORS, 2, &c), 2.0125, 1e-6);
-    ModelCfg mc;
+    NetSpec mc;
     Net *net;
     Err e;
     ck_assert_int_eq(cfg_parse_text("t.cfg", "input 1x2x2\nflatten\ndense 2\n", &mc, &e), ST_OK);

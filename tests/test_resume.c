@@ -12,6 +12,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "model/cfg.h"
 #include "model/weights.h"
 #include "report/log.h"
 #include "testutil.h"
@@ -23,10 +24,10 @@ static char out[1 << 16];
 
 static Net *build_net(const char *text, const float *dropout, int ndropout, int batch)
 {
-    ModelCfg c;
+    NetSpec c;
     Err e;
     ck_assert_msg(cfg_parse_text("t.cfg", text, &c, &e) == ST_OK, "%s", e.msg);
-    if (ndropout) ck_assert_int_eq(cfg_set_dropout(&c, dropout, ndropout, &e), ST_OK);
+    if (ndropout) ck_assert_int_eq(netspec_set_dropout(&c, dropout, ndropout, &e), ST_OK);
     Net *net;
     ck_assert_msg(net_build(&c, batch, &net, &e) == ST_OK, "%s", e.msg);
     return net;
@@ -105,7 +106,7 @@ START_TEST(test_full_state_round_trip)
     ck_assert_msg(weights_load_run(path, 0, &back, &ld, &e) == ST_OK, "%s", e.msg);
     ck_assert_int_eq(back->max_batch, 4); /* 0 = the run's own batch */
     ck_assert_int_eq(memcmp(back->params, net->params, net->nparams * sizeof(float)), 0);
-    ck_assert_str_eq(back->cfg.text, TINY);
+    ck_assert_str_eq(back->spec.text, TINY);
     ck_assert_float_eq(back->layers[3].spec.p, 0.375f);
     ck_assert_str_eq(ld.meta, st.meta);
     ck_assert_str_eq(ld.log, st.log);

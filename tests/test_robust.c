@@ -34,6 +34,7 @@
 #include <zlib.h>
 
 #include "model/image.h"
+#include "model/cfg.h"
 #include "model/weights.h"
 #include "report/log.h"
 #include "testutil.h"
@@ -694,7 +695,7 @@ START_TEST(test_gradient_overflow_stops_before_the_step)
     synthetic_dataset(&test, 8, 6);
     memset(train.labels, 1, 8); /* every p(class 0) is about 1: dL/dlogits = (1, -1) */
     memset(test.labels, 1, 8);  /* a 2-class net: labels 0 and 1 only */
-    ModelCfg c;
+    NetSpec c;
     ck_assert_int_eq(cfg_parse_text("g.cfg", "input 1x28x28\nflatten\ndense 2\nrelu\ndense 2\n", &c, &e), ST_OK);
     Net *net;
     ck_assert_int_eq(net_build(&c, 1, &net, &e), ST_OK);
@@ -785,7 +786,7 @@ START_TEST(test_mid_epoch_fields_checked)
     char path[600];
     snprintf(path, sizeof path, "%s/m.fmw", dir);
     Err e;
-    ModelCfg c;
+    NetSpec c;
     ck_assert_int_eq(cfg_parse_text("t.cfg", "input 1x4x3\nflatten\ndense 3\n", &c, &e), ST_OK);
     Net *net;
     ck_assert_int_eq(net_build(&c, 4, &net, &e), ST_OK);
@@ -849,7 +850,7 @@ END_TEST
 START_TEST(test_absurd_sizes_refused_before_allocation)
 {
     Err e;
-    ModelCfg c;
+    NetSpec c;
     /* 12.6 GB per activation at batch 3000, about 70 GiB in all */
     const char *big = "input 1x28x28\nflatten\ndense 1048576\nrelu\ndropout 0.5\ndense 10\n";
     ck_assert_int_eq(cfg_parse_text("big.cfg", big, &c, &e), ST_OK);
@@ -868,7 +869,7 @@ START_TEST(test_absurd_sizes_refused_before_allocation)
     ck_assert_int_eq(cfg_parse_text("s.cfg", "input 1x4x3\nflatten\ndense 3\n", &c, &e), ST_OK);
     ck_assert_int_eq(net_plan(&c, 2, &np, &bytes, &e), ST_OK);
     ck_assert_int_eq((int)np, 39);
-    cfg_free(&c);
+    netspec_free(&c);
 
     /* a checkpoint whose model text claims 78 million parameters and holds
      * 39: refused by length, before the 300 MB network is built */

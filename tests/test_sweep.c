@@ -11,6 +11,7 @@
 
 #include <stb_image.h>
 
+#include "model/cfg.h"
 #include "model/weights.h"
 #include "testutil.h"
 #include "train/sweep.h"
@@ -119,7 +120,7 @@ START_TEST(test_dir_states_and_table)
     char *dir = make_temp_dir();
     Err e;
     /* a tiny net's checkpoint with the settings META */
-    ModelCfg cfg;
+    NetSpec cfg;
     ck_assert_int_eq(cfg_parse_text("t.cfg", "input 1x4x4\nflatten\ndense 3\n", &cfg, &e), ST_OK);
     Net *net;
     ck_assert_int_eq(net_build(&cfg, 4, &net, &e), ST_OK);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/cfg.h"
 #include "model/weights.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
@@ -144,7 +145,7 @@ END_TEST
 
 static Net *tiny_net(const char *text, int batch)
 {
-    ModelCfg c;
+    NetSpec c;
     Err e;
     ck_assert_int_eq(cfg_parse_text("tiny.cfg", text, &c, &e), ST_OK);
     Net *net;
@@ -209,7 +210,7 @@ END_TEST
 
 START_TEST(test_net_names_and_arena)
 {
-    ModelCfg c;
+    NetSpec c;
     Err e;
     ck_assert_int_eq(cfg_parse_file("models/mlp.cfg", &c, &e), ST_OK);
     Net *net;
@@ -237,7 +238,7 @@ END_TEST
 
 static Net *mlp_net(void)
 {
-    ModelCfg c;
+    NetSpec c;
     Err e;
     ck_assert_int_eq(cfg_parse_file("models/mlp.cfg", &c, &e), ST_OK);
     Net *net;
@@ -258,7 +259,7 @@ START_TEST(test_weights_round_trip)
     char *meta;
     ck_assert_msg(weights_load(path, 16, &back, &meta, &e) == ST_OK, "%s", e.msg);
     ck_assert_str_eq(meta, "epoch=3\n");
-    ck_assert_str_eq(back->cfg.text, net->cfg.text);
+    ck_assert_str_eq(back->spec.text, net->spec.text);
     ck_assert_int_eq((int)back->nparams, (int)net->nparams);
     ck_assert_int_eq(memcmp(back->params, net->params, net->nparams * sizeof(float)), 0);
     free(meta);

@@ -244,7 +244,7 @@ static void eval_call(void *p)
 static int bench_train(const char *label, const char *key, const char *model, const Dataset *train,
                        const Dataset *test, int limit, int epochs)
 {
-    ModelCfg cfg;
+    NetSpec cfg;
     Err e;
     Net *net;
     if (cfg_parse_file(model, &cfg, &e) || net_build(&cfg, 128, &net, &e)) {

@@ -82,6 +82,8 @@ def build(text, where):
             layers.append(nn.ReLU())
         elif word == "dropout":
             layers.append(nn.Dropout(float(args[0])))
+        elif word == "dropout2d":
+            layers.append(nn.Dropout2d(float(args[0])))
         elif word == "conv":
             kh, kw = size2(args[1])
             s, p = int(opts.get("stride", 1)), int(opts.get("pad", 0))

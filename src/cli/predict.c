@@ -51,7 +51,7 @@ static void predict_one(Net *net, Options *o, const char *label, const uint8_t *
     d.labels = &lab;
     uint32_t idx = 0;
     int y;
-    dataset_batch(&d, &idx, 1, net->cfg.mean, net->cfg.std, x, &y);
+    dataset_batch(&d, &idx, 1, net->spec.mean, net->spec.std, x, &y);
     const float *z = net_forward(net, x, 1, MODE_EVAL, 0);
     /* softmax in double, shifted by the max */
     double zmax = z[0], sum = 0, entropy = 0;

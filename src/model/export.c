@@ -8,6 +8,8 @@
  * onnx.proto's (quoted beside each message below). */
 #include "model/export.h"
 
+#include "nn/onnx.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -264,93 +266,72 @@ static void value_info(Buf *graph, int field, const char *name, const int *dims,
     pb_msg(graph, field, &vi);
 }
 
-/* The graph: Sub/Div normalization, then one node per layer (dropout is the
- * identity at inference and left out; a dense layer on a 4-D tensor, which
- * fmnist allows when it is Cx1x1, gets a Flatten first since Gemm is 2-D). */
+/* The writer the layers' onnx hooks use (nn/onnx.h): a node is collected
+ * in node until the next one starts or the layer is done. */
+typedef struct {
+    OnnxOut api;   /* first: the hooks' OnnxOut* is a Writer* */
+    Buf *graph;
+    Buf node;
+    int open;      /* node holds a node not yet in graph */
+} Writer;
+
+static void writer_flush(Writer *w)
+{
+    if (w->open) pb_msg(w->graph, GRAPH_NODE, &w->node);
+    w->open = 0;
+}
+
+static void w_node(OnnxOut *o, const char *op, const char *name, const char *const *in, int nin, const char *out)
+{
+    Writer *w = (Writer *)o;
+    writer_flush(w);
+    node_begin(&w->node, op, name, in, nin, out);
+    w->open = 1;
+}
+
+static void w_attr_int(OnnxOut *o, const char *name, int64_t v) { attr_int(&((Writer *)o)->node, name, v); }
+static void w_attr_float(OnnxOut *o, const char *name, float v) { attr_float(&((Writer *)o)->node, name, v); }
+static void w_attr_ints(OnnxOut *o, const char *name, const int64_t *v, int n)
+{
+    attr_ints(&((Writer *)o)->node, name, v, n);
+}
+
+/* The graph: Sub/Div normalization, then each layer's nodes as its kind
+ * writes them (dropout kinds, the identity at inference, are left out); the
+ * last layer's output is "logits". */
 static Status build_graph(const Net *net, Buf *g, Err *e)
 {
-    char cur[32] = "input", next[32], name[48];
-    int rank = 4, nnodes = 0;
-    Buf node = {0};
+    Writer w = {{.rank = 4, .node = w_node, .attr_int = w_attr_int, .attr_ints = w_attr_ints,
+                 .attr_float = w_attr_float},
+                g, {0}, 0};
     const char *in2[2] = {"input", "fmnist.mean"};
-    node_begin(&node, "Sub", "normalize_sub", in2, 2, "input_centered");
-    pb_msg(g, GRAPH_NODE, &node);
+    w_node(&w.api, "Sub", "normalize_sub", in2, 2, "input_centered");
     in2[0] = "input_centered", in2[1] = "fmnist.std";
-    node_begin(&node, "Div", "normalize_div", in2, 2, "input_normalized");
-    pb_msg(g, GRAPH_NODE, &node);
-    snprintf(cur, sizeof cur, "input_normalized");
-    /* the index of the last layer that emits a node: its output is "logits" */
+    w_node(&w.api, "Div", "normalize_div", in2, 2, "input_normalized");
+    writer_flush(&w);
+    char cur[32] = "input_normalized", next[32];
+    /* the index of the last layer that writes a node: its output is "logits" */
     int last = -1;
     for (int i = 0; i < net->nlayers; i++)
-        if (strcmp(net->layers[i].spec.kind, "dropout")) last = i;
+        if (!(net->layers[i].ops->flags & LAYER_DROPOUT)) last = i;
     for (int i = 0; i < net->nlayers; i++) {
         const Layer *l = &net->layers[i];
-        const char *kind = l->spec.kind;
-        if (!strcmp(kind, "dropout")) continue;
+        if (l->ops->flags & LAYER_DROPOUT) continue;
+        if (!l->ops->onnx)
+            return err_set(e, ST_ERR_SHAPE, "%s:%d: ONNX export does not know the layer kind '%s'", net->spec.path,
+                           l->spec.line, l->ops->kind);
         if (i == last) snprintf(next, sizeof next, "logits");
         else snprintf(next, sizeof next, "%d.out", i);
-        char w[40], b[40];
-        snprintf(w, sizeof w, "%d.weight", i);
-        snprintf(b, sizeof b, "%d.bias", i);
-        const char *in3[3] = {cur, w, b};
-        if (!strcmp(kind, "dense") && rank != 2) {
-            char flat[32];
-            snprintf(flat, sizeof flat, "%d.in_flat", i);
-            snprintf(name, sizeof name, "%d.flatten", i);
-            node_begin(&node, "Flatten", name, in3, 1, flat);
-            attr_int(&node, "axis", 1);
-            pb_msg(g, GRAPH_NODE, &node);
-            snprintf(cur, sizeof cur, "%s", flat);
-            rank = 2;
-        }
-        snprintf(name, sizeof name, "%d.%s", i, kind);
-        if (!strcmp(kind, "flatten")) {
-            node_begin(&node, "Flatten", name, in3, 1, next);
-            attr_int(&node, "axis", 1);
-            rank = 2;
-        } else if (!strcmp(kind, "dense")) {
-            node_begin(&node, "Gemm", name, in3, 3, next);
-            attr_int(&node, "transB", 1); /* y = x W^T + b, W is [out, in] */
-        } else if (!strcmp(kind, "relu")) {
-            node_begin(&node, "Relu", name, in3, 1, next);
-        } else if (!strcmp(kind, "conv")) {
-            int64_t k[2] = {l->spec.kh, l->spec.kw}, p = l->spec.pad, s = l->spec.stride > 0 ? l->spec.stride : 1;
-            int64_t st[2] = {s, s}, pads[4] = {p, p, p, p}; /* [h_begin, w_begin, h_end, w_end] */
-            node_begin(&node, "Conv", name, in3, 3, next);
-            attr_ints(&node, "kernel_shape", k, 2);
-            attr_ints(&node, "strides", st, 2);
-            attr_ints(&node, "pads", pads, 4);
-        } else if (!strcmp(kind, "maxpool") || !strcmp(kind, "avgpool")) {
-            /* floor mode and no padding, as nn.MaxPool2d / nn.AvgPool2d by default */
-            int64_t k[2] = {l->spec.kh, l->spec.kw};
-            int64_t st[2] = {l->spec.stride > 0 ? l->spec.stride : l->spec.kh,
-                             l->spec.stride > 0 ? l->spec.stride : l->spec.kw};
-            node_begin(&node, kind[0] == 'm' ? "MaxPool" : "AveragePool", name, in3, 1, next);
-            attr_ints(&node, "kernel_shape", k, 2);
-            attr_ints(&node, "strides", st, 2);
-        } else if (!strcmp(kind, "batchnorm")) {
-            /* inference form, on (N,C) or (N,C,H,W): the running statistics; ONNX's
-             * momentum weighs the old running value (1 - PyTorch's momentum) */
-            char rm[40], rv[40];
-            snprintf(rm, sizeof rm, "%d.running_mean", i);
-            snprintf(rv, sizeof rv, "%d.running_var", i);
-            const char *in5[5] = {cur, w, b, rm, rv};
-            node_begin(&node, "BatchNormalization", name, in5, 5, next);
-            attr_float(&node, "epsilon", (float)l->spec.eps);
-            attr_float(&node, "momentum", (float)(1.0 - l->spec.momentum));
-        } else {
-            buf_free(&node);
-            return err_set(e, ST_ERR_SHAPE, "%s:%d: ONNX export does not know the layer kind '%s'", net->cfg.path,
-                           l->spec.line, kind);
-        }
-        pb_msg(g, GRAPH_NODE, &node);
+        w.api.in = cur;
+        w.api.out = next;
+        l->ops->onnx(l, &w.api);
+        writer_flush(&w);
         snprintf(cur, sizeof cur, "%s", next);
-        nnodes++;
     }
-    if (!nnodes || strcmp(cur, "logits")) { /* no layer emitted a node: logits = the normalized input */
+    if (last < 0) { /* no layer wrote a node: logits = the normalized input */
         const char *in1[1] = {cur};
-        node_begin(&node, "Identity", "logits", in1, 1, "logits");
-        pb_msg(g, GRAPH_NODE, &node);
+        w_node(&w.api, "Identity", "logits", in1, 1, "logits");
+        writer_flush(&w);
     }
     return ST_OK;
 }
@@ -364,7 +345,7 @@ Status export_onnx_buf(const Net *net, Buf *out, Err *e)
         return st;
     }
     pb_str(&g, GRAPH_NAME, "fmnist");
-    float mean = net->cfg.mean, sd = net->cfg.std;
+    float mean = net->spec.mean, sd = net->spec.std;
     initializer(&g, "fmnist.mean", NULL, 0, &mean, 1);
     initializer(&g, "fmnist.std", NULL, 0, &sd, 1);
     for (int k = 0; k < net->ntensors; k++) {
@@ -387,7 +368,7 @@ Status export_onnx_buf(const Net *net, Buf *out, Err *e)
     pb_int(&sub, OPSET_VERSION, EXPORT_ONNX_OPSET);
     pb_msg(&m, MODEL_OPSET_IMPORT, &sub);
     pb_str(&sub, ENTRY_KEY, "fmnist.model");
-    pb_str(&sub, ENTRY_VALUE, net->cfg.text);
+    pb_str(&sub, ENTRY_VALUE, net->spec.text);
     pb_msg(&m, MODEL_METADATA, &sub);
     buf_put(out, m.data, m.len);
     int failed = m.failed || out->failed;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "model/cfg.h"
 #include "util/fileio.h"
 
 #define MAGIC "FMNW"
@@ -72,14 +73,15 @@ static void put_tensors(Buf *t, const Net *net)
 }
 
 /* The dropout rates in effect, in the order of the model's dropout lines
- * (they may differ from the model text: train --dropout replaces them). */
+ * (LAYER_DROPOUT kinds; they may differ from the model text: train
+ * --dropout replaces them). */
 static void put_dropout(Buf *d, const Net *net)
 {
     unsigned n = 0;
-    for (int i = 0; i < net->nlayers; i++) n += !strcmp(net->layers[i].spec.kind, "dropout");
+    for (int i = 0; i < net->nlayers; i++) n += (net->layers[i].ops->flags & LAYER_DROPOUT) != 0;
     buf_u32(d, n);
     for (int i = 0; i < net->nlayers; i++)
-        if (!strcmp(net->layers[i].spec.kind, "dropout")) put_f32(d, net->layers[i].spec.p);
+        if (net->layers[i].ops->flags & LAYER_DROPOUT) put_f32(d, net->layers[i].spec.p);
 }
 
 static void put_optim(Buf *o, const Optim *opt)
@@ -109,7 +111,7 @@ Status weights_save_run(const char *path, const Net *net, const CkptState *st, E
     unsigned nsec = 3 + (st && st->meta) + (st && st->log) + (st && st->has_progress) + (st && st->has_optim) +
                     (st && st->reg);
     buf_u32(&b, nsec);
-    put_section(&b, "CFG ", net->cfg.text, strlen(net->cfg.text));
+    put_section(&b, "CFG ", net->spec.text, strlen(net->spec.text));
     if (st && st->meta) put_section(&b, "META", st->meta, strlen(st->meta));
     if (st && st->log) put_section(&b, "LOG ", st->log, strlen(st->log));
     if (st && st->reg) put_section(&b, "REG ", st->reg, strlen(st->reg));
@@ -269,14 +271,14 @@ static char *dup_text(const char *path, const char *what, Reader s, Status *st, 
     return t;
 }
 
-static Status read_dropout(const char *path, Reader r, ModelCfg *mc, Err *e)
+static Status read_dropout(const char *path, Reader r, NetSpec *mc, Err *e)
 {
     uint32_t n;
-    float p[CFG_MAX_LAYERS];
-    if (!rd_u32(&r, &n) || n > CFG_MAX_LAYERS || !rd_f32s(&r, p, n) || r.left)
+    float p[NETSPEC_MAX_LAYERS];
+    if (!rd_u32(&r, &n) || n > NETSPEC_MAX_LAYERS || !rd_f32s(&r, p, n) || r.left)
         return err_set(e, ST_ERR_FORMAT, "%s: malformed dropout section", path);
     Err sub;
-    if (cfg_set_dropout(mc, p, (int)n, &sub))
+    if (netspec_set_dropout(mc, p, (int)n, &sub))
         return err_set(e, ST_ERR_FORMAT, "%s: dropout section does not fit the model: %s", path, sub.msg);
     return ST_OK;
 }
@@ -391,7 +393,7 @@ static Status split_sections(const char *path, Reader r, Section *sec, Err *e)
 /* Before the net is built: the model text's parameter count against the
  * bytes of the tensor and optimizer sections, so that a small file cannot
  * make the reader allocate a large network. */
-static Status check_claims(const char *path, const ModelCfg *mc, int max_batch, const Section *sec, Err *e)
+static Status check_claims(const char *path, const NetSpec *mc, int max_batch, const Section *sec, Err *e)
 {
     size_t nparams;
     Status st = net_plan(mc, max_batch, &nparams, NULL, e);
@@ -446,7 +448,7 @@ Status weights_load_mem(const char *path, const void *data, size_t len, int max_
     CkptState tmp = {0}, *cs = state ? state : &tmp;
     char *text = NULL;
     Net *net = NULL;
-    ModelCfg mc;
+    NetSpec mc;
     char where[300];
     snprintf(where, sizeof where, "%s (model text)", path);
     if ((st = split_sections(path, r, sec, e))) goto fail;
@@ -461,11 +463,11 @@ Status weights_load_mem(const char *path, const void *data, size_t len, int max_
     }
     if ((st = cfg_parse_text(where, text, &mc, e))) goto fail;
     if ((st = read_dropout(path, sec[S_DROP].r, &mc, e))) {
-        cfg_free(&mc);
+        netspec_free(&mc);
         goto fail;
     }
     if ((st = check_claims(path, &mc, max_batch, sec, e))) {
-        cfg_free(&mc);
+        netspec_free(&mc);
         goto fail;
     }
     if ((st = net_build(&mc, max_batch, &net, e))) goto fail; /* net_build frees mc on failure */

@@ -1,7 +1,8 @@
 /* activation.c - the parameter-free element-wise layers: relu, flatten, dropout.
  *
  * relu:    y = max(x, 0);            dx = dy * [x > 0]
- * flatten: (c,h,w) -> (c*h*w,1,1);   a copy, NCHW order kept (as torch.flatten)
+ * flatten: (c,h,w) -> (c*h*w,1,1);   a copy, NCHW order kept (as torch.flatten);
+ *          in a network it never runs (LAYER_RESHAPE: the same floats)
  * dropout: inverted dropout with rate p: in MODE_TRAIN each element is kept
  *          with probability 1-p and scaled by 1/(1-p); MODE_EVAL is identity.
  *          The mask of element i is rng_hash_uniform(key, i) >= p, so it is
@@ -9,6 +10,7 @@
  *          does not depend on the thread count. */
 #include "kernels/elementwise.h"
 #include "nn/layer.h"
+#include "nn/onnx.h"
 
 #include <string.h>
 
@@ -34,7 +36,16 @@ static void relu_backward(Layer *l, const float *x, const float *y, const float 
     ew_relu_backward((size_t)n * shape_numel(l->in), x, dy, dx);
 }
 
-const LayerOps relu_ops = {"relu", same_shape_setup, no_init, relu_forward, relu_backward};
+static void relu_onnx(const Layer *l, OnnxOut *o)
+{
+    char name[32];
+    o->node(o, "Relu", onnx_name(name, sizeof name, l, "relu"), &o->in, 1, o->out);
+}
+
+const LayerOps relu_ops = {
+    .kind = "relu", .usage = "relu", .flags = LAYER_RELU, .setup = same_shape_setup, .init = no_init,
+    .forward = relu_forward, .backward = relu_backward, .onnx = relu_onnx,
+};
 
 static Status flatten_setup(Layer *l, Err *e)
 {
@@ -56,7 +67,25 @@ static void copy_backward(Layer *l, const float *x, const float *y, const float 
     if (dx) memcpy(dx, dy, (size_t)n * shape_numel(l->in) * sizeof *dx);
 }
 
-const LayerOps flatten_ops = {"flatten", flatten_setup, no_init, copy_forward, copy_backward};
+static void flatten_onnx(const Layer *l, OnnxOut *o)
+{
+    char name[32];
+    o->node(o, "Flatten", onnx_name(name, sizeof name, l, "flatten"), &o->in, 1, o->out);
+    o->attr_int(o, "axis", 1);
+    o->rank = 2;
+}
+
+const LayerOps flatten_ops = {
+    .kind = "flatten", .usage = "flatten", .flags = LAYER_RESHAPE, .setup = flatten_setup, .init = no_init,
+    .forward = copy_forward, .backward = copy_backward, .onnx = flatten_onnx,
+};
+
+static Status dropout_parse(LayerSpec *s, const LayerArgs *a, Err *e)
+{
+    if (!layer_parse_float(a->val[0], &s->p) || !(s->p >= 0.0f && s->p < 1.0f))
+        return err_set(e, ST_ERR_FORMAT, "dropout: '%s' is not a rate in [0, 1)", a->val[0]);
+    return ST_OK;
+}
 
 static Status dropout_setup(Layer *l, Err *e)
 {
@@ -94,4 +123,8 @@ static void dropout_backward(Layer *l, const float *x, const float *y, const flo
     ew_dropout(total, dy, dx, l->key, p, scale);
 }
 
-const LayerOps dropout_ops = {"dropout", dropout_setup, no_init, dropout_forward, dropout_backward};
+/* No onnx hook: LAYER_DROPOUT, the identity at inference, is left out. */
+const LayerOps dropout_ops = {
+    .kind = "dropout", .usage = "dropout P", .nvalues = 1, .parse = dropout_parse, .flags = LAYER_DROPOUT,
+    .setup = dropout_setup, .init = no_init, .forward = dropout_forward, .backward = dropout_backward,
+};

@@ -26,8 +26,10 @@
  *   dx = weight * inv / m * (m*dy - sum(dy) - xhat * sum(dy * xhat)),
  *   dweight += sum(dy * xhat), dbias += sum(dy),  xhat = (x - mean) * inv. */
 #include "nn/layer.h"
+#include "nn/onnx.h"
 
 #include <math.h>
+#include <string.h>
 
 /* A serial build (make OMP=) compiles the same loops; its pragmas are no-ops. */
 #ifndef _OPENMP
@@ -36,6 +38,24 @@
 
 /* values per call from which the channels are split over threads */
 #define PAR_MIN 16384
+
+/* "batchnorm [eps=E] [momentum=M]": PyTorch's defaults 1e-5 and 0.1 */
+static Status bn_parse(LayerSpec *s, const LayerArgs *a, Err *e)
+{
+    s->eps = 1e-5;
+    s->momentum = 0.1;
+    for (int j = 0; j < a->nopt; j++) {
+        double v;
+        const int is_eps = !strcmp(a->key[j], "eps");
+        if (!layer_parse_double(a->kval[j], &v) || (is_eps ? !(v > 0) : !(v >= 0 && v <= 1)))
+            return err_set(e, ST_ERR_FORMAT,
+                           "batchnorm: %s=%s is not a number in range (eps > 0, momentum from 0 to 1)", a->key[j],
+                           a->kval[j]);
+        if (is_eps) s->eps = v;
+        else s->momentum = v;
+    }
+    return ST_OK;
+}
 
 static Status bn_setup(Layer *l, Err *e)
 {
@@ -320,4 +340,34 @@ static void bn_backward(Layer *l, const float *x, const float *y, const float *d
     }
 }
 
-const LayerOps batchnorm_ops = {"batchnorm", bn_setup, bn_init, bn_forward, bn_backward};
+/* weight [C] (a per-channel scale, grouped with the biases: not decayed
+ * unless --decay-bias), bias [C]; buffers running_mean [C], running_var [C],
+ * num_batches_tracked [] (a 0-d tensor). */
+static int bn_tensors(const Layer *l, LayerTensor *t)
+{
+    const int c = l->in.c;
+    t[0] = (LayerTensor){.name = "weight", .ndim = 1, .dims = {c}, .is_bias = 1};
+    t[1] = (LayerTensor){.name = "bias", .ndim = 1, .dims = {c}, .is_bias = 1};
+    t[2] = (LayerTensor){.name = "running_mean", .ndim = 1, .dims = {c}, .is_buffer = 1};
+    t[3] = (LayerTensor){.name = "running_var", .ndim = 1, .dims = {c}, .is_buffer = 1};
+    t[4] = (LayerTensor){.name = "num_batches_tracked", .ndim = 0, .is_buffer = 1};
+    return 5;
+}
+
+/* The inference form, on (N,C) or (N,C,H,W): the running statistics; ONNX's
+ * momentum weighs the old running value (1 - PyTorch's momentum). */
+static void bn_onnx(const Layer *l, OnnxOut *o)
+{
+    char name[32], w[32], b[32], rm[40], rv[40];
+    const char *in[5] = {o->in, onnx_name(w, sizeof w, l, "weight"), onnx_name(b, sizeof b, l, "bias"),
+                         onnx_name(rm, sizeof rm, l, "running_mean"), onnx_name(rv, sizeof rv, l, "running_var")};
+    o->node(o, "BatchNormalization", onnx_name(name, sizeof name, l, "batchnorm"), in, 5, o->out);
+    o->attr_float(o, "epsilon", (float)l->spec.eps);
+    o->attr_float(o, "momentum", (float)(1.0 - l->spec.momentum));
+}
+
+const LayerOps batchnorm_ops = {
+    .kind = "batchnorm", .usage = "batchnorm [eps=E] [momentum=M]", .keys = {"eps", "momentum", NULL},
+    .parse = bn_parse, .flags = LAYER_FOLDS_RELU, .setup = bn_setup, .init = bn_init, .forward = bn_forward,
+    .backward = bn_backward, .tensors = bn_tensors, .onnx = bn_onnx,
+};

@@ -3,16 +3,27 @@
  *
  * x is (n, C, H, W), W is [OC, C, KH, KW], b is [OC], y is (n, OC, OH, OW).
  * The math (per sample, dW summed in a fixed order) lives in kernels/conv.c;
- * this file checks shapes and initializes. With l->fuse_relu (set by
- * net_build when a relu follows) y = max(conv, 0) and backward masks dy;
+ * this file parses, checks shapes and initializes. With l->fuse_relu (set by
+ * net_plan_fusion when a relu follows) y = max(conv, 0) and backward masks dy;
  * with l->fuse_pool too, forward also writes the 2x2 maxpool that follows
  * the relu to l->pool_out, and backward takes that pool's output gradient
- * (see ConvFuse in kernels/conv.h). */
+ * (see ConvFuse in kernels/conv.h); with pool_recompute as well, y is NULL
+ * both ways (the kernel recomputes it, layer.h). */
+#include <assert.h>
 #include <limits.h>
 #include <math.h>
 
 #include "kernels/conv.h"
 #include "nn/layer.h"
+#include "nn/onnx.h"
+
+/* "conv OC K [stride=S] [pad=P]" */
+static Status conv2d_parse(LayerSpec *s, const LayerArgs *a, Err *e)
+{
+    if (!layer_parse_int(a->val[0], 1, 1 << 20, &s->units))
+        return err_set(e, ST_ERR_FORMAT, "conv: '%s' is not a number of output channels from 1 to 1048576", a->val[0]);
+    return layer_parse_window(s, a->val[1], 0, a, e);
+}
 
 static ConvGeom conv2d_geom(const Layer *l)
 {
@@ -42,6 +53,7 @@ static Status conv2d_setup(Layer *l, Err *e)
     l->nw = (size_t)(OC * K);
     l->nb = (size_t)OC;
     l->ws_per_sample = conv_ws_per_sample(&g, s->units);
+    l->pool_recompute = conv_recomputes(&g);
     return ST_OK;
 }
 
@@ -57,6 +69,7 @@ static void conv2d_init(Layer *l, Rng *r)
 static void conv2d_forward(Layer *l, const float *x, float *y, int n, Mode mode, uint64_t key)
 {
     (void)mode, (void)key;
+    assert(y || (l->fuse_pool && l->pool_recompute)); /* only then is y not stored */
     ConvGeom g = conv2d_geom(l);
     const ConvFuse f = {l->fuse_relu, l->fuse_relu && l->fuse_pool ? l->pool_out : NULL};
     conv_forward(&g, l->out.c, x, l->w, l->b, n, &f, y, l->ws);
@@ -65,8 +78,41 @@ static void conv2d_forward(Layer *l, const float *x, float *y, int n, Mode mode,
 static void conv2d_backward(Layer *l, const float *x, const float *y, const float *dy, float *dx, int n)
 {
     ConvGeom g = conv2d_geom(l);
+    /* y == NULL (pool_recompute): the kernel recomputes y, but it still forms
+     * y + s*OC*OH*OW before it looks (kernels/conv_direct.c), undefined for
+     * NULL. The scratch holds at least n*OC*OH*OW floats (conv_ws_per_sample)
+     * and stands in: it is never read as y. To go once conv_backward takes
+     * y == NULL when it recomputes. */
+    assert(y || (l->fuse_pool && l->pool_recompute));
+    if (!y) y = l->ws;
     const ConvFuse f = {l->fuse_relu, l->fuse_relu && l->fuse_pool ? l->pool_out : NULL};
     conv_backward(&g, l->out.c, x, l->w, l->b, y, &f, dy, n, dx, l->dw, l->db, l->ws);
 }
 
-const LayerOps conv_ops = {"conv", conv2d_setup, conv2d_init, conv2d_forward, conv2d_backward};
+/* weight [OC, C, KH, KW], bias [OC] */
+static int conv2d_tensors(const Layer *l, LayerTensor *t)
+{
+    t[0] = (LayerTensor){.name = "weight", .ndim = 4, .dims = {l->out.c, l->in.c, l->spec.kh, l->spec.kw}};
+    t[1] = (LayerTensor){.name = "bias", .ndim = 1, .dims = {l->out.c}, .is_bias = 1};
+    return 2;
+}
+
+static void conv2d_onnx(const Layer *l, OnnxOut *o)
+{
+    const ConvGeom g = conv2d_geom(l);
+    const int64_t k[2] = {g.kh, g.kw}, st[2] = {g.sh, g.sw};
+    const int64_t pads[4] = {g.ph, g.pw, g.ph, g.pw}; /* [h_begin, w_begin, h_end, w_end] */
+    char name[32], w[32], b[32];
+    const char *in[3] = {o->in, onnx_name(w, sizeof w, l, "weight"), onnx_name(b, sizeof b, l, "bias")};
+    o->node(o, "Conv", onnx_name(name, sizeof name, l, "conv"), in, 3, o->out);
+    o->attr_ints(o, "kernel_shape", k, 2);
+    o->attr_ints(o, "strides", st, 2);
+    o->attr_ints(o, "pads", pads, 4);
+}
+
+const LayerOps conv_ops = {
+    .kind = "conv", .usage = "conv OC K [stride=S] [pad=P]", .nvalues = 2, .keys = {"stride", "pad", NULL},
+    .parse = conv2d_parse, .flags = LAYER_FOLDS_RELU | LAYER_FOLDS_POOL, .setup = conv2d_setup,
+    .init = conv2d_init, .forward = conv2d_forward, .backward = conv2d_backward, .tensors = conv2d_tensors,
+    .onnx = conv2d_onnx,
+};

@@ -8,8 +8,16 @@
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "nn/layer.h"
+#include "nn/onnx.h"
 
 #include <math.h>
+
+static Status dense_parse(LayerSpec *s, const LayerArgs *a, Err *e)
+{
+    if (!layer_parse_int(a->val[0], 1, 1 << 20, &s->units))
+        return err_set(e, ST_ERR_FORMAT, "dense: '%s' is not a number of outputs from 1 to 1048576", a->val[0]);
+    return ST_OK;
+}
 
 static Status dense_setup(Layer *l, Err *e)
 {
@@ -63,4 +71,32 @@ static void dense_backward(Layer *l, const float *x, const float *y, const float
     if (dx) gemm_nn(n, in, out, dy, out, l->w, in, 0.0f, dx, in);
 }
 
-const LayerOps dense_ops = {"dense", dense_setup, dense_init, dense_forward, dense_backward};
+/* weight [out, in] (nn.Linear's layout), bias [out] */
+static int dense_tensors(const Layer *l, LayerTensor *t)
+{
+    t[0] = (LayerTensor){.name = "weight", .ndim = 2, .dims = {l->out.c, l->in.c}};
+    t[1] = (LayerTensor){.name = "bias", .ndim = 1, .dims = {l->out.c}, .is_bias = 1};
+    return 2;
+}
+
+/* Gemm is 2-D: a 4-D input (fmnist allows a dense on a Cx1x1 image) is
+ * flattened first. */
+static void dense_onnx(const Layer *l, OnnxOut *o)
+{
+    char name[32], flat[32], w[32], b[32];
+    const char *in[3] = {o->in, onnx_name(w, sizeof w, l, "weight"), onnx_name(b, sizeof b, l, "bias")};
+    if (o->rank != 2) {
+        o->node(o, "Flatten", onnx_name(name, sizeof name, l, "flatten"), in, 1, onnx_name(flat, sizeof flat, l, "in_flat"));
+        o->attr_int(o, "axis", 1);
+        in[0] = flat;
+        o->rank = 2;
+    }
+    o->node(o, "Gemm", onnx_name(name, sizeof name, l, "dense"), in, 3, o->out);
+    o->attr_int(o, "transB", 1); /* y = x W^T + b, W is [out, in] */
+}
+
+const LayerOps dense_ops = {
+    .kind = "dense", .usage = "dense N", .nvalues = 1, .parse = dense_parse, .flags = LAYER_FOLDS_RELU,
+    .setup = dense_setup, .init = dense_init, .forward = dense_forward, .backward = dense_backward,
+    .tensors = dense_tensors, .onnx = dense_onnx,
+};

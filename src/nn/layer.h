@@ -2,7 +2,11 @@
  *
  * A layer is a small struct (its configuration from the model file, its shapes,
  * views of its parameters) plus a pointer to a const table of operations, one
- * table per kind (dense_ops, relu_ops, ...), each defined in its own file.
+ * table per kind, each defined in its own file (dense.c, conv2d.c, ...) and
+ * listed once in the table of kinds (layer.c). A kind's table says all that
+ * the rest of the program knows of it: its model-file syntax and parser, its
+ * tensors, its ONNX nodes and the flags below; nothing outside the layer
+ * files compares kind names.
  *
  * Conventions every layer follows:
  *  - x is the input batch (n, in), y the output batch (n, out), NCHW.
@@ -25,6 +29,29 @@
  *    [C], running_var [C] and num_batches_tracked (one float, a count). Only
  *    forward writes them (MODE_TRAIN); their gradients stay 0 and the
  *    optimizer and the penalties skip them.
+ *
+ * Fusion: the only exceptions to the above. net_plan_fusion (net.c) alone
+ * decides them, from the kinds' flags and what setup found; a layer on its
+ * own (as the tests build one) has none, and its ops stay exact and
+ * gradient-checked.
+ *  - fuse_relu (the kind has LAYER_FOLDS_RELU, the next layer LAYER_RELU):
+ *    forward stores relu(y) as its y, and backward's dy is the gradient after
+ *    the relu (the layer masks it with y > 0 itself). The relu layer never
+ *    runs and has no buffer: its output is this layer's y.
+ *  - fuse_pool (also LAYER_FOLDS_POOL, and the layer after the relu has
+ *    is_pool2x2): forward also writes that pool's output, into pool_out (the
+ *    pool layer's own buffer), and backward's dy is the gradient of the
+ *    pool's output (routed to each window's maximum by this layer). The pool
+ *    layer never runs: its buffer is written by the layer two before it.
+ *  - fuse_pool with pool_recompute: y is not stored at all. forward and
+ *    backward get y == NULL (the layer has no buffer) and backward
+ *    recomputes y from x; no other layer reads it (the relu's output is read
+ *    by the fused pool only).
+ *  - A LAYER_RESHAPE layer (flatten) never runs and has no buffer: its output
+ *    is its input's floats under its own shape.
+ *  - A layer that never runs gets no dy and writes no dx; the first layer
+ *    that runs (the first layer, but for reshapes) gets dx == NULL.
+ * No other output or gradient is skipped or written by another layer.
  */
 #ifndef FMNIST_LAYER_H
 #define FMNIST_LAYER_H
@@ -39,8 +66,9 @@
 typedef enum { MODE_EVAL = 0, MODE_TRAIN = 1, MODE_MC = 2 } Mode;
 
 typedef struct Layer Layer;
+typedef struct OnnxOut OnnxOut; /* nn/onnx.h */
 
-/* What the model file says about one layer (filled by the parser). */
+/* What the model file says about one layer (filled by the kind's parse). */
 typedef struct {
     char kind[16];       /* "dense", "conv", ...                         */
     int line;            /* line number in the model file                */
@@ -52,17 +80,69 @@ typedef struct {
     double momentum;     /* batchnorm: running-statistics rate in [0, 1] */
 } LayerSpec;
 
+/* The words after the kind on a model-file line: VALUES, then KEY=VALUE
+ * options (the parser has checked their count, and that every key is one
+ * of the kind's, given once). */
+#define LAYER_MAX_ARGS 8
+typedef struct {
+    const char *val[LAYER_MAX_ARGS];
+    int nval;
+    const char *key[LAYER_MAX_ARGS], *kval[LAYER_MAX_ARGS];
+    int nopt;
+} LayerArgs;
+
+/* One tensor of a layer in the parameter arena. net_build names it
+ * "INDEX.name", as in the state_dict of the equivalent nn.Sequential. */
+#define LAYER_MAX_TENSORS 5
+typedef struct {
+    const char *name;   /* "weight", "bias", "running_mean", ...          */
+    int ndim;           /* 0: a scalar                                   */
+    int dims[4];
+    int is_bias;        /* in the group not decayed unless --decay-bias  */
+    int is_buffer;      /* state, not a parameter (see buffers above)    */
+} LayerTensor;
+
+/* What a kind is, for fusion, exports and the dropout settings. */
+enum {
+    LAYER_RESHAPE = 1 << 0,    /* y is x under another shape (flatten)       */
+    LAYER_RELU = 1 << 1,       /* y = max(x, 0): may be folded into the layer before */
+    LAYER_FOLDS_RELU = 1 << 2, /* can apply a relu after it (fuse_relu)      */
+    LAYER_FOLDS_POOL = 1 << 3, /* can also compute a 2x2 max pool after that relu (fuse_pool) */
+    LAYER_DROPOUT = 1 << 4     /* a dropout: spec.p is its rate, which train --dropout
+                                  sets and the checkpoint keeps (in model-file order,
+                                  with the other dropout kinds); the identity at
+                                  inference, so exports leave it out       */
+};
+
 typedef struct LayerOps {
-    const char *kind;
+    const char *kind;    /* its word in the model file                    */
+    /* Its model-file line: "KIND VALUES... [KEY=VALUE ...]" */
+    const char *usage;   /* its syntax, for messages: "dense N"           */
+    int nvalues;         /* how many VALUES                               */
+    const char *keys[4]; /* the KEYs it takes, NULL-terminated            */
+    /* Fills s (zeroed, with kind and line) from a. NULL: nothing to fill.
+     * A failure's message names the kind and the word, not the file and
+     * line (the parser adds those). */
+    Status (*parse)(LayerSpec *s, const LayerArgs *a, Err *e);
+    unsigned flags;      /* LAYER_*                                       */
     /* Checks that the layer fits its input shape, sets l->out, l->nw, l->nb
-     * (weight and bias element counts), l->nbuf (buffer floats) and
-     * l->ws_per_sample (scratch floats needed per sample of a batch). Errors
-     * name the model file's line. */
+     * (weight and bias element counts), l->nbuf (buffer floats),
+     * l->ws_per_sample (scratch floats needed per sample of a batch) and,
+     * for fusion, is_pool2x2 and pool_recompute. Errors name the model
+     * file's line. */
     Status (*setup)(Layer *l, Err *e);
     /* Fills w and b, and buf (PyTorch's default initialization for the kind). */
     void (*init)(Layer *l, Rng *r);
     void (*forward)(Layer *l, const float *x, float *y, int n, Mode mode, uint64_t key);
     void (*backward)(Layer *l, const float *x, const float *y, const float *dy, float *dx, int n);
+    /* Describes its tensors in arena order: the weight tensors (nw floats in
+     * all), then the bias tensors (nb), then the buffers (nbuf); returns how
+     * many (at most LAYER_MAX_TENSORS). NULL: it has none. */
+    int (*tensors)(const Layer *l, LayerTensor *t);
+    /* Writes the ONNX nodes that compute it at inference (nn/onnx.h). NULL
+     * for a LAYER_DROPOUT kind (left out); any other kind without it cannot
+     * be exported. */
+    void (*onnx)(const Layer *l, OnnxOut *o);
 } LayerOps;
 
 struct Layer {
@@ -78,19 +158,32 @@ struct Layer {
     float *ws;            /* scratch view (shared by all layers)          */
     int index;            /* position in the network, from 0             */
     uint64_t key;         /* dropout: the key of the last MODE_TRAIN forward */
-    int fuse_relu;        /* conv, dense, batchnorm: applies the relu     */
-                          /* after it,                                   */
-                          /* which net_forward/backward then skip         */
-    int fuse_pool;        /* conv with fuse_relu: also does the 2x2       */
-                          /* stride-2 maxpool after the relu, writing    */
-    float *pool_out;      /* its output here (that layer's buffer) and   */
-                          /* taking its gradient in backward             */
+    /* Set by setup, for net_plan_fusion: */
+    int is_pool2x2;       /* a 2x2 stride-2 max pool                      */
+    int pool_recompute;   /* LAYER_FOLDS_POOL: with fuse_pool, y is not   */
+                          /* stored but recomputed in backward            */
+    /* Set by net_plan_fusion only (see Fusion above): */
+    int fuse_relu;        /* applies the relu layer after it              */
+    int fuse_pool;        /* also computes the 2x2 max pool after that relu */
+    float *pool_out;      /* into here: the pool layer's buffer (net_build) */
 };
 
-/* The table of kinds; NULL if kind is unknown. */
+/* The table of kinds: the ops of kind, NULL if unknown; the i-th kind
+ * (from 0, in the order of the grammar's help), NULL past the last. */
 const LayerOps *layer_find_ops(const char *kind);
+const LayerOps *layer_ops_at(int i);
 
-extern const LayerOps flatten_ops, dense_ops, relu_ops, dropout_ops;
-extern const LayerOps conv_ops, maxpool_ops, avgpool_ops, batchnorm_ops;
+/* Helpers for the parse hooks, strict: the whole word must be the number
+ * ("12x" and "1e400" are errors); 1 on success, 0 if not. */
+int layer_parse_int(const char *s, long lo, long hi, int *out);   /* in [lo, hi] */
+int layer_parse_double(const char *s, double *out);               /* finite, |v| <= 1e30 */
+int layer_parse_float(const char *s, float *out);
+/* "AxB" or "AxBxC" (n numbers) into dims, each in [1, hi]. */
+int layer_parse_dims(const char *s, int n, long hi, int *dims);
+/* A window: k is "K" or "KHxKW" (1 to 64) into s->kh, s->kw; the options
+ * stride=S (1 to 64) and pad=P (0 to 64) into s->stride, s->pad. The stride
+ * defaults to 1 for a convolution, to the window for a pool (is_pool), which
+ * then must be square. */
+Status layer_parse_window(LayerSpec *s, const char *k, int is_pool, const LayerArgs *a, Err *e);
 
 #endif

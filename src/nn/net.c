@@ -4,57 +4,63 @@
  * input shape and sets its output shape and parameter counts. Then one arena
  * holds all parameters (and one all gradients) in layer order, weight before
  * bias (then a layer's buffers: batchnorm's running statistics), as in a
- * PyTorch state_dict. */
+ * PyTorch state_dict, named and shaped by each kind (LayerOps.tensors).
+ * net_plan_fusion then decides which layers fold their neighbours in
+ * (layer.h's Fusion); forward and backward skip the layers that do not run. */
 #include "nn/net.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static const LayerOps *const ALL_OPS[] = {&flatten_ops, &dense_ops,   &relu_ops,    &dropout_ops,
-                                          &conv_ops,    &maxpool_ops, &avgpool_ops, &batchnorm_ops};
-
-const LayerOps *layer_find_ops(const char *kind)
-{
-    for (size_t i = 0; i < sizeof ALL_OPS / sizeof ALL_OPS[0]; i++)
-        if (!strcmp(ALL_OPS[i]->kind, kind)) return ALL_OPS[i];
-    return NULL;
-}
-
 #define MAX_PARAMS ((size_t)1 << 30)      /* 4 GiB of floats: refuse beyond */
 #define MAX_ACT_BYTES ((size_t)16 << 30)  /* activations of one batch        */
 
-/* 1 if layer i is a relu that the conv, dense or batchnorm before it computes
- * (fuse_relu). */
-static int relu_folded(const Net *net, int i) { return i > 0 && net->layers && net->layers[i - 1].fuse_relu; }
-
-/* 1 if layer i is a maxpool that the conv two layers before it does, forward
- * (into this layer's buffer) and backward (fuse_pool). */
-static int pool_folded(const Net *net, int i) { return i > 1 && net->layers && net->layers[i - 2].fuse_pool; }
-
-/* 1 if layer i computes nothing: a folded relu, or a flatten (the same
- * floats under a new shape). Its output is its input: no buffer, no pass. */
-static int passthrough(const Net *net, int i)
+void net_plan_fusion(Layer *layers, int n)
 {
-    return relu_folded(net, i) || (net->layers && net->layers[i].ops == &flatten_ops);
+    for (int i = 0; i < n; i++) {
+        Layer *l = &layers[i];
+        const Layer *next = i + 1 < n ? &layers[i + 1] : NULL, *pool = i + 2 < n ? &layers[i + 2] : NULL;
+        l->fuse_relu = (l->ops->flags & LAYER_FOLDS_RELU) && next && (next->ops->flags & LAYER_RELU);
+        l->fuse_pool = l->fuse_relu && (l->ops->flags & LAYER_FOLDS_POOL) && pool && pool->is_pool2x2;
+    }
+}
+
+/* 1 if layer i's output is its input's floats: a reshape (flatten), or a
+ * relu folded into the layer before it. */
+static int is_alias(const Layer *layers, int i)
+{
+    return (layers[i].ops->flags & LAYER_RESHAPE) || (i > 0 && layers[i - 1].fuse_relu);
+}
+
+int net_has_output(const Layer *layers, int i)
+{
+    return !is_alias(layers, i) && !(layers[i].fuse_pool && layers[i].pool_recompute);
+}
+
+/* 1 if layer i runs: not an alias, and not a pool folded into the conv two
+ * layers before it (which writes its buffer). */
+static int runs(const Net *net, int i)
+{
+    return !is_alias(net->layers, i) && !(i > 1 && net->layers[i - 2].fuse_pool);
 }
 
 /* The input of layer i: the output of the last layer before it that is not
- * a passthrough, or x. */
+ * an alias, or x. */
 static const float *input_of(const Net *net, int i, const float *x)
 {
     while (--i >= 0)
-        if (!passthrough(net, i)) return net->act[i];
+        if (!is_alias(net->layers, i)) return net->act[i];
     return x;
 }
 
 void net_free(Net *net)
 {
     if (!net) return;
-    cfg_free(&net->cfg);
+    netspec_free(&net->spec);
     if (net->act)
-        for (int i = 0; i < net->nlayers; i++)
-            if (!passthrough(net, i)) free(net->act[i]);
+        for (int i = 0; i < net->nlayers; i++) free(net->act[i]); /* NULL where there is no buffer */
     free(net->act);
     free(net->dbuf[0]);
     free(net->dbuf[1]);
@@ -66,50 +72,29 @@ void net_free(Net *net)
     free(net);
 }
 
-/* The most tensors one layer has: batchnorm's weight, bias, running_mean,
- * running_var and num_batches_tracked. */
-#define MAX_LAYER_TENSORS 5
-
-static void add_tensor(Net *net, const Layer *l, int is_bias, size_t offset, size_t numel)
+/* Lays out layer l's tensors (as its kind describes them) in the arena from
+ * *off: its views, and one ParamInfo each. */
+static void place_tensors(Net *net, Layer *l, size_t *off)
 {
-    ParamInfo *t = &net->tensors[net->ntensors++];
-    snprintf(t->name, sizeof t->name, "%d.%s", l->index, is_bias ? "bias" : "weight");
-    t->offset = offset;
-    t->numel = numel;
-    /* batchnorm's weight (a per-channel scale) is grouped with the biases:
-     * not decayed unless --decay-bias */
-    t->is_bias = is_bias || !strcmp(l->spec.kind, "batchnorm");
-    if (is_bias || !strcmp(l->spec.kind, "batchnorm")) {
-        t->ndim = 1;
-        t->dims[0] = (int)numel;
-    } else if (!strcmp(l->spec.kind, "conv")) {
-        t->ndim = 4;
-        t->dims[0] = l->out.c;
-        t->dims[1] = l->in.c;
-        t->dims[2] = l->spec.kh;
-        t->dims[3] = l->spec.kw;
-    } else {
-        t->ndim = 2;
-        t->dims[0] = l->out.c;
-        t->dims[1] = (int)(numel / (size_t)l->out.c);
-    }
-}
-
-/* A layer's buffers (l->nbuf floats from offset): so far only batchnorm's,
- * running_mean [C], running_var [C], num_batches_tracked [] (a 0-d tensor). */
-static void add_buffers(Net *net, const Layer *l, size_t offset)
-{
-    static const char *const names[3] = {"running_mean", "running_var", "num_batches_tracked"};
-    size_t c = (l->nbuf - 1) / 2;
-    for (int k = 0; k < 3; k++) {
+    if (l->nw) l->w = net->params + *off, l->dw = net->grads + *off;
+    if (l->nb) l->b = net->params + *off + l->nw, l->db = net->grads + *off + l->nw;
+    if (l->nbuf) l->buf = net->params + *off + l->nw + l->nb;
+    LayerTensor lt[LAYER_MAX_TENSORS];
+    const int nt = l->ops->tensors ? l->ops->tensors(l, lt) : 0;
+    const size_t start = *off;
+    for (int k = 0; k < nt; k++) {
         ParamInfo *t = &net->tensors[net->ntensors++];
-        snprintf(t->name, sizeof t->name, "%d.%s", l->index, names[k]);
-        t->offset = offset + (size_t)k * c;
-        t->numel = k < 2 ? c : 1;
-        t->is_buffer = 1;
-        t->ndim = k < 2 ? 1 : 0;
-        t->dims[0] = k < 2 ? (int)c : 0;
+        snprintf(t->name, sizeof t->name, "%d.%s", l->index, lt[k].name);
+        t->ndim = lt[k].ndim;
+        t->numel = 1;
+        for (int d = 0; d < t->ndim; d++) t->numel *= (size_t)(t->dims[d] = lt[k].dims[d]);
+        t->offset = *off;
+        t->is_bias = lt[k].is_bias;
+        t->is_buffer = lt[k].is_buffer;
+        *off += t->numel;
     }
+    assert(*off - start == l->nw + l->nb + l->nbuf); /* the kind's tensors cover its counts */
+    (void)start;
 }
 
 /* What net_build will allocate for max_batch samples, from shape inference
@@ -154,7 +139,7 @@ static size_t memory_limit(const char **what)
 
 /* Every size is checked for overflow and against the limits before
  * anything large is allocated. */
-static Status plan_layers(const ModelCfg *c, int max_batch, Layer *layers, Plan *p, Err *e)
+static Status plan_layers(const NetSpec *c, int max_batch, Layer *layers, Plan *p, Err *e)
 {
     memset(p, 0, sizeof *p);
     if (max_batch < 1) return err_set(e, ST_ERR_ARG, "batch size must be at least 1");
@@ -213,7 +198,7 @@ static Status plan_layers(const ModelCfg *c, int max_batch, Layer *layers, Plan 
     return ST_OK;
 }
 
-Status net_plan(const ModelCfg *cfg, int max_batch, size_t *nparams, size_t *bytes, Err *e)
+Status net_plan(const NetSpec *cfg, int max_batch, size_t *nparams, size_t *bytes, Err *e)
 {
     Layer *layers = calloc(cfg->nlayers > 0 ? (size_t)cfg->nlayers : 1, sizeof *layers);
     if (!layers) return err_set(e, ST_ERR_NOMEM, "out of memory");
@@ -226,17 +211,17 @@ Status net_plan(const ModelCfg *cfg, int max_batch, size_t *nparams, size_t *byt
     return ST_OK;
 }
 
-Status net_build(ModelCfg *cfg, int max_batch, Net **out, Err *e)
+Status net_build(NetSpec *spec, int max_batch, Net **out, Err *e)
 {
     *out = NULL;
     Net *net = calloc(1, sizeof *net);
     if (!net) {
-        cfg_free(cfg);
+        netspec_free(spec);
         return err_set(e, ST_ERR_NOMEM, "out of memory");
     }
-    net->cfg = *cfg;            /* takes over cfg->text */
-    cfg->text = NULL;
-    const ModelCfg *c = &net->cfg;
+    net->spec = *spec;          /* takes over spec->text */
+    spec->text = NULL;
+    const NetSpec *c = &net->spec;
     net->in = c->input;
     net->max_batch = max_batch;
     net->nlayers = c->nlayers;
@@ -247,67 +232,37 @@ Status net_build(ModelCfg *cfg, int max_batch, Net **out, Err *e)
     }
     net->layers = calloc((size_t)c->nlayers, sizeof *net->layers);
     net->act = calloc((size_t)c->nlayers, sizeof *net->act);
-    net->tensors = calloc(MAX_LAYER_TENSORS * (size_t)c->nlayers, sizeof *net->tensors);
+    net->tensors = calloc(LAYER_MAX_TENSORS * (size_t)c->nlayers, sizeof *net->tensors);
     if (!net->layers || !net->act || !net->tensors) goto nomem;
 
     /* shapes and sizes, all checked before the large allocations below */
     Plan plan;
     if ((st = plan_layers(c, max_batch, net->layers, &plan, e))) goto fail;
-    size_t nparams = plan.nparams, max_numel = plan.max_numel, max_ws = plan.max_ws, ws_bytes = plan.ws_bytes;
+    net_plan_fusion(net->layers, c->nlayers);
     net->nclasses = plan.nclasses;
 
     /* one arena for the parameters, one for their gradients */
-    net->nparams = nparams;
+    net->nparams = plan.nparams;
     net->nbuffers = plan.nbuffers;
-    net->params = calloc(nparams ? nparams : 1, sizeof(float));
-    net->grads = calloc(nparams ? nparams : 1, sizeof(float));
+    net->params = calloc(plan.nparams ? plan.nparams : 1, sizeof(float));
+    net->grads = calloc(plan.nparams ? plan.nparams : 1, sizeof(float));
     if (!net->params || !net->grads) goto nomem;
     size_t off = 0;
-    for (int i = 0; i < c->nlayers; i++) {
-        Layer *l = &net->layers[i];
-        if (l->nw) {
-            l->w = net->params + off;
-            l->dw = net->grads + off;
-            add_tensor(net, l, 0, off, l->nw);
-            off += l->nw;
-        }
-        if (l->nb) {
-            l->b = net->params + off;
-            l->db = net->grads + off;
-            add_tensor(net, l, 1, off, l->nb);
-            off += l->nb;
-        }
-        if (l->nbuf) {
-            l->buf = net->params + off;
-            add_buffers(net, l, off);
-            off += l->nbuf;
-        }
-    }
+    for (int i = 0; i < c->nlayers; i++) place_tensors(net, &net->layers[i], &off);
 
-    /* activations, gradient ping-pong buffers and scratch, for max_batch */
-    size_t mb = (size_t)max_batch;
-    for (int i = 0; i < c->nlayers; i++) {
-        /* conv + relu: the conv applies the relu as it stores its output,
-         * saving two passes over the largest activations (layer.h) */
-        Layer *l = &net->layers[i];
-        if ((l->ops == &batchnorm_ops || l->ops == &dense_ops) && i + 1 < c->nlayers &&
-            net->layers[i + 1].ops == &relu_ops)
-            l->fuse_relu = 1;
-        if (l->ops == &conv_ops && i + 1 < c->nlayers && net->layers[i + 1].ops == &relu_ops) {
-            l->fuse_relu = 1;
-            /* ... and a 2x2 stride-2 maxpool after them: its backward too */
-            const Layer *p = i + 2 < c->nlayers ? &net->layers[i + 2] : NULL;
-            l->fuse_pool = p && p->ops == &maxpool_ops && p->spec.kh == 2 && p->spec.kw == 2 &&
-                           (p->spec.stride == 0 || p->spec.stride == 2);
-        }
-        if (!passthrough(net, i) && !(net->act[i] = malloc(mb * shape_numel(l->out) * sizeof(float)))) goto nomem;
-    }
+    /* activations (those that are stored: layer.h), gradient ping-pong
+     * buffers and scratch, for max_batch */
+    const size_t mb = (size_t)max_batch;
+    for (int i = 0; i < c->nlayers; i++)
+        if (net_has_output(net->layers, i) &&
+            !(net->act[i] = malloc(mb * shape_numel(net->layers[i].out) * sizeof(float))))
+            goto nomem;
     for (int i = 0; i + 2 < c->nlayers; i++) /* a fused pool's output buffer */
         if (net->layers[i].fuse_pool) net->layers[i].pool_out = net->act[i + 2];
-    net->dbuf[0] = malloc(mb * max_numel * sizeof(float));
-    net->dbuf[1] = malloc(mb * max_numel * sizeof(float));
-    net->ws = max_ws ? malloc(ws_bytes) : NULL;
-    if (!net->dbuf[0] || !net->dbuf[1] || (max_ws && !net->ws)) goto nomem;
+    net->dbuf[0] = malloc(mb * plan.max_numel * sizeof(float));
+    net->dbuf[1] = malloc(mb * plan.max_numel * sizeof(float));
+    net->ws = plan.max_ws ? malloc(plan.ws_bytes) : NULL;
+    if (!net->dbuf[0] || !net->dbuf[1] || (plan.max_ws && !net->ws)) goto nomem;
     for (int i = 0; i < c->nlayers; i++) net->layers[i].ws = net->ws;
     *out = net;
     return ST_OK;
@@ -329,7 +284,7 @@ const float *net_forward(Net *net, const float *x, int n, Mode mode, uint64_t ke
 {
     for (int i = 0; i < net->nlayers; i++) {
         Layer *l = &net->layers[i];
-        if (passthrough(net, i) || pool_folded(net, i)) continue;
+        if (!runs(net, i)) continue;
         /* MODE_MC: stochastic layers as in training, layers with statistics as in eval (layer.h) */
         Mode m = mode != MODE_MC ? mode : l->nbuf ? MODE_EVAL : MODE_TRAIN;
         l->ops->forward(l, input_of(net, i, x), net->act[i], n, m, rng_mix64(key + (uint64_t)i));
@@ -343,7 +298,7 @@ void net_backward(Net *net, const float *x, const float *dlogits, int n)
     for (int i = net->nlayers - 1; i >= 0; i--) {
         Layer *l = &net->layers[i];
         /* dy passes through these unchanged */
-        if (passthrough(net, i) || pool_folded(net, i)) continue;
+        if (!runs(net, i)) continue;
         const float *in = input_of(net, i, x);
         /* no dx for the first computing layer: nothing before it needs one */
         float *dx = in == x ? NULL : dy == net->dbuf[0] ? net->dbuf[1] : net->dbuf[0];

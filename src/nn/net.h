@@ -8,11 +8,12 @@
 #ifndef FMNIST_NET_H
 #define FMNIST_NET_H
 
-#include "model/cfg.h"
 #include "nn/layer.h"
+#include "nn/netspec.h"
 
 /* One tensor of the arena, named as in the state_dict of the nn.Sequential
- * that has the same layers ("1.weight", "1.bias", "2.running_mean", ...).
+ * that has the same layers ("1.weight", "1.bias", "2.running_mean", ...), as
+ * its layer's kind describes it (LayerOps.tensors).
  * is_bias: in the group that is not decayed (nor L1-penalized) unless
  * --decay-bias: biases, and batchnorm's weight (a per-channel scale, treated
  * like a bias). is_buffer: not a parameter but a layer's state (batchnorm's
@@ -29,7 +30,7 @@ typedef struct {
 } ParamInfo;
 
 typedef struct {
-    ModelCfg cfg;           /* the model file it was built from (owned)  */
+    NetSpec spec;           /* the model file it was built from (owned) */
     Shape in;
     int nclasses;           /* outputs of the last layer                 */
     int max_batch;
@@ -41,16 +42,18 @@ typedef struct {
     int ntensors;
     ParamInfo *tensors;
     float **act;            /* act[i]: output of layer i, max_batch x out;
-                               NULL for a flatten or a relu folded into the
-                               conv before it (its output is its input)   */
+                               NULL where layer.h's Fusion says it has no
+                               buffer: a reshape (flatten) or a folded relu
+                               (its output is its input), a conv whose fused
+                               pool recomputes its y (never stored)       */
     float *dbuf[2];         /* ping-pong buffers for activation gradients */
     float *ws;              /* scratch shared by all layers               */
 } Net;
 
-/* Builds the network for cfg (which it takes over: the caller must not free
- * cfg afterwards, even on failure). Checks every shape; errors name the model
+/* Builds the network for spec (which it takes over: the caller must not free
+ * spec afterwards, even on failure). Checks every shape; errors name the model
  * file's line. The last layer's output must be flat: its size is nclasses. */
-Status net_build(ModelCfg *cfg, int max_batch, Net **out, Err *e);
+Status net_build(NetSpec *spec, int max_batch, Net **out, Err *e);
 void net_free(Net *net);
 /* The checks of net_build without building: every shape and size, overflow
  * and the memory limit (64 GiB, or less if the machine has less), for
@@ -58,7 +61,15 @@ void net_free(Net *net);
  * buffers) and the bytes net_build
  * would allocate (either may be NULL). Allocates nothing large, so a reader
  * can compare a file's claims with the data it holds before building. */
-Status net_plan(const ModelCfg *cfg, int max_batch, size_t *nparams, size_t *bytes, Err *e);
+Status net_plan(const NetSpec *spec, int max_batch, size_t *nparams, size_t *bytes, Err *e);
+/* The one place that decides fusion (layer.h): sets fuse_relu and fuse_pool
+ * of layers[0..n) (after their setup) from their kinds' flags and
+ * is_pool2x2. net_build calls it; net_plan may, to count buffers exactly. */
+void net_plan_fusion(Layer *layers, int n);
+/* 1 if layer i of layers (fusion planned) has its own output buffer: not a
+ * reshape, not a relu folded into the layer before, not a conv whose fused
+ * pool recomputes its y (layer.h). */
+int net_has_output(const Layer *layers, int i);
 
 /* Initializes every parameter from seed (PyTorch's default per kind). */
 void net_init(Net *net, uint64_t seed);

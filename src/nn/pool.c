@@ -6,6 +6,10 @@
  * scratch is not kept between calls); avgpool spreads dy / (KH*KW). */
 #include "kernels/conv.h"
 #include "nn/layer.h"
+#include "nn/onnx.h"
+
+/* "maxpool K [stride=S]", "avgpool K [stride=S]" */
+static Status pool_parse(LayerSpec *s, const LayerArgs *a, Err *e) { return layer_parse_window(s, a->val[0], 1, a, e); }
 
 /* Stride 0 means "the window": KH down, KW across. */
 static ConvGeom pool_geom(const Layer *l)
@@ -32,6 +36,16 @@ static Status pool_setup(Layer *l, Err *e)
     l->nw = l->nb = 0;
     l->ws_per_sample = 0;
     return ST_OK;
+}
+
+/* A 2x2 stride-2 max pool may be computed by a conv + relu before it
+ * (is_pool2x2, layer.h). */
+static Status maxpool_setup(Layer *l, Err *e)
+{
+    Status st = pool_setup(l, e);
+    const ConvGeom g = pool_geom(l);
+    l->is_pool2x2 = !st && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2;
+    return st;
 }
 
 static void pool_init(Layer *l, Rng *r) { (void)l, (void)r; }
@@ -66,5 +80,27 @@ static void avgpool_backward(Layer *l, const float *x, const float *y, const flo
     conv_avgpool_backward(&g, dy, n, dx);
 }
 
-const LayerOps maxpool_ops = {"maxpool", pool_setup, pool_init, maxpool_forward, maxpool_backward};
-const LayerOps avgpool_ops = {"avgpool", pool_setup, pool_init, avgpool_forward, avgpool_backward};
+/* Floor mode and no padding, as nn.MaxPool2d / nn.AvgPool2d by default. */
+static void pool_onnx(const Layer *l, OnnxOut *o, const char *op)
+{
+    const ConvGeom g = pool_geom(l);
+    const int64_t k[2] = {g.kh, g.kw}, st[2] = {g.sh, g.sw};
+    char name[32];
+    o->node(o, op, onnx_name(name, sizeof name, l, l->ops->kind), &o->in, 1, o->out);
+    o->attr_ints(o, "kernel_shape", k, 2);
+    o->attr_ints(o, "strides", st, 2);
+}
+
+static void maxpool_onnx(const Layer *l, OnnxOut *o) { pool_onnx(l, o, "MaxPool"); }
+static void avgpool_onnx(const Layer *l, OnnxOut *o) { pool_onnx(l, o, "AveragePool"); }
+
+const LayerOps maxpool_ops = {
+    .kind = "maxpool", .usage = "maxpool K [stride=S]", .nvalues = 1, .keys = {"stride", NULL}, .parse = pool_parse,
+    .setup = maxpool_setup, .init = pool_init, .forward = maxpool_forward, .backward = maxpool_backward,
+    .onnx = maxpool_onnx,
+};
+const LayerOps avgpool_ops = {
+    .kind = "avgpool", .usage = "avgpool K [stride=S]", .nvalues = 1, .keys = {"stride", NULL}, .parse = pool_parse,
+    .setup = pool_setup, .init = pool_init, .forward = avgpool_forward, .backward = avgpool_backward,
+    .onnx = avgpool_onnx,
+};

@@ -5,7 +5,7 @@
 
 #include <stdio.h>
 
-#include "train/train.h"
+#include "report/epoch.h"
 #include "util/fileio.h"
 
 /* "epoch  3/10  train loss 0.4012 acc 85.61%  |  test loss ...  |  41k img/s  1.5 s" */

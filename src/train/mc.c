@@ -63,7 +63,7 @@ Status mc_predict(Net *net, const Dataset *d, int passes, uint64_t seed, float *
                   Err *e)
 {
     if (net->in.c != 1 || net->in.h != d->h || net->in.w != d->w)
-        return err_set(e, ST_ERR_SHAPE, "%s: the images are 1x%dx%d, the model's input is %dx%dx%d", net->cfg.path,
+        return err_set(e, ST_ERR_SHAPE, "%s: the images are 1x%dx%d, the model's input is %dx%dx%d", net->spec.path,
                        d->h, d->w, net->in.c, net->in.h, net->in.w);
     size_t mb = (size_t)net->max_batch;
     float *x = malloc(mb * shape_numel(net->in) * sizeof *x);
@@ -78,7 +78,7 @@ Status mc_predict(Net *net, const Dataset *d, int passes, uint64_t seed, float *
     for (int start = 0; start < d->n; start += net->max_batch) {
         int n = d->n - start < net->max_batch ? d->n - start : net->max_batch;
         for (int i = 0; i < n; i++) idx[i] = (uint32_t)(start + i);
-        dataset_batch(d, idx, n, net->cfg.mean, net->cfg.std, x, labels);
+        dataset_batch(d, idx, n, net->spec.mean, net->spec.std, x, labels);
         Status st = mc_predict_batch(net, x, n, passes, rng_mix64(base + (uint64_t)start), probs + (size_t)start * k,
                                      pred ? pred + start : NULL, entropy ? entropy + start : NULL, e);
         if (st) {

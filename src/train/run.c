@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/cfg.h"
 #include "model/weights.h"
 #include "train/regopts.h"
 #include "report/log.h"
@@ -17,15 +18,15 @@
 
 Status run_build_net(const char *model, const float *dropout, int ndropout, int max_batch, Net **net, Err *e)
 {
-    ModelCfg cfg;
+    NetSpec cfg;
     Status st = cfg_parse_file(model, &cfg, e);
     if (st) return st;
-    if (ndropout > 0 && (st = cfg_set_dropout(&cfg, dropout, ndropout, e))) {
-        cfg_free(&cfg);
+    if (ndropout > 0 && (st = netspec_set_dropout(&cfg, dropout, ndropout, e))) {
+        netspec_free(&cfg);
         return st;
     }
     if ((st = net_build(&cfg, max_batch, net, e))) return st; /* takes cfg over, even on failure */
-    const ModelCfg *c = &(*net)->cfg;
+    const NetSpec *c = &(*net)->spec;
     if ((*net)->nclasses > DATA_MAX_CLASSES) {
         st = err_set(e, ST_ERR_SHAPE, "%s:%d: the last layer gives %d outputs, one per class; IDX labels are bytes, "
                      "so a data set has at most %d classes", c->path, c->layers[c->nlayers - 1].line,
@@ -73,7 +74,7 @@ void run_meta(const RunSpec *spec, const Net *net, int train_n, char *buf, size_
     int dlen = 0;
     char dbuf[1024] = "";
     for (int i = 0; i < net->nlayers; i++)
-        if (!strcmp(net->layers[i].spec.kind, "dropout") && dlen < (int)sizeof dbuf)
+        if ((net->layers[i].ops->flags & LAYER_DROPOUT) && dlen < (int)sizeof dbuf)
             dlen += snprintf(dbuf + dlen, sizeof dbuf - (size_t)dlen, "%s%g", dlen ? "," : "",
                              (double)net->layers[i].spec.p);
     const OptConfig *o = &spec->train.opt;

@@ -69,13 +69,13 @@ static Status check_data(const Net *net, const Dataset *d, const char *what, Err
 {
     if (net->in.c != 1 || net->in.h != d->h || net->in.w != d->w)
         return err_set(e, ST_ERR_SHAPE, "%s: the %s images are 1x%dx%d, the model's input is %dx%dx%d",
-                       net->cfg.path, what, d->h, d->w, net->in.c, net->in.h, net->in.w);
+                       net->spec.path, what, d->h, d->w, net->in.c, net->in.h, net->in.w);
     if (d->n < 1) return err_set(e, ST_ERR_ARG, "the %s set is empty", what);
     int top = 0; /* the largest label: the model must have an output for it */
     for (int i = 0; i < d->n; i++) top = d->labels[i] > top ? d->labels[i] : top;
     if (top >= net->nclasses)
         return err_set(e, ST_ERR_SHAPE, "%s:%d: the last layer gives %d outputs, one per class, but the %s labels "
-                       "name %d classes (0 to %d)", net->cfg.path, net->cfg.layers[net->cfg.nlayers - 1].line,
+                       "name %d classes (0 to %d)", net->spec.path, net->spec.layers[net->spec.nlayers - 1].line,
                        net->nclasses, what, top + 1, top);
     return ST_OK;
 }
@@ -92,7 +92,7 @@ static Status eval_with(Net *net, const Dataset *d, Buffers *b, double *loss, do
     for (int start = 0; start < d->n; start += net->max_batch) {
         int n = d->n - start < net->max_batch ? d->n - start : net->max_batch;
         for (int i = 0; i < n; i++) b->idx[i] = (uint32_t)(start + i);
-        dataset_batch(d, b->idx, n, net->cfg.mean, net->cfg.std, b->x, b->labels);
+        dataset_batch(d, b->idx, n, net->spec.mean, net->spec.std, b->x, b->labels);
         const float *z = net_forward(net, b->x, n, MODE_EVAL, 0);
         int c;
         total += softmax_xent(z, b->labels, n, net->nclasses, 0.0f, NULL, &c);
@@ -196,9 +196,9 @@ Status train_run(Net *net, const Dataset *train, const Dataset *test, const Trai
             }
             int start = bi * cfg->batch;
             int n = train->n - start < cfg->batch ? train->n - start : cfg->batch;
-            dataset_batch(train, perm + start, n, net->cfg.mean, net->cfg.std, b.x, b.labels);
+            dataset_batch(train, perm + start, n, net->spec.mean, net->spec.std, b.x, b.labels);
             if (aug_active(&cfg->aug)) /* keyed by (seed, step): the same whatever the threads */
-                aug_apply(&cfg->aug, b.x, n, train->h, train->w, -net->cfg.mean / net->cfg.std,
+                aug_apply(&cfg->aug, b.x, n, train->h, train->w, -net->spec.mean / net->spec.std,
                           aug_key(cfg->seed, step));
             net_zero_grad(net);
             const float *z = net_forward(net, b.x, n, MODE_TRAIN, train_step_key(cfg->seed, step++));

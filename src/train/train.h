@@ -14,6 +14,7 @@
 #include "data/dataset.h"
 #include "nn/net.h"
 #include "nn/optim.h"
+#include "report/epoch.h"
 #include "train/lrsched.h"
 
 typedef struct {
@@ -49,24 +50,6 @@ typedef struct {
     LrSchedule lr;              /* the rate of each step (train/lrsched.h); its
                                    kind LRS_CONSTANT with no warm-up: opt.lr */
 } TrainConfig;
-
-typedef struct {
-    int epoch, epochs;          /* epoch counts from 1 */
-    double train_loss, train_acc;   /* over the epoch's batches, dropout on */
-    double test_loss, test_acc;     /* eval mode */
-    double seconds;             /* wall time of the training pass */
-    double weight_norm;         /* L2 norm of the weights (not biases) after the epoch */
-    int has_val;                /* a validation set was held out: */
-    double val_loss, val_acc;   /* its loss and accuracy, eval mode */
-    int val_improved;           /* this epoch's val loss is the lowest so far */
-    int best_epoch;             /* the epoch of the lowest val loss so far */
-    int stopped_early;          /* early stopping ends the run here; the net
-                                   gets best_epoch's weights after on_epoch */
-    double eval_seconds;
-    double images_per_s;        /* training images per second */
-    uint64_t step;              /* optimizer steps taken so far (for checkpoints) */
-    const Optim *opt;           /* the optimizer state after this epoch (for checkpoints) */
-} EpochStats;
 
 /* Where an interrupted run stands: everything a checkpoint needs to go on
  * from the next batch (TrainConfig's start_* fields). */

@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!text) abort();
     memcpy(text, data, size);
     text[size] = 0; /* text up to a NUL byte, as a C string */
-    ModelCfg cfg;
+    NetSpec cfg;
     Err e = {{0}};
     Status st = cfg_parse_text("fuzz.cfg", text, &cfg, &e);
     free(text);
