@@ -6,6 +6,9 @@
 
 #ifdef _OPENMP
 #include <omp.h>
+#else
+/* A serial build (make OMP=) compiles the same loops; their pragmas are no-ops. */
+#pragma GCC diagnostic ignored "-Wunknown-pragmas"
 #endif
 
 static inline int thread_num(void)
