@@ -9,22 +9,16 @@
  * call; only their interiors are rewritten per sample, so borders stay zero. */
 #include "kernels/conv_direct.h"
 
-#include "kernels/gemm.h"
-#include "kernels/threads.h"
-
 #include <stddef.h>
 #include <string.h>
+
+#include "kernels/gemm.h"
+#include "kernels/pool.h"
+#include "kernels/threads.h"
 
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
-
-#ifndef _OPENMP
-#pragma GCC diagnostic ignored "-Wunknown-pragmas"
-#endif
-
-/* Below this many multiply-adds a call runs on one thread (as in conv.c). */
-#define PAR_MIN 16384.0
 
 enum { TR = 8, TN = 32 }; /* tile: 8 broadcast rows x 32 vector columns */
 
@@ -234,11 +228,6 @@ static float plane_sum(const float *restrict v, size_t len)
     return (float)acc[0];
 }
 
-int cdirect_ok(const ConvGeom *g)
-{
-    return g->sh == 1 && g->sw == 1 && g->ph <= g->kh - 1 && g->pw <= g->kw - 1;
-}
-
 /* Geometry shared by the three entry points. */
 typedef struct {
     size_t K, K8, K2, ocp, P, part;
@@ -261,7 +250,7 @@ static Dims dims(const ConvGeom *g, int oc)
     return d;
 }
 
-size_t cdirect_ws_per_sample(const ConvGeom *g, int oc)
+size_t conv_direct_ws_per_sample(const ConvGeom *g, int oc)
 {
     const Dims d = dims(g, oc);
     /* forward weights + flipped weights + one part + one slot: n of these
@@ -281,8 +270,8 @@ static void pack_weights(const float *w, int oc, size_t K, float *ap)
             }
 }
 
-void cdirect_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
-                     const ConvFuse *f, float *y, float *ws)
+void conv_direct_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
+                         const ConvFuse *f, float *y, float *ws)
 {
     const Dims d = dims(g, oc);
     const size_t img = (size_t)g->c * (size_t)g->h * (size_t)g->w, oimg = (size_t)oc * d.P;
@@ -301,13 +290,14 @@ void cdirect_forward(const ConvGeom *g, int oc, const float *x, const float *w, 
             float *ys = keep ? y + (size_t)s * oimg : ybuf; /* recomputed in backward: not stored */
             pad_copy(&d.px, x + (size_t)s * img, g->h, g->w, xp);
             dconv_sample(&d.px, ap, xp, oc, b, relu, ys);
-            if (f && f->pool) conv_pool2x2_sample(ys, oc, g->oh, g->ow, f->pool + (size_t)s * pimg);
+            if (f && f->pool) pool_max2x2_sample(ys, oc, g->oh, g->ow, f->pool + (size_t)s * pimg);
         }
     }
 }
 
-void cdirect_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, const float *y,
-                      const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db, float *ws)
+void conv_direct_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b,
+                          const float *y, const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db,
+                          float *ws)
 {
     const Dims d = dims(g, oc);
     const int m = CONV_CHUNK, nch = (n + m - 1) / m;
@@ -359,7 +349,7 @@ void cdirect_backward(const ConvGeom *g, int oc, const float *x, const float *w,
                         dconv_sample(&d.px, ap, xp, oc, b, 1, ybuf);
                         ys = ybuf;
                     }
-                    conv_relu_grad(ys, dy + (size_t)s * (pooled ? dyimg : oimg), pooled, oc, g->oh, g->ow, dmask);
+                    pool_relu_grad(ys, dy + (size_t)s * (pooled ? dyimg : oimg), pooled, oc, g->oh, g->ow, dmask);
                     dys = dmask;
                 }
                 for (int o = 0; o < oc; o++) {
