@@ -71,12 +71,12 @@ void pool_max2x2_sample(const float *y, int c, int h, int w, float *out)
  * bits, never as a float. */
 static inline void route_2x2(float a, float b, float c, float d, const float *v, int relu, float *d0, float *d1)
 {
-    const float mb = b > a ? b : a, mc = c > mb ? c : mb;
+    const float mb = b > a ? b : a, mc = c > mb ? c : mb, top = d > mc ? d : mc;
     /* all-ones masks: b, c, d beat what precedes them */
     const uint32_t kb = -(uint32_t)(b > a), kc = -(uint32_t)(c > mb), kd = -(uint32_t)(d > mc);
     uint32_t u;
     memcpy(&u, v, sizeof u);
-    if (relu) u &= -(uint32_t)((d > mc ? d : mc) > 0.0f);
+    if (relu) u &= -(uint32_t)(top > 0.0f);
     /* u goes to d if it beats the rest, else to c if it beats a and b, ... */
     const uint32_t uabc = u & ~kd, uab = uabc & ~kc;
     const uint32_t o[4] = {uab & ~kb, uab & kb, uabc & kc, u & kd};
