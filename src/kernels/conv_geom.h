@@ -3,9 +3,9 @@
  * in from the layers after it (ConvFuse), and which of the two conv paths a
  * geometry takes.
  *
- * Types, constants and one-line predicates only. conv.c (im2col + gemm),
- * conv_direct.c (stride 1) and pool.c each include this header and none of
- * them needs another's: the kernels' includes form a tree (see conv.h). */
+ * Types, constants and one-line predicates only. conv.h (im2col + gemm),
+ * conv_direct.h (stride 1) and pool.h each include this header, so none of
+ * them needs another's for these words. */
 #ifndef FMNIST_CONV_GEOM_H
 #define FMNIST_CONV_GEOM_H
 
