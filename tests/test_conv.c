@@ -1,5 +1,5 @@
 /* test_conv.c - Check suite for the conv net: src/nn/conv2d.c, src/nn/pool.c
- * and src/kernels/conv.c.
+ * and their kernels, src/kernels/conv.c, conv_direct.c and pool.c.
  *
  * Gradient checks of conv/maxpool/avgpool over a table of small shapes; conv
  * and pooling forwards against naive loops kept here; bit-identical results
@@ -238,9 +238,7 @@ START_TEST(test_conv_chunks)
 {
     LayerSpec s;
     spec_init(&s, "conv", 32, 3, 3, 1, 1);
-    const int n = 21;
-    const ConvGeom g = {1, 28, 28, 3, 3, 1, 1, 1, 1, 28, 28};
-    const int m = conv_chunk(&g, 32);
+    const int n = 21, m = CONV_CHUNK;
     ck_assert_msg(m < n && n % m != 0, "chunk of %d samples", m);
     TestLayer all, one;
     tl_make(&all, &s, (Shape){1, 28, 28}, n, 21);
@@ -355,11 +353,7 @@ static void run_with_threads(const ThrCase *k, int threads, float **out, size_t 
     spec_init(&s, k->kind, k->oc, k->kh, k->kw, k->stride, k->pad);
     TestLayer t;
     tl_make(&t, &s, (Shape){k->c, k->h, k->w}, k->n, 11);
-    if (!strcmp(k->kind, "conv")) {
-        const int st = k->stride ? k->stride : 1;
-        const ConvGeom g = {k->c, k->h, k->w, k->kh, k->kw, st, st, k->pad, k->pad, t.l.out.h, t.l.out.w};
-        ck_assert_int_lt(conv_chunk(&g, k->oc), k->n);
-    }
+    if (!strcmp(k->kind, "conv")) ck_assert_int_lt(CONV_CHUNK, k->n); /* several chunks of samples */
     float *x = random_floats(t.nx, 12), *dy = random_floats(t.ny, 13);
     size_t total = t.ny + t.nx + t.l.nw + t.l.nb;
     float *o = calloc(total + 1, sizeof *o);

@@ -97,10 +97,10 @@ static void bench_peak(int threads)
 {
     double v[16];
     long iters = 2000000;
-    kern_fma_peak(iters / 10, threads);
+    peak_fma(iters / 10, threads);
     for (int r = 0; r < g_reps && r < 16; r++) {
         double t0 = now();
-        double flops = kern_fma_peak(iters, threads);
+        double flops = peak_fma(iters, threads);
         v[r] = flops / (now() - t0);
     }
     /* the best run is the ceiling; the median is noisier on shared machines */

@@ -1,30 +1,29 @@
 /* conv_direct.c - stride-1 convolution without im2col (see conv_direct.h).
  *
+ * Reading order: the padded image (Padded), the three tile kernels
+ * (tile_conv and tile_store for forward and dX, tile_dw for dW), the weight
+ * packings, then forward, and backward as named steps per sample.
+ *
  * Scratch layout (floats of ws). Forward: the packed weights, then one slot
  * per thread (the padded image, and a sample's output when it is not stored).
  * Backward: the flipped weights (for dX), the packed weights (when the output
  * is recomputed), one dW/db part per chunk of CONV_CHUNK samples, then one
- * slot per thread (padded x, padded dy, dy transposed, dy through the fused
- * relu/pool, the recomputed output). The padded images are zeroed once per
- * call; only their interiors are rewritten per sample, so borders stay zero. */
+ * slot per thread (Slot: padded x, padded dy, dy transposed, dy through the
+ * fused relu/pool, the recomputed output). The padded images are zeroed once
+ * per call; only their interiors are rewritten per sample, so borders stay
+ * zero. */
 #include "kernels/conv_direct.h"
-
-#include "kernels/gemm.h"
-#include "kernels/threads.h"
 
 #include <stddef.h>
 #include <string.h>
 
+#include "kernels/gemm.h"
+#include "kernels/pool.h"
+#include "kernels/threads.h"
+
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
-
-#ifndef _OPENMP
-#pragma GCC diagnostic ignored "-Wunknown-pragmas"
-#endif
-
-/* Below this many multiply-adds a call runs on one thread (as in conv.c). */
-#define PAR_MIN 16384.0
 
 enum { TR = 8, TN = 32 }; /* tile: 8 broadcast rows x 32 vector columns */
 
@@ -66,9 +65,14 @@ static void pad_copy(const Padded *p, const float *src, int h, int w, float *dst
                    src + ((size_t)c * (size_t)h + (size_t)y) * (size_t)w, (size_t)w * sizeof *dst);
 }
 
-/* out[r][x] = sum over taps k = (ch, i, j) in that order of a[k*TR + r] *
- * xb[ch*plane + i*pitch + j + x], for r < TR, x < TN: one chain per element. */
-static void dtile(const Padded *p, const float *restrict a, const float *restrict xb, float *restrict out)
+/* One register tile of the product: out[r][x] = sum over taps k = (ch, i, j)
+ * in that order of a[k*TR + r] * xb[ch*plane + i*pitch + j + x], for r < TR,
+ * x < TN: one chain per element.
+ *   p    the padded image's layout (C = p->c channels, KH x KW taps each)
+ *   a    is [K][TR]: one panel of packed weights (K = C*KH*KW)
+ *   xb   the padded image, from the tile's first position on
+ *   out  is [TR][TN], OVERWRITTEN */
+static void tile_conv(const Padded *p, const float *restrict a, const float *restrict xb, float *restrict out)
 {
 #ifdef __AVX512F__
     __m512 acc[TR][2];
@@ -109,10 +113,13 @@ static void dtile(const Padded *p, const float *restrict a, const float *restric
 }
 
 /* Rows [0, rows) of a tile (positions j0 .. j0+TN-1 in padded numbering) to
- * channels o0.. of y (planes of oh*ow), dropping the columns past ow, plus
- * bias[o] if bias is not NULL. */
-static void dstore(const Padded *p, const float *tile, int rows, size_t j0, const float *bias, int relu, int o0,
-                   float *y)
+ * channels o0.. of y, dropping the columns past ow, plus bias[o] if bias is
+ * not NULL, then max(., 0) if relu.
+ *   tile  is [TR][TN], from tile_conv
+ *   bias  is (OC), or NULL
+ *   y     is (OC, oh, ow) (p->oh, p->ow): rows o0 .. o0+rows-1 written */
+static void tile_store(const Padded *p, const float *tile, int rows, size_t j0, const float *bias, int relu,
+                       int o0, float *y)
 {
     const size_t ohw = (size_t)p->oh * (size_t)p->ow;
     size_t pos = j0;
@@ -147,25 +154,33 @@ static void dstore(const Padded *p, const float *tile, int rows, size_t j0, cons
     }
 }
 
-/* y (m, oh, ow) = the convolution of padded image xp with the packed weights
- * ap (ceil(m/TR) panels of [K][TR]), plus bias unless NULL, then max(., 0)
- * if relu (only with a bias). */
-static void dconv_sample(const Padded *p, const float *ap, const float *xp, int m, const float *bias, int relu,
-                         float *y)
+/* One sample's convolution, plus bias unless NULL, then max(., 0) if relu:
+ *   p     the padded image's layout (K = p->c * KH * KW taps per output)
+ *   ap    is ceil(m/TR) panels of [K][TR]: the packed weights of m outputs
+ *   xp    the padded image (p->size floats)
+ *   bias  is (m), or NULL
+ *   y     is (m, oh, ow) (p->oh, p->ow), OVERWRITTEN */
+static void conv_sample(const Padded *p, const float *ap, const float *xp, int m, const float *bias, int relu,
+                        float *y)
 {
     const size_t K = (size_t)p->c * (size_t)p->kh * (size_t)p->kw;
     _Alignas(64) float tile[TR * TN];
     for (size_t j0 = 0; j0 < p->np; j0 += TN)
         for (int mt = 0; mt * TR < m; mt++) {
-            dtile(p, ap + (size_t)mt * TR * K, xp + j0, tile);
-            dstore(p, tile, m - mt * TR < TR ? m - mt * TR : TR, j0, bias, relu, mt * TR, y);
+            tile_conv(p, ap + (size_t)mt * TR * K, xp + j0, tile);
+            tile_store(p, tile, m - mt * TR < TR ? m - mt * TR : TR, j0, bias, relu, mt * TR, y);
         }
 }
 
-/* acc rows r (stride ld, TN columns; loaded unless first) += sum over valid
- * positions q (row-major) of xr[r][t(q)] * dyt[q*TN + 0..TN), t(q) = oy*pitch + ox. */
-static void wtile(const Padded *p, const float *const *xr, const float *restrict dyt, float *acc_io,
-                  size_t ld, int first)
+/* One register tile of dW^T: acc rows r (TR taps) x TN channels =
+ * (first ? 0 : acc) + the sum over valid positions q (row-major) of
+ * xr[r][t(q)] * dyt[q*TN + 0..TN), t(q) = oy*pitch + ox.
+ *   p       the padded image's layout
+ *   xr      TR pointers: where each tap of the tile reads the padded x
+ *   dyt     is [OH*OW][TN]: one panel of TN channels of dy, transposed
+ *   acc_io  is [TR][ld]: TN columns of each row, ACCUMULATED unless first */
+static void tile_dw(const Padded *p, const float *const *xr, const float *restrict dyt, float *acc_io, size_t ld,
+                    int first)
 {
 #ifdef __AVX512F__
     __m512 acc[TR][2];
@@ -234,161 +249,246 @@ static float plane_sum(const float *restrict v, size_t len)
     return (float)acc[0];
 }
 
-int cdirect_ok(const ConvGeom *g)
-{
-    return g->sh == 1 && g->sw == 1 && g->ph <= g->kh - 1 && g->pw <= g->kw - 1;
-}
-
-/* Geometry shared by the three entry points. */
+/* The sizes of one call, shared by the entry points. */
 typedef struct {
-    size_t K, K8, K2, ocp, P, part;
-    Padded px, py; /* x padded for the forward, dy padded for dX */
-    size_t slot;   /* per thread: px.size + py.size + P*ocp + 2*oc*P */
+    size_t K;        /* taps per output: C*KH*KW                                 */
+    size_t K_tiled;  /* K rounded up to whole tiles of TR: a dW part's rows      */
+    size_t K_flip;   /* taps per output of dX's convolution: OC*KH*KW            */
+    size_t OC_tiled; /* OC rounded up to whole tiles of TN: a dW part's columns  */
+    size_t P;        /* output positions: OH*OW                                  */
+    size_t part;     /* one chunk's part: dW^T [K_tiled][OC_tiled], then db [OC] */
+    Padded xpad;     /* x padded by PH, PW: read by forward and dW               */
+    Padded dypad;    /* dy padded by KH-1-PH, KW-1-PW: read by dX                */
+    size_t slot;     /* per thread: xpad.size + dypad.size + P*OC_tiled + 2*OC*P */
 } Dims;
 
 static Dims dims(const ConvGeom *g, int oc)
 {
     Dims d;
     d.K = (size_t)g->c * (size_t)g->kh * (size_t)g->kw;
-    d.K8 = up(d.K, TR);
-    d.K2 = (size_t)oc * (size_t)g->kh * (size_t)g->kw;
-    d.ocp = up((size_t)oc, TN);
+    d.K_tiled = up(d.K, TR);
+    d.K_flip = (size_t)oc * (size_t)g->kh * (size_t)g->kw;
+    d.OC_tiled = up((size_t)oc, TN);
     d.P = (size_t)g->oh * (size_t)g->ow;
-    d.part = d.K8 * d.ocp + (size_t)oc;
-    d.px = padded(g->c, g->h, g->w, g->ph, g->pw, g->kh, g->kw);
-    d.py = padded(oc, g->oh, g->ow, g->kh - 1 - g->ph, g->kw - 1 - g->pw, g->kh, g->kw);
-    d.slot = d.px.size + d.py.size + d.P * d.ocp + 2 * (size_t)oc * d.P;
+    d.part = d.K_tiled * d.OC_tiled + (size_t)oc;
+    d.xpad = padded(g->c, g->h, g->w, g->ph, g->pw, g->kh, g->kw);
+    d.dypad = padded(oc, g->oh, g->ow, g->kh - 1 - g->ph, g->kw - 1 - g->pw, g->kh, g->kw);
+    d.slot = d.xpad.size + d.dypad.size + d.P * d.OC_tiled + 2 * (size_t)oc * d.P;
     return d;
 }
 
-size_t cdirect_ws_per_sample(const ConvGeom *g, int oc)
+size_t conv_direct_ws_per_sample(const ConvGeom *g, int oc)
 {
     const Dims d = dims(g, oc);
     /* forward weights + flipped weights + one part + one slot: n of these
      * cover the one copy of each (backward may need both), nch <= n parts
      * and nt <= n slots */
-    return up((size_t)oc, TR) * d.K + up((size_t)g->c, TR) * d.K2 + d.part + d.slot;
+    return up((size_t)oc, TR) * d.K + up((size_t)g->c, TR) * d.K_flip + d.part + d.slot;
 }
 
-/* ap (ceil(oc/TR) panels of [K][TR]) = w [oc][K], zero past oc. */
-static void pack_weights(const float *w, int oc, size_t K, float *ap)
+/* wpack (ceil(OC/TR) panels of [K][TR]) = w (OC, K), zero past OC: the
+ * weights as tile_conv reads them. */
+static void pack_weights(const float *w, int oc, size_t K, float *wpack)
 {
     for (int mt = 0; mt * TR < oc; mt++)
         for (size_t k = 0; k < K; k++)
             for (int r = 0; r < TR; r++) {
                 const int o = mt * TR + r;
-                ap[((size_t)mt * K + k) * TR + (size_t)r] = o < oc ? w[(size_t)o * K + k] : 0.0f;
+                wpack[((size_t)mt * K + k) * TR + (size_t)r] = o < oc ? w[(size_t)o * K + k] : 0.0f;
             }
 }
 
-void cdirect_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
-                     const ConvFuse *f, float *y, float *ws)
+/* wflip (ceil(C/TR) panels of [OC*KH*KW][TR]) = the packed weights of dX's
+ * convolution, zero past C: dX = conv(dy padded by KH-1-PH, W') with
+ * W'[c][o][i][j] = W[o][c][KH-1-i][KW-1-j], tap k' = (o*KH + i)*KW + j.
+ * Flipping both axes of a window reverses its row-major tap order:
+ * (KH-1-i)*KW + (KW-1-j) = KH*KW-1 - (i*KW + j).
+ *   w  is (OC, C, KH, KW) */
+static void flip_weights(const ConvGeom *g, int oc, const float *w, float *wflip)
+{
+    const size_t C = (size_t)g->c, taps = (size_t)g->kh * (size_t)g->kw, K_flip = (size_t)oc * taps;
+    for (size_t ct = 0; ct * TR < C; ct++)
+        for (size_t kf = 0; kf < K_flip; kf++) {
+            const size_t o = kf / taps, tap = kf % taps;
+            for (size_t r = 0; r < TR; r++) {
+                const size_t c = ct * TR + r;
+                wflip[(ct * K_flip + kf) * TR + r] = c < C ? w[(o * C + c) * taps + (taps - 1 - tap)] : 0.0f;
+            }
+        }
+}
+
+/* conv_forward for the direct path (conv.h gives the arguments' shapes):
+ * per sample, x_s padded into the thread's slot, then y_s = conv_sample + b
+ * (relu'd if fused), and its 2x2 maxpool if fused. Parallel over samples. */
+void conv_direct_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
+                         const ConvFuse *f, float *y, float *ws)
 {
     const Dims d = dims(g, oc);
     const size_t img = (size_t)g->c * (size_t)g->h * (size_t)g->w, oimg = (size_t)oc * d.P;
     const size_t pimg = (size_t)oc * (size_t)(g->oh / 2) * (size_t)(g->ow / 2);
     const int relu = f && f->relu, keep = !(f && f->pool && conv_recomputes(g));
-    float *ap = ws, *slots = ws + up((size_t)oc, TR) * d.K;
-    pack_weights(w, oc, d.K, ap);
+    float *wpack = ws, *slots = ws + up((size_t)oc, TR) * d.K;
+    pack_weights(w, oc, d.K, wpack);
     const int nt = max_threads() < n ? max_threads() : n;
     (void)nt;
 #pragma omp parallel num_threads(nt) if ((double)n * (double)d.K * (double)d.P * oc >= PAR_MIN)
     {
-        float *xp = slots + (size_t)thread_num() * d.slot, *ybuf = xp + d.px.size;
-        memset(xp, 0, d.px.size * sizeof *xp);
+        float *xpad = slots + (size_t)thread_num() * d.slot, *ybuf = xpad + d.xpad.size;
+        memset(xpad, 0, d.xpad.size * sizeof *xpad);
 #pragma omp for schedule(dynamic, 1)
         for (int s = 0; s < n; s++) {
             float *ys = keep ? y + (size_t)s * oimg : ybuf; /* recomputed in backward: not stored */
-            pad_copy(&d.px, x + (size_t)s * img, g->h, g->w, xp);
-            dconv_sample(&d.px, ap, xp, oc, b, relu, ys);
-            if (f && f->pool) conv_pool2x2_sample(ys, oc, g->oh, g->ow, f->pool + (size_t)s * pimg);
+            pad_copy(&d.xpad, x + (size_t)s * img, g->h, g->w, xpad);
+            conv_sample(&d.xpad, wpack, xpad, oc, b, relu, ys);
+            if (f && f->pool) pool_max2x2_sample(ys, oc, g->oh, g->ow, f->pool + (size_t)s * pimg);
         }
     }
 }
 
-void cdirect_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, const float *y,
-                      const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db, float *ws)
+/* ---- backward, step by step ---------------------------------------------- */
+
+/* One call of conv_direct_backward: its arguments (shapes in conv.h), its
+ * sizes and the scratch all threads read. */
+typedef struct {
+    const ConvGeom *g;
+    Dims d;
+    int oc, n;
+    int relu, pooled, recompute; /* the fusions; recompute: y was not stored */
+    const float *x, *b, *y, *dy;
+    float *dx;
+    const float *wpack; /* w packed for tile_conv, to recompute y (recompute only) */
+    const float *wflip; /* the flipped weights of dX's convolution (dx only)      */
+} Backward;
+
+/* One thread's slot of the scratch, for the sample it is working on. */
+typedef struct {
+    float *xpad;  /* x_s padded (xpad.size floats)                              */
+    float *dypad; /* dy_s padded for dX (dypad.size)                            */
+    float *dyt;   /* dy_s transposed, panels of TN channels: [P][TN] each       */
+    float *dmask; /* dy_s taken back through the fused relu (and pool): (OC, P) */
+    float *ybuf;  /* y_s, recomputed: (OC, P)                                   */
+} Slot;
+
+static Slot slot_of(const Dims *d, int oc, float *slots, int thread)
+{
+    Slot sl;
+    sl.xpad = slots + (size_t)thread * d->slot;
+    sl.dypad = sl.xpad + d->xpad.size;
+    sl.dyt = sl.dypad + d->dypad.size;
+    sl.dmask = sl.dyt + d->P * d->OC_tiled;
+    sl.ybuf = sl.dmask + (size_t)oc * d->P;
+    return sl;
+}
+
+/* The gradient at the conv's own output for sample s, (OC, OH, OW): dy_s
+ * itself, or dy_s taken back through the fused relu (and pool) into
+ * sl->dmask, y_s recomputed first from sl->xpad (x_s) if it was not stored. */
+static const float *output_grad(const Backward *bw, const Slot *sl, int s)
+{
+    const ConvGeom *g = bw->g;
+    const size_t oimg = (size_t)bw->oc * bw->d.P;
+    const size_t dyimg = (size_t)bw->oc * (size_t)(g->oh / 2) * (size_t)(g->ow / 2); /* pooled dy, per sample */
+    if (!bw->relu) return bw->dy + (size_t)s * oimg;
+    const float *ys;
+    if (bw->recompute) {
+        conv_sample(&bw->d.xpad, bw->wpack, sl->xpad, bw->oc, bw->b, 1, sl->ybuf);
+        ys = sl->ybuf;
+    } else {
+        ys = bw->y + (size_t)s * oimg;
+    }
+    pool_relu_grad(ys, bw->dy + (size_t)s * (bw->pooled ? dyimg : oimg), bw->pooled, bw->oc, g->oh, g->ow,
+                   sl->dmask);
+    return sl->dmask;
+}
+
+/* db part [OC] = (first ? 0 : db part) + the plane sums of one sample's
+ * output gradient dys (OC, P). */
+static void backward_db(const float *dys, int oc, size_t P, float *db_part, int first)
+{
+    for (int o = 0; o < oc; o++) {
+        const float sum = plane_sum(dys + (size_t)o * P, P);
+        db_part[o] = first ? sum : db_part[o] + sum;
+    }
+}
+
+/* dW part^T [K_tiled][OC_tiled] = (first ? 0 : itself) + the sum over the
+ * valid positions of x_s's taps (sl->xpad) times dys (OC, P), a tile of TR
+ * taps x TN channels at a time. */
+static void backward_dw(const Backward *bw, const Slot *sl, const float *dys, float *dw_part, int first)
+{
+    const Dims *d = &bw->d;
+    const size_t kh = (size_t)bw->g->kh, kw = (size_t)bw->g->kw;
+    gemm_pack(sl->dyt, dys, (ptrdiff_t)d->P, 1, bw->oc, (int)d->P, TN); /* zero past OC */
+    const float *xr[TR]; /* where each tap of the tile reads x_s */
+    for (size_t k0 = 0; k0 < d->K_tiled; k0 += TR) {
+        for (int r = 0; r < TR; r++) {
+            /* taps past K repeat the last one: their rows are never read */
+            const size_t k = k0 + (size_t)r < d->K ? k0 + (size_t)r : d->K - 1;
+            const size_t ch = k / (kh * kw), i = (k / kw) % kh, j = k % kw;
+            xr[r] = sl->xpad + ch * d->xpad.plane + i * (size_t)d->xpad.pitch + j;
+        }
+        for (size_t o0 = 0; o0 < d->OC_tiled; o0 += TN)
+            tile_dw(&d->xpad, xr, sl->dyt + o0 * d->P, dw_part + k0 * d->OC_tiled + o0, d->OC_tiled, first);
+    }
+}
+
+/* dxs (C, H, W) = the convolution of dys (OC, OH, OW), padded by KH-1-PH,
+ * KW-1-PW into sl->dypad, with the flipped weights. */
+static void backward_dx(const Backward *bw, const Slot *sl, const float *dys, float *dxs)
+{
+    pad_copy(&bw->d.dypad, dys, bw->g->oh, bw->g->ow, sl->dypad);
+    conv_sample(&bw->d.dypad, bw->wflip, sl->dypad, bw->g->c, NULL, 0, dxs);
+}
+
+/* Chunk c: its samples in order, each adding to the chunk's part (dW^T,
+ * then db; the first sample overwrites it) and writing its dx. */
+static void backward_chunk(const Backward *bw, const Slot *sl, int c, float *part)
+{
+    const ConvGeom *g = bw->g;
+    const size_t img = (size_t)g->c * (size_t)g->h * (size_t)g->w;
+    const int s0 = c * CONV_CHUNK, s1 = s0 + CONV_CHUNK < bw->n ? s0 + CONV_CHUNK : bw->n;
+    for (int s = s0; s < s1; s++) {
+        const int first = s == s0;
+        pad_copy(&bw->d.xpad, bw->x + (size_t)s * img, g->h, g->w, sl->xpad);
+        const float *dys = output_grad(bw, sl, s);
+        backward_db(dys, bw->oc, bw->d.P, part + bw->d.K_tiled * bw->d.OC_tiled, first);
+        backward_dw(bw, sl, dys, part, first);
+        if (bw->dx) backward_dx(bw, sl, dys, bw->dx + (size_t)s * img);
+    }
+}
+
+/* conv_backward for the direct path (conv.h gives the arguments' shapes).
+ * The weights are packed once (flipped for dX; as forward's to recompute y);
+ * each chunk of CONV_CHUNK samples is one task summing its own dW^T, db
+ * part; the parts are added to dw, db in chunk order, so the sums are the
+ * same for any team. */
+void conv_direct_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b,
+                          const float *y, const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db,
+                          float *ws)
 {
     const Dims d = dims(g, oc);
-    const int m = CONV_CHUNK, nch = (n + m - 1) / m;
-    const size_t img = (size_t)g->c * (size_t)g->h * (size_t)g->w, oimg = (size_t)oc * d.P;
+    const int nch = (n + CONV_CHUNK - 1) / CONV_CHUNK;
     const size_t nw = (size_t)oc * d.K;
-    const size_t dyimg = (size_t)oc * (size_t)(g->oh / 2) * (size_t)(g->ow / 2); /* pooled dy, per sample */
-    const int relu = f && f->relu, pooled = relu && f->pool, recompute = pooled && conv_recomputes(g);
-    float *ap2 = ws, *ap = ap2 + up((size_t)g->c, TR) * d.K2, *parts = ap + up((size_t)oc, TR) * d.K;
+    const int relu = f && f->relu, pooled = relu && f->pool;
+    float *wflip = ws, *wpack = wflip + up((size_t)g->c, TR) * d.K_flip, *parts = wpack + up((size_t)oc, TR) * d.K;
     float *slots = parts + (size_t)nch * d.part;
-    if (recompute) pack_weights(w, oc, d.K, ap);
-    if (dx) {
-        /* dX = conv(dy padded by KH-1-PH, W'), W'[c][o][i][j] = W[o][c][KH-1-i][KW-1-j]:
-         * panels over c, taps k' = (o*KH + i)*KW + j. */
-        for (int ct = 0; ct * TR < g->c; ct++)
-            for (int o = 0; o < oc; o++)
-                for (int i = 0; i < g->kh; i++)
-                    for (int j = 0; j < g->kw; j++) {
-                        const size_t k2 = ((size_t)o * (size_t)g->kh + (size_t)i) * (size_t)g->kw + (size_t)j;
-                        for (int r = 0; r < TR; r++) {
-                            const int c = ct * TR + r;
-                            ap2[((size_t)ct * d.K2 + k2) * TR + (size_t)r] =
-                                c < g->c ? w[(((size_t)o * (size_t)g->c + (size_t)c) * (size_t)g->kh +
-                                              (size_t)(g->kh - 1 - i)) * (size_t)g->kw + (size_t)(g->kw - 1 - j)]
-                                         : 0.0f;
-                        }
-                    }
-    }
+    const Backward bw = {g, d, oc, n, relu, pooled, pooled && conv_recomputes(g), x, b, y, dy, dx, wpack, wflip};
+    if (bw.recompute) pack_weights(w, oc, d.K, wpack);
+    if (dx) flip_weights(g, oc, w, wflip);
     const int nt = max_threads() < nch ? max_threads() : nch;
     (void)nt;
 #pragma omp parallel num_threads(nt) if ((double)n * (double)d.K * (double)d.P * oc >= PAR_MIN)
     {
-        float *xp = slots + (size_t)thread_num() * d.slot, *yp = xp + d.px.size, *dyt = yp + d.py.size;
-        float *dmask = dyt + d.P * d.ocp; /* one sample's dy through a fused relu (and pool) */
-        float *ybuf = dmask + (size_t)oc * d.P; /* one sample's y, recomputed */
+        const Slot sl = slot_of(&d, oc, slots, thread_num());
         /* the padded images' borders; the rest of the slot is written before it is read */
-        memset(xp, 0, (d.px.size + d.py.size) * sizeof *xp);
-        const float *xr[TR];
+        memset(sl.xpad, 0, (d.xpad.size + d.dypad.size) * sizeof *sl.xpad);
 #pragma omp for schedule(dynamic, 1)
-        for (int c = 0; c < nch; c++) {
-            float *pw = parts + (size_t)c * d.part, *pb = pw + d.K8 * d.ocp;
-            const int s1 = (c + 1) * m < n ? (c + 1) * m : n;
-            for (int s = c * m; s < s1; s++) {
-                const int first = s == c * m;
-                const float *dys = dy + (size_t)s * oimg;
-                pad_copy(&d.px, x + (size_t)s * img, g->h, g->w, xp);
-                if (relu) {
-                    const float *ys = y + (size_t)s * oimg;
-                    if (recompute) {
-                        dconv_sample(&d.px, ap, xp, oc, b, 1, ybuf);
-                        ys = ybuf;
-                    }
-                    conv_relu_grad(ys, dy + (size_t)s * (pooled ? dyimg : oimg), pooled, oc, g->oh, g->ow, dmask);
-                    dys = dmask;
-                }
-                for (int o = 0; o < oc; o++) {
-                    const float sum = plane_sum(dys + (size_t)o * d.P, d.P);
-                    pb[o] = first ? sum : pb[o] + sum;
-                }
-                /* dyt: panels of TN channels, [q][TN] each (zero past oc) */
-                gemm_pack(dyt, dys, (ptrdiff_t)d.P, 1, oc, (int)d.P, TN);
-                /* part^T [K8][ocp] += taps x channels, 8 x 32 at a time */
-                for (size_t k0 = 0; k0 < d.K8; k0 += TR) {
-                    for (int r = 0; r < TR; r++) {
-                        const size_t k = k0 + (size_t)r < d.K ? k0 + (size_t)r : d.K - 1;
-                        const size_t ch = k / ((size_t)g->kh * (size_t)g->kw), i = (k / (size_t)g->kw) % (size_t)g->kh,
-                                     j = k % (size_t)g->kw;
-                        xr[r] = xp + ch * d.px.plane + i * (size_t)d.px.pitch + j;
-                    }
-                    for (size_t o0 = 0; o0 < d.ocp; o0 += TN)
-                        wtile(&d.px, xr, dyt + o0 * d.P, pw + k0 * d.ocp + o0, d.ocp, first);
-                }
-                if (dx) {
-                    pad_copy(&d.py, dys, g->oh, g->ow, yp);
-                    dconv_sample(&d.py, ap2, yp, g->c, NULL, 0, dx + (size_t)s * img);
-                }
-            }
-        }
+        for (int c = 0; c < nch; c++) backward_chunk(&bw, &sl, c, parts + (size_t)c * d.part);
+        /* dw (OC, K) and db (OC) += the parts, transposed back, in chunk order */
 #pragma omp for schedule(static)
         for (size_t i = 0; i < nw + (size_t)oc; i++) {
             float *dst = i < nw ? dw + i : db + (i - nw);
-            const size_t src = i < nw ? (i % d.K) * d.ocp + i / d.K : d.K8 * d.ocp + (i - nw);
+            const size_t src = i < nw ? (i % d.K) * d.OC_tiled + i / d.K : d.K_tiled * d.OC_tiled + (i - nw);
             float acc = *dst;
             for (int c = 0; c < nch; c++) acc += parts[(size_t)c * d.part + src];
             *dst = acc;

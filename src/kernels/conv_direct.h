@@ -18,32 +18,24 @@
  *    channels are one load, summed in the same fixed order as conv.c's chunks.
  *
  * Every output element is one chain in a fixed order, so results never
- * depend on the thread count. */
+ * depend on the thread count. Which geometries take this path:
+ * conv_direct_ok (conv_geom.h). */
 #ifndef FMNIST_CONV_DIRECT_H
 #define FMNIST_CONV_DIRECT_H
 
 #include <stddef.h>
 
-#include "kernels/conv.h"
+#include "kernels/conv_geom.h"
 
-/* 1 if g takes this path: stride 1 and padding below the kernel size. */
-int cdirect_ok(const ConvGeom *g);
 /* Scratch floats per sample of a batch (any n >= 1 is covered). */
-size_t cdirect_ws_per_sample(const ConvGeom *g, int oc);
-/* The contracts of conv_forward / conv_backward (conv.h). */
-void cdirect_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
-                     const ConvFuse *f, float *y, float *ws);
-void cdirect_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, const float *y,
-                      const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db, float *ws);
+size_t conv_direct_ws_per_sample(const ConvGeom *g, int oc);
 
-/* out (c, h/2, w/2) = the 2x2 stride-2 maxpool (floor mode, NaN wins) of one
- * image y (c, h, w), on the calling thread. (conv.c) */
-void conv_pool2x2_sample(const float *y, int c, int h, int w, float *out);
-
-/* d (oc, oh, ow): the gradient at a conv output y that went through a fused
- * relu (y > 0) and, if pooled, then a 2x2 stride-2 maxpool whose output
- * gradient is dy (oc, oh/2, ow/2): routed to each window's first maximum if
- * that is > 0, else 0. Unpooled, dy has y's shape. (conv.c) */
-void conv_relu_grad(const float *y, const float *dy, int pooled, int oc, int oh, int ow, float *d);
+/* conv_forward / conv_backward (conv.h: the same arguments and contracts)
+ * for a g with conv_direct_ok(g). */
+void conv_direct_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
+                         const ConvFuse *f, float *y, float *ws);
+void conv_direct_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b,
+                          const float *y, const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db,
+                          float *ws);
 
 #endif

@@ -1,18 +1,13 @@
-/* elementwise.c - optimizer update kernels (see elementwise.h). Small arrays
- * (biases) run on the calling thread; a parallel region costs more than them. */
+/* elementwise.c - the optimizer updates and element-wise layer passes (see
+ * elementwise.h). Small arrays (biases) run on the calling thread; a parallel
+ * region costs more than them (PAR_MIN, threads.h). */
 #include "kernels/elementwise.h"
 
 #include <math.h>
 #include <string.h>
 
+#include "kernels/threads.h"
 #include "util/rng.h"
-
-/* A serial build (make OMP=) compiles the same loops; its pragmas are no-ops. */
-#ifndef _OPENMP
-#pragma GCC diagnostic ignored "-Wunknown-pragmas"
-#endif
-
-#define PAR_MIN 16384
 
 void ew_sgd(size_t n, float *restrict w, const float *restrict g, float *restrict b, float lr, float wd, float mu,
             int nesterov, int first)

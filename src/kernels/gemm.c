@@ -10,9 +10,9 @@
 
 #include <stddef.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+
+#include "kernels/threads.h"
+
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
@@ -38,88 +38,100 @@ typedef struct {
     ptrdiff_t ldc;
 } GemmArgs;
 
+#ifdef __AVX512F__
+/* gemm_pack when xs == 1: contiguous along the width (tn's A, nn/tn's B).
+ * Walks source rows k in order, each streamed once across all panels, with
+ * masked loads supplying the zero padding. */
+static void pack_along_width(float *restrict dst, const float *restrict src, ptrdiff_t ks, int w, int kc, int W)
+{
+    for (int k = 0; k < kc; k++) {
+        const float *s = src + k * ks;
+        /* Rows are ks apart (often a page or more): fetch a few ahead. */
+        if (k + 8 < kc)
+            for (int x = 0; x < w; x += 16) __builtin_prefetch(s + 8 * ks + x, 0, 3);
+        for (int p = 0; p * W < w; p++) {
+            float *d = dst + (ptrdiff_t)p * W * kc + (ptrdiff_t)k * W;
+            for (int x = 0; x < W; x += 16) {
+                const int left = w - p * W - x;
+                const __mmask16 lm = left >= 16  ? 0xFFFF
+                                     : left <= 0 ? 0
+                                                 : (__mmask16)((1u << left) - 1);
+                const __mmask16 sm = W - x >= 16 ? 0xFFFF : (__mmask16)((1u << (W - x)) - 1);
+                _mm512_mask_storeu_ps(d + x, sm, _mm512_maskz_loadu_ps(lm, s + p * W + x));
+            }
+        }
+    }
+}
+
+/* gemm_pack when ks == 1: contiguous along k (nn/nt's A, nt's B). A
+ * transpose, done on 16 x 16 tiles in registers (64 shuffles per 256
+ * floats). */
+static void pack_along_k(float *restrict dst, const float *restrict src, ptrdiff_t xs, int w, int kc, int W)
+{
+    for (int p = 0; p * W < w; p++) {
+        float *dp = dst + (ptrdiff_t)p * W * kc;
+        for (int x0 = 0; x0 < W; x0 += 16) {
+            /* Source rows that exist and belong to this 16-wide group. */
+            int rows = w - p * W - x0;
+            if (rows > W - x0) rows = W - x0;
+            const __mmask16 sm = W - x0 >= 16 ? 0xFFFF : (__mmask16)((1u << (W - x0)) - 1);
+            for (int k0 = 0; k0 < kc; k0 += 16) {
+                const int kn = kc - k0 < 16 ? kc - k0 : 16;
+                const __mmask16 km = kn == 16 ? 0xFFFF : (__mmask16)((1u << kn) - 1);
+                __m512 r[16], t[16];
+                for (int x = 0; x < 16; x++)
+                    r[x] = x < rows
+                               ? _mm512_maskz_loadu_ps(km, src + (p * W + x0 + x) * xs + k0)
+                               : _mm512_setzero_ps();
+                /* Short rows defeat the hardware prefetcher: fetch the
+                 * same chunk of the next panel's rows. */
+                for (int x = 0; x < rows && (p + 1) * W + x0 + x < w; x++)
+                    __builtin_prefetch(src + ((p + 1) * W + x0 + x) * xs + k0, 0, 3);
+                /* Stage 1-2: 4 x 4 transposes inside each 128-bit lane. */
+                for (int i = 0; i < 8; i++) {
+                    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+                    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+                }
+                for (int i = 0; i < 4; i++) {
+                    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+                    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+                    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+                    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+                }
+                /* Stage 3-4: r[4i+j] lane L holds column 4L+j of rows 4i..4i+3;
+                 * gather lane L of r[j], r[4+j], r[8+j], r[12+j]. */
+                for (int j = 0; j < 4; j++) {
+                    const __m512 u = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x44);
+                    const __m512 v = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x44);
+                    const __m512 u2 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xEE);
+                    const __m512 v2 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xEE);
+                    t[j] = _mm512_shuffle_f32x4(u, v, 0x88);
+                    t[4 + j] = _mm512_shuffle_f32x4(u, v, 0xDD);
+                    t[8 + j] = _mm512_shuffle_f32x4(u2, v2, 0x88);
+                    t[12 + j] = _mm512_shuffle_f32x4(u2, v2, 0xDD);
+                }
+                for (int k = 0; k < kn; k++)
+                    _mm512_mask_storeu_ps(dp + (ptrdiff_t)(k0 + k) * W + x0, sm, t[k]);
+            }
+        }
+    }
+}
+#endif
+
 /* Packs a w x kc slice of a strided matrix into ceil(w/W) k-major panels of
  * width W: panel p holds dst[p*W*kc + k*W + x] = src[(p*W + x)*xs + k*ks].
  * Columns past w are zero, so the micro-kernel always runs full width (the
  * padding only ever meets padding and is never stored). Exported (gemm.h)
  * for conv_direct.c, which lays dy out the same way. */
-void gemm_pack(float *restrict dst, const float *restrict src, ptrdiff_t xs,
-                       ptrdiff_t ks, int w, int kc, int W)
+void gemm_pack(float *restrict dst, const float *restrict src, ptrdiff_t xs, ptrdiff_t ks, int w, int kc, int W)
 {
 #ifdef __AVX512F__
     if (xs == 1) {
-        /* Contiguous along the width (tn's A, nn/tn's B): walk source rows
-         * k in order, each streamed once across all panels, with masked
-         * loads supplying the zero padding. */
-        for (int k = 0; k < kc; k++) {
-            const float *s = src + k * ks;
-            /* Rows are ks apart (often a page or more): fetch a few ahead. */
-            if (k + 8 < kc)
-                for (int x = 0; x < w; x += 16) __builtin_prefetch(s + 8 * ks + x, 0, 3);
-            for (int p = 0; p * W < w; p++) {
-                float *d = dst + (ptrdiff_t)p * W * kc + (ptrdiff_t)k * W;
-                for (int x = 0; x < W; x += 16) {
-                    const int left = w - p * W - x;
-                    const __mmask16 lm = left >= 16  ? 0xFFFF
-                                         : left <= 0 ? 0
-                                                     : (__mmask16)((1u << left) - 1);
-                    const __mmask16 sm = W - x >= 16 ? 0xFFFF : (__mmask16)((1u << (W - x)) - 1);
-                    _mm512_mask_storeu_ps(d + x, sm, _mm512_maskz_loadu_ps(lm, s + p * W + x));
-                }
-            }
-        }
+        pack_along_width(dst, src, ks, w, kc, W);
         return;
     }
     if (ks == 1) {
-        /* Contiguous along k (nn/nt's A, nt's B): a transpose, done on
-         * 16 x 16 tiles in registers (64 shuffles per 256 floats). */
-        for (int p = 0; p * W < w; p++) {
-            float *dp = dst + (ptrdiff_t)p * W * kc;
-            for (int x0 = 0; x0 < W; x0 += 16) {
-                /* Source rows that exist and belong to this 16-wide group. */
-                int rows = w - p * W - x0;
-                if (rows > W - x0) rows = W - x0;
-                const __mmask16 sm = W - x0 >= 16 ? 0xFFFF : (__mmask16)((1u << (W - x0)) - 1);
-                for (int k0 = 0; k0 < kc; k0 += 16) {
-                    const int kn = kc - k0 < 16 ? kc - k0 : 16;
-                    const __mmask16 km = kn == 16 ? 0xFFFF : (__mmask16)((1u << kn) - 1);
-                    __m512 r[16], t[16];
-                    for (int x = 0; x < 16; x++)
-                        r[x] = x < rows
-                                   ? _mm512_maskz_loadu_ps(km, src + (p * W + x0 + x) * xs + k0)
-                                   : _mm512_setzero_ps();
-                    /* Short rows defeat the hardware prefetcher: fetch the
-                     * same chunk of the next panel's rows. */
-                    for (int x = 0; x < rows && (p + 1) * W + x0 + x < w; x++)
-                        __builtin_prefetch(src + ((p + 1) * W + x0 + x) * xs + k0, 0, 3);
-                    /* Stage 1-2: 4 x 4 transposes inside each 128-bit lane. */
-                    for (int i = 0; i < 8; i++) {
-                        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-                        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-                    }
-                    for (int i = 0; i < 4; i++) {
-                        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-                        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-                        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-                        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-                    }
-                    /* Stage 3-4: r[4i+j] lane L holds column 4L+j of rows 4i..4i+3;
-                     * gather lane L of r[j], r[4+j], r[8+j], r[12+j]. */
-                    for (int j = 0; j < 4; j++) {
-                        const __m512 u = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x44);
-                        const __m512 v = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x44);
-                        const __m512 u2 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xEE);
-                        const __m512 v2 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xEE);
-                        t[j] = _mm512_shuffle_f32x4(u, v, 0x88);
-                        t[4 + j] = _mm512_shuffle_f32x4(u, v, 0xDD);
-                        t[8 + j] = _mm512_shuffle_f32x4(u2, v2, 0x88);
-                        t[12 + j] = _mm512_shuffle_f32x4(u2, v2, 0xDD);
-                    }
-                    for (int k = 0; k < kn; k++)
-                        _mm512_mask_storeu_ps(dp + (ptrdiff_t)(k0 + k) * W + x0, sm, t[k]);
-                }
-            }
-        }
+        pack_along_k(dst, src, xs, w, kc, W);
         return;
     }
 #endif
@@ -135,9 +147,11 @@ void gemm_pack(float *restrict dst, const float *restrict src, ptrdiff_t xs,
     }
 }
 
-/* c[MR x NR] (row stride ldc) = (load ? c : 0) + ap^T bp, where ap is a kc x MR
- * panel and bp a kc x NR panel. Each element is one chain c = fma(a_k, b_k, c)
- * for k ascending, so the result does not depend on blocking or threads. */
+/* c = (load ? c : 0) + ap^T bp. Each element is one chain c = fma(a_k, b_k, c)
+ * for k ascending, so the result does not depend on blocking or threads.
+ *   ap  is [kc][MR]: a packed panel of A
+ *   bp  is [kc][NR]: a packed panel of B (64-byte aligned)
+ *   c   is [MR][NR], rows ldc apart */
 static void micro_kernel(int kc, const float *restrict ap, const float *restrict bp,
                          float *restrict c, ptrdiff_t ldc, int load)
 {
@@ -198,7 +212,10 @@ static int split_step(int n, int max, int unit)
     return (step + unit - 1) / unit * unit;
 }
 
-/* Computes rows [m0,m1) x columns [n0,n1) of C; the calling thread owns them. */
+/* Computes rows [m0,m1) x columns [n0,n1) of C (g->c, [M][N] rows ldc
+ * apart) from op(A) and op(B) as g describes them; the calling thread owns
+ * those elements. Blocks of NC columns x KC taps of B and MC rows of A are
+ * packed on the stack, then run through the micro-kernel tile by tile. */
 static void gemm_tile(const GemmArgs *g, int m0, int m1, int n0, int n1)
 {
     _Alignas(64) float bpack[KC * NC];
@@ -282,19 +299,15 @@ static void gemm_run(const GemmArgs *g)
                 g->c[i * g->ldc + j] = g->beta == 0.0f ? 0.0f : g->beta * g->c[i * g->ldc + j];
         return;
     }
-    int threads = 1;
-#ifdef _OPENMP
-    /* Below ~1 MFLOP waking the team costs more than it saves. */
-    if (2.0 * M * N * K >= 1e6) threads = omp_get_max_threads();
-#endif
+    /* Below ~1 MFLOP waking the team costs more than it saves (a product
+     * is worth more per float than PAR_MIN's element-wise loops). */
+    int threads = 2.0 * M * N * K >= 1e6 ? max_threads() : 1;
     int mt, nt;
     choose_grid(M, N, threads, &mt, &nt);
     threads = mt * nt;
     const int mb = (M + MR - 1) / MR, nb = (N + NR - 1) / NR;
     const int rows = (mb + mt - 1) / mt * MR, cols = (nb + nt - 1) / nt * NR;
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-#endif
     for (int t = 0; t < threads; t++) {
         const int m0 = (t / nt) * rows, n0 = (t % nt) * cols;
         const int m1 = m0 + rows < M ? m0 + rows : M, n1 = n0 + cols < N ? n0 + cols : N;

@@ -2,11 +2,7 @@
  * on the calling thread; a parallel region costs more than them. */
 #include "kernels/l1grad.h"
 
-#ifndef _OPENMP
-#pragma GCC diagnostic ignored "-Wunknown-pragmas"
-#endif
-
-#define PAR_MIN 16384
+#include "kernels/threads.h"
 
 void l1grad_add(size_t n, const float *w, const float *g, float *out, float a)
 {

@@ -2,12 +2,10 @@
  * bench compares kernels with (see peak.h). Not used by training. */
 #include "kernels/peak.h"
 
+#include "kernels/threads.h"
+
 #ifdef __AVX512F__
 #include <immintrin.h>
-#endif
-
-#ifndef _OPENMP
-#pragma GCC diagnostic ignored "-Wunknown-pragmas"
 #endif
 
 /* One thread: 16 accumulators (latency 4 x 2 FMA pipes x 2 of slack), each
@@ -48,7 +46,7 @@ static float chains(long iters)
 #endif
 }
 
-double kern_fma_peak(long iters, int threads)
+double peak_fma(long iters, int threads)
 {
     volatile float sink = 0.0f;
     (void)threads;

@@ -4,7 +4,7 @@
  * mode, no padding); stride S defaults to the window. maxpool's backward
  * routes dy to the first maximum of each window, recomputed from x (the shared
  * scratch is not kept between calls); avgpool spreads dy / (KH*KW). */
-#include "kernels/conv.h"
+#include "kernels/pool.h"
 #include "nn/layer.h"
 #include "nn/onnx.h"
 
@@ -54,7 +54,7 @@ static void maxpool_forward(Layer *l, const float *x, float *y, int n, Mode mode
 {
     (void)mode, (void)key;
     ConvGeom g = pool_geom(l);
-    conv_maxpool_forward(&g, x, n, y);
+    pool_max_forward(&g, x, n, y);
 }
 
 static void maxpool_backward(Layer *l, const float *x, const float *y, const float *dy, float *dx, int n)
@@ -62,14 +62,14 @@ static void maxpool_backward(Layer *l, const float *x, const float *y, const flo
     (void)y;
     if (!dx) return;
     ConvGeom g = pool_geom(l);
-    conv_maxpool_backward(&g, x, dy, n, dx);
+    pool_max_backward(&g, x, dy, n, dx);
 }
 
 static void avgpool_forward(Layer *l, const float *x, float *y, int n, Mode mode, uint64_t key)
 {
     (void)mode, (void)key;
     ConvGeom g = pool_geom(l);
-    conv_avgpool_forward(&g, x, n, y);
+    pool_avg_forward(&g, x, n, y);
 }
 
 static void avgpool_backward(Layer *l, const float *x, const float *y, const float *dy, float *dx, int n)
@@ -77,7 +77,7 @@ static void avgpool_backward(Layer *l, const float *x, const float *y, const flo
     (void)x, (void)y;
     if (!dx) return;
     ConvGeom g = pool_geom(l);
-    conv_avgpool_backward(&g, dy, n, dx);
+    pool_avg_backward(&g, dy, n, dx);
 }
 
 /* Floor mode and no padding, as nn.MaxPool2d / nn.AvgPool2d by default. */
