@@ -82,7 +82,7 @@ deps:
 
 # The include rules of docs/ARCHITECTURE.md first (tools/check-includes.sh), then the suites.
 test: deps
-	@tools/check-includes.sh src
+	@tools/check-includes.sh -m src
 	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/check_fmnist
 	FMNIST_BIN=./$(BIN) ./$(BUILD)/check_fmnist
 

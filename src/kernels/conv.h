@@ -33,7 +33,7 @@ size_t conv_ws_per_sample(const ConvGeom *g, int oc);
  *   b   is (OC)
  *   n   the samples
  *   f   the fusions (ConvFuse), or NULL; f->pool is (n, OC, OH/2, OW/2)
- *   y   is (n, OC, OH, OW), OVERWRITTEN (left alone if conv_recomputes(g)
+ *   y   is (n, OC, OH, OW), OVERWRITTEN (may be NULL if conv_recomputes(g)
  *       with f->pool: backward recomputes it)
  *   ws  is the scratch: n * conv_ws_per_sample(g, oc) floats */
 void conv_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
@@ -45,7 +45,7 @@ void conv_forward(const ConvGeom *g, int oc, const float *x, const float *w, con
  * the fused relu (and pool). Parallel over chunks of CONV_CHUNK samples.
  *   g, oc, w, b, f, n  as given to conv_forward
  *   x   is (n, C, H, W), the forward's input
- *   y   is (n, OC, OH, OW), the forward's output (unread if recomputed)
+ *   y   is (n, OC, OH, OW), the forward's output (unread, and may be NULL, if recomputed)
  *   dy  is (n, OC, OH, OW), or (n, OC, OH/2, OW/2) with f->pool: the
  *       gradient of the last output the conv wrote
  *   dx  is (n, C, H, W), OVERWRITTEN; NULL: not computed

@@ -7,7 +7,7 @@
  * net_plan_fusion when a relu follows) y = max(conv, 0) and backward masks dy;
  * with l->fuse_pool too, forward also writes the 2x2 maxpool that follows
  * the relu to l->pool_out, and backward takes that pool's output gradient
- * (see ConvFuse in kernels/conv.h); with pool_recompute as well, y is NULL
+ * (see ConvFuse in kernels/conv_geom.h); with pool_recompute as well, y is NULL
  * both ways (the kernel recomputes it, layer.h). */
 #include <assert.h>
 #include <limits.h>
@@ -78,13 +78,8 @@ static void conv2d_forward(Layer *l, const float *x, float *y, int n, Mode mode,
 static void conv2d_backward(Layer *l, const float *x, const float *y, const float *dy, float *dx, int n)
 {
     ConvGeom g = conv2d_geom(l);
-    /* y == NULL (pool_recompute): the kernel recomputes y, but it still forms
-     * y + s*OC*OH*OW before it looks (kernels/conv_direct.c), undefined for
-     * NULL. The scratch holds at least n*OC*OH*OW floats (conv_ws_per_sample)
-     * and stands in: it is never read as y. To go once conv_backward takes
-     * y == NULL when it recomputes. */
+    /* y == NULL (pool_recompute): the kernel recomputes y from x */
     assert(y || (l->fuse_pool && l->pool_recompute));
-    if (!y) y = l->ws;
     const ConvFuse f = {l->fuse_relu, l->fuse_relu && l->fuse_pool ? l->pool_out : NULL};
     conv_backward(&g, l->out.c, x, l->w, l->b, y, &f, dy, n, dx, l->dw, l->db, l->ws);
 }
