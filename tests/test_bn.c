@@ -548,8 +548,7 @@ START_TEST(test_checkpoint_round_trip)
     for (int s = 0; s < 2; s++) net_forward(net, x, N, MODE_TRAIN, (uint64_t)s);
     char *dir = make_temp_dir(), path[600];
     snprintf(path, sizeof path, "%s/bn.fmw", dir);
-    CkptState st = {.meta = (char *)"", .has_progress = 1, .epoch = 1, .epochs = 2, .batch = N, .train_n = 12,
-                    .step = 2, .seed = 4, .has_optim = 1};
+    CkptState st = {.settings = (char *)"", .has_progress = 1, .epoch = 1, .step = 2, .has_optim = 1};
     Err e;
     OptConfig oc = optim_defaults();
     ck_assert_int_eq(optim_init(&st.opt, &oc, net->nparams, &e), ST_OK);

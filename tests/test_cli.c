@@ -121,8 +121,8 @@ START_TEST(test_same_seed_same_log_whatever_the_threads)
     free(a), free(b);
     snprintf(p1, sizeof p1, "%s/t1/model.fmw", dir);
     snprintf(p2, sizeof p2, "%s/t2/model.fmw", dir);
-    /* the checkpoints match in everything but the log's seconds: the META
-     * section names the thread-free settings only */
+    /* the checkpoints match in everything but the log's seconds: the
+     * settings are the thread-free ones only */
     Err e;
     Net *n1, *n2;
     CkptState s1, s2;
@@ -131,7 +131,7 @@ START_TEST(test_same_seed_same_log_whatever_the_threads)
     ck_assert_int_eq(memcmp(n1->params, n2->params, n1->nparams * sizeof(float)), 0);
     ck_assert_int_eq(memcmp(s1.opt.m, s2.opt.m, n1->nparams * sizeof(float)), 0);
     ck_assert_int_eq(memcmp(s1.opt.v, s2.opt.v, n1->nparams * sizeof(float)), 0);
-    ck_assert_str_eq(s1.meta, s2.meta);
+    ck_assert_str_eq(s1.settings, s2.settings);
     strip_seconds(s1.log);
     strip_seconds(s2.log);
     ck_assert_str_eq(s1.log, s2.log);

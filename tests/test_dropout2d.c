@@ -288,11 +288,11 @@ START_TEST(test_binary_end_to_end)
     ck_assert_msg(weights_load_run(path, 0, &b, &sb, &e) == ST_OK, "%s", e.msg);
     snprintf(path, sizeof path, "%s/resumed/model.fmw", dir);
     ck_assert_msg(weights_load(path, 4, &r, NULL, &e) == ST_OK, "%s", e.msg);
-    ck_assert_float_eq(a->layers[2].spec.p, 0.25f); /* the DROP section, in model-file order */
+    ck_assert_float_eq(a->layers[2].spec.p, 0.25f); /* the model text's rates, in model-file order */
     ck_assert_float_eq(a->layers[7].spec.p, 0.4f);
     ck_assert_float_eq(r->layers[2].spec.p, 0.25f);
-    ck_assert_ptr_nonnull(strstr(sa.meta, "dropout=0.25,0.4\n"));
-    ck_assert_str_eq(sa.meta, sb.meta);
+    ck_assert_ptr_nonnull(strstr(a->spec.text, "\ndropout 0.4\n"));
+    ck_assert_str_eq(sa.settings, sb.settings);
     ck_assert_mem_eq(a->params, b->params, a->nparams * sizeof(float)); /* 1 thread = 2 threads */
     ck_assert_mem_eq(sa.opt.m, sb.opt.m, a->nparams * sizeof(float));
     ck_assert_mem_eq(a->params, r->params, a->nparams * sizeof(float)); /* resumed = in one go */

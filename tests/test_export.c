@@ -581,7 +581,7 @@ START_TEST(test_pytorch_accuracy_equals_eval)
         dataset_truncate(&test, LIMIT);
         Net *net = model_net("models/cnn.cfg", 1, 50);
         TrainConfig tc = {.epochs = 1, .batch = 50, .seed = 1, .opt = optim_defaults()};
-        ck_assert_int_eq(train_run(net, &train, &test, &tc, NULL, &e), ST_OK);
+        ck_assert_int_eq(train_run(net, &train, &test, &tc, NULL, NULL, &e), ST_OK);
         snprintf(ck, sizeof ck, "%s/cnn.fmw", dir);
         ck_assert_int_eq(weights_save(ck, net, NULL, &e), ST_OK);
         snprintf(cmd, sizeof cmd, "export --weights %s -o %s/cnn.npz", ck, dir);

@@ -158,7 +158,7 @@ static void same_state(const char *pa, const char *pb)
     ck_assert_int_eq(memcmp(sa.opt.v, sb.opt.v, na->nparams * sizeof(float)), 0);
     ck_assert_int_eq((int)sa.opt.t, (int)sb.opt.t);
     ck_assert(sa.epoch == sb.epoch && sa.step == sb.step && sa.pos_batch == 0 && sb.pos_batch == 0);
-    ck_assert_str_eq(sa.meta, sb.meta);
+    ck_assert_str_eq(sa.settings, sb.settings);
     strip_seconds(sa.log);
     strip_seconds(sb.log);
     ck_assert_str_eq(sa.log, sb.log);
@@ -590,7 +590,7 @@ START_TEST(test_resume_mid_epoch_equals_uninterrupted)
         Net *net;
         ck_assert_msg(run_build_net("models/mlp.cfg", NULL, 0, 32, &net, &e) == ST_OK, "%s", e.msg);
         net_init(net, 5);
-        RunSpec spec = {.model = "models/mlp.cfg", .optim_name = "adamw", .out = k ? b : a};
+        RunSpec spec = {.model = "models/mlp.cfg", .out = k ? b : a};
         spec.train = (TrainConfig){.epochs = 4, .batch = 32, .seed = 5, .opt = oc};
         Probe pr = {.stop_epoch = k ? 3 : 0, .stop_batch = 2};
         RunHooks hooks = {probe_batch, NULL, &pr, &pr.stop, probe_save};
@@ -607,9 +607,9 @@ START_TEST(test_resume_mid_epoch_equals_uninterrupted)
     snprintf(pb, sizeof pb, "%s/model.fmw", b);
     ResumedRun r;
     ck_assert_msg(resume_load(pb, 0, &r, &e) == ST_OK, "%s", e.msg);
-    ck_assert_int_eq(r.spec.train.start_epoch, 2);
-    ck_assert_int_eq(r.spec.train.start_batch, 2);
-    ck_assert_int_eq((int)r.spec.train.start_step, 2 * 4 + 2);
+    ck_assert_int_eq(r.spec.resume->epoch, 2);
+    ck_assert_int_eq(r.spec.resume->batch, 2);
+    ck_assert_int_eq((int)r.spec.resume->step, 2 * 4 + 2);
     r.spec.out = b;
     r.spec.overwrite = 1;
     ck_assert_int_eq(run_train(&r.spec, r.net, &train, &test, NULL, &e), ST_OK);
@@ -646,7 +646,7 @@ START_TEST(test_save_every_and_best)
     Net *net;
     ck_assert_msg(run_build_net("models/mlp.cfg", NULL, 0, 25, &net, &e) == ST_OK, "%s", e.msg);
     net_init(net, 2);
-    RunSpec spec = {.model = "models/mlp.cfg", .optim_name = "sgd", .out = dir, .overwrite = 1, .save_every = 2};
+    RunSpec spec = {.model = "models/mlp.cfg", .out = dir, .overwrite = 1, .save_every = 2};
     spec.train = (TrainConfig){.epochs = 5, .batch = 25, .seed = 2, .opt = oc};
     Probe pr = {0};
     RunHooks hooks = {NULL, NULL, &pr, NULL, probe_save};
@@ -709,7 +709,7 @@ START_TEST(test_gradient_overflow_stops_before_the_step)
     OptConfig oc = optim_defaults();
     oc.kind = OPT_SGD;
     oc.lr = 0.1f;
-    RunSpec spec = {.model = "g.cfg", .optim_name = "sgd", .out = dir, .overwrite = 1};
+    RunSpec spec = {.model = "g.cfg", .out = dir, .overwrite = 1};
     spec.train = (TrainConfig){.epochs = 1, .batch = 1, .seed = 1, .opt = oc};
     ck_assert_int_eq(run_prepare(&spec, &e), ST_OK);
     ck_assert_int_eq(run_train(&spec, net, &train, &test, NULL, &e), ST_ERR_DIVERGED);
@@ -778,8 +778,10 @@ static void wr_u32(unsigned char *p, uint32_t v)
     for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
-/* The RUN section of a mid-epoch checkpoint: each field out of range is
- * refused; an epoch-end checkpoint keeps the 32-byte RUN of earlier files. */
+/* The RUN section (version 3: 36 bytes, the position's fields 0 at an
+ * epoch's end): a NaN loss, negative seconds, or a zero position with other
+ * fields set are refused by the reader; a position that does not fit the
+ * run's batches (its settings) by resume_load. */
 START_TEST(test_mid_epoch_fields_checked)
 {
     char *dir = make_temp_dir();
@@ -792,19 +794,26 @@ START_TEST(test_mid_epoch_fields_checked)
     ck_assert_int_eq(net_build(&c, 4, &net, &e), ST_OK);
     net_init(net, 1);
     OptConfig oc = optim_defaults();
-    CkptState st = {.meta = "", .log = "", .has_progress = 1, .epoch = 1, .epochs = 3, .batch = 4, .train_n = 10,
-                    .step = 4, .seed = 9, .has_optim = 1};
+    RunSettings rs;
+    settings_defaults(&rs);
+    snprintf(rs.model, sizeof rs.model, "t.cfg");
+    rs.train = (TrainConfig){.epochs = 3, .batch = 4, .seed = 9, .opt = oc};
+    rs.train_n = 10;
+    Buf set = {0};
+    settings_format(&rs, &set);
+    buf_put(&set, "", 1);
+    CkptState st = {.settings = set.data, .log = "", .has_progress = 1, .epoch = 1, .step = 4, .has_optim = 1};
     ck_assert_int_eq(optim_init(&st.opt, &oc, net->nparams, &e), ST_OK);
-    /* at an epoch's end: RUN is 32 bytes, as version 2 files always had */
+    /* at an epoch's end: 36 bytes, the position 0 */
     ck_assert_int_eq(weights_save_run(path, net, &st, &e), ST_OK);
     char *d;
     size_t len;
     ck_assert_int_eq(file_read_all(path, 1 << 20, &d, &len, &e), ST_OK);
     char *run = memmem(d, len, "RUN ", 4);
     ck_assert_ptr_nonnull(run);
-    ck_assert_int_eq((unsigned char)run[4], 32);
+    ck_assert_int_eq((unsigned char)run[4], 36);
     free(d);
-    /* mid-epoch: 56 bytes, round trip */
+    /* mid-epoch: round trip, and resume_load takes it */
     st.pos_batch = 2, st.pos_right = 5, st.pos_loss = 9.25, st.pos_seconds = 0.5, st.step = 6;
     ck_assert_int_eq(weights_save_run(path, net, &st, &e), ST_OK);
     Net *n2;
@@ -813,32 +822,42 @@ START_TEST(test_mid_epoch_fields_checked)
     ck_assert(ld.pos_batch == 2 && ld.pos_right == 5 && ld.pos_loss == 9.25 && ld.pos_seconds == 0.5);
     weights_state_free(&ld);
     net_free(n2);
+    ResumedRun r;
+    ck_assert_msg(resume_load(path, 0, &r, &e) == ST_OK, "%s", e.msg);
+    ck_assert(r.progress.epoch == 1 && r.progress.batch == 2 && r.progress.right == 5 && r.progress.step == 6);
+    resume_free(&r);
     ck_assert_int_eq(file_read_all(path, 1 << 20, &d, &len, &e), ST_OK);
     run = memmem(d, len, "RUN ", 4);
-    ck_assert_int_eq((unsigned char)run[4], 56);
     unsigned char *body = (unsigned char *)run + 12, *u = (unsigned char *)d;
-    /* 10 images in batches of 4: 3 batches; position 3 or more, 13 right of
-     * 2 batches of 4, a NaN or negative loss, a zero position with the extra
-     * fields: each refused */
+    /* epoch @0, step @4, pos_batch @12, pos_right @16, pos_loss @20, pos_seconds @28. 10 images in
+     * batches of 4: 3 batches; position 3 or more, 13 right of 2 batches of 4 (resume_load); a NaN
+     * loss, negative seconds, a zero position with the other fields (the reader) */
     const struct {
         size_t off;
         uint32_t v;
-    } bad[] = {{32, 3}, {32, 0}, {36, 9}, {44, 0}, {48, 0x80000000u}};
-    unsigned char keep[24];
-    memcpy(keep, body + 32, 24);
+        int reader; /* refused by weights_load_run, else by resume_load */
+    } bad[] = {{12, 3, 0}, {16, 13, 0}, {24, 0x7ff80000u, 1}, {32, 0xbff00000u, 1}, {12, 0, 1}};
+    unsigned char keep[36];
+    memcpy(keep, body, 36);
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-        if (bad[k].off == 44) wr_u32(body + 44, 0x7ff80000u); /* high word of a NaN */
-        else if (bad[k].off == 48) wr_u32(body + 52, 0xbff00000u); /* -1.0 seconds */
-        else wr_u32(body + bad[k].off, bad[k].v);
+        wr_u32(body + bad[k].off, bad[k].v);
         fix_crc(u, len);
         FILE *f = fopen(path, "wb");
         ck_assert_uint_eq(fwrite(d, 1, len, f), len);
         fclose(f);
-        ck_assert_int_eq(weights_load_run(path, 0, &n2, &ld, &e), ST_ERR_FORMAT);
+        if (bad[k].reader) {
+            ck_assert_int_eq(weights_load_run(path, 0, &n2, &ld, &e), ST_ERR_FORMAT);
+        } else {
+            ck_assert_msg(weights_load_run(path, 0, &n2, &ld, &e) == ST_OK, "case %zu: %s", k, e.msg);
+            weights_state_free(&ld);
+            net_free(n2);
+            ck_assert_int_eq(resume_load(path, 0, &r, &e), ST_ERR_FORMAT);
+        }
         ck_assert_msg(strstr(e.msg, "progress section") != NULL, "case %zu: %s", k, e.msg);
-        memcpy(body + 32, keep, 24);
+        memcpy(body, keep, 36);
     }
     free(d);
+    buf_free(&set);
     optim_free(&st.opt);
     net_free(net);
     rm_tree(dir);

@@ -119,31 +119,56 @@ START_TEST(test_dir_states_and_table)
 {
     char *dir = make_temp_dir();
     Err e;
-    /* a tiny net's checkpoint with the settings META */
+    /* a tiny net's checkpoint with its settings */
     NetSpec cfg;
     ck_assert_int_eq(cfg_parse_text("t.cfg", "input 1x4x4\nflatten\ndense 3\n", &cfg, &e), ST_OK);
     Net *net;
     ck_assert_int_eq(net_build(&cfg, 4, &net, &e), ST_OK);
     net_init(net, 1);
-    const char *meta = "model=t.cfg\nepochs=2\nlr=0.001\n";
-    ck_assert_int_eq(sweep_dir_state(dir, 2, meta, NULL, 0), SWEEP_DIR_EMPTY);
+    RunSettings want;
+    settings_defaults(&want);
+    snprintf(want.model, sizeof want.model, "t.cfg");
+    want.train.epochs = 2;
+    want.train.batch = 4;
+    want.train_n = 10;
+    want.train.opt.lr = 0.001f;
+    Buf set = {0};
+    settings_format(&want, &set);
+    buf_put(&set, "", 1);
+    ck_assert_int_eq(sweep_dir_state(dir, 2, &want, net, NULL, 0), SWEEP_DIR_EMPTY);
     write_file(dir, "log.csv", LOG_HEAD "1,0.9,0.6,0.8,0.7,1.5\n");
-    ck_assert_int_eq(sweep_dir_state(dir, 2, meta, NULL, 0), SWEEP_DIR_PARTIAL); /* no checkpoint yet */
+    ck_assert_int_eq(sweep_dir_state(dir, 2, &want, net, NULL, 0), SWEEP_DIR_PARTIAL); /* no checkpoint yet */
     char path[1200];
     snprintf(path, sizeof path, "%s/model.fmw", dir);
-    ck_assert_int_eq(weights_save(path, net, "model=t.cfg\nepochs=2\nlr=0.001\nepoch=1\n", &e), ST_OK);
-    ck_assert_int_eq(sweep_dir_state(dir, 2, meta, NULL, 0), SWEEP_DIR_PARTIAL); /* 1 epoch of 2 */
+    ck_assert_int_eq(weights_save(path, net, set.data, &e), ST_OK);
+    ck_assert_int_eq(sweep_dir_state(dir, 2, &want, net, NULL, 0), SWEEP_DIR_PARTIAL); /* 1 epoch of 2 */
     write_file(dir, "log.csv", LOG_HEAD "1,0.9,0.6,0.8,0.7,1.5\n2,0.5,0.8,0.6,0.78,1.25\n");
-    ck_assert_int_eq(weights_save(path, net, "model=t.cfg\nepochs=2\nlr=0.001\nepoch=2\n", &e), ST_OK);
-    ck_assert_int_eq(sweep_dir_state(dir, 2, meta, NULL, 0), SWEEP_DIR_FINISHED);
-    ck_assert_int_eq(sweep_dir_state(dir, 2, NULL, NULL, 0), SWEEP_DIR_FINISHED);
-    ck_assert_int_eq(sweep_dir_state(dir, 3, NULL, NULL, 0), SWEEP_DIR_PARTIAL);
+    ck_assert_int_eq(sweep_dir_state(dir, 2, &want, net, NULL, 0), SWEEP_DIR_FINISHED);
+    ck_assert_int_eq(sweep_dir_state(dir, 2, NULL, NULL, NULL, 0), SWEEP_DIR_FINISHED);
+    ck_assert_int_eq(sweep_dir_state(dir, 3, NULL, NULL, NULL, 0), SWEEP_DIR_PARTIAL);
     char why[256];
-    ck_assert_int_eq(sweep_dir_state(dir, 2, "model=t.cfg\nepochs=2\nlr=0.01\n", why, sizeof why), SWEEP_DIR_OTHER);
+    RunSettings other = want;
+    other.train.opt.lr = 0.01f;
+    ck_assert_int_eq(sweep_dir_state(dir, 2, &other, net, why, sizeof why), SWEEP_DIR_OTHER);
     ck_assert_str_eq(why, "it has lr=0.001 where this sweep has lr=0.01");
-    ck_assert_int_eq(sweep_dir_state(dir, 2, "model=t.cfg\nepochs=2\n", why, sizeof why), SWEEP_DIR_OTHER);
+    other = want;
+    other.train.epochs = 3;
+    ck_assert_int_eq(sweep_dir_state(dir, 2, &other, net, why, sizeof why), SWEEP_DIR_OTHER);
+    /* the dropout rates are the model text's, compared too */
+    Net *dnet;
+    ck_assert_int_eq(cfg_parse_text("t.cfg", "input 1x4x4\nflatten\ndropout 0.5\ndense 3\n", &cfg, &e), ST_OK);
+    ck_assert_int_eq(net_build(&cfg, 4, &dnet, &e), ST_OK);
+    ck_assert_int_eq(sweep_dir_state(dir, 2, &want, dnet, why, sizeof why), SWEEP_DIR_OTHER);
+    ck_assert_str_eq(why, "it has dropout= where this sweep has dropout=0.5");
+    net_free(dnet);
+    /* settings this fmnist cannot read: another run's, never replaced */
+    ck_assert_int_eq(weights_save(path, net, "mystery=1\n", &e), ST_OK);
+    ck_assert_int_eq(sweep_dir_state(dir, 2, &want, net, why, sizeof why), SWEEP_DIR_OTHER);
+    ck_assert_ptr_nonnull(strstr(why, "its settings cannot be read"));
+    ck_assert_int_eq(weights_save(path, net, set.data, &e), ST_OK);
     write_file(dir, "log.csv", "garbage\n"); /* a damaged log: train again */
-    ck_assert_int_eq(sweep_dir_state(dir, 2, meta, NULL, 0), SWEEP_DIR_PARTIAL);
+    ck_assert_int_eq(sweep_dir_state(dir, 2, &want, net, NULL, 0), SWEEP_DIR_PARTIAL);
+    buf_free(&set);
     net_free(net);
 
     /* the row of a log: best epoch, gaps, seconds */

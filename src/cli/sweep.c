@@ -147,7 +147,7 @@ int cmd_sweep(int argc, char **argv)
            cli_max_threads() == 1 ? "" : "s", out);
     fflush(stdout);
 
-    SweepSpec spec = {.base = {.model = model, .optim_name = optim, .train = tc, .out = out},
+    SweepSpec spec = {.base = {.model = model, .train = tc, .out = out},
                       .points = points,
                       .npoints = npoints,
                       .logy = logy};

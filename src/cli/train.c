@@ -172,18 +172,19 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
     r.spec.save_every = save_every;
     run_paths(&r.spec, model_path, log_path, sizeof model_path);
     /* the checkpoint is an input unless the run goes on in it (in place) */
-    if ((rc = check_run_files(&r.spec, file_same(path, model_path) ? NULL : path, NULL, data, r.val > 0)))
+    if ((rc = check_run_files(&r.spec, file_same(path, model_path) ? NULL : path, NULL, data, r.settings.val > 0)))
         goto done;
     if ((st = run_check(&r.spec, &e)) ||
-        (st = cli_load_data(data, DATA_MAX_CLASSES, r.ck.train_n + r.val, &train, &test, data_dir, sizeof data_dir,
-                            &e)) ||
-        (r.val && train.n > r.val && (st = dataset_hold_out(&train, r.val, r.ck.seed, &valset, &e)))) {
+        (st = cli_load_data(data, DATA_MAX_CLASSES, r.settings.train_n + r.settings.val, &train, &test, data_dir,
+                            sizeof data_dir, &e)) ||
+        (r.settings.val && train.n > r.settings.val &&
+         (st = dataset_hold_out(&train, r.settings.val, r.settings.train.seed, &valset, &e)))) {
         rc = cli_fail(st, &e);
         goto done;
     }
-    if (r.val) r.spec.train.val = &valset; /* the same hold-out: same seed, same images */
-    if (train.n != r.ck.train_n) {
-        err_set(&e, ST_ERR_FORMAT, "%s was trained on %d images; the data set has only %d", path, r.ck.train_n,
+    if (r.settings.val) r.spec.train.val = &valset; /* the same hold-out: same seed, same images */
+    if (train.n != r.settings.train_n) {
+        err_set(&e, ST_ERR_FORMAT, "%s was trained on %d images; the data set has only %d", path, r.settings.train_n,
                 train.n);
         rc = cli_fail(ST_ERR_FORMAT, &e);
         goto done;
@@ -194,19 +195,21 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
         goto done;
     }
     const TrainConfig *tc = &r.spec.train;
+    const TrainProgress *at = r.spec.resume;
     TrainCtx tx = {.pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = tc->batch, .epochs = tc->epochs},
-                   .saved = same_folder(path, model_path), .epoch = tc->start_epoch, .batch = tc->start_batch,
+                   .saved = same_folder(path, model_path), .epoch = at->epoch, .batch = at->batch,
                    .nbatches = (train.n + tc->batch - 1) / tc->batch};
     char where[96];
-    if (tc->start_batch > 0)
-        snprintf(where, sizeof where, "in epoch %d of %d, after batch %d of %d", tc->start_epoch + 1, tc->epochs,
-                 tc->start_batch, tx.nbatches);
+    if (at->batch > 0)
+        snprintf(where, sizeof where, "in epoch %d of %d, after batch %d of %d", at->epoch + 1, tc->epochs,
+                 at->batch, tx.nbatches);
     else
-        snprintf(where, sizeof where, "after epoch %d of %d", tc->start_epoch, tc->epochs);
+        snprintf(where, sizeof where, "after epoch %d of %d", at->epoch, tc->epochs);
     printf("fmnist %s: resuming %s (%s) %s, %d training and %d test images from %s\n", FMNIST_VERSION, path,
            r.spec.model, where, train.n, test.n, data_dir);
-    printf("optimizer %s lr %g, step %llu, batch %d, seed %llu, %d thread%s; writing %s\n", r.spec.optim_name,
-           (double)tc->opt.lr, (unsigned long long)tc->start_step, tc->batch, (unsigned long long)tc->seed,
+    printf("optimizer %s lr %g, step %llu, batch %d, seed %llu, %d thread%s; writing %s\n",
+           optim_kind_name(tc->opt.kind), (double)tc->opt.lr, (unsigned long long)at->step, tc->batch,
+           (unsigned long long)tc->seed,
            cli_max_threads(), cli_max_threads() == 1 ? "" : "s", r.spec.out);
     fflush(stdout);
     cli_catch_signals();
@@ -334,8 +337,8 @@ int cmd_train(int argc, char **argv)
         cli_default_out_base(name, outbase, sizeof outbase);
         out = outbase;
     }
-    RunSpec spec = {.model = model, .optim_name = optim, .train = tc, .out = out, .log_path = log,
-                    .overwrite = overwrite, .save_every = save_every};
+    RunSpec spec = {.model = model, .train = tc, .out = out, .log_path = log, .overwrite = overwrite,
+                    .save_every = save_every};
     run_paths(&spec, model_path, logbuf, sizeof logbuf);
     log = logbuf;
     int rc = 0;

@@ -188,3 +188,52 @@ Status cfg_parse_file(const char *path, NetSpec *spec, Err *e)
     free(buf);
     return st;
 }
+
+Status cfg_text_with_dropout(const NetSpec *spec, const float *p, int np, char **text, Err *e)
+{
+    *text = NULL;
+    if (np != netspec_count_dropout(spec))
+        return err_set(e, ST_ERR_ARG, "%d dropout rates for the %d dropout layers of %s", np,
+                       netspec_count_dropout(spec), spec->path);
+    Buf out = {0};
+    const char *t = spec->text ? spec->text : "", *copied = t;
+    int line = 1, k = 0;
+    for (int i = 0; i < spec->nlayers; i++) {
+        const LayerSpec *l = &spec->layers[i];
+        const LayerOps *ops = layer_find_ops(l->kind);
+        if (!ops || !(ops->flags & LAYER_DROPOUT)) continue;
+        float rate = p[k++];
+        for (; line < l->line && *t; t++) line += *t == '\n';
+        /* the rate is the kind's one value: the word after the kind's */
+        const char *v = t + strspn(t, " \t\r");
+        v += strcspn(v, " \t\r#\n");
+        v += strspn(v, " \t\r");
+        size_t vn = strcspn(v, " \t\r#\n");
+        char old[64], now[32];
+        float was;
+        snprintf(old, sizeof old, "%.*s", (int)(vn < 63 ? vn : 63), v);
+        if (layer_parse_float(old, &was) && was == rate) continue;
+        layer_format_float(rate, now, sizeof now);
+        buf_put(&out, copied, (size_t)(v - copied));
+        buf_put(&out, now, strlen(now));
+        copied = v + vn;
+    }
+    buf_put(&out, copied, strlen(copied) + 1);
+    if (out.failed) {
+        buf_free(&out);
+        return err_set(e, ST_ERR_NOMEM, "%s: out of memory", spec->path);
+    }
+    *text = out.data;
+    return ST_OK;
+}
+
+Status cfg_set_dropout(NetSpec *spec, const float *p, int np, Err *e)
+{
+    char *text;
+    Status st = netspec_set_dropout(spec, p, np, e);
+    if (!st) st = cfg_text_with_dropout(spec, p, np, &text, e);
+    if (st) return st;
+    free(spec->text);
+    spec->text = text;
+    return ST_OK;
+}

@@ -27,4 +27,17 @@ Status cfg_parse_text(const char *path, const char *text, NetSpec *spec, Err *e)
 /* Reads and parses a file (at most 1 MiB). */
 Status cfg_parse_file(const char *path, NetSpec *spec, Err *e);
 
+/* spec's model text (malloc'd into *text) with the rates p[0..np) of its
+ * dropout layers (LAYER_DROPOUT kinds, in model-file order; np must be
+ * their count) written in: a rate that differs from the text's replaces the
+ * value on its layer's line (the shortest decimal that reads back as the
+ * same float: 0.2, not 0.200000003); comments, spacing and the other lines
+ * stay as they were. The checkpoint stores this text, so that it says what
+ * the net does. ST_ERR_ARG if np is not the count. */
+Status cfg_text_with_dropout(const NetSpec *spec, const float *p, int np, char **text, Err *e);
+
+/* Sets the rates of spec's dropout layers to p[0..np) as
+ * netspec_set_dropout does, and in spec->text (cfg_text_with_dropout). */
+Status cfg_set_dropout(NetSpec *spec, const float *p, int np, Err *e);
+
 #endif

@@ -1,5 +1,5 @@
-/* weights.c - native checkpoint writer and strict reader (format in weights.h
- * and docs/checkpoint.md).
+/* weights.c - native checkpoint writer (version 3) and strict reader
+ * (versions 2 and 3; format in weights.h and docs/checkpoint.md).
  *
  * The reader checks the CRC over the whole file before it looks at anything
  * else, then the version, then every length against the bytes that remain,
@@ -72,98 +72,101 @@ static void put_tensors(Buf *t, const Net *net)
     }
 }
 
-/* The dropout rates in effect, in the order of the model's dropout lines
- * (LAYER_DROPOUT kinds; they may differ from the model text: train
- * --dropout replaces them). */
-static void put_dropout(Buf *d, const Net *net)
+/* The model text with the dropout rates the net's layers use (version 3
+ * has no other place for them: a text and a net that disagree, as after
+ * netspec_set_dropout alone, are written as the net is). */
+static Status model_text(const Net *net, char **text, Err *e)
 {
-    unsigned n = 0;
-    for (int i = 0; i < net->nlayers; i++) n += (net->layers[i].ops->flags & LAYER_DROPOUT) != 0;
-    buf_u32(d, n);
-    for (int i = 0; i < net->nlayers; i++)
-        if (net->layers[i].ops->flags & LAYER_DROPOUT) put_f32(d, net->layers[i].spec.p);
+    float p[NETSPEC_MAX_LAYERS];
+    int n = 0;
+    for (int i = 0; i < net->nlayers && n < NETSPEC_MAX_LAYERS; i++)
+        if (net->layers[i].ops->flags & LAYER_DROPOUT) p[n++] = net->layers[i].spec.p;
+    return cfg_text_with_dropout(&net->spec, p, n, text, e);
 }
 
+/* Version 3: the optimizer's moments and step count; its hyper-parameters
+ * are settings (the SETS text). */
 static void put_optim(Buf *o, const Optim *opt)
 {
-    const OptConfig *c = &opt->cfg;
-    buf_u32(o, (unsigned)c->kind);
-    put_f32(o, c->lr);
-    put_f32(o, c->momentum);
-    buf_u32(o, (unsigned)(c->nesterov != 0));
-    put_f32(o, c->beta1);
-    put_f32(o, c->beta2);
-    put_f32(o, c->eps);
-    put_f32(o, c->weight_decay);
-    buf_u32(o, (unsigned)(c->decay_bias != 0));
     buf_u64(o, (unsigned long long)opt->t);
     buf_u64(o, (unsigned long long)opt->n);
     put_f32s(o, opt->m, opt->n);
     put_f32s(o, opt->v, opt->n);
 }
 
+/* Always 36 bytes: the position's fields are 0 at an epoch's end. */
+static void put_progress(Buf *b, const CkptState *st)
+{
+    buf_u32(b, (unsigned)st->epoch);
+    buf_u64(b, (unsigned long long)st->step);
+    int mid = st->pos_batch > 0;
+    buf_u32(b, mid ? (unsigned)st->pos_batch : 0u);
+    buf_u32(b, mid ? (unsigned)st->pos_right : 0u);
+    put_f64(b, mid ? st->pos_loss : 0.0);
+    put_f64(b, mid ? st->pos_seconds : 0.0);
+}
+
+static void put_val(Buf *b, const CkptState *st, size_t nparams)
+{
+    put_f64(b, st->val_best);
+    buf_u32(b, (unsigned)st->val_best_epoch);
+    size_t n = st->val_best_params ? nparams : 0;
+    buf_u64(b, (unsigned long long)n);
+    put_f32s(b, st->val_best_params, n);
+}
+
+/* Appends section tag with what put wrote into sec; 0 if memory ran out. */
+static int add_section(Buf *b, const char *tag, Buf *sec)
+{
+    put_section(b, tag, sec->data, sec->len);
+    int ok = !sec->failed;
+    buf_free(sec);
+    return ok;
+}
+
 Status weights_save_run(const char *path, const Net *net, const CkptState *st, Err *e)
 {
+    if (st && st->has_optim && st->opt.n != net->nparams)
+        return err_set(e, ST_ERR_ARG, "%s: optimizer state of %zu values for a net of %zu parameters", path, st->opt.n,
+                       net->nparams);
+    char *text; /* the model text with the rates the net uses */
+    Status s = model_text(net, &text, e);
+    if (s) return s;
     Buf b = {0}, sec = {0};
-    int failed = 0;
+    int ok = 1;
     buf_put(&b, MAGIC, 4);
     buf_u32(&b, WEIGHTS_VERSION);
-    unsigned nsec = 3 + (st && st->meta) + (st && st->log) + (st && st->has_progress) + (st && st->has_optim) +
-                    (st && st->reg);
+    unsigned nsec = 2 + (st && st->settings) + (st && st->log) + (st && st->has_progress) + (st && st->has_optim) +
+                    (st && st->has_val);
     buf_u32(&b, nsec);
-    put_section(&b, "CFG ", net->spec.text, strlen(net->spec.text));
-    if (st && st->meta) put_section(&b, "META", st->meta, strlen(st->meta));
+    put_section(&b, "CFG ", text, strlen(text));
+    if (st && st->settings) put_section(&b, "SETS", st->settings, strlen(st->settings));
     if (st && st->log) put_section(&b, "LOG ", st->log, strlen(st->log));
-    if (st && st->reg) put_section(&b, "REG ", st->reg, strlen(st->reg));
     if (st && st->has_progress) {
-        buf_u32(&sec, (unsigned)st->epoch);
-        buf_u32(&sec, (unsigned)st->epochs);
-        buf_u32(&sec, (unsigned)st->batch);
-        buf_u32(&sec, (unsigned)st->train_n);
-        buf_u64(&sec, (unsigned long long)st->step);
-        buf_u64(&sec, (unsigned long long)st->seed);
-        if (st->pos_batch > 0) { /* mid-epoch: where in the epoch (docs/checkpoint.md) */
-            buf_u32(&sec, (unsigned)st->pos_batch);
-            buf_u32(&sec, (unsigned)st->pos_right);
-            put_f64(&sec, st->pos_loss);
-            put_f64(&sec, st->pos_seconds);
-        }
-        put_section(&b, "RUN ", sec.data, sec.len);
-        failed |= sec.failed;
-        buf_free(&sec);
+        put_progress(&sec, st);
+        ok &= add_section(&b, "RUN ", &sec);
     }
-    put_dropout(&sec, net);
-    put_section(&b, "DROP", sec.data, sec.len);
-    failed |= sec.failed;
-    buf_free(&sec);
     put_tensors(&sec, net);
-    put_section(&b, "TENS", sec.data, sec.len);
-    failed |= sec.failed;
-    buf_free(&sec);
+    ok &= add_section(&b, "TENS", &sec);
     if (st && st->has_optim) {
-        if (st->opt.n != net->nparams) {
-            buf_free(&b);
-            return err_set(e, ST_ERR_ARG, "%s: optimizer state of %zu values for a net of %zu parameters", path,
-                           st->opt.n, net->nparams);
-        }
         put_optim(&sec, &st->opt);
-        put_section(&b, "OPTM", sec.data, sec.len);
-        failed |= sec.failed;
-        buf_free(&sec);
+        ok &= add_section(&b, "OPTM", &sec);
     }
-    if (failed || b.failed) {
-        buf_free(&b);
-        return err_set(e, ST_ERR_NOMEM, "%s: out of memory", path);
+    if (st && st->has_val) {
+        put_val(&sec, st, net->nparams);
+        ok &= add_section(&b, "VAL ", &sec);
     }
-    buf_u32(&b, crc_of((const unsigned char *)b.data, b.len));
-    Status s = b.failed ? err_set(e, ST_ERR_NOMEM, "%s: out of memory", path) : file_write_atomic(path, b.data, b.len, e);
+    if (ok && !b.failed) buf_u32(&b, crc_of((const unsigned char *)b.data, b.len));
+    s = !ok || b.failed ? err_set(e, ST_ERR_NOMEM, "%s: out of memory", path)
+                        : file_write_atomic(path, b.data, b.len, e);
     buf_free(&b);
+    free(text);
     return s;
 }
 
-Status weights_save(const char *path, const Net *net, const char *meta, Err *e)
+Status weights_save(const char *path, const Net *net, const char *settings, Err *e)
 {
-    CkptState st = {.meta = (char *)(meta ? meta : "")};
+    CkptState st = {.settings = (char *)settings};
     return weights_save_run(path, net, &st, e);
 }
 
@@ -271,6 +274,9 @@ static char *dup_text(const char *path, const char *what, Reader s, Status *st, 
     return t;
 }
 
+/* Version 2: the DROP section's rates replace the model text's, in the
+ * spec and in its text (so the net's text says what it does, as version 3
+ * writes it). */
 static Status read_dropout(const char *path, Reader r, NetSpec *mc, Err *e)
 {
     uint32_t n;
@@ -278,18 +284,20 @@ static Status read_dropout(const char *path, Reader r, NetSpec *mc, Err *e)
     if (!rd_u32(&r, &n) || n > NETSPEC_MAX_LAYERS || !rd_f32s(&r, p, n) || r.left)
         return err_set(e, ST_ERR_FORMAT, "%s: malformed dropout section", path);
     Err sub;
-    if (netspec_set_dropout(mc, p, (int)n, &sub))
-        return err_set(e, ST_ERR_FORMAT, "%s: dropout section does not fit the model: %s", path, sub.msg);
+    Status st = cfg_set_dropout(mc, p, (int)n, &sub);
+    if (st == ST_ERR_NOMEM) return err_set(e, st, "%s", sub.msg);
+    if (st) return err_set(e, ST_ERR_FORMAT, "%s: dropout section does not fit the model: %s", path, sub.msg);
     return ST_OK;
 }
 
-/* 32 bytes at an epoch's end; 56 with the position inside an epoch. */
-static Status read_progress(const char *path, Reader r, CkptState *st, Err *e)
+/* Version 2: 32 bytes at an epoch's end; 56 with the position inside an
+ * epoch. Its run fields (epochs, batch, images, seed) are settings. */
+static Status read_progress_v2(const char *path, Reader r, CkptState *st, Err *e)
 {
     uint32_t epoch, epochs, batch, train_n, pos_batch = 0, pos_right = 0;
     double pos_loss = 0, pos_seconds = 0;
     if (!rd_u32(&r, &epoch) || !rd_u32(&r, &epochs) || !rd_u32(&r, &batch) || !rd_u32(&r, &train_n) ||
-        !rd_u64(&r, &st->step) || !rd_u64(&r, &st->seed) ||
+        !rd_u64(&r, &st->step) || !rd_u64(&r, &st->v2.seed) ||
         (r.left && (!rd_u32(&r, &pos_batch) || !rd_u32(&r, &pos_right) || !rd_f64(&r, &pos_loss) ||
                     !rd_f64(&r, &pos_seconds) || pos_batch == 0)) ||
         r.left)
@@ -304,9 +312,9 @@ static Status read_progress(const char *path, Reader r, CkptState *st, Err *e)
         return err_set(e, ST_ERR_FORMAT, "%s: progress section out of range (batch %u of %u in epoch %u)", path,
                        pos_batch, nbatches, epoch + 1);
     st->epoch = (int)epoch;
-    st->epochs = (int)epochs;
-    st->batch = (int)batch;
-    st->train_n = (int)train_n;
+    st->v2.epochs = (int)epochs;
+    st->v2.batch = (int)batch;
+    st->v2.train_n = (int)train_n;
     st->pos_batch = (int)pos_batch;
     st->pos_right = (int)pos_right;
     st->pos_loss = pos_loss;
@@ -315,7 +323,33 @@ static Status read_progress(const char *path, Reader r, CkptState *st, Err *e)
     return ST_OK;
 }
 
-static Status read_optim(const char *path, Reader r, size_t nparams, CkptState *st, Err *e)
+/* Version 3: 36 bytes, the position's fields 0 at an epoch's end. Whether
+ * the position fits the run's batch size and images is for the reader of
+ * the settings to check (train/resume.c). */
+static Status read_progress(const char *path, Reader r, CkptState *st, Err *e)
+{
+    uint32_t epoch, pos_batch, pos_right;
+    double pos_loss, pos_seconds;
+    if (!rd_u32(&r, &epoch) || !rd_u64(&r, &st->step) || !rd_u32(&r, &pos_batch) || !rd_u32(&r, &pos_right) ||
+        !rd_f64(&r, &pos_loss) || !rd_f64(&r, &pos_seconds) || r.left)
+        return err_set(e, ST_ERR_FORMAT, "%s: malformed progress section", path);
+    int mid = pos_batch > 0;
+    if (epoch > 100000000u || st->step > (uint64_t)1 << 62 || pos_batch > 0x7fffffffu ||
+        pos_right > (uint64_t)pos_batch << 20 || pos_right > 0x7fffffffu || !isfinite(pos_loss) || pos_loss < 0 ||
+        !isfinite(pos_seconds) || pos_seconds < 0 || (!mid && (pos_right || pos_loss != 0 || pos_seconds != 0)))
+        return err_set(e, ST_ERR_FORMAT, "%s: progress section out of range (epoch %u, batch %u)", path, epoch,
+                       pos_batch);
+    st->epoch = (int)epoch;
+    st->pos_batch = (int)pos_batch;
+    st->pos_right = (int)pos_right;
+    st->pos_loss = pos_loss;
+    st->pos_seconds = pos_seconds;
+    st->has_progress = 1;
+    return ST_OK;
+}
+
+/* Version 2: the hyper-parameters (kept in st->v2.opt too), then t, n, m, v. */
+static Status read_optim_v2(const char *path, Reader r, size_t nparams, CkptState *st, Err *e)
 {
     OptConfig c = optim_defaults();
     uint32_t kind, nesterov, decay_bias;
@@ -340,29 +374,79 @@ static Status read_optim(const char *path, Reader r, size_t nparams, CkptState *
     rd_f32s(&r, st->opt.m, nparams);
     rd_f32s(&r, st->opt.v, nparams);
     st->opt.t = (long)t;
+    st->v2.opt = c;
     st->has_optim = 1;
+    return ST_OK;
+}
+
+/* Version 3: t, n, m, v (the hyper-parameters are settings). */
+static Status read_optim(const char *path, Reader r, size_t nparams, CkptState *st, Err *e)
+{
+    uint64_t t, n;
+    if (!rd_u64(&r, &t) || !rd_u64(&r, &n)) return err_set(e, ST_ERR_FORMAT, "%s: optimizer section is truncated", path);
+    if (t > (uint64_t)1 << 62) return err_set(e, ST_ERR_FORMAT, "%s: optimizer section holds an invalid step count", path);
+    if (n != nparams)
+        return err_set(e, ST_ERR_FORMAT, "%s: optimizer state of %llu values, the model has %zu parameters", path,
+                       (unsigned long long)n, nparams);
+    if (r.left != 8 * nparams) return err_set(e, ST_ERR_FORMAT, "%s: optimizer section has the wrong length", path);
+    OptConfig c = optim_defaults();
+    Status s = optim_init(&st->opt, &c, nparams, e);
+    if (s) return s;
+    rd_f32s(&r, st->opt.m, nparams);
+    rd_f32s(&r, st->opt.v, nparams);
+    st->opt.t = (long)t;
+    st->has_optim = 1;
+    return ST_OK;
+}
+
+/* Validation's record: the lowest loss (not NaN, >= 0, INFINITY: none yet),
+ * its epoch (at most the epochs finished), and 0 or nparams weights. */
+static Status read_val(const char *path, Reader r, size_t nparams, CkptState *st, Err *e)
+{
+    double best;
+    uint32_t epoch;
+    uint64_t n;
+    if (!rd_f64(&r, &best) || !rd_u32(&r, &epoch) || !rd_u64(&r, &n) || (n != 0 && n != nparams) ||
+        r.left != 4 * n)
+        return err_set(e, ST_ERR_FORMAT, "%s: malformed validation section", path);
+    if (isnan(best) || best < 0 || epoch > (st->has_progress ? (uint32_t)st->epoch : 100000000u))
+        return err_set(e, ST_ERR_FORMAT, "%s: validation section out of range (loss %g in epoch %u)", path, best,
+                       epoch);
+    if (n && !(st->val_best_params = malloc(n * sizeof(float))))
+        return err_set(e, ST_ERR_NOMEM, "%s: out of memory", path);
+    rd_f32s(&r, st->val_best_params, n);
+    st->val_best = best;
+    st->val_best_epoch = (int)epoch;
+    st->has_val = 1;
     return ST_OK;
 }
 
 void weights_state_free(CkptState *st)
 {
     if (!st) return;
-    free(st->meta);
+    free(st->settings);
     free(st->log);
-    free(st->reg);
+    free(st->val_best_params);
+    free(st->v2.meta);
+    free(st->v2.reg);
     if (st->has_optim) optim_free(&st->opt);
     memset(st, 0, sizeof *st);
 }
 
 typedef struct {
     const char *tag;
+    unsigned versions;  /* bit v: a section of version v */
     Reader r;
     int seen;
 } Section;
 
-enum { S_CFG, S_META, S_LOG, S_RUN, S_DROP, S_TENS, S_OPTM, S_REG, S_COUNT };
+enum { S_CFG, S_SETS, S_LOG, S_RUN, S_TENS, S_OPTM, S_VAL, S_META, S_DROP, S_REG, S_COUNT };
+#define V2 (1u << 2)
+#define V3 (1u << 3)
 
-static Status split_sections(const char *path, Reader r, Section *sec, Err *e)
+/* The sections of the file's version by tag; the tags of the other version,
+ * like unknown ones, are skipped. */
+static Status split_sections(const char *path, Reader r, unsigned version, Section *sec, Err *e)
 {
     uint32_t nsec = 0;
     if (!rd_u32(&r, &nsec)) return err_set(e, ST_ERR_FORMAT, "%s: truncated header", path);
@@ -375,7 +459,7 @@ static Status split_sections(const char *path, Reader r, Section *sec, Err *e)
         r.p += n;
         r.left -= (size_t)n;
         for (int k = 0; k < S_COUNT; k++)
-            if (!memcmp(tag, sec[k].tag, 4)) {
+            if ((sec[k].versions >> version & 1u) && !memcmp(tag, sec[k].tag, 4)) {
                 if (sec[k].seen) return err_set(e, ST_ERR_FORMAT, "%s: section '%s' appears twice", path, sec[k].tag);
                 sec[k].r = body;
                 sec[k].seen = 1;
@@ -383,9 +467,9 @@ static Status split_sections(const char *path, Reader r, Section *sec, Err *e)
         /* unknown sections are skipped: room for additions that old readers may ignore */
     }
     if (r.left) return err_set(e, ST_ERR_FORMAT, "%s: unexpected bytes after the sections", path);
-    const int required[] = {S_CFG, S_DROP, S_TENS};
+    const int required[] = {S_CFG, S_TENS, S_DROP};
     for (int k = 0; k < 3; k++)
-        if (!sec[required[k]].seen)
+        if ((sec[required[k]].versions >> version & 1u) && !sec[required[k]].seen)
             return err_set(e, ST_ERR_FORMAT, "%s: the required section '%s' is missing", path, sec[required[k]].tag);
     return ST_OK;
 }
@@ -423,6 +507,43 @@ Status weights_load_run(const char *path, int max_batch, Net **out, CkptState *s
     return st;
 }
 
+/* The run's batch size, for max_batch <= 0: version 2's RUN field, or the
+ * "batch=N" line of the settings text. */
+static Status run_batch(const char *path, unsigned version, const CkptState *cs, const char *settings, int *batch,
+                        Err *e)
+{
+    if (!cs->has_progress)
+        return err_set(e, ST_ERR_FORMAT, "%s: holds weights only, no training progress to resume", path);
+    if (version == 2) {
+        *batch = cs->v2.batch;
+        return ST_OK;
+    }
+    for (const char *p = settings; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        char *end;
+        long v;
+        if (strncmp(p, "batch=", 6)) continue;
+        v = strtol(p + 6, &end, 10);
+        if (end == p + 6 || (*end && *end != '\n') || v < 1 || v > 1L << 20) break;
+        *batch = (int)v;
+        return ST_OK;
+    }
+    return err_set(e, ST_ERR_FORMAT, "%s: its settings name no batch size (a line batch=N)", path);
+}
+
+/* The texts a state holds ("" for a section the file has not). */
+static Status read_texts(const char *path, unsigned version, const Section *sec, CkptState *st, Err *e)
+{
+    Status s = ST_OK;
+    Reader none = {(const unsigned char *)"", 0};
+    if (!(st->log = dup_text(path, "log", sec[S_LOG].seen ? sec[S_LOG].r : none, &s, e))) return s;
+    if (!st->settings && !(st->settings = dup_text(path, "settings", sec[S_SETS].seen ? sec[S_SETS].r : none, &s, e)))
+        return s;
+    if (version != 2) return ST_OK;
+    if (!(st->v2.meta = dup_text(path, "settings (META)", sec[S_META].seen ? sec[S_META].r : none, &s, e))) return s;
+    st->v2.reg = dup_text(path, "settings (REG)", sec[S_REG].seen ? sec[S_REG].r : none, &s, e);
+    return s;
+}
+
 Status weights_load_mem(const char *path, const void *data, size_t len, int max_batch, Net **out, CkptState *state,
                         Err *e)
 {
@@ -439,30 +560,34 @@ Status weights_load_mem(const char *path, const void *data, size_t len, int max_
     Reader r = {u + 4, len - 8};
     uint32_t version = 0;
     rd_u32(&r, &version);
-    if (version != WEIGHTS_VERSION)
-        return err_set(e, ST_ERR_FORMAT, "%s: checkpoint version %u is not supported (this fmnist reads version %u)",
-                       path, version, WEIGHTS_VERSION);
+    if (version != WEIGHTS_VERSION && version != WEIGHTS_VERSION_OLD)
+        return err_set(e, ST_ERR_FORMAT,
+                       "%s: checkpoint version %u is not supported (this fmnist reads versions %u and %u)", path,
+                       version, WEIGHTS_VERSION_OLD, WEIGHTS_VERSION);
     Status st;
-    Section sec[S_COUNT] = {{"CFG ", {0}, 0}, {"META", {0}, 0}, {"LOG ", {0}, 0}, {"RUN ", {0}, 0},
-                            {"DROP", {0}, 0}, {"TENS", {0}, 0}, {"OPTM", {0}, 0}, {"REG ", {0}, 0}};
+    Section sec[S_COUNT] = {{"CFG ", V2 | V3, {0}, 0}, {"SETS", V3, {0}, 0},      {"LOG ", V2 | V3, {0}, 0},
+                            {"RUN ", V2 | V3, {0}, 0}, {"TENS", V2 | V3, {0}, 0}, {"OPTM", V2 | V3, {0}, 0},
+                            {"VAL ", V3, {0}, 0},      {"META", V2, {0}, 0},      {"DROP", V2, {0}, 0},
+                            {"REG ", V2, {0}, 0}};
     CkptState tmp = {0}, *cs = state ? state : &tmp;
+    cs->version = version;
     char *text = NULL;
     Net *net = NULL;
     NetSpec mc;
     char where[300];
     snprintf(where, sizeof where, "%s (model text)", path);
-    if ((st = split_sections(path, r, sec, e))) goto fail;
+    if ((st = split_sections(path, r, version, sec, e))) goto fail;
     if (!(text = dup_text(path, "model text", sec[S_CFG].r, &st, e))) goto fail;
-    if (sec[S_RUN].seen && (st = read_progress(path, sec[S_RUN].r, cs, e))) goto fail;
+    if (sec[S_RUN].seen &&
+        (st = (version == 2 ? read_progress_v2 : read_progress)(path, sec[S_RUN].r, cs, e)))
+        goto fail;
     if (max_batch <= 0) {
-        if (!cs->has_progress) {
-            st = err_set(e, ST_ERR_FORMAT, "%s: holds weights only, no training progress to resume", path);
-            goto fail;
-        }
-        max_batch = cs->batch;
+        Reader none = {(const unsigned char *)"", 0};
+        if (!(cs->settings = dup_text(path, "settings", sec[S_SETS].seen ? sec[S_SETS].r : none, &st, e))) goto fail;
+        if ((st = run_batch(path, version, cs, cs->settings, &max_batch, e))) goto fail;
     }
     if ((st = cfg_parse_text(where, text, &mc, e))) goto fail;
-    if ((st = read_dropout(path, sec[S_DROP].r, &mc, e))) {
+    if (version == 2 && (st = read_dropout(path, sec[S_DROP].r, &mc, e))) {
         netspec_free(&mc);
         goto fail;
     }
@@ -473,13 +598,11 @@ Status weights_load_mem(const char *path, const void *data, size_t len, int max_
     if ((st = net_build(&mc, max_batch, &net, e))) goto fail; /* net_build frees mc on failure */
     if ((st = load_tensors(path, sec[S_TENS].r, net, e))) goto fail;
     if (state) {
-        if (sec[S_OPTM].seen && (st = read_optim(path, sec[S_OPTM].r, net->nparams, state, e))) goto fail;
-        Reader none = {(const unsigned char *)"", 0};
-        if (!(state->meta = dup_text(path, "settings (META)", sec[S_META].seen ? sec[S_META].r : none, &st, e)))
+        if (sec[S_OPTM].seen &&
+            (st = (version == 2 ? read_optim_v2 : read_optim)(path, sec[S_OPTM].r, net->nparams, state, e)))
             goto fail;
-        if (!(state->log = dup_text(path, "log", sec[S_LOG].seen ? sec[S_LOG].r : none, &st, e))) goto fail;
-        if (!(state->reg = dup_text(path, "settings (REG)", sec[S_REG].seen ? sec[S_REG].r : none, &st, e)))
-            goto fail;
+        if (sec[S_VAL].seen && (st = read_val(path, sec[S_VAL].r, net->nparams, state, e))) goto fail;
+        if ((st = read_texts(path, version, sec, state, e))) goto fail;
     }
     free(text);
     *out = net;
@@ -491,17 +614,17 @@ fail:
     return st;
 }
 
-Status weights_load(const char *path, int max_batch, Net **net, char **meta, Err *e)
+Status weights_load(const char *path, int max_batch, Net **net, char **settings, Err *e)
 {
     *net = NULL;
-    if (meta) *meta = NULL;
+    if (settings) *settings = NULL;
     if (max_batch < 1) return err_set(e, ST_ERR_ARG, "batch size must be at least 1");
-    if (!meta) return weights_load_run(path, max_batch, net, NULL, e);
+    if (!settings) return weights_load_run(path, max_batch, net, NULL, e);
     CkptState st;
     Status s = weights_load_run(path, max_batch, net, &st, e);
     if (s) return s;
-    *meta = st.meta;
-    st.meta = NULL;
+    *settings = st.settings;
+    st.settings = NULL;
     weights_state_free(&st);
     return ST_OK;
 }

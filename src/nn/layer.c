@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,15 @@ int layer_parse_float(const char *s, float *out)
     if (!layer_parse_double(s, &v)) return 0;
     *out = (float)v;
     return 1;
+}
+
+void layer_format_float(float v, char *buf, size_t len)
+{
+    for (int prec = 1; prec <= 9; prec++) { /* 9 significant digits always give the float back */
+        snprintf(buf, len, "%.*g", prec, (double)v);
+        float back;
+        if (layer_parse_float(buf, &back) && back == v) return;
+    }
 }
 
 int layer_parse_dims(const char *s, int n, long hi, int *dims)

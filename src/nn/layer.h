@@ -178,6 +178,9 @@ const LayerOps *layer_ops_at(int i);
 int layer_parse_int(const char *s, long lo, long hi, int *out);   /* in [lo, hi] */
 int layer_parse_double(const char *s, double *out);               /* finite, |v| <= 1e30 */
 int layer_parse_float(const char *s, float *out);
+/* The shortest decimal ("%.Ng", N <= 9) that layer_parse_float reads back
+ * as v, exactly: 0.2 for 0.2f, not 0.200000003 (v finite, |v| <= 1e30). */
+void layer_format_float(float v, char *buf, size_t len);
 /* "AxB" or "AxBxC" (n numbers) into dims, each in [1, hi]. */
 int layer_parse_dims(const char *s, int n, long hi, int *dims);
 /* A window: k is "K" or "KHxKW" (1 to 64) into s->kh, s->kw; the options

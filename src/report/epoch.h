@@ -4,10 +4,6 @@
 #ifndef FMNIST_EPOCH_H
 #define FMNIST_EPOCH_H
 
-#include <stdint.h>
-
-#include "nn/optim.h"
-
 typedef struct {
     int epoch, epochs;          /* epoch counts from 1 */
     double train_loss, train_acc;   /* over the epoch's batches, dropout on */
@@ -22,8 +18,6 @@ typedef struct {
                                    gets best_epoch's weights after on_epoch */
     double eval_seconds;
     double images_per_s;        /* training images per second */
-    uint64_t step;              /* optimizer steps taken so far (for checkpoints) */
-    const Optim *opt;           /* the optimizer state after this epoch (for checkpoints) */
 } EpochStats;
 
 #endif

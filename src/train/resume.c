@@ -1,31 +1,18 @@
 /* resume.c - a saved run's network and settings for `train --resume`
- * (see resume.h). The settings come from the checkpoint's binary sections
- * (exact floats); only the model file's name is read from the META text. */
+ * (see resume.h). */
 #include "train/resume.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "report/curve.h"
-#include "train/regopts.h"
 
-/* The value of "key=" in "key=value\n" lines, cut to len; "" if absent. */
-static void meta_value(const char *meta, const char *key, char *out, size_t len)
-{
-    size_t kl = strlen(key);
-    out[0] = 0;
-    for (const char *p = meta; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (!strncmp(p, key, kl) && p[kl] == '=') {
-            size_t n = strcspn(p + kl + 1, "\n");
-            snprintf(out, len, "%.*s", (int)n, p + kl + 1);
-            return;
-        }
-}
-
-/* Early stopping's state from the log (the lowest val_loss, epochs since)
- * and, with early stopping, that epoch's weights from best-val.fmw. */
-static Status resume_val_state(const char *path, ResumedRun *r, TrainConfig *reg, Err *e)
+/* Version 2: early stopping's state from the log (the lowest val_loss, as
+ * the log rounds it, and its epoch) and, with early stopping, that epoch's
+ * weights from best-val.fmw beside path. */
+static Status val_record_v2(const char *path, ResumedRun *r, Err *e)
 {
     Curve c;
     Status st = curve_parse(path, r->ck.log, &c, e);
@@ -33,10 +20,10 @@ static Status resume_val_state(const char *path, ResumedRun *r, TrainConfig *reg
     int best = -1;
     for (int i = 0; c.val_loss && i < c.n; i++)
         if (best < 0 || c.val_loss[i] < c.val_loss[best]) best = i;
-    reg->val_best = best >= 0 ? c.val_loss[best] : 0;
-    reg->val_since = best >= 0 ? c.n - 1 - best : -1;
+    ValRecord *v = &r->progress.val;
+    if (best >= 0) *v = (ValRecord){c.val_loss[best], r->ck.epoch - (c.n - 1 - best), NULL};
     curve_free(&c);
-    if (reg->early_stop <= 0 || best < 0) return ST_OK;
+    if (r->settings.train.early_stop <= 0 || best < 0) return ST_OK;
     char dir[4096], bp[4200];
     resume_folder(path, dir, sizeof dir);
     snprintf(bp, sizeof bp, "%s/best-val.fmw", dir);
@@ -49,59 +36,64 @@ static Status resume_val_state(const char *path, ResumedRun *r, TrainConfig *reg
     r->val_best = malloc(bn->nparams * sizeof(float));
     if (r->val_best) memcpy(r->val_best, bn->params, bn->nparams * sizeof(float));
     net_free(bn);
+    v->best_params = r->val_best;
     return r->val_best ? ST_OK : err_set(e, ST_ERR_NOMEM, "out of memory");
+}
+
+/* Validation's record: the checkpoint's own (version 3), or rebuilt. */
+static Status val_record(const char *path, ResumedRun *r, Err *e)
+{
+    const CkptState *ck = &r->ck;
+    r->progress.val = (ValRecord){INFINITY, ck->epoch, NULL};
+    if (ck->version == 2) return val_record_v2(path, r, e);
+    if (!ck->has_val || (r->settings.train.early_stop > 0 && !ck->val_best_params))
+        return err_set(e, ST_ERR_FORMAT, "%s: holds no validation record (its run holds out %d images%s)", path,
+                       r->settings.val, r->settings.train.early_stop > 0 ? " for early stopping" : "");
+    r->progress.val = (ValRecord){ck->val_best, ck->val_best_epoch, ck->val_best_params};
+    return ST_OK;
+}
+
+/* The position inside an epoch against the run's batches. */
+static Status check_position(const char *path, const CkptState *ck, const RunSettings *s, Err *e)
+{
+    long long batch = s->train.batch, nbatches = (s->train_n + batch - 1) / batch;
+    if (ck->pos_batch >= nbatches || ck->pos_right > ck->pos_batch * batch || ck->pos_right > s->train_n)
+        return err_set(e, ST_ERR_FORMAT, "%s: progress section out of range (batch %d of %lld in epoch %d)", path,
+                       ck->pos_batch, nbatches, ck->epoch + 1);
+    return ST_OK;
+}
+
+static Status resume_state(const char *path, int epochs, ResumedRun *r, Err *e)
+{
+    const CkptState *ck = &r->ck;
+    RunSettings *s = &r->settings;
+    if (!ck->has_progress || !ck->has_optim)
+        return err_set(e, ST_ERR_FORMAT, "%s: holds weights only, no training state to resume", path);
+    Status st;
+    if ((st = settings_read(path, ck, s, e)) || (st = check_position(path, ck, s, e))) return st;
+    if (epochs <= 0) epochs = s->train.epochs; /* the run's own target: finish an interrupted run */
+    if (epochs <= ck->epoch)
+        return err_set(e, ST_ERR_ARG, "%s has already trained %d epoch%s; --epochs must be larger to resume", path,
+                       ck->epoch, ck->epoch == 1 ? "" : "s");
+    s->train.epochs = epochs;
+    r->progress = (TrainProgress){.epoch = ck->epoch, .batch = ck->pos_batch, .step = ck->step,
+                                  .loss_sum = ck->pos_loss, .right = ck->pos_right, .seconds = ck->pos_seconds,
+                                  .opt = &ck->opt, .val = {INFINITY, ck->epoch, NULL}};
+    if (s->val && (st = val_record(path, r, e))) return st;
+    RunSpec *sp = &r->spec;
+    sp->model = s->model;
+    sp->train = s->train;
+    sp->resume = &r->progress;
+    sp->log_so_far = ck->log;
+    return ST_OK;
 }
 
 Status resume_load(const char *path, int epochs, ResumedRun *r, Err *e)
 {
     memset(r, 0, sizeof *r);
     Status st = weights_load_run(path, 0, &r->net, &r->ck, e);
-    if (st) return st;
-    const CkptState *ck = &r->ck;
-    if (!ck->has_progress || !ck->has_optim) {
-        resume_free(r);
-        return err_set(e, ST_ERR_FORMAT, "%s: holds weights only, no training state to resume", path);
-    }
-    if (epochs <= 0) epochs = ck->epochs; /* the run's own target: finish an interrupted run */
-    if (epochs <= ck->epoch) {
-        int done = ck->epoch;
-        resume_free(r);
-        return err_set(e, ST_ERR_ARG, "%s has already trained %d epoch%s; --epochs must be larger to resume", path,
-                       done, done == 1 ? "" : "s");
-    }
-    /* settings beyond OPTM (L1, ...): the optimizer state's cfg is the one train_run uses */
-    TrainConfig reg = {.opt = ck->opt.cfg};
-    if ((st = regopts_parse(path, ck->reg ? ck->reg : "", &reg, &r->val, e)) ||
-        (r->val && (st = resume_val_state(path, r, &reg, e)))) {
-        resume_free(r);
-        return st;
-    }
-    r->ck.opt.cfg.l1 = reg.opt.l1;
-    meta_value(ck->meta, "model", r->model, sizeof r->model);
-    if (!r->model[0]) snprintf(r->model, sizeof r->model, "%s", path);
-    RunSpec *s = &r->spec;
-    s->model = r->model;
-    s->optim_name = optim_kind_name(ck->opt.cfg.kind);
-    s->train.epochs = epochs;
-    s->train.batch = ck->batch;
-    s->train.seed = ck->seed;
-    s->train.opt = ck->opt.cfg;
-    s->train.start_epoch = ck->epoch;
-    s->train.start_step = ck->step;
-    s->train.start_batch = ck->pos_batch; /* saved mid-epoch (Ctrl-C): go on from the next batch */
-    s->train.start_right = ck->pos_right;
-    s->train.start_loss = ck->pos_loss;
-    s->train.start_seconds = ck->pos_seconds;
-    s->train.resume_opt = &r->ck.opt;
-    s->train.report_penalty = reg.report_penalty;
-    s->train.early_stop = reg.early_stop;
-    s->train.aug = reg.aug;
-    s->train.lr = reg.lr;
-    s->train.val_best = reg.val_best;
-    s->train.val_since = reg.val_since;
-    s->train.val_best_params = r->val_best;
-    s->log_so_far = ck->log;
-    return ST_OK;
+    if (!st && (st = resume_state(path, epochs, r, e))) resume_free(r);
+    return st;
 }
 
 void resume_free(ResumedRun *r)

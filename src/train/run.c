@@ -2,7 +2,7 @@
  *
  * The log is kept in memory and the whole file rewritten after each epoch,
  * then the checkpoint: both atomically, so an interrupted run keeps its last
- * finished epoch. The checkpoint's META names the thread-free settings only,
+ * finished epoch. The checkpoint's settings are the thread-free ones only,
  * so runs with 1 and N threads write identical files. */
 #include "train/run.h"
 
@@ -12,7 +12,6 @@
 
 #include "model/cfg.h"
 #include "model/weights.h"
-#include "train/regopts.h"
 #include "report/log.h"
 #include "util/fileio.h"
 
@@ -21,7 +20,7 @@ Status run_build_net(const char *model, const float *dropout, int ndropout, int 
     NetSpec cfg;
     Status st = cfg_parse_file(model, &cfg, e);
     if (st) return st;
-    if (ndropout > 0 && (st = netspec_set_dropout(&cfg, dropout, ndropout, e))) {
+    if (ndropout > 0 && (st = cfg_set_dropout(&cfg, dropout, ndropout, e))) {
         netspec_free(&cfg);
         return st;
     }
@@ -69,33 +68,26 @@ Status run_prepare(const RunSpec *spec, Err *e)
     return st ? st : file_check_writable(spec->out, e);
 }
 
-void run_meta(const RunSpec *spec, const Net *net, int train_n, char *buf, size_t len)
+void run_settings(const RunSpec *spec, int train_n, RunSettings *s)
 {
-    int dlen = 0;
-    char dbuf[1024] = "";
-    for (int i = 0; i < net->nlayers; i++)
-        if ((net->layers[i].ops->flags & LAYER_DROPOUT) && dlen < (int)sizeof dbuf)
-            dlen += snprintf(dbuf + dlen, sizeof dbuf - (size_t)dlen, "%s%g", dlen ? "," : "",
-                             (double)net->layers[i].spec.p);
-    const OptConfig *o = &spec->train.opt;
-    snprintf(buf, len,
-             "model=%s\nepochs=%d\nbatch=%d\noptim=%s\nlr=%g\nmomentum=%g\nnesterov=%d\nweight_decay=%g\n"
-             "decay_bias=%d\ndropout=%s\nseed=%d\ntrain_limit=%d\n",
-             spec->model, spec->train.epochs, spec->train.batch, spec->optim_name, (double)o->lr, (double)o->momentum,
-             o->nesterov, (double)o->weight_decay, o->decay_bias, dbuf, (int)spec->train.seed, train_n);
+    settings_defaults(s);
+    snprintf(s->model, sizeof s->model, "%s", spec->model);
+    s->train = spec->train;
+    s->train.val = NULL;
+    s->val = spec->train.val ? spec->train.val->n : 0;
+    s->train_n = train_n;
 }
 
 typedef struct {
+    const RunSpec *spec;
     const RunHooks *hooks;
     char model_path[4200], log_path[4200];
-    char meta[2048];
-    char reg[512];          /* the REG section: settings OPTM does not hold */
-    int cols;               /* optional log.csv columns (LOG_COL_*)        */
+    char best_path[4200];    /* OUT/best.fmw: the best test accuracy       */
     char bestval_path[4200]; /* OUT/best-val.fmw: the lowest validation loss */
-    Buf csv;
-    const RunSpec *spec;
-    int train_n;
-    char best_path[4200];
+    Buf settings;           /* the settings text (NUL-terminated)          */
+    Buf csv;                /* the log so far                              */
+    int cols;               /* optional log.csv columns (LOG_COL_*)        */
+    int nbatches;           /* batches per epoch                          */
     double best_acc;        /* the best test accuracy so far (-1: none yet) */
 } RunState;
 
@@ -129,37 +121,29 @@ static Status log_text(RunState *rs, Err *e)
     return rs->csv.failed ? err_set(e, ST_ERR_NOMEM, "out of memory for the log") : ST_OK;
 }
 
-/* A checkpoint of everything --resume needs: progress, optimizer state, the
- * log so far; pos (may be NULL) is the position inside an epoch. */
-static Status save_state(RunState *rs, const char *path, const Net *net, int epoch, uint64_t step, const Optim *opt,
-                         const TrainPos *pos, Err *e)
+/* A checkpoint of everything --resume needs: the settings, the log so
+ * far, the progress p (at an epoch's end or inside one), the optimizer
+ * state and validation's record. */
+static Status save_state(RunState *rs, const char *path, const Net *net, const TrainProgress *p, Err *e)
 {
-    char meta[2300];
-    snprintf(meta, sizeof meta, "%sepoch=%d\n", rs->meta, epoch);
     Status st = log_text(rs, e);
     if (st) return st;
-    const TrainConfig *tc = &rs->spec->train;
-    CkptState ck = {.meta = meta, .log = rs->csv.data, .has_progress = 1, .epoch = epoch, .epochs = tc->epochs,
-                    .batch = tc->batch, .train_n = rs->train_n, .step = step, .seed = tc->seed,
-                    .has_optim = opt != NULL, .reg = rs->reg};
-    if (opt) ck.opt = *opt;
-    if (pos) {
-        ck.pos_batch = pos->batch;
-        ck.pos_right = pos->right;
-        ck.pos_loss = pos->loss_sum;
-        ck.pos_seconds = pos->seconds;
-    }
+    CkptState ck = {.settings = rs->settings.data, .log = rs->csv.data, .has_progress = 1, .epoch = p->epoch,
+                    .step = p->step, .pos_batch = p->batch, .pos_right = p->right, .pos_loss = p->loss_sum,
+                    .pos_seconds = p->seconds, .has_optim = 1, .opt = *p->opt,
+                    .has_val = rs->spec->train.val != NULL, .val_best = p->val.best_loss,
+                    .val_best_epoch = p->val.best_epoch, .val_best_params = (float *)p->val.best_params};
     if ((st = weights_save_run(path, net, &ck, e))) return st;
     if (path == rs->model_path && rs->hooks && rs->hooks->on_save)
-        rs->hooks->on_save(rs->hooks->ctx, path, epoch, pos ? pos->batch : 0, pos ? pos->nbatches : 0);
+        rs->hooks->on_save(rs->hooks->ctx, path, p->epoch, p->batch, p->batch ? rs->nbatches : 0);
     return ST_OK;
 }
 
 /* Ctrl-C: the state after the last finished batch, resumable from there. */
-static Status on_stop(void *ctx, const TrainPos *pos, const Net *net, Err *e)
+static Status on_stop(void *ctx, const TrainProgress *p, const Net *net, Err *e)
 {
     RunState *rs = ctx;
-    return save_state(rs, rs->model_path, net, pos->epoch - 1, pos->step, pos->opt, pos->batch ? pos : NULL, e);
+    return save_state(rs, rs->model_path, net, p, e);
 }
 
 static void on_batch(void *ctx, int epoch, int done, int total, double elapsed)
@@ -168,7 +152,7 @@ static void on_batch(void *ctx, int epoch, int done, int total, double elapsed)
     if (rs->hooks && rs->hooks->on_batch) rs->hooks->on_batch(rs->hooks->ctx, epoch, done, total, elapsed);
 }
 
-static Status on_epoch(void *ctx, const EpochStats *s, const Net *net, Err *e)
+static Status on_epoch(void *ctx, const EpochStats *s, const TrainProgress *p, const Net *net, Err *e)
 {
     RunState *rs = ctx;
     report_csv_row_cols(&rs->csv, s, rs->cols);
@@ -178,14 +162,13 @@ static Status on_epoch(void *ctx, const EpochStats *s, const Net *net, Err *e)
     Status st;
     int every = rs->spec->save_every > 0 ? rs->spec->save_every : 1;
     if ((s->epoch % every == 0 || s->epoch == s->epochs || s->stopped_early) &&
-        (st = save_state(rs, rs->model_path, net, s->epoch, s->step, s->opt, NULL, e)))
+        (st = save_state(rs, rs->model_path, net, p, e)))
         return st;
     if (s->test_acc > rs->best_acc) {
-        if ((st = save_state(rs, rs->best_path, net, s->epoch, s->step, s->opt, NULL, e))) return st;
+        if ((st = save_state(rs, rs->best_path, net, p, e))) return st;
         rs->best_acc = s->test_acc;
     }
-    if (s->val_improved && (st = save_state(rs, rs->bestval_path, net, s->epoch, s->step, s->opt, NULL, e)))
-        return st;
+    if (s->val_improved && (st = save_state(rs, rs->bestval_path, net, p, e))) return st;
     if ((st = file_write_atomic(rs->log_path, rs->csv.data, rs->csv.len, e))) return st;
     if (rs->hooks && rs->hooks->on_epoch) rs->hooks->on_epoch(rs->hooks->ctx, s);
     return ST_OK;
@@ -194,27 +177,30 @@ static Status on_epoch(void *ctx, const EpochStats *s, const Net *net, Err *e)
 Status run_train(const RunSpec *spec, Net *net, const Dataset *train, const Dataset *test, const RunHooks *hooks,
                  Err *e)
 {
-    RunState rs = {.hooks = hooks, .spec = spec, .train_n = train->n};
+    RunState rs = {.spec = spec, .hooks = hooks};
+    int batch = spec->train.batch > 0 ? spec->train.batch : 1;
+    rs.nbatches = (train->n + batch - 1) / batch;
     run_paths(spec, rs.model_path, rs.log_path, sizeof rs.model_path);
-    run_meta(spec, net, train->n, rs.meta, sizeof rs.meta);
-    regopts_format(&spec->train, rs.reg, sizeof rs.reg);
-    rs.cols = LOG_COL_NORM | (spec->train.val ? LOG_COL_VAL : 0);
+    snprintf(rs.best_path, sizeof rs.best_path, "%s/best.fmw", spec->out);
     snprintf(rs.bestval_path, sizeof rs.bestval_path, "%s/best-val.fmw", spec->out);
+    RunSettings set;
+    run_settings(spec, train->n, &set);
+    settings_format(&set, &rs.settings);
+    buf_put(&rs.settings, "", 1);
+    rs.cols = LOG_COL_NORM | (spec->train.val ? LOG_COL_VAL : 0);
     if (spec->log_so_far && *spec->log_so_far) { /* continue with the columns it has (old logs: six) */
         buf_put(&rs.csv, spec->log_so_far, strlen(spec->log_so_far));
         rs.cols = report_csv_cols(spec->log_so_far) > 0 ? report_csv_cols(spec->log_so_far) : 0;
     } else {
         report_csv_header(&rs.csv, rs.cols);
     }
-    snprintf(rs.best_path, sizeof rs.best_path, "%s/best.fmw", spec->out);
-    Status st = log_text(&rs, e);
-    if (st) {
-        buf_free(&rs.csv);
-        return st;
+    Status st = rs.settings.failed ? err_set(e, ST_ERR_NOMEM, "out of memory for the settings") : log_text(&rs, e);
+    if (!st) {
+        rs.best_acc = log_best_acc(rs.csv.data);
+        TrainHooks th = {on_batch, on_epoch, &rs, hooks ? hooks->stop : NULL, on_stop};
+        st = train_run(net, train, test, &spec->train, spec->resume, &th, e);
     }
-    rs.best_acc = log_best_acc(rs.csv.data);
-    TrainHooks th = {on_batch, on_epoch, &rs, hooks ? hooks->stop : NULL, on_stop};
-    st = train_run(net, train, test, &spec->train, &th, e);
+    buf_free(&rs.settings);
     buf_free(&rs.csv);
     return st;
 }

@@ -15,17 +15,20 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "train/settings.h"
 #include "train/train.h"
 
 typedef struct {
     const char *model;      /* model file path (recorded in the checkpoint)      */
-    const char *optim_name; /* the optimizer as the user named it (sgd|adam|adamw) */
     TrainConfig train;      /* epochs, batch, seed, optimizer settings           */
     const char *out;        /* output folder                                     */
     const char *log_path;   /* NULL: OUT/log.csv                                 */
     int overwrite;          /* allow replacing the files of a run in out          */
-    const char *log_so_far; /* resuming: the saved log.csv text to continue (NULL: new) */
     int save_every;         /* write model.fmw every N epochs (and after the last); 0 = 1 */
+    /* Resuming (train/resume.h; both NULL for a new run): where the run
+     * stands, and the saved log.csv text to continue. */
+    const TrainProgress *resume;
+    const char *log_so_far;
 } RunSpec;
 
 typedef struct {
@@ -43,8 +46,8 @@ typedef struct {
 } RunHooks;
 
 /* Parses the model file, replaces its dropout rates by dropout[0..ndropout)
- * if ndropout > 0 (ST_ERR_ARG if the count differs from the file's dropout
- * lines) and builds the net for batches of up to max_batch. ST_ERR_SHAPE,
+ * if ndropout > 0 (in the net's model text too: cfg_set_dropout; ST_ERR_ARG
+ * if the count differs from the file's dropout lines) and builds the net for batches of up to max_batch. ST_ERR_SHAPE,
  * naming the file's last line, if the net has more outputs than IDX labels
  * can name classes (DATA_MAX_CLASSES). */
 Status run_build_net(const char *model, const float *dropout, int ndropout, int max_batch, Net **net, Err *e);
@@ -62,14 +65,15 @@ Status run_check(const RunSpec *spec, Err *e);
  * training, not after an epoch. */
 Status run_prepare(const RunSpec *spec, Err *e);
 
-/* The settings recorded in the checkpoint's META section ("key=value\n"
- * lines; the dropout rates are read from net, train_n is the number of
- * training images). Cut to len bytes (NUL included). */
-void run_meta(const RunSpec *spec, const Net *net, int train_n, char *buf, size_t len);
+/* The settings the checkpoint records for spec (train/settings.h), with
+ * train_n training images per epoch. */
+void run_settings(const RunSpec *spec, int train_n, RunSettings *s);
 
-/* Trains net (already initialized by net_init, or loaded) with spec->train;
- * after each epoch writes the log (LOG_CSV_HEADER and one row per epoch so
- * far) and the checkpoint (run_meta plus "epoch=K"). Call run_prepare first.
+/* Trains net (already initialized by net_init, or loaded) with spec->train,
+ * from spec->resume if it is not NULL; after each epoch writes the log
+ * (LOG_CSV_HEADER and one row per epoch so far) and the checkpoint (the
+ * settings of run_settings, the progress, the optimizer state and
+ * validation's record). Call run_prepare first.
  * Returns ST_ERR_INTERRUPTED if hooks->stop was raised (model.fmw then holds
  * the state after the last finished batch; an error writing it is returned
  * instead), ST_ERR_DIVERGED if the loss or a gradient stopped being finite

@@ -68,38 +68,41 @@ Status sweep_plan(const FloatList *dropout, int nd, const float *wd, int nwd, Sw
     return ST_OK;
 }
 
-/* The next META line that is not progress ("epoch="), or NULL at the end;
- * *len is its length. */
-static const char *next_setting(const char **p, size_t *len)
+/* The dropout rates of net as "dropout=P1,P2,.." (the checkpoint's model
+ * text holds them, not its settings). */
+static void dropout_of(const Net *net, char *buf, size_t len)
 {
-    while (**p) {
-        const char *line = *p;
-        size_t l = strcspn(line, "\n");
-        *p = line + l + (line[l] == '\n');
-        if (l == 0 || !strncmp(line, "epoch=", 6)) continue;
-        *len = l;
-        return line;
-    }
-    return NULL;
+    size_t n = (size_t)snprintf(buf, len, "dropout=");
+    for (int i = 0, k = 0; i < net->nlayers && n < len; i++)
+        if (net->layers[i].ops->flags & LAYER_DROPOUT)
+            n += (size_t)snprintf(buf + n, len - n, "%s%.9g", k++ ? "," : "", (double)net->layers[i].spec.p);
 }
 
-/* 1 if the settings lines of a and b are the same; else 0 and why. */
-static int same_settings(const char *a, const char *b, char *why, size_t len)
+/* 1 if the checkpoint at path holds a run of want's settings and want_net's
+ * dropout rates; else 0 and why. An unreadable checkpoint: -1. */
+static int same_run(const char *path, const RunSettings *want, const Net *want_net, char *why, size_t len)
 {
-    for (;;) {
-        size_t la = 0, lb = 0;
-        const char *x = next_setting(&a, &la), *y = next_setting(&b, &lb);
-        if (!x && !y) return 1;
-        if (!x || !y || la != lb || memcmp(x, y, la) != 0) {
-            if (why)
-                snprintf(why, len, "it has %.*s where this sweep has %.*s", y ? (int)lb : 6, y ? y : "(none)",
-                         x ? (int)la : 6, x ? x : "(none)");
-            return 0;
-        }
+    Net *net;
+    CkptState ck;
+    Err e;
+    if (weights_load_run(path, 1, &net, &ck, &e)) return -1; /* unreadable: retrain */
+    RunSettings have;
+    char wa[SETTINGS_PATH_MAX + 64], wb[SETTINGS_PATH_MAX + 64];
+    int readable = !settings_read(path, &ck, &have, &e), same = 0;
+    if (readable && !settings_diff(&have, want, wa, wb, sizeof wa)) {
+        dropout_of(net, wa, sizeof wa);
+        dropout_of(want_net, wb, sizeof wb);
+        same = !strcmp(wa, wb);
     }
+    if (!readable && why) snprintf(why, len, "its settings cannot be read: %s", e.msg);
+    else if (!same && why) snprintf(why, len, "it has %s where this sweep has %s", wa, wb);
+    weights_state_free(&ck);
+    net_free(net);
+    return same;
 }
 
-SweepDirState sweep_dir_state(const char *dir, int epochs, const char *meta, char *why, size_t len)
+SweepDirState sweep_dir_state(const char *dir, int epochs, const RunSettings *want, const Net *want_net, char *why,
+                              size_t len)
 {
     char log[4200], model[4200];
     snprintf(log, sizeof log, "%s/log.csv", dir);
@@ -107,17 +110,13 @@ SweepDirState sweep_dir_state(const char *dir, int epochs, const char *meta, cha
     int has_log = file_exists(log), has_model = file_exists(model);
     if (!has_log && !has_model) return SWEEP_DIR_EMPTY;
     if (!has_model) return SWEEP_DIR_PARTIAL; /* stopped between the first log and checkpoint writes */
-    Err e;
-    if (meta) {
-        Net *net;
-        char *m = NULL;
-        if (weights_load(model, 1, &net, &m, &e)) return SWEEP_DIR_PARTIAL; /* unreadable: retrain */
-        net_free(net);
-        int same = same_settings(meta, m, why, len);
-        free(m);
+    if (want) {
+        int same = same_run(model, want, want_net, why, len);
+        if (same < 0) return SWEEP_DIR_PARTIAL;
         if (!same) return SWEEP_DIR_OTHER;
     }
     Curve c;
+    Err e;
     if (!has_log || curve_read(log, &c, &e)) return SWEEP_DIR_PARTIAL;
     int done = c.n == epochs;
     curve_free(&c);
@@ -240,7 +239,7 @@ Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *te
 {
     if (s->npoints < 1 || s->npoints > SWEEP_MAX_RUNS)
         return err_set(e, ST_ERR_ARG, "a sweep has 1 to %d runs, not %d", SWEEP_MAX_RUNS, s->npoints);
-    char dir[4200], why[512], path[4300];
+    char dir[4200], why[SETTINGS_PATH_MAX + 512], path[4300];
     int skip[SWEEP_MAX_RUNS];
     Status st;
     /* first every setting's net against the data, and every folder, before any folder is made */
@@ -257,10 +256,10 @@ Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *te
             net_free(net);
             return st;
         }
-        char meta[2048];
-        run_meta(&rs, net, train->n, meta, sizeof meta);
+        RunSettings want;
+        run_settings(&rs, train->n, &want);
+        SweepDirState ds = sweep_dir_state(dir, rs.train.epochs, &want, net, why, sizeof why);
         net_free(net);
-        SweepDirState ds = sweep_dir_state(dir, rs.train.epochs, meta, why, sizeof why);
         if (ds == SWEEP_DIR_OTHER)
             return err_set(e, ST_ERR_IO, "%s holds a run with other settings (%s); choose another --out", dir, why);
         skip[i] = ds == SWEEP_DIR_FINISHED;

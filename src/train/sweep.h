@@ -44,11 +44,14 @@ typedef enum {
     SWEEP_DIR_OTHER     /* model.fmw holds a run with other settings      */
 } SweepDirState;
 
-/* The state of a run folder for a run of `epochs` epochs whose checkpoint
- * META (run_meta) would be meta; meta NULL skips the settings check. The
- * META lines "epoch=" (progress) are ignored in the comparison. *why (if not
- * NULL, len bytes) says what differs for SWEEP_DIR_OTHER. */
-SweepDirState sweep_dir_state(const char *dir, int epochs, const char *meta, char *why, size_t len);
+/* The state of a run folder for a run of `epochs` epochs with the settings
+ * want (run_settings) and the dropout rates of want_net; want NULL skips
+ * that check. A checkpoint that cannot be loaded counts as PARTIAL (trained
+ * again); one whose settings cannot be read, or differ, as OTHER. *why (if
+ * not NULL, len bytes) says what differs for SWEEP_DIR_OTHER ("it has
+ * lr=0.001 where this sweep has lr=0.01"). */
+SweepDirState sweep_dir_state(const char *dir, int epochs, const RunSettings *want, const Net *want_net, char *why,
+                              size_t len);
 
 typedef struct {
     char name[160];

@@ -114,146 +114,237 @@ Status train_evaluate(Net *net, const Dataset *d, double *loss, double *acc, Err
     return st;
 }
 
-Status train_run(Net *net, const Dataset *train, const Dataset *test, const TrainConfig *cfg,
-                 const TrainHooks *hooks, Err *e)
+/* A run in progress: what train_run's steps share. */
+typedef struct {
+    Net *net;
+    const Dataset *train, *test;
+    const TrainConfig *cfg;
+    const TrainHooks *hooks;
+    Optim opt;                  /* owned, like b and best */
+    Buffers b;                  /* b.idx: the epoch's shuffle */
+    float *best;                /* early stopping: the weights of best_epoch */
+    int nbatches;
+    int epoch;                  /* the epoch in progress, from 1 */
+    int batch;                  /* its next batch */
+    int first;                  /* its first batch in this session (> 0: resumed mid-epoch) */
+    uint64_t step;              /* optimizer steps taken */
+    double loss_sum;            /* the epoch's sums so far */
+    long right;
+    double t0, spent;           /* when this session's part of the epoch began; time spent before */
+    double val_best;            /* validation: the lowest loss so far */
+    int best_epoch;             /* and its epoch */
+    int finished;               /* early stopping ended the run */
+} Trainer;
+
+static void trainer_free(Trainer *t)
 {
+    free(t->best);
+    buffers_free(&t->b);
+    optim_free(&t->opt);
+}
+
+/* The progress to save: epochs finished, the batches of the next one. */
+static TrainProgress trainer_progress(const Trainer *t)
+{
+    TrainProgress p = {.epoch = t->epoch - 1, .batch = t->batch, .step = t->step, .opt = &t->opt};
+    if (t->batch > 0) {
+        p.loss_sum = t->loss_sum;
+        p.right = (int)t->right;
+        p.seconds = t->spent + now() - t->t0;
+    }
+    p.val = (ValRecord){t->val_best, t->best_epoch, t->best};
+    return p;
+}
+
+static Status check_resume(const Trainer *t, const TrainProgress *r, Err *e)
+{
+    if (!r->opt || r->opt->n != t->net->nparams)
+        return err_set(e, ST_ERR_ARG, "optimizer state of %zu values for a net of %zu parameters", r->opt ? r->opt->n : 0,
+                       t->net->nparams);
+    if (r->epoch < 0 || r->batch < 0 || r->batch >= t->nbatches)
+        return err_set(e, ST_ERR_ARG, "cannot resume at batch %d of an epoch of %d batches", r->batch, t->nbatches);
+    return ST_OK;
+}
+
+/* Where a fresh run starts, or where a resumed one goes on: the optimizer's
+ * moments and step count, the position and sums inside the epoch, and the
+ * validation record. */
+static void trainer_restore(Trainer *t, const TrainProgress *r)
+{
+    size_t np = t->net->nparams;
+    t->epoch = r ? r->epoch + 1 : 1;
+    t->val_best = INFINITY;
+    t->best_epoch = r ? r->epoch : 0;
+    const float *best = t->net->params;
+    if (r) {
+        memcpy(t->opt.m, r->opt->m, np * sizeof(float));
+        memcpy(t->opt.v, r->opt->v, np * sizeof(float));
+        t->opt.t = r->opt->t;
+        t->step = r->step;
+        t->batch = r->batch;
+        t->loss_sum = r->loss_sum;
+        t->right = r->right;
+        t->spent = r->seconds;
+        if (t->cfg->val) t->val_best = r->val.best_loss, t->best_epoch = r->val.best_epoch;
+        if (r->val.best_params) best = r->val.best_params;
+    }
+    if (t->best) memcpy(t->best, best, np * sizeof(float));
+}
+
+/* Checks the data and the settings, allocates everything, restores a
+ * resumed run. On failure trainer_free releases what was taken. */
+static Status trainer_start(Trainer *t, const TrainProgress *resume, Err *e)
+{
+    Net *net = t->net;
+    const TrainConfig *cfg = t->cfg;
     Status st;
-    if ((st = check_data(net, train, "training", e)) || (st = check_data(net, test, "test", e))) return st;
+    if ((st = check_data(net, t->train, "training", e)) || (st = check_data(net, t->test, "test", e)) ||
+        (cfg->val && (st = check_data(net, cfg->val, "validation", e))))
+        return st;
     if (cfg->batch < 1 || cfg->batch > net->max_batch)
         return err_set(e, ST_ERR_ARG, "batch size %d is outside 1..%d", cfg->batch, net->max_batch);
-    Optim opt;
-    const Optim *ro = cfg->resume_opt;
-    if (ro && ro->n != net->nparams)
-        return err_set(e, ST_ERR_ARG, "optimizer state of %zu values for a net of %zu parameters", ro->n, net->nparams);
-    if ((st = optim_init(&opt, ro ? &ro->cfg : &cfg->opt, net->nparams, e))) return st;
-    if (ro) { /* continue a saved run: its moments and step count */
-        memcpy(opt.m, ro->m, ro->n * sizeof(float));
-        memcpy(opt.v, ro->v, ro->n * sizeof(float));
-        opt.t = ro->t;
+    t->nbatches = (t->train->n + cfg->batch - 1) / cfg->batch;
+    if (resume && (st = check_resume(t, resume, e))) return st;
+    if ((st = optim_init(&t->opt, &cfg->opt, net->nparams, e))) return st;
+    int nidx = t->train->n > net->max_batch ? t->train->n : net->max_batch;
+    if ((st = buffers_alloc(&t->b, net, nidx, e))) return st;
+    if (cfg->val && cfg->early_stop > 0 && !(t->best = malloc(net->nparams * sizeof(float))))
+        return err_set(e, ST_ERR_NOMEM, "out of memory for the best weights");
+    trainer_restore(t, resume);
+    return ST_OK;
+}
+
+/* The epoch's shuffle, a function of (seed, epoch); its sums start at 0
+ * unless the run resumed inside it. */
+static void epoch_begin(Trainer *t)
+{
+    uint32_t *perm = t->b.idx;
+    int n = t->train->n;
+    Rng r;
+    rng_seed(&r, rng_mix64(t->cfg->seed) ^ (uint64_t)t->epoch);
+    for (int i = 0; i < n; i++) perm[i] = (uint32_t)i;
+    for (int i = n - 1; i > 0; i--) {
+        uint32_t j = rng_below(&r, (uint32_t)i + 1), k = perm[i];
+        perm[i] = perm[j];
+        perm[j] = k;
     }
-    Buffers b = {0};
-    int nidx = train->n > net->max_batch ? train->n : net->max_batch;
-    if ((st = buffers_alloc(&b, net, nidx, e))) {
-        optim_free(&opt);
-        return st;
+    t->first = t->batch;
+    if (!t->first) t->loss_sum = 0.0, t->right = 0, t->spent = 0.0;
+    t->t0 = now();
+}
+
+/* One batch: forward, loss, backward, one optimizer step; the divergence
+ * checks come before the step, so a bad gradient never reaches the weights. */
+static Status train_batch(Trainer *t, Err *e)
+{
+    Net *net = t->net;
+    const TrainConfig *cfg = t->cfg;
+    Buffers *b = &t->b;
+    int bi = t->batch, start = bi * cfg->batch;
+    int n = t->train->n - start < cfg->batch ? t->train->n - start : cfg->batch;
+    dataset_batch(t->train, b->idx + start, n, net->spec.mean, net->spec.std, b->x, b->labels);
+    if (aug_active(&cfg->aug)) /* keyed by (seed, step): the same whatever the threads */
+        aug_apply(&cfg->aug, b->x, n, t->train->h, t->train->w, -net->spec.mean / net->spec.std,
+                  aug_key(cfg->seed, t->step));
+    net_zero_grad(net);
+    const float *z = net_forward(net, b->x, n, MODE_TRAIN, train_step_key(cfg->seed, t->step++));
+    int c;
+    double l = softmax_xent(z, b->labels, n, net->nclasses, 1.0f / (float)n, b->dlogits, &c);
+    if (!isfinite(l))
+        return diverged(e, isnan(l) ? "the loss became NaN" : "the loss became infinite", t->epoch, bi, t->nbatches,
+                        t->opt.cfg.lr);
+    t->loss_sum += l;
+    t->right += c;
+    if (cfg->report_penalty) /* the objective: each sample's loss plus the penalty before this step */
+        t->loss_sum += n * penalty_value(net->params, net->tensors, net->ntensors, &t->opt.cfg);
+    net_backward(net, b->x, b->dlogits, n);
+    if (!ew_all_finite(net->nparams, net->grads)) /* before it reaches the weights */
+        return diverged(e, "a gradient became NaN or infinite", t->epoch, bi, t->nbatches, t->opt.cfg.lr);
+    if (lrsched_active(&cfg->lr)) t->opt.cfg.lr = lrsched_rate(&cfg->lr, t->epoch, bi, t->nbatches);
+    optim_step(&t->opt, net->params, net->grads, net->tensors, net->ntensors);
+    t->batch++;
+    const TrainHooks *h = t->hooks;
+    if (h && h->on_batch) h->on_batch(h->ctx, t->epoch, t->batch, t->nbatches, t->spent + now() - t->t0);
+    return ST_OK;
+}
+
+static int stop_requested(const Trainer *t) { return t->hooks && t->hooks->stop && *t->hooks->stop; }
+
+/* Asked to stop (Ctrl-C): ST_ERR_INTERRUPTED, after on_stop has saved the
+ * position before the next batch. */
+static Status stop_at(Trainer *t, Err *e)
+{
+    Status st = t->batch ? err_set(e, ST_ERR_INTERRUPTED, "interrupted in epoch %d after batch %d of %d", t->epoch,
+                                   t->batch, t->nbatches)
+                         : err_set(e, ST_ERR_INTERRUPTED, "interrupted at the start of epoch %d", t->epoch);
+    const TrainHooks *h = t->hooks;
+    if (!h->on_stop) return st;
+    TrainProgress p = trainer_progress(t);
+    Err se;
+    Status ss = h->on_stop(h->ctx, &p, t->net, &se);
+    if (ss) {
+        char what[sizeof e->msg];
+        snprintf(what, sizeof what, "%s", e->msg);
+        st = err_set(e, ss, "%s, and the checkpoint could not be written: %s", what, se.msg);
     }
-    uint32_t *perm = b.idx;
-    uint64_t step = cfg->start_step;
-    /* validation and early stopping: the lowest val loss, and its weights */
-    double val_best = INFINITY;
-    int val_since = 0, best_epoch = cfg->start_epoch;
-    float *best = NULL;
-    if (cfg->val) {
-        if (cfg->val_best_params || cfg->start_epoch) {
-            val_best = cfg->val_since >= 0 ? cfg->val_best : INFINITY;
-            val_since = cfg->val_since >= 0 ? cfg->val_since : 0;
-            best_epoch = cfg->start_epoch - val_since;
-        }
-        if (!(st = check_data(net, cfg->val, "validation", e)) && cfg->early_stop > 0 &&
-            !(best = malloc(net->nparams * sizeof(float))))
-            st = err_set(e, ST_ERR_NOMEM, "out of memory for the best weights");
-        if (st) {
-            buffers_free(&b);
-            optim_free(&opt);
-            return st;
-        }
-        if (best) memcpy(best, cfg->val_best_params ? cfg->val_best_params : net->params, net->nparams * sizeof(float));
+    return st;
+}
+
+/* The validation set's figures; the record and early stopping's verdict. */
+static void validate(Trainer *t, EpochStats *s)
+{
+    const TrainConfig *cfg = t->cfg;
+    eval_with(t->net, cfg->val, &t->b, &s->val_loss, &s->val_acc);
+    s->has_val = 1;
+    if (s->val_loss < t->val_best) {
+        t->val_best = s->val_loss, t->best_epoch = t->epoch, s->val_improved = 1;
+        if (t->best) memcpy(t->best, t->net->params, t->net->nparams * sizeof(float));
     }
-    int nbatches = (train->n + cfg->batch - 1) / cfg->batch;
-    if (cfg->start_batch < 0 || cfg->start_batch >= nbatches) {
-        buffers_free(&b);
-        optim_free(&opt);
-        return err_set(e, ST_ERR_ARG, "cannot resume at batch %d of an epoch of %d batches", cfg->start_batch,
-                       nbatches);
+    s->best_epoch = t->best_epoch;
+    s->stopped_early = cfg->early_stop > 0 && t->epoch - t->best_epoch >= cfg->early_stop && t->epoch < cfg->epochs;
+}
+
+/* The epoch's figures (train, test, validation), on_epoch, and early
+ * stopping: the run ends with the best epoch's weights. */
+static Status epoch_end(Trainer *t, Err *e)
+{
+    const TrainConfig *cfg = t->cfg;
+    const int n = t->train->n;
+    EpochStats s = {.epoch = t->epoch, .epochs = cfg->epochs};
+    double session = now() - t->t0;
+    s.seconds = t->spent + session;
+    s.train_loss = t->loss_sum / n;
+    s.train_acc = (double)t->right / n;
+    s.images_per_s = (n - (double)t->first * cfg->batch) / (session > 0 ? session : 1e-9);
+    s.weight_norm = penalty_weight_norm(t->net);
+    double t1 = now();
+    eval_with(t->net, t->test, &t->b, &s.test_loss, &s.test_acc); /* uses idx: the next epoch shuffles anew */
+    if (cfg->val) validate(t, &s);
+    s.eval_seconds = now() - t1;
+    t->epoch++, t->batch = 0; /* this epoch is finished */
+    Status st = ST_OK;
+    const TrainHooks *h = t->hooks;
+    if (h && h->on_epoch) {
+        TrainProgress p = trainer_progress(t);
+        st = h->on_epoch(h->ctx, &s, &p, t->net, e);
     }
-    for (int epoch = cfg->start_epoch + 1; epoch <= cfg->epochs && !st; epoch++) {
-        Rng r;
-        rng_seed(&r, rng_mix64(cfg->seed) ^ (uint64_t)epoch);
-        for (int i = 0; i < train->n; i++) perm[i] = (uint32_t)i;
-        for (int i = train->n - 1; i > 0; i--) {
-            uint32_t j = rng_below(&r, (uint32_t)i + 1), t = perm[i];
-            perm[i] = perm[j];
-            perm[j] = t;
-        }
-        /* a run resumed mid-epoch goes on from its next batch */
-        int first = epoch == cfg->start_epoch + 1 ? cfg->start_batch : 0;
-        double t0 = now(), loss_sum = first ? cfg->start_loss : 0.0, spent = first ? cfg->start_seconds : 0.0;
-        long right = first ? cfg->start_right : 0;
-        for (int bi = first; bi < nbatches; bi++) {
-            if (hooks && hooks->stop && *hooks->stop) {
-                if (bi)
-                    st = err_set(e, ST_ERR_INTERRUPTED, "interrupted in epoch %d after batch %d of %d", epoch, bi,
-                                 nbatches);
-                else
-                    st = err_set(e, ST_ERR_INTERRUPTED, "interrupted at the start of epoch %d", epoch);
-                if (hooks->on_stop) {
-                    TrainPos pos = {epoch, bi, nbatches, step, loss_sum, (int)right, spent + now() - t0, &opt};
-                    Err se;
-                    Status ss = hooks->on_stop(hooks->ctx, &pos, net, &se);
-                    if (ss) st = err_set(e, ss, "%s, and the checkpoint could not be written: %s", e->msg, se.msg);
-                }
-                break;
-            }
-            int start = bi * cfg->batch;
-            int n = train->n - start < cfg->batch ? train->n - start : cfg->batch;
-            dataset_batch(train, perm + start, n, net->spec.mean, net->spec.std, b.x, b.labels);
-            if (aug_active(&cfg->aug)) /* keyed by (seed, step): the same whatever the threads */
-                aug_apply(&cfg->aug, b.x, n, train->h, train->w, -net->spec.mean / net->spec.std,
-                          aug_key(cfg->seed, step));
-            net_zero_grad(net);
-            const float *z = net_forward(net, b.x, n, MODE_TRAIN, train_step_key(cfg->seed, step++));
-            int c;
-            double l = softmax_xent(z, b.labels, n, net->nclasses, 1.0f / (float)n, b.dlogits, &c);
-            if (!isfinite(l)) {
-                st = diverged(e, isnan(l) ? "the loss became NaN" : "the loss became infinite", epoch, bi, nbatches,
-                              opt.cfg.lr);
-                break;
-            }
-            loss_sum += l;
-            right += c;
-            if (cfg->report_penalty) /* the objective: each sample's loss plus the penalty before this step */
-                loss_sum += n * penalty_value(net->params, net->tensors, net->ntensors, &opt.cfg);
-            net_backward(net, b.x, b.dlogits, n);
-            if (!ew_all_finite(net->nparams, net->grads)) { /* before it reaches the weights */
-                st = diverged(e, "a gradient became NaN or infinite", epoch, bi, nbatches, opt.cfg.lr);
-                break;
-            }
-            if (lrsched_active(&cfg->lr)) opt.cfg.lr = lrsched_rate(&cfg->lr, epoch, bi, nbatches);
-            optim_step(&opt, net->params, net->grads, net->tensors, net->ntensors);
-            if (hooks && hooks->on_batch) hooks->on_batch(hooks->ctx, epoch, bi + 1, nbatches, spent + now() - t0);
-        }
-        if (st) break;
-        EpochStats s = {.epoch = epoch, .epochs = cfg->epochs, .step = step, .opt = &opt};
-        double session = now() - t0;
-        s.seconds = spent + session;
-        s.train_loss = loss_sum / train->n;
-        s.train_acc = (double)right / train->n;
-        s.images_per_s = (train->n - (double)first * cfg->batch) / (session > 0 ? session : 1e-9);
-        s.weight_norm = penalty_weight_norm(net);
-        double t1 = now();
-        eval_with(net, test, &b, &s.test_loss, &s.test_acc);
-        /* eval_with reuses idx; restore nothing: perm is rebuilt next epoch */
-        if (cfg->val) {
-            eval_with(net, cfg->val, &b, &s.val_loss, &s.val_acc);
-            s.has_val = 1;
-            if (s.val_loss < val_best) {
-                val_best = s.val_loss, val_since = 0, best_epoch = epoch, s.val_improved = 1;
-                if (best) memcpy(best, net->params, net->nparams * sizeof(float));
-            } else {
-                val_since++;
-            }
-            s.best_epoch = best_epoch;
-            s.stopped_early = cfg->early_stop > 0 && val_since >= cfg->early_stop && epoch < cfg->epochs;
-        }
-        s.eval_seconds = now() - t1;
-        if (hooks && hooks->on_epoch) st = hooks->on_epoch(hooks->ctx, &s, net, e);
-        if (!st && best && (s.stopped_early || epoch == cfg->epochs)) { /* early stopping: the best weights */
-            memcpy(net->params, best, net->nparams * sizeof(float));
-            break;
-        }
+    if (!st && t->best && (s.stopped_early || s.epoch == cfg->epochs)) { /* early stopping: the best weights */
+        memcpy(t->net->params, t->best, t->net->nparams * sizeof(float));
+        t->finished = 1;
     }
-    free(best);
-    buffers_free(&b);
-    optim_free(&opt);
+    return st;
+}
+
+Status train_run(Net *net, const Dataset *train, const Dataset *test, const TrainConfig *cfg,
+                 const TrainProgress *resume, const TrainHooks *hooks, Err *e)
+{
+    Trainer t = {.net = net, .train = train, .test = test, .cfg = cfg, .hooks = hooks};
+    Status st = trainer_start(&t, resume, e);
+    while (!st && !t.finished && t.epoch <= cfg->epochs) {
+        epoch_begin(&t);
+        while (!st && t.batch < t.nbatches) st = stop_requested(&t) ? stop_at(&t, e) : train_batch(&t, e);
+        if (!st) st = epoch_end(&t, e);
+    }
+    trainer_free(&t);
     return st;
 }

@@ -4,8 +4,9 @@
  * so that mutations get past the checksum into the section parser, the
  * model text, the shape checks and the optimizer state. Each input is read
  * with the run's own batch size (and the full state) and with batch 3
- * (weights only). A file the reader accepts is written back and read again:
- * the second read must accept it too and give the same parameters. */
+ * (weights only). A file the reader accepts (version 2 or 3) is written
+ * back (version 3) and read again with the net's batch size: the second
+ * read must accept it too and give the same parameters and state. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@ static void round_trip(const Net *net, const CkptState *st)
     if (weights_save_run(path, net, st, &e) != ST_OK) abort();
     Net *back;
     CkptState st2;
-    if (weights_load_run(path, st && st->has_progress ? 0 : net->max_batch, &back, st ? &st2 : NULL, &e) != ST_OK) {
+    if (weights_load_run(path, net->max_batch, &back, st ? &st2 : NULL, &e) != ST_OK) {
         fprintf(stderr, "round trip refused: %s\n", e.msg);
         abort();
     }
@@ -37,7 +38,8 @@ static void round_trip(const Net *net, const CkptState *st)
         abort();
     if (st) {
         if (st2.epoch != st->epoch || st2.step != st->step || st2.pos_batch != st->pos_batch ||
-            st2.has_optim != st->has_optim || strcmp(st2.meta, st->meta) || strcmp(st2.log, st->log))
+            st2.has_optim != st->has_optim || st2.has_val != st->has_val || strcmp(st2.settings, st->settings) ||
+            strcmp(st2.log, st->log))
             abort();
         weights_state_free(&st2);
     }
