@@ -65,6 +65,7 @@ int layer_parse_float(const char *s, float *out)
 
 void layer_format_float(float v, char *buf, size_t len)
 {
+    if (!buf || len == 0) return; /* (and gcc's -fsanitize build cannot warn of a NULL buf) */
     for (int prec = 1; prec <= 9; prec++) { /* 9 significant digits always give the float back */
         snprintf(buf, len, "%.*g", prec, (double)v);
         float back;
