@@ -303,7 +303,7 @@ static Status read_progress_v2(const char *path, Reader r, CkptState *st, Err *e
         r.left)
         return err_set(e, ST_ERR_FORMAT, "%s: malformed progress section", path);
     if (epoch > 100000000u || epochs > 100000000u || batch < 1 || batch > 1u << 20 || train_n < 1 ||
-        train_n > 0x7fffffffu)
+        train_n > 0x7fffffffu || st->step > (uint64_t)1 << 62)
         return err_set(e, ST_ERR_FORMAT, "%s: progress section out of range (epoch %u, batch %u, %u images)", path,
                        epoch, batch, train_n);
     uint32_t nbatches = (uint32_t)(((uint64_t)train_n + batch - 1) / batch);

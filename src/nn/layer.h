@@ -108,10 +108,11 @@ enum {
     LAYER_RELU = 1 << 1,       /* y = max(x, 0): may be folded into the layer before */
     LAYER_FOLDS_RELU = 1 << 2, /* can apply a relu after it (fuse_relu)      */
     LAYER_FOLDS_POOL = 1 << 3, /* can also compute a 2x2 max pool after that relu (fuse_pool) */
-    LAYER_DROPOUT = 1 << 4     /* a dropout: spec.p is its rate, which train --dropout
-                                  sets and the checkpoint keeps (in model-file order,
-                                  with the other dropout kinds); the identity at
-                                  inference, so exports leave it out       */
+    LAYER_DROPOUT = 1 << 4     /* a dropout: spec.p is its rate, its one value on
+                                  the model line ("KIND P"), which train --dropout
+                                  sets (in model-file order, with the other dropout
+                                  kinds) and the checkpoint's model text keeps; the
+                                  identity at inference, so exports leave it out */
 };
 
 typedef struct LayerOps {

@@ -26,8 +26,7 @@ typedef struct {
 void netspec_free(NetSpec *s);
 
 /* The number of dropout layers (kinds with LAYER_DROPOUT: dropout and
- * dropout2d), which train --dropout and the checkpoint's DROP section list
- * in model-file order. */
+ * dropout2d), which train --dropout lists in model-file order. */
 int netspec_count_dropout(const NetSpec *s);
 /* Replaces their rates, in model-file order, by p[0..np). ST_ERR_ARG unless
  * np equals netspec_count_dropout and every rate is in [0, 1). */
