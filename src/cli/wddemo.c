@@ -54,7 +54,7 @@ int cmd_wddemo(int argc, char **argv)
     const char *files[4] = {f0, f1, f2, "wd-demo.csv"}, *roles[4] = {"the lambda = 0 chart", "the --lambda chart",
                                                                      "the --l1 chart", "the numbers"};
     for (int k = 0; k < 4; k++) {
-        char path[4200];
+        char path[FM_PATH_NAME];
         snprintf(path, sizeof path, "%s/%s", out, files[k]);
         cli_files_add(&outs, roles[k], path, "");
     }
@@ -98,7 +98,7 @@ int cmd_wddemo(int argc, char **argv)
                         .test_loss = r.test_loss, .test_acc = r.test_loss, .seconds = r.w_norm};
             PlotRun run = {set[k].label, &cv};
             PlotMetric m = PLOT_LOSS;
-            char path[4200], title[128];
+            char path[FM_PATH_NAME], title[128];
             snprintf(path, sizeof path, "%s/%s", out, set[k].file);
             snprintf(title, sizeof title, "%s (squared loss)", set[k].label);
             if ((st = plot_curves_png(path, &run, 1, &m, 1, 1, title, &e))) rc = cli_fail(st, &e);
@@ -108,7 +108,7 @@ int cmd_wddemo(int argc, char **argv)
         wddemo_result_free(&r);
     }
     if (!rc) {
-        char path[4200];
+        char path[FM_PATH_NAME];
         snprintf(path, sizeof path, "%s/wd-demo.csv", out);
         if (csv.failed) rc = cli_fail(err_set(&e, ST_ERR_NOMEM, "out of memory"), &e);
         else if ((st = file_write_atomic(path, csv.data, csv.len, &e))) rc = cli_fail(st, &e);

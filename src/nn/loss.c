@@ -8,6 +8,8 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "nn/softmax.h"
+
 double softmax_xent(const float *logits, const int *labels, int n, int k, float scale, float *dlogits,
                     int *correct)
 {
@@ -15,16 +17,11 @@ double softmax_xent(const float *logits, const int *labels, int n, int k, float 
     int right = 0;
     for (int i = 0; i < n; i++) {
         const float *z = logits + (size_t)i * k;
-        int arg = 0;
-        float m = z[0];
-        for (int j = 1; j < k; j++)
-            if (z[j] > m) m = z[j], arg = j;
-        double s = 0.0;
-        for (int j = 0; j < k; j++) s += exp((double)z[j] - m);
-        double lse = m + log(s);
+        int arg;
+        double lse = softmax_row(z, k, NULL, &arg);
         total += lse - z[labels[i]];
         right += arg == labels[i];
-        if (dlogits) {
+        if (dlogits) { /* softmax_j = exp(z_j - lse), softmax_row's formula, rounded to float */
             float *d = dlogits + (size_t)i * k;
             for (int j = 0; j < k; j++) d[j] = (float)(exp((double)z[j] - lse)) * scale;
             d[labels[i]] -= scale;

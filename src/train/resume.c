@@ -9,6 +9,7 @@
 
 #include "report/curve.h"
 #include "train/regopts.h"
+#include "util/fileio.h"
 
 /* The value of "key=" in "key=value\n" lines, cut to len; "" if absent. */
 static void meta_value(const char *meta, const char *key, char *out, size_t len)
@@ -37,7 +38,7 @@ static Status resume_val_state(const char *path, ResumedRun *r, TrainConfig *reg
     reg->val_since = best >= 0 ? c.n - 1 - best : -1;
     curve_free(&c);
     if (reg->early_stop <= 0 || best < 0) return ST_OK;
-    char dir[4096], bp[4200];
+    char dir[FM_PATH], bp[FM_PATH_NAME];
     resume_folder(path, dir, sizeof dir);
     snprintf(bp, sizeof bp, "%s/best-val.fmw", dir);
     Net *bn;

@@ -48,7 +48,7 @@ void run_paths(const RunSpec *spec, char *model_path, char *log_path, size_t len
 
 Status run_check(const RunSpec *spec, Err *e)
 {
-    char model_path[4200], log_path[4200], best_path[4200];
+    char model_path[FM_PATH_NAME], log_path[FM_PATH_NAME], best_path[FM_PATH_NAME];
     run_paths(spec, model_path, log_path, sizeof model_path);
     snprintf(best_path, sizeof best_path, "%s/best.fmw", spec->out);
     const char *held = file_exists(model_path) ? model_path
@@ -87,15 +87,15 @@ void run_meta(const RunSpec *spec, const Net *net, int train_n, char *buf, size_
 
 typedef struct {
     const RunHooks *hooks;
-    char model_path[4200], log_path[4200];
+    char model_path[FM_PATH_NAME], log_path[FM_PATH_NAME];
     char meta[2048];
     char reg[512];          /* the REG section: settings OPTM does not hold */
     int cols;               /* optional log.csv columns (LOG_COL_*)        */
-    char bestval_path[4200]; /* OUT/best-val.fmw: the lowest validation loss */
+    char bestval_path[FM_PATH_NAME]; /* OUT/best-val.fmw: the lowest validation loss */
     Buf csv;
     const RunSpec *spec;
     int train_n;
-    char best_path[4200];
+    char best_path[FM_PATH_NAME];
     double best_acc;        /* the best test accuracy so far (-1: none yet) */
 } RunState;
 

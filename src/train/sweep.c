@@ -101,7 +101,7 @@ static int same_settings(const char *a, const char *b, char *why, size_t len)
 
 SweepDirState sweep_dir_state(const char *dir, int epochs, const char *meta, char *why, size_t len)
 {
-    char log[4200], model[4200];
+    char log[FM_PATH_NAME], model[FM_PATH_NAME];
     snprintf(log, sizeof log, "%s/log.csv", dir);
     snprintf(model, sizeof model, "%s/model.fmw", dir);
     int has_log = file_exists(log), has_model = file_exists(model);
@@ -211,7 +211,7 @@ static void point_spec(const SweepSpec *s, const SweepPoint *p, char *dir, size_
 
 static Status write_summary(const SweepSpec *s, const SweepRow *rows, const Curve *curves, Err *e)
 {
-    char path[4200];
+    char path[FM_PATH_NAME];
     Status st = ST_OK;
     for (int f = 0; f < 2 && !st; f++) {
         Buf b = {0};
@@ -240,7 +240,7 @@ Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *te
 {
     if (s->npoints < 1 || s->npoints > SWEEP_MAX_RUNS)
         return err_set(e, ST_ERR_ARG, "a sweep has 1 to %d runs, not %d", SWEEP_MAX_RUNS, s->npoints);
-    char dir[4200], why[512], path[4300];
+    char dir[FM_PATH_NAME], why[512], path[FM_PATH_NAME + FM_NAME];
     int skip[SWEEP_MAX_RUNS];
     Status st;
     /* first every setting's net against the data, and every folder, before any folder is made */
@@ -285,7 +285,7 @@ Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *te
         if ((st = curve_read(path, &curves[i], e))) break;
         if ((st = sweep_row(p->name, &curves[i], &rows[i], e))) break;
         rows[i].skipped = skip[i];
-        char png[4300];
+        char png[FM_PATH_NAME + FM_NAME];
         snprintf(png, sizeof png, "%s/curves.png", dir);
         st = plot_log_file(path, png, e);
     }
