@@ -13,6 +13,7 @@
 
 #include "model/weights.h"
 #include "report/plot.h"
+#include "train/regopts.h"
 
 void sweep_format_number(double v, char *buf, size_t len)
 {
@@ -110,11 +111,15 @@ SweepDirState sweep_dir_state(const char *dir, int epochs, const char *meta, cha
     Err e;
     if (meta) {
         Net *net;
-        char *m = NULL;
-        if (weights_load(model, 1, &net, &m, &e)) return SWEEP_DIR_PARTIAL; /* unreadable: retrain */
+        CkptState ck;
+        if (weights_load_run(model, 1, &net, &ck, &e)) return SWEEP_DIR_PARTIAL; /* unreadable: retrain */
         net_free(net);
-        int same = same_settings(meta, m, why, len);
-        free(m);
+        Buf held = {0}; /* its settings: the META lines, then the REG lines */
+        buf_printf(&held, "%s%s", ck.meta ? ck.meta : "", ck.reg ? ck.reg : "");
+        int same = !held.failed && same_settings(meta, held.data, why, len);
+        if (held.failed && why) snprintf(why, len, "out of memory to compare them");
+        buf_free(&held);
+        weights_state_free(&ck);
         if (!same) return SWEEP_DIR_OTHER;
     }
     Curve c;
@@ -257,8 +262,9 @@ Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *te
             net_free(net);
             return st;
         }
-        char meta[2048];
-        run_meta(&rs, net, train->n, meta, sizeof meta);
+        char meta[2048 + 512]; /* the settings as the checkpoint holds them: META, then REG */
+        run_meta(&rs, net, train->n, meta, 2048);
+        regopts_format(&rs.train, meta + strlen(meta), sizeof meta - strlen(meta));
         net_free(net);
         SweepDirState ds = sweep_dir_state(dir, rs.train.epochs, meta, why, sizeof why);
         if (ds == SWEEP_DIR_OTHER)

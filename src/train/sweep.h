@@ -45,9 +45,11 @@ typedef enum {
 } SweepDirState;
 
 /* The state of a run folder for a run of `epochs` epochs whose checkpoint
- * META (run_meta) would be meta; meta NULL skips the settings check. The
- * META lines "epoch=" (progress) are ignored in the comparison. *why (if not
- * NULL, len bytes) says what differs for SWEEP_DIR_OTHER. */
+ * settings would be meta: its META lines (run_meta) then its REG lines
+ * (regopts_format), which the checkpoint's META and REG sections are
+ * compared with; meta NULL skips the settings check. The META lines
+ * "epoch=" (progress) are ignored in the comparison. *why (if not NULL, len
+ * bytes) says what differs for SWEEP_DIR_OTHER. */
 SweepDirState sweep_dir_state(const char *dir, int epochs, const char *meta, char *why, size_t len);
 
 typedef struct {
