@@ -138,31 +138,38 @@ static int finish(Status st, const Err *e, const TrainCtx *tx, const char *model
 }
 
 /* `train --resume FILE`: continues the run saved in FILE with its own
- * settings, up to --epochs in total (default: the epochs it was started
+ * settings, up to --epochs in total (epochs; 0: the epochs it was started
  * with), writing into FILE's folder unless --out names another. Flags that
  * would change the run are usage errors. */
-static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int epochs, int threads,
-                        const char *data, const char *out, int overwrite, int no_progress, int save_every)
+/* With --resume, flags that would change the run are usage errors: 0, or
+ * the exit code after the message. */
+static int resume_flags_ok(const ArgSpec *specs, int nspecs)
 {
     static const char *const ALLOWED[] = {"resume", "epochs", "threads", "out", "data", "overwrite", "no-progress",
                                           "save-every"};
-    Err e;
-    int epochs_seen = 0;
     for (int i = 0; i < nspecs; i++) {
         int ok = 0;
         for (size_t k = 0; k < sizeof ALLOWED / sizeof ALLOWED[0]; k++) ok |= !strcmp(specs[i].name, ALLOWED[k]);
         if (specs[i].seen && !ok) {
+            Err e;
             err_set(&e, ST_ERR_ARG,
                     "--%s cannot be combined with --resume: a resumed run keeps its settings (only --epochs, "
                     "--threads, --out, --overwrite, --data, --no-progress and --save-every may be given)",
                     specs[i].name);
             return cli_usage_error("train", &e);
         }
-        epochs_seen |= specs[i].seen && !strcmp(specs[i].name, "epochs");
     }
+    return 0;
+}
+
+static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int epochs, int threads,
+                        const char *data, const char *out, int overwrite, int no_progress, int save_every)
+{
+    Err e;
+    if (resume_flags_ok(specs, nspecs)) return EXIT_USAGE;
     if (cli_set_threads("train", threads)) return EXIT_USAGE;
     ResumedRun r;
-    Status st = resume_load(path, epochs_seen ? epochs : 0, &r, &e);
+    Status st = resume_load(path, epochs, &r, &e);
     if (st) return cli_fail(st, &e);
     Dataset train = {0}, test = {0}, valset = {0};
     char dir[FM_PATH], model_path[FM_PATH_NAME], log_path[FM_PATH_NAME], data_dir[FM_PATH];
@@ -350,8 +357,8 @@ int cmd_train(int argc, char **argv)
     int rc = train_parse(argc, argv, &a);
     if (rc >= 0) return rc;
     if (a.resume)
-        return train_resume(a.resume, a.specs, a.nspecs, a.f.epochs, a.f.threads, a.f.data, a.out, a.overwrite,
-                            a.f.no_progress, a.f.save_every);
+        return train_resume(a.resume, a.specs, a.nspecs, args_given(a.specs, a.nspecs, &a.f.epochs) ? a.f.epochs : 0,
+                            a.f.threads, a.f.data, a.out, a.overwrite, a.f.no_progress, a.f.save_every);
     TrainJob j = {0};
     if (!(rc = train_build(&a, &j)) && !(rc = train_check(&a, &j))) rc = train_go(&a, &j);
     train_data_free(&j.data);

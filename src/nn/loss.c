@@ -5,7 +5,6 @@
  * does not depend on the thread count. */
 #include "nn/loss.h"
 
-#include <math.h>
 #include <stddef.h>
 
 #include "nn/softmax.h"
@@ -18,14 +17,11 @@ double softmax_xent(const float *logits, const int *labels, int n, int k, float 
     for (int i = 0; i < n; i++) {
         const float *z = logits + (size_t)i * k;
         int arg;
-        double lse = softmax_row(z, k, NULL, &arg);
+        float *d = dlogits ? dlogits + (size_t)i * k : NULL;
+        double lse = d ? softmax_row_scaled(z, k, scale, d, &arg) : softmax_row(z, k, NULL, &arg);
         total += lse - z[labels[i]];
         right += arg == labels[i];
-        if (dlogits) { /* softmax_j = exp(z_j - lse), softmax_row's formula, rounded to float */
-            float *d = dlogits + (size_t)i * k;
-            for (int j = 0; j < k; j++) d[j] = (float)(exp((double)z[j] - lse)) * scale;
-            d[labels[i]] -= scale;
-        }
+        if (d) d[labels[i]] -= scale; /* scale * (softmax - onehot) */
     }
     if (correct) *correct = right;
     return total;

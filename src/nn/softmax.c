@@ -3,7 +3,8 @@
 
 #include <math.h>
 
-double softmax_row(const float *z, int k, double *p, int *argmax)
+/* lse of z[0..k), and the index of its largest entry (first on ties). */
+static double row_lse(const float *z, int k, int *argmax)
 {
     int arg = 0;
     float m = z[0];
@@ -11,10 +12,22 @@ double softmax_row(const float *z, int k, double *p, int *argmax)
         if (z[j] > m) m = z[j], arg = j;
     double s = 0.0;
     for (int j = 0; j < k; j++) s += exp((double)z[j] - m);
-    double lse = m + log(s);
+    if (argmax) *argmax = arg;
+    return m + log(s);
+}
+
+double softmax_row(const float *z, int k, double *p, int *argmax)
+{
+    double lse = row_lse(z, k, argmax);
     if (p)
         for (int j = 0; j < k; j++) p[j] = exp((double)z[j] - lse);
-    if (argmax) *argmax = arg;
+    return lse;
+}
+
+double softmax_row_scaled(const float *z, int k, float scale, float *p, int *argmax)
+{
+    double lse = row_lse(z, k, argmax);
+    for (int j = 0; j < k; j++) p[j] = (float)exp((double)z[j] - lse) * scale;
     return lse;
 }
 
