@@ -29,6 +29,15 @@ static int same_folder(const char *a, const char *b)
     return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* The run header's memory line: the estimate of run_memory and the limit. */
+static void print_memory(const RunMemory *m)
+{
+    const char *what;
+    size_t lim = net_memory_limit(&what);
+    printf("memory: estimated %.1f MiB at the peak, of %.1f GiB (%s)\n", (double)m->total / (1 << 20),
+           (double)lim / (1u << 30), what);
+}
+
 /* The hooks' context: progress, and the last state written to model.fmw. */
 typedef struct {
     CliProgress pr;        /* first: the ctx of cli_on_batch and cli_on_epoch */
@@ -152,14 +161,15 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
     r.spec.overwrite = overwrite || same_folder(r.spec.out, dir); /* continue in place, not over another run */
     r.spec.save_every = save_every;
     run_paths(&r.spec, model_path, log_path, sizeof model_path);
-    if ((st = run_prepare(&r.spec, &e))) {
+    RunMemory mem;
+    if ((st = run_memory_check(&r.spec, r.net, &train, &test, &mem, &e)) || (st = run_prepare(&r.spec, &e))) {
         rc = cli_fail(st, &e);
         goto done;
     }
     const TrainConfig *tc = &r.spec.train;
     TrainCtx tx = {.pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = tc->batch, .epochs = tc->epochs},
                    .saved = same_folder(path, model_path), .epoch = tc->start_epoch, .batch = tc->start_batch,
-                   .nbatches = (train.n + tc->batch - 1) / tc->batch};
+                   .nbatches = (int)(((long long)train.n + tc->batch - 1) / tc->batch)};
     char where[96];
     if (tc->start_batch > 0)
         snprintf(where, sizeof where, "in epoch %d of %d, after batch %d of %d", tc->start_epoch + 1, tc->epochs,
@@ -168,6 +178,7 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
         snprintf(where, sizeof where, "after epoch %d of %d", tc->start_epoch, tc->epochs);
     printf("fmnist %s: resuming %s (%s) %s, %d training and %d test images\n", FMNIST_VERSION, path, r.spec.model,
            where, train.n, test.n);
+    print_memory(&mem);
     printf("optimizer %s lr %g, step %llu, batch %d, seed %llu, %d thread%s; writing %s\n", r.spec.optim_name,
            (double)tc->opt.lr, (unsigned long long)tc->start_step, tc->batch, (unsigned long long)tc->seed,
            cli_max_threads(), cli_max_threads() == 1 ? "" : "s", r.spec.out);
@@ -317,7 +328,8 @@ int cmd_train(int argc, char **argv)
     run_paths(&spec, model_path, logbuf, sizeof logbuf);
     log = logbuf;
     int rc = 0;
-    if ((st = run_prepare(&spec, &e))) {
+    RunMemory mem;
+    if ((st = run_memory_check(&spec, net, &train, &test, &mem, &e)) || (st = run_prepare(&spec, &e))) {
         rc = cli_fail(st, &e);
         goto done;
     }
@@ -326,6 +338,7 @@ int cmd_train(int argc, char **argv)
     printf("fmnist %s: %s, %d training and %d test images of %dx%d, %d classes\n", FMNIST_VERSION, model, train.n,
            test.n, train.h, train.w, net->nclasses);
     net_summary(net, stdout);
+    print_memory(&mem);
     printf("optimizer %s lr %g%s, batch %d, %d epochs, seed %d, %d thread%s; writing %s\n", optim, (double)lr,
            wd > 0 ? " with weight decay" : "", batch, epochs, seed, cli_max_threads(), cli_max_threads() == 1 ? "" : "s",
            out);

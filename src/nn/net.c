@@ -137,7 +137,7 @@ static int size_add(size_t a, size_t b, size_t *sum)
 #define NET_MAX_BYTES ((size_t)64 << 30)
 #endif
 
-static size_t memory_limit(const char **what)
+size_t net_memory_limit(const char **what)
 {
     size_t lim = NET_MAX_BYTES;
     *what = "the limit";
@@ -150,6 +150,26 @@ static size_t memory_limit(const char **what)
     }
 #endif
     return lim;
+}
+
+/* The fusions net_build makes (layer.h): a relu after a conv, a dense or a
+ * batchnorm is applied by that layer, and a 2x2 stride-2 maxpool after a
+ * conv + relu by the conv. Needs every layer's ops and spec. */
+static void set_fusions(Layer *layers, int n)
+{
+    for (int i = 0; i < n; i++) {
+        Layer *l = &layers[i];
+        l->fuse_relu = l->fuse_pool = 0;
+        if ((l->ops == &batchnorm_ops || l->ops == &dense_ops) && i + 1 < n && layers[i + 1].ops == &relu_ops)
+            l->fuse_relu = 1;
+        if (l->ops == &conv_ops && i + 1 < n && layers[i + 1].ops == &relu_ops) {
+            l->fuse_relu = 1;
+            /* ... and a 2x2 stride-2 maxpool after them: its backward too */
+            const Layer *p = i + 2 < n ? &layers[i + 2] : NULL;
+            l->fuse_pool = p && p->ops == &maxpool_ops && p->spec.kh == 2 && p->spec.kw == 2 &&
+                           (p->spec.stride == 0 || p->spec.stride == 2);
+        }
+    }
 }
 
 /* Every size is checked for overflow and against the limits before
@@ -178,8 +198,7 @@ static Status plan_layers(const ModelCfg *c, int max_batch, Layer *layers, Plan 
             return err_set(e, st, "%s:%d: %s (input %s)", c->path, l->spec.line, le.msg, shape_str(s, sb, sizeof sb));
         s = l->out;
         size_t numel = shape_numel(s), bytes;
-        if (s.c < 1 || s.h < 1 || s.w < 1 || !size_mul(numel, mb * sizeof(float), &bytes) || bytes > MAX_ACT_BYTES ||
-            !size_add(acts, bytes, &acts))
+        if (s.c < 1 || s.h < 1 || s.w < 1 || !size_mul(numel, mb * sizeof(float), &bytes) || bytes > MAX_ACT_BYTES)
             return err_set(e, ST_ERR_SHAPE, "%s:%d: %s output %s is too large for batch %d", c->path, l->spec.line,
                            l->spec.kind, shape_str(s, sb, sizeof sb), max_batch);
         if (l->nw > MAX_PARAMS || l->nb > MAX_PARAMS || l->nbuf > MAX_PARAMS ||
@@ -196,6 +215,12 @@ static Status plan_layers(const ModelCfg *c, int max_batch, Layer *layers, Plan 
                        "%s:%d: the last layer must give a flat output (one value per class), got %s", c->path,
                        c->layers[c->nlayers - 1].line, shape_str(s, sb, sizeof sb));
     p->nclasses = s.c;
+    /* the output buffers net_build allocates: none for a pass-through layer */
+    set_fusions(layers, c->nlayers);
+    Net view = {.layers = layers};
+    for (int i = 0; i < c->nlayers; i++)
+        if (!passthrough(&view, i) && !size_add(acts, shape_numel(layers[i].out) * mb * sizeof(float), &acts))
+            return err_set(e, ST_ERR_SHAPE, "%s: the network is too large for batch %d", c->path, max_batch);
     /* parameters and gradients, activations, two gradient buffers, scratch */
     size_t dbuf, total;
     if (!size_mul(p->max_ws, mb * sizeof(float), &p->ws_bytes) || p->ws_bytes > MAX_ACT_BYTES)
@@ -205,7 +230,7 @@ static Status plan_layers(const ModelCfg *c, int max_batch, Layer *layers, Plan 
         !size_add(total, p->ws_bytes, &total))
         return err_set(e, ST_ERR_SHAPE, "%s: the network is too large for batch %d", c->path, max_batch);
     const char *what;
-    size_t lim = memory_limit(&what);
+    size_t lim = net_memory_limit(&what);
     if (total > lim)
         return err_set(e, ST_ERR_SHAPE, "%s: the network needs %.1f GiB for batch %d, more than %s (%.1f GiB)", c->path,
                        (double)total / (1u << 30), max_batch, what, (double)lim / (1u << 30));
@@ -255,6 +280,7 @@ Status net_build(ModelCfg *cfg, int max_batch, Net **out, Err *e)
     if ((st = plan_layers(c, max_batch, net->layers, &plan, e))) goto fail;
     size_t nparams = plan.nparams, max_numel = plan.max_numel, max_ws = plan.max_ws, ws_bytes = plan.ws_bytes;
     net->nclasses = plan.nclasses;
+    net->bytes = plan.bytes;
 
     /* one arena for the parameters, one for their gradients */
     net->nparams = nparams;
@@ -286,22 +312,9 @@ Status net_build(ModelCfg *cfg, int max_batch, Net **out, Err *e)
 
     /* activations, gradient ping-pong buffers and scratch, for max_batch */
     size_t mb = (size_t)max_batch;
-    for (int i = 0; i < c->nlayers; i++) {
-        /* conv + relu: the conv applies the relu as it stores its output,
-         * saving two passes over the largest activations (layer.h) */
-        Layer *l = &net->layers[i];
-        if ((l->ops == &batchnorm_ops || l->ops == &dense_ops) && i + 1 < c->nlayers &&
-            net->layers[i + 1].ops == &relu_ops)
-            l->fuse_relu = 1;
-        if (l->ops == &conv_ops && i + 1 < c->nlayers && net->layers[i + 1].ops == &relu_ops) {
-            l->fuse_relu = 1;
-            /* ... and a 2x2 stride-2 maxpool after them: its backward too */
-            const Layer *p = i + 2 < c->nlayers ? &net->layers[i + 2] : NULL;
-            l->fuse_pool = p && p->ops == &maxpool_ops && p->spec.kh == 2 && p->spec.kw == 2 &&
-                           (p->spec.stride == 0 || p->spec.stride == 2);
-        }
-        if (!passthrough(net, i) && !(net->act[i] = malloc(mb * shape_numel(l->out) * sizeof(float)))) goto nomem;
-    }
+    for (int i = 0; i < c->nlayers; i++) /* fusions: set by plan_layers (set_fusions) */
+        if (!passthrough(net, i) && !(net->act[i] = malloc(mb * shape_numel(net->layers[i].out) * sizeof(float))))
+            goto nomem;
     for (int i = 0; i + 2 < c->nlayers; i++) /* a fused pool's output buffer */
         if (net->layers[i].fuse_pool) net->layers[i].pool_out = net->act[i + 2];
     net->dbuf[0] = malloc(mb * max_numel * sizeof(float));

@@ -45,6 +45,7 @@ typedef struct {
                                conv before it (its output is its input)   */
     float *dbuf[2];         /* ping-pong buffers for activation gradients */
     float *ws;              /* scratch shared by all layers               */
+    size_t bytes;           /* what net_build allocated for all the above  */
 } Net;
 
 /* Builds the network for cfg (which it takes over: the caller must not free
@@ -59,6 +60,10 @@ void net_free(Net *net);
  * would allocate (either may be NULL). Allocates nothing large, so a reader
  * can compare a file's claims with the data it holds before building. */
 Status net_plan(const ModelCfg *cfg, int max_batch, size_t *nparams, size_t *bytes, Err *e);
+/* The most memory a program may take: 64 GiB, or this machine's physical
+ * memory if less (*what names which: "the limit", "this machine's memory").
+ * net_plan refuses a net beyond it; run_memory_check (train/run.h) a run. */
+size_t net_memory_limit(const char **what);
 
 /* Initializes every parameter from seed (PyTorch's default per kind). */
 void net_init(Net *net, uint64_t seed);
