@@ -46,7 +46,7 @@ static void predict_one(Net *net, Options *o, const char *label, const uint8_t *
         printf("%s: out of memory\n", label);
         return;
     }
-    Dataset d = {1, h, w, (uint8_t *)px, NULL};
+    Dataset d = {.n = 1, .h = h, .w = w, .pixels = (uint8_t *)px};
     uint8_t lab = 0;
     d.labels = &lab;
     uint32_t idx = 0;

@@ -60,6 +60,15 @@ static int check_run_files(const RunSpec *spec, const char *resume, const char *
     return rc;
 }
 
+/* The run header's memory line: the estimate of run_memory and the limit. */
+static void print_memory(const RunMemory *m)
+{
+    const char *what;
+    size_t lim = net_memory_limit(&what);
+    printf("memory: estimated %.1f MiB at the peak, of %.1f GiB (%s)\n", (double)m->total / (1 << 20),
+           (double)lim / (1u << 30), what);
+}
+
 /* The hooks' context: progress, and the last state written to model.fmw. */
 typedef struct {
     CliProgress pr;        /* first: the ctx of cli_on_batch and cli_on_epoch */
@@ -188,15 +197,16 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
         rc = cli_fail(ST_ERR_FORMAT, &e);
         goto done;
     }
+    RunMemory mem;
     if ((st = train_check_data(r.net, &train, "training", &e)) || (st = train_check_data(r.net, &test, "test", &e)) ||
-        (st = run_prepare(&r.spec, &e))) {
+        (st = run_memory_check(&r.spec, r.net, &train, &test, &mem, &e)) || (st = run_prepare(&r.spec, &e))) {
         rc = cli_fail(st, &e);
         goto done;
     }
     const TrainConfig *tc = &r.spec.train;
     TrainCtx tx = {.pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = tc->batch, .epochs = tc->epochs},
                    .saved = same_folder(path, model_path), .epoch = tc->start_epoch, .batch = tc->start_batch,
-                   .nbatches = (train.n + tc->batch - 1) / tc->batch};
+                   .nbatches = (int)(((long long)train.n + tc->batch - 1) / tc->batch)};
     char where[96];
     if (tc->start_batch > 0)
         snprintf(where, sizeof where, "in epoch %d of %d, after batch %d of %d", tc->start_epoch + 1, tc->epochs,
@@ -205,6 +215,7 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
         snprintf(where, sizeof where, "after epoch %d of %d", tc->start_epoch, tc->epochs);
     printf("fmnist %s: resuming %s (%s) %s, %d training and %d test images from %s\n", FMNIST_VERSION, path,
            r.spec.model, where, train.n, test.n, data_dir);
+    print_memory(&mem);
     printf("optimizer %s lr %g, step %llu, batch %d, seed %llu, %d thread%s; writing %s\n", r.spec.optim_name,
            (double)tc->opt.lr, (unsigned long long)tc->start_step, tc->batch, (unsigned long long)tc->seed,
            cli_max_threads(), cli_max_threads() == 1 ? "" : "s", r.spec.out);
@@ -351,7 +362,9 @@ int cmd_train(int argc, char **argv)
         goto done;
     }
     if (val) spec.train.val = &valset;
-    if ((st = train_check_data(net, &train, "training", &e)) || (st = train_check_data(net, &test, "test", &e))) {
+    RunMemory mem;
+    if ((st = train_check_data(net, &train, "training", &e)) || (st = train_check_data(net, &test, "test", &e)) ||
+        (st = run_memory_check(&spec, net, &train, &test, &mem, &e))) {
         rc = cli_fail(st, &e);
         goto done;
     }
@@ -374,6 +387,7 @@ int cmd_train(int argc, char **argv)
     printf("fmnist %s: %s, %d training and %d test images of %dx%d, %d classes, from %s\n", FMNIST_VERSION, model,
            train.n, test.n, train.h, train.w, net->nclasses, data_dir);
     net_summary(net, stdout);
+    print_memory(&mem);
     printf("optimizer %s lr %g%s, batch %d, %d epochs, seed %d, %d thread%s; writing %s\n", optim, (double)lr,
            wd > 0 ? " with weight decay" : "", batch, epochs, seed, cli_max_threads(), cli_max_threads() == 1 ? "" : "s",
            out);

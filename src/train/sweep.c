@@ -259,7 +259,12 @@ Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *te
         }
         char meta[2048];
         run_meta(&rs, net, train->n, meta, sizeof meta);
+        st = run_memory_check(&rs, net, train, test, NULL, e);
         net_free(net);
+        if (st) {
+            err_prefix(e, p->name);
+            return st;
+        }
         SweepDirState ds = sweep_dir_state(dir, rs.train.epochs, meta, why, sizeof why);
         if (ds == SWEEP_DIR_OTHER)
             return err_set(e, ST_ERR_IO, "%s holds a run with other settings (%s); choose another --out", dir, why);
