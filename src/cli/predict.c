@@ -74,7 +74,7 @@ static Status predict_one(Net *net, Options *o, const char *label, const uint8_t
         st = err_set(e, ST_ERR_NOMEM, "%s: out of memory", label);
     } else {
         uint8_t lab = 0;
-        Dataset d = {1, h, w, (uint8_t *)px, &lab};
+        Dataset d = {.n = 1, .h = h, .w = w, .pixels = (uint8_t *)px, .labels = &lab};
         uint32_t idx = 0;
         int y;
         dataset_batch(&d, &idx, 1, net->spec.mean, net->spec.std, x, &y);

@@ -61,6 +61,15 @@ static int check_run_files(const RunSpec *spec, const char *resume, const char *
     return rc;
 }
 
+/* The run header's memory line: the estimate of run_memory and the limit. */
+static void print_memory(const RunMemory *m)
+{
+    const char *what;
+    size_t lim = net_memory_limit(&what);
+    printf("memory: estimated %.1f MiB at the peak, of %.1f GiB (%s)\n", (double)m->total / (1 << 20),
+           (double)lim / (1u << 30), what);
+}
+
 /* The hooks' context: progress, and the last state written to model.fmw. */
 typedef struct {
     CliProgress pr;        /* first: the ctx of cli_on_batch and cli_on_epoch */
@@ -196,15 +205,16 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
         rc = cli_fail(ST_ERR_FORMAT, &e);
         goto done;
     }
+    RunMemory mem;
     if ((st = train_check_data(r.net, &train, "training", &e)) || (st = train_check_data(r.net, &test, "test", &e)) ||
-        (st = run_prepare(&r.spec, &e))) {
+        (st = run_memory_check(&r.spec, r.net, &train, &test, &mem, &e)) || (st = run_prepare(&r.spec, &e))) {
         rc = cli_fail(st, &e);
         goto done;
     }
     const TrainConfig *tc = &r.spec.train;
     TrainCtx tx = {.pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = tc->batch, .epochs = tc->epochs},
                    .saved = same_folder(path, model_path), .epoch = tc->start_epoch, .batch = tc->start_batch,
-                   .nbatches = (train.n + tc->batch - 1) / tc->batch};
+                   .nbatches = (int)(((long long)train.n + tc->batch - 1) / tc->batch)};
     char where[96];
     if (tc->start_batch > 0)
         snprintf(where, sizeof where, "in epoch %d of %d, after batch %d of %d", tc->start_epoch + 1, tc->epochs,
@@ -213,6 +223,7 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
         snprintf(where, sizeof where, "after epoch %d of %d", tc->start_epoch, tc->epochs);
     printf("fmnist %s: resuming %s (%s) %s, %d training and %d test images from %s\n", FMNIST_VERSION, path,
            r.spec.model, where, train.n, test.n, data_dir);
+    print_memory(&mem);
     printf("optimizer %s lr %g, step %llu, batch %d, seed %llu, %d thread%s; writing %s\n", r.spec.optim_name,
            (double)tc->opt.lr, (unsigned long long)tc->start_step, tc->batch, (unsigned long long)tc->seed,
            cli_max_threads(), cli_max_threads() == 1 ? "" : "s", r.spec.out);
@@ -274,6 +285,7 @@ typedef struct {
     RunSpec spec;
     Net *net;
     TrainData data;
+    RunMemory mem;            /* run_memory_check's estimate */
     int default_out;          /* no --out: runs/MODEL-TIME, made last */
     char outbase[FM_PATH], outbuf[FM_PATH];
     char model_path[FM_PATH_NAME], log_path[FM_PATH_NAME];
@@ -304,7 +316,8 @@ static int train_build(const TrainArgs *a, TrainJob *j)
 }
 
 /* Before anything is written: the files (never replace an input, nor an
- * earlier run unless asked), the data against the net; then the output
+ * earlier run unless asked), the data against the net, the memory the run
+ * will take; then the output
  * folder is made (a default one new, with -2.. if taken meanwhile, so no
  * earlier run can be in it). Returns 0 or the exit code. */
 static int train_check(const TrainArgs *a, TrainJob *j)
@@ -317,7 +330,8 @@ static int train_check(const TrainArgs *a, TrainJob *j)
         return st == ST_ERR_ARG ? cli_usage_error("train", &e) : cli_fail(st, &e);
     if (a->f.val) j->spec.train.val = &j->data.val;
     if ((st = train_check_data(j->net, &j->data.train, "training", &e)) ||
-        (st = train_check_data(j->net, &j->data.test, "test", &e)))
+        (st = train_check_data(j->net, &j->data.test, "test", &e)) ||
+        (st = run_memory_check(&j->spec, j->net, &j->data.train, &j->data.test, &j->mem, &e)))
         return cli_fail(st, &e);
     if (j->default_out) {
         if ((st = cli_default_out_create(j->outbase, j->outbuf, sizeof j->outbuf, &e))) return cli_fail(st, &e);
@@ -337,6 +351,7 @@ static int train_go(const TrainArgs *a, TrainJob *j)
     printf("fmnist %s: %s, %d training and %d test images of %dx%d, %d classes, from %s\n", FMNIST_VERSION, f->model,
            train->n, j->data.test.n, train->h, train->w, j->net->nclasses, j->data.dir);
     net_summary(j->net, stdout);
+    print_memory(&j->mem);
     printf("optimizer %s lr %g%s, batch %d, %d epochs, seed %d, %d thread%s; writing %s\n", f->optim, (double)f->lr,
            f->weight_decay > 0 ? " with weight decay" : "", f->batch, f->epochs, f->seed, cli_max_threads(),
            cli_max_threads() == 1 ? "" : "s", j->spec.out);

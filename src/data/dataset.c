@@ -162,7 +162,7 @@ Status data_load(const char *dir, const char *split, int nclasses, Dataset *out,
             goto fail;
         }
     }
-    out->n = (int)im.n;
+    out->n = out->alloc_n = (int)im.n;
     out->h = (int)im.rows;
     out->w = (int)im.cols;
     out->pixels = im.pixels; /* ownership moves to *out */
@@ -186,7 +186,14 @@ void dataset_free(Dataset *d)
 void dataset_truncate(Dataset *d, int n)
 {
     if (n < 0) n = 0;
+    if (d->alloc_n < d->n) d->alloc_n = d->n;
     if (n < d->n) d->n = n;
+}
+
+size_t dataset_bytes(const Dataset *d)
+{
+    size_t n = (size_t)(d->alloc_n > d->n ? d->alloc_n : d->n);
+    return d->pixels ? n * ((size_t)d->h * (size_t)d->w + 1) : 0;
 }
 
 void dataset_batch(const Dataset *d, const uint32_t *idx, int n, float mean, float std, float *x,

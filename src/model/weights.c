@@ -32,11 +32,28 @@ static uint32_t crc_of(const unsigned char *p, size_t n)
     return (uint32_t)c;
 }
 
-static void put_section(Buf *b, const char *tag, const void *p, size_t n)
+/* A section is its tag, its length (u64) and its bytes: begin_section puts
+ * the tag and room for the length, end_section fills the length in once the
+ * bytes are there, so that a section is written in place, never copied. */
+static size_t begin_section(Buf *b, const char *tag)
 {
     buf_put(b, tag, 4);
-    buf_u64(b, n);
+    buf_u64(b, 0);
+    return b->len;
+}
+
+static void end_section(Buf *b, size_t start)
+{
+    if (b->failed) return;
+    uint64_t n = b->len - start;
+    for (int i = 0; i < 8; i++) b->data[start - 8 + i] = (char)(unsigned char)(n >> 8 * i);
+}
+
+static void put_section(Buf *b, const char *tag, const void *p, size_t n)
+{
+    size_t at = begin_section(b, tag);
     buf_put(b, p, n);
+    end_section(b, at);
 }
 
 static void put_f32(Buf *b, float f)
@@ -102,10 +119,29 @@ static void put_optim(Buf *o, const Optim *opt)
     put_f32s(o, opt->v, opt->n);
 }
 
+size_t weights_file_bytes(const Net *net, int has_optim, size_t text_bytes)
+{
+    /* magic, version, section count, CRC; eight section headers at most;
+     * RUN (56 bytes mid-epoch), DROP, the tensors with their names and
+     * dims, OPTM (its settings, then m and v) */
+    size_t n = 16 + 8 * 12 + text_bytes + strlen(net->spec.text) + 56 + 4 + 4 * (size_t)net->nlayers + 4;
+    for (int k = 0; k < net->ntensors; k++)
+        n += 4 + strlen(net->tensors[k].name) + 4 + 4 * (size_t)net->tensors[k].ndim + 4 * net->tensors[k].numel;
+    if (has_optim) n += 52 + 8 * net->nparams;
+    return n;
+}
+
 Status weights_save_run(const char *path, const Net *net, const CkptState *st, Err *e)
 {
-    Buf b = {0}, sec = {0};
-    int failed = 0;
+    if (st && st->has_optim && st->opt.n != net->nparams)
+        return err_set(e, ST_ERR_ARG, "%s: optimizer state of %zu values for a net of %zu parameters", path, st->opt.n,
+                       net->nparams);
+    /* the whole file in one buffer of its size: nothing is copied or grown */
+    size_t text = st ? (st->meta ? strlen(st->meta) : 0) + (st->log ? strlen(st->log) : 0) +
+                           (st->reg ? strlen(st->reg) : 0)
+                     : 0;
+    Buf b = {.cap = weights_file_bytes(net, st && st->has_optim, text)};
+    if (!(b.data = malloc(b.cap))) return err_set(e, ST_ERR_NOMEM, "%s: out of memory", path);
     buf_put(&b, MAGIC, 4);
     buf_u32(&b, WEIGHTS_VERSION);
     unsigned nsec = 3 + (st && st->meta) + (st && st->log) + (st && st->has_progress) + (st && st->has_optim) +
@@ -115,45 +151,33 @@ Status weights_save_run(const char *path, const Net *net, const CkptState *st, E
     if (st && st->meta) put_section(&b, "META", st->meta, strlen(st->meta));
     if (st && st->log) put_section(&b, "LOG ", st->log, strlen(st->log));
     if (st && st->reg) put_section(&b, "REG ", st->reg, strlen(st->reg));
+    size_t at;
     if (st && st->has_progress) {
-        buf_u32(&sec, (unsigned)st->epoch);
-        buf_u32(&sec, (unsigned)st->epochs);
-        buf_u32(&sec, (unsigned)st->batch);
-        buf_u32(&sec, (unsigned)st->train_n);
-        buf_u64(&sec, (unsigned long long)st->step);
-        buf_u64(&sec, (unsigned long long)st->seed);
+        at = begin_section(&b, "RUN ");
+        buf_u32(&b, (unsigned)st->epoch);
+        buf_u32(&b, (unsigned)st->epochs);
+        buf_u32(&b, (unsigned)st->batch);
+        buf_u32(&b, (unsigned)st->train_n);
+        buf_u64(&b, (unsigned long long)st->step);
+        buf_u64(&b, (unsigned long long)st->seed);
         if (st->pos_batch > 0) { /* mid-epoch: where in the epoch (docs/checkpoint.md) */
-            buf_u32(&sec, (unsigned)st->pos_batch);
-            buf_u32(&sec, (unsigned)st->pos_right);
-            put_f64(&sec, st->pos_loss);
-            put_f64(&sec, st->pos_seconds);
+            buf_u32(&b, (unsigned)st->pos_batch);
+            buf_u32(&b, (unsigned)st->pos_right);
+            put_f64(&b, st->pos_loss);
+            put_f64(&b, st->pos_seconds);
         }
-        put_section(&b, "RUN ", sec.data, sec.len);
-        failed |= sec.failed;
-        buf_free(&sec);
+        end_section(&b, at);
     }
-    put_dropout(&sec, net);
-    put_section(&b, "DROP", sec.data, sec.len);
-    failed |= sec.failed;
-    buf_free(&sec);
-    put_tensors(&sec, net);
-    put_section(&b, "TENS", sec.data, sec.len);
-    failed |= sec.failed;
-    buf_free(&sec);
+    at = begin_section(&b, "DROP");
+    put_dropout(&b, net);
+    end_section(&b, at);
+    at = begin_section(&b, "TENS");
+    put_tensors(&b, net);
+    end_section(&b, at);
     if (st && st->has_optim) {
-        if (st->opt.n != net->nparams) {
-            buf_free(&b);
-            return err_set(e, ST_ERR_ARG, "%s: optimizer state of %zu values for a net of %zu parameters", path,
-                           st->opt.n, net->nparams);
-        }
-        put_optim(&sec, &st->opt);
-        put_section(&b, "OPTM", sec.data, sec.len);
-        failed |= sec.failed;
-        buf_free(&sec);
-    }
-    if (failed || b.failed) {
-        buf_free(&b);
-        return err_set(e, ST_ERR_NOMEM, "%s: out of memory", path);
+        at = begin_section(&b, "OPTM");
+        put_optim(&b, &st->opt);
+        end_section(&b, at);
     }
     buf_u32(&b, crc_of((const unsigned char *)b.data, b.len));
     Status s = b.failed ? err_set(e, ST_ERR_NOMEM, "%s: out of memory", path) : file_write_atomic(path, b.data, b.len, e);

@@ -47,6 +47,11 @@ Status weights_save(const char *path, const Net *net, const char *meta, Err *e);
 /* Everything in st (NULL: as weights_save with no meta). */
 Status weights_save_run(const char *path, const Net *net, const CkptState *st, Err *e);
 
+/* The bytes of a checkpoint of net (an upper bound, within 100 bytes): with
+ * the optimizer state if has_optim, and text_bytes of META, LOG and REG text.
+ * weights_save_run builds the file in one buffer of this size. */
+size_t weights_file_bytes(const Net *net, int has_optim, size_t text_bytes);
+
 /* Builds the network the file describes (for batches up to max_batch), with
  * the dropout rates of the run, and loads its tensors. *meta (malloc'd, may
  * be empty) if meta is not NULL. */

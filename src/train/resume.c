@@ -3,6 +3,7 @@
  * (exact floats); only the model file's name is read from the META text. */
 #include "train/resume.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,29 @@ static void meta_value(const char *meta, const char *key, char *out, size_t len)
             snprintf(out, len, "%.*s", (int)n, p + kl + 1);
             return;
         }
+}
+
+/* The log a resumed run goes on with must be one fmnist reads, with a row
+ * for each epoch the progress section says is finished: otherwise the run
+ * would write a log.csv that `plot` and --resume refuse, over a good one. */
+static Status check_log(const char *path, const CkptState *ck, Err *e)
+{
+    char dir[FM_PATH], log[FM_PATH_NAME];
+    resume_folder(path, dir, sizeof dir);
+    snprintf(log, sizeof log, "%s/log.csv", dir);
+    Curve c = {0};
+    Err sub;
+    if (*ck->log && curve_parse("the log", ck->log, &c, &sub)) /* "": none yet, a fresh header */
+        return err_set(e, ST_ERR_FORMAT, "%s: the log it holds is not readable (%s); not resuming, %s is left as it is",
+                       path, sub.msg, log);
+    int rows = c.n;
+    curve_free(&c);
+    if (rows != ck->epoch)
+        return err_set(e, ST_ERR_FORMAT,
+                       "%s: the log it holds has %d epoch%s, its progress section says %d finished; not resuming, %s "
+                       "is left as it is",
+                       path, rows, rows == 1 ? "" : "s", ck->epoch, log);
+    return ST_OK;
 }
 
 /* Early stopping's state from the log (the lowest val_loss, epochs since)
@@ -63,6 +87,10 @@ Status resume_load(const char *path, int epochs, ResumedRun *r, Err *e)
         resume_free(r);
         return err_set(e, ST_ERR_FORMAT, "%s: holds weights only, no training state to resume", path);
     }
+    if ((st = check_log(path, ck, e))) {
+        resume_free(r);
+        return st;
+    }
     if (epochs <= 0) epochs = ck->epochs; /* the run's own target: finish an interrupted run */
     if (epochs <= ck->epoch) {
         int done = ck->epoch;
@@ -73,6 +101,9 @@ Status resume_load(const char *path, int epochs, ResumedRun *r, Err *e)
     /* settings beyond OPTM (L1, ...): the optimizer state's cfg is the one train_run uses */
     TrainConfig reg = {.opt = ck->opt.cfg};
     if ((st = regopts_parse(path, ck->reg ? ck->reg : "", &reg, &r->val, e)) ||
+        (r->val > INT_MAX - ck->train_n && /* the caller loads train_n + val images */
+         (st = err_set(e, ST_ERR_FORMAT, "%s: %d training and %d validation images, more than fmnist can load (%d)",
+                       path, ck->train_n, r->val, INT_MAX))) ||
         (r->val && (st = resume_val_state(path, r, &reg, e)))) {
         resume_free(r);
         return st;

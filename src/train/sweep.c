@@ -265,7 +265,12 @@ Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *te
         char meta[2048 + 512]; /* the settings as the checkpoint holds them: META, then REG */
         run_meta(&rs, net, train->n, meta, 2048);
         regopts_format(&rs.train, meta + strlen(meta), sizeof meta - strlen(meta));
+        st = run_memory_check(&rs, net, train, test, NULL, e);
         net_free(net);
+        if (st) {
+            err_prefix(e, p->name);
+            return st;
+        }
         SweepDirState ds = sweep_dir_state(dir, rs.train.epochs, meta, why, sizeof why);
         if (ds == SWEEP_DIR_OTHER)
             return err_set(e, ST_ERR_IO, "%s holds a run with other settings (%s); choose another --out", dir, why);

@@ -159,7 +159,7 @@ Status train_run(Net *net, const Dataset *train, const Dataset *test, const Trai
         }
         if (best) memcpy(best, cfg->val_best_params ? cfg->val_best_params : net->params, net->nparams * sizeof(float));
     }
-    int nbatches = (train->n + cfg->batch - 1) / cfg->batch;
+    int nbatches = (int)(((long long)train->n + cfg->batch - 1) / cfg->batch); /* n near INT_MAX: no overflow */
     if (cfg->start_batch < 0 || cfg->start_batch >= nbatches) {
         buffers_free(&b);
         optim_free(&opt);
