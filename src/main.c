@@ -27,7 +27,8 @@ static void usage(FILE *f)
                "Trains MLPs and conv nets on Fashion-MNIST (or any IDX data set of its kind).\n\ncommands:\n");
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
         fprintf(f, "  %-9s %s\n", COMMANDS[i].name, COMMANDS[i].help);
-    fprintf(f, "\n'fmnist COMMAND --help' lists a command's flags; 'fmnist --version' the version.\n");
+    fprintf(f, "\n'fmnist COMMAND --help' (or 'fmnist help COMMAND') lists a command's flags; 'fmnist --version' the "
+               "version.\n");
 }
 
 int main(int argc, char **argv)
@@ -38,6 +39,14 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     cli_ignore_file_size_signal();
+    if (!strcmp(cmd, "help") && argc > 2) { /* fmnist help COMMAND: as fmnist COMMAND --help */
+        char help[] = "--help", *args[] = {help, NULL};
+        for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+            if (!strcmp(argv[2], COMMANDS[i].name)) return COMMANDS[i].run(1, args);
+        fprintf(stderr, "fmnist: unknown command '%s'\n", argv[2]);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage(stdout);
         return 0;

@@ -460,7 +460,7 @@ static float *fmnist_logits(const char *ckpt, const char *idx, int first, int n)
     ck_assert_int_eq(weights_load(ckpt, n, &net, NULL, &e), ST_OK);
     IdxImages im;
     ck_assert_msg(idx_read_images(idx, &im, &e) == ST_OK, "%s", e.msg);
-    Dataset d = {(int)im.n, (int)im.rows, (int)im.cols, im.pixels, calloc(im.n, 1)};
+    Dataset d = {.n = (int)im.n, .h = (int)im.rows, .w = (int)im.cols, .pixels = im.pixels, .labels = calloc(im.n, 1)};
     uint32_t *ids = malloc((size_t)n * sizeof *ids);
     int *labels = malloc((size_t)n * sizeof *labels);
     float *x = malloc((size_t)n * 784 * sizeof *x), *z = malloc((size_t)n * net->nclasses * sizeof *z);

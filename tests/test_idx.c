@@ -630,7 +630,7 @@ START_TEST(batch_and_truncate)
 {
     static const uint8_t pixels[3 * 4] = {0, 255, 128, 51, 1, 2, 3, 4, 200, 100, 50, 25};
     static const uint8_t labels[3] = {7, 1, 9};
-    Dataset d = {3, 2, 2, malloc(12), malloc(3)};
+    Dataset d = {.n = 3, .h = 2, .w = 2, .pixels = malloc(12), .labels = malloc(3)};
     ck_assert_ptr_nonnull(d.pixels);
     ck_assert_ptr_nonnull(d.labels);
     memcpy(d.pixels, pixels, 12);

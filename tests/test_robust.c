@@ -802,7 +802,8 @@ START_TEST(test_mid_epoch_fields_checked)
     Buf set = {0};
     settings_format(&rs, &set);
     buf_put(&set, "", 1);
-    CkptState st = {.settings = set.data, .log = "", .has_progress = 1, .epoch = 1, .step = 4, .has_optim = 1};
+    CkptState st = {.settings = set.data, .log = LOG_CSV_HEADER "1,2.000000,0.100000,2.000000,0.100000,0.010\n",
+                    .has_progress = 1, .epoch = 1, .step = 4, .has_optim = 1};
     ck_assert_int_eq(optim_init(&st.opt, &oc, net->nparams, &e), ST_OK);
     /* at an epoch's end: 36 bytes, the position 0 */
     ck_assert_int_eq(weights_save_run(path, net, &st, &e), ST_OK);

@@ -10,6 +10,7 @@
 
 #include "data/dataset.h"
 #include "train/train.h"
+#include "util/fileio.h"
 #include "util/status.h"
 
 #define FMNIST_VERSION "0.1.0"

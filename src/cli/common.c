@@ -139,7 +139,7 @@ void cli_files_add(CliFiles *l, const char *before, const char *path, const char
 
 void cli_files_add_data(CliFiles *l, const char *flag_dir)
 {
-    char dir[4096], images[4200], labels[4200];
+    char dir[FM_PATH], images[FM_PATH_NAME], labels[FM_PATH_NAME];
     Err e;
     if (data_find_dir(flag_dir, getenv("FMNIST_DATA"), dir, sizeof dir, &e)) return;
     static const char *const splits[2] = {"train", "test"};
@@ -189,7 +189,7 @@ int cli_check_files(const char *cmd, const CliFiles *in, const CliFiles *out, co
     Err e;
     if (in->failed || out->failed || (creates && creates->failed))
         return cli_fail(err_set(&e, ST_ERR_NOMEM, "out of memory"), &e);
-    char a[4400], b[4400];
+    char a[FM_PATH_NAME + FM_NAME], b[FM_PATH_NAME + FM_NAME]; /* "BEFORE PATH AFTER" */
     for (int i = 0; i < out->n; i++) {
         const CliFile *o = &out->v[i];
         for (int k = 0; k < in->n; k++)
@@ -216,14 +216,14 @@ int cli_check_files(const char *cmd, const CliFiles *in, const CliFiles *out, co
             return cli_fail(err_set(&e, ST_ERR_IO, "%s: exists and is not a folder", creates->v[k].path), &e);
     for (int i = 0; i < out->n; i++) {
         const CliFile *o = &out->v[i];
-        char dir[4200];
+        char dir[FM_PATH_NAME];
         folder_of(o->path, dir, sizeof dir);
         if (!stat(o->path, &sb) && S_ISDIR(sb.st_mode))
             return cli_fail(err_set(&e, ST_ERR_IO, "%s: is a folder", file_name(o, a, sizeof a)), &e);
         if (made_by_command(dir, creates)) continue;
         int seen = 0; /* each folder once */
         for (int k = 0; k < i; k++) {
-            char other[4200];
+            char other[FM_PATH_NAME];
             folder_of(out->v[k].path, other, sizeof other);
             seen |= !strcmp(other, dir);
         }

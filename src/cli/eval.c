@@ -119,7 +119,7 @@ int cmd_eval(int argc, char **argv)
     Net *net;
     if ((st = weights_load(weights, batch, &net, NULL, &e))) return cli_fail(st, &e);
     Dataset test = {0};
-    char data_dir[4096];
+    char data_dir[FM_PATH];
     if ((st = cli_load_data(data, DATA_MAX_CLASSES, 0, NULL, &test, data_dir, sizeof data_dir, &e))) {
         net_free(net);
         return cli_fail(st, &e);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/trainflags.h"
 #include "data/split.h"
 #include "report/log.h"
 #include "report/plot.h"
@@ -35,7 +36,7 @@ static int same_folder(const char *a, const char *b)
 static int check_run_files(const RunSpec *spec, const char *resume, const char *model, const char *data, int val)
 {
     CliFiles in = {0}, out = {0};
-    char path[4200], log[4200];
+    char path[FM_PATH_NAME], log[FM_PATH_NAME];
     if (resume) cli_files_add(&in, "the checkpoint --resume", resume, "");
     if (model) cli_files_add(&in, "the model file --model", model, "");
     cli_files_add_data(&in, data);
@@ -58,6 +59,15 @@ static int check_run_files(const RunSpec *spec, const char *resume, const char *
     cli_files_free(&out);
     cli_files_free(&made);
     return rc;
+}
+
+/* The run header's memory line: the estimate of run_memory and the limit. */
+static void print_memory(const RunMemory *m)
+{
+    const char *what;
+    size_t lim = net_memory_limit(&what);
+    printf("memory: estimated %.1f MiB at the peak, of %.1f GiB (%s)\n", (double)m->total / (1 << 20),
+           (double)lim / (1u << 30), what);
 }
 
 /* The hooks' context: progress, and the last state written to model.fmw. */
@@ -114,7 +124,7 @@ static int finish(Status st, const Err *e, const TrainCtx *tx, const char *model
     where_saved(tx, where, sizeof where);
     if (st == ST_ERR_INTERRUPTED) {
         fprintf(stderr, "fmnist: %s; saved %s (%s)\n", e->msg, model_path, where);
-        char w1[8500], w2[8500];
+        char w1[2 * FM_PATH_NAME], w2[2 * FM_PATH_NAME]; /* quoting may lengthen a path */
         fprintf(stderr, "fmnist: resume with: fmnist train --resume %s%s%s\n", shell_word(model_path, w1, sizeof w1),
                 data ? " --data " : "", data ? shell_word(data, w2, sizeof w2) : "");
         return 128 + (int)cli_signal;
@@ -128,7 +138,7 @@ static int finish(Status st, const Err *e, const TrainCtx *tx, const char *model
             fprintf(stderr, "fmnist: no checkpoint was written (the run stopped before its first save)\n");
         return rc;
     }
-    char png[4200];
+    char png[FM_PATH_NAME];
     Err pe;
     snprintf(png, sizeof png, "%s/curves.png", out);
     if ((st = plot_log_file(log_path, png, &pe))) return cli_fail(st, &pe); /* the chart of log.csv */
@@ -137,34 +147,41 @@ static int finish(Status st, const Err *e, const TrainCtx *tx, const char *model
 }
 
 /* `train --resume FILE`: continues the run saved in FILE with its own
- * settings, up to --epochs in total (default: the epochs it was started
+ * settings, up to --epochs in total (epochs; 0: the epochs it was started
  * with), writing into FILE's folder unless --out names another. Flags that
  * would change the run are usage errors. */
-static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int epochs, int threads,
-                        const char *data, const char *out, int overwrite, int no_progress, int save_every)
+/* With --resume, flags that would change the run are usage errors: 0, or
+ * the exit code after the message. */
+static int resume_flags_ok(const ArgSpec *specs, int nspecs)
 {
     static const char *const ALLOWED[] = {"resume", "epochs", "threads", "out", "data", "overwrite", "no-progress",
                                           "save-every"};
-    Err e;
-    int epochs_seen = 0;
     for (int i = 0; i < nspecs; i++) {
         int ok = 0;
         for (size_t k = 0; k < sizeof ALLOWED / sizeof ALLOWED[0]; k++) ok |= !strcmp(specs[i].name, ALLOWED[k]);
         if (specs[i].seen && !ok) {
+            Err e;
             err_set(&e, ST_ERR_ARG,
                     "--%s cannot be combined with --resume: a resumed run keeps its settings (only --epochs, "
                     "--threads, --out, --overwrite, --data, --no-progress and --save-every may be given)",
                     specs[i].name);
             return cli_usage_error("train", &e);
         }
-        epochs_seen |= specs[i].seen && !strcmp(specs[i].name, "epochs");
     }
+    return 0;
+}
+
+static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int epochs, int threads,
+                        const char *data, const char *out, int overwrite, int no_progress, int save_every)
+{
+    Err e;
+    if (resume_flags_ok(specs, nspecs)) return EXIT_USAGE;
     if (cli_set_threads("train", threads)) return EXIT_USAGE;
     ResumedRun r;
-    Status st = resume_load(path, epochs_seen ? epochs : 0, &r, &e);
+    Status st = resume_load(path, epochs, &r, &e);
     if (st) return cli_fail(st, &e);
     Dataset train = {0}, test = {0}, valset = {0};
-    char dir[4096], model_path[4200], log_path[4200], data_dir[4096];
+    char dir[FM_PATH], model_path[FM_PATH_NAME], log_path[FM_PATH_NAME], data_dir[FM_PATH];
     int rc = 0;
     resume_folder(path, dir, sizeof dir);
     r.spec.out = out ? out : dir;
@@ -189,8 +206,9 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
         rc = cli_fail(ST_ERR_FORMAT, &e);
         goto done;
     }
+    RunMemory mem;
     if ((st = train_check_data(r.net, &train, "training", &e)) || (st = train_check_data(r.net, &test, "test", &e)) ||
-        (st = run_prepare(&r.spec, &e))) {
+        (st = run_memory_check(&r.spec, r.net, &train, &test, &mem, &e)) || (st = run_prepare(&r.spec, &e))) {
         rc = cli_fail(st, &e);
         goto done;
     }
@@ -198,7 +216,7 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
     const TrainProgress *at = r.spec.resume;
     TrainCtx tx = {.pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = tc->batch, .epochs = tc->epochs},
                    .saved = same_folder(path, model_path), .epoch = at->epoch, .batch = at->batch,
-                   .nbatches = (train.n + tc->batch - 1) / tc->batch};
+                   .nbatches = (int)(((long long)train.n + tc->batch - 1) / tc->batch)};
     char where[96];
     if (at->batch > 0)
         snprintf(where, sizeof where, "in epoch %d of %d, after batch %d of %d", at->epoch + 1, tc->epochs,
@@ -207,6 +225,7 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
         snprintf(where, sizeof where, "after epoch %d of %d", at->epoch, tc->epochs);
     printf("fmnist %s: resuming %s (%s) %s, %d training and %d test images from %s\n", FMNIST_VERSION, path,
            r.spec.model, where, train.n, test.n, data_dir);
+    print_memory(&mem);
     printf("optimizer %s lr %g, step %llu, batch %d, seed %llu, %d thread%s; writing %s\n",
            optim_kind_name(tc->opt.kind), (double)tc->opt.lr, (unsigned long long)at->step, tc->batch,
            (unsigned long long)tc->seed,
@@ -225,174 +244,142 @@ done:
     return rc;
 }
 
-int cmd_train(int argc, char **argv)
+/* The flags of `train`: the training flags' table (cli/trainflags.c) and
+ * train's own. specs point into the struct: do not copy it. */
+typedef struct {
+    TrainFlags f;
+    const char *out, *log, *resume;
+    int overwrite;
+    ArgSpec specs[TRAINFLAGS_MAX + 4];
+    int nspecs;
+} TrainArgs;
+
+/* -1 to go on, else the exit code (0 after --help). */
+static int train_parse(int argc, char **argv, TrainArgs *a)
 {
-    const char *model = "models/mlp.cfg", *optim = "adam", *data = NULL, *out = NULL, *log = NULL, *resume = NULL;
-    int epochs = 10, batch = 128, seed = 1, threads = 0, train_limit = 0, nesterov = 0, decay_bias = 0;
-    int overwrite = 0, no_progress = 0, report_penalty = 0, save_every = 1, val = 0, early_stop = 0;
-    StrList aug = {0};
-    const char *lr_schedule = "constant";
-    int warmup = 0, lr_step = 5;
-    float lr_gamma = 0.1f;
-    float lr = 1e-3f, momentum = 0.0f, wd = 0.0f, l1 = 0.0f;
-    FloatList dropout = {0};
-    ArgSpec specs[] = {
-        {"model", ARG_STR, &model, 0, 0, "FILE", "model file (default models/mlp.cfg)", 0},
-        {"epochs", ARG_INT, &epochs, 1, 100000, "N", "epochs to train (default 10)", 0},
-        {"batch", ARG_INT, &batch, 1, 65536, "N", "mini-batch size (default 128)", 0},
-        {"optim", ARG_STR, &optim, 0, 0, "NAME", "sgd | adam | adamw (default adam)", 0},
-        {"lr", ARG_FLOAT, &lr, 0, 1e3, "X", "learning rate (default 1e-3)", 0},
-        {"momentum", ARG_FLOAT, &momentum, 0, 0.9999, "X", "sgd momentum (default 0)", 0},
-        {"nesterov", ARG_SWITCH, &nesterov, 0, 0, NULL, "sgd: Nesterov momentum", 0},
-        {"weight-decay", ARG_FLOAT, &wd, 0, 1e3, "L", "L2 penalty (decoupled for adamw; default 0)", 0},
-        {"decay-bias", ARG_SWITCH, &decay_bias, 0, 0, NULL, "apply weight decay (and --l1) to biases too", 0},
-        {"l1", ARG_FLOAT, &l1, 0, 1e3, "A", "L1 penalty A*||w||_1 (subgradient; with --weight-decay: elastic net)", 0},
-        {"report-penalty", ARG_SWITCH, &report_penalty, 0, 0, NULL, "add the penalty to the reported train loss", 0},
-        {"val", ARG_INT, &val, 1, 2147483647, "N", "hold out N training images (seeded) as a validation set", 0},
-        {"early-stop", ARG_INT, &early_stop, 1, 100000, "K",
-         "stop after K epochs without a lower validation loss; best weights in OUT/best-val.fmw", 0},
-        {"lr-schedule", ARG_STR, &lr_schedule, 0, 0, "NAME", "constant | step | cosine (default constant)", 0},
-        {"warmup", ARG_INT, &warmup, 0, 100000, "N", "linear learning-rate warm-up over the first N epochs", 0},
-        {"lr-step", ARG_INT, &lr_step, 1, 100000, "N", "step schedule: epochs between decays (default 5)", 0},
-        {"lr-gamma", ARG_FLOAT, &lr_gamma, 0, 1, "G", "step schedule: factor of each decay (default 0.1)", 0},
-        {"aug", ARG_STRS, &aug, 0, 0, "LIST", "augment training batches: crop=P, flip, erase (comma-separated, repeatable)", 0},
-        {"dropout", ARG_FLOATS, &dropout, 0, 0.9999, "P1,P2,..", "dropout rates, in model-file order (0 = off)", 0},
-        {"seed", ARG_INT, &seed, 0, 2147483647, "N", "random seed (default 1)", 0},
-        {"threads", ARG_INT, &threads, 1, CLI_MAX_THREADS, "N", CLI_THREADS_HELP, 0},
-        {"data", ARG_STR, &data, 0, 0, "DIR", "folder with the IDX files (default: see README)", 0},
-        {"train-limit", ARG_INT, &train_limit, 1, 2147483647, "N", "use only the first N training images", 0},
-        {"out", ARG_STR, &out, 0, 0, "DIR", "output folder (default runs/MODEL-TIME)", 0},
-        {"log", ARG_STR, &log, 0, 0, "FILE", "CSV log path (default OUT/log.csv)", 0},
-        {"overwrite", ARG_SWITCH, &overwrite, 0, 0, NULL, "allow --out to replace an earlier run", 0},
-        {"no-progress", ARG_SWITCH, &no_progress, 0, 0, NULL, "no progress bar, even on a terminal", 0},
-        {"resume", ARG_STR, &resume, 0, 0, "FILE", "continue the run saved in FILE (its settings, up to --epochs)", 0},
-        {"save-every", ARG_INT, &save_every, 1, 100000, "N", "write OUT/model.fmw every N epochs (default 1; always "
-         "after the last, and on Ctrl-C)", 0},
+    a->f = trainflags_defaults();
+    a->out = a->log = a->resume = NULL;
+    a->overwrite = 0;
+    a->nspecs = trainflags_specs(&a->f, TRAINFLAGS_ALL, a->specs);
+    const ArgSpec own[4] = {
+        {"out", ARG_STR, &a->out, 0, 0, "DIR", "output folder (default runs/MODEL-TIME)", 0},
+        {"log", ARG_STR, &a->log, 0, 0, "FILE", "CSV log path (default OUT/log.csv)", 0},
+        {"overwrite", ARG_SWITCH, &a->overwrite, 0, 0, NULL, "allow --out to replace an earlier run", 0},
+        {"resume", ARG_STR, &a->resume, 0, 0, "FILE", "continue the run saved in FILE (its settings, up to --epochs)",
+         0},
     };
-    int nspecs = (int)(sizeof specs / sizeof specs[0]), npos, help;
+    for (int i = 0; i < 4; i++) a->specs[a->nspecs++] = own[i];
+    int npos, help;
     const char *pos[1];
     Err e;
-    Status st = args_parse(argc, argv, specs, nspecs, pos, 0, &npos, &help, &e);
-    if (st) return cli_usage_error("train", &e);
+    if (args_parse(argc, argv, a->specs, a->nspecs, pos, 0, &npos, &help, &e)) return cli_usage_error("train", &e);
     if (help) {
         printf("usage: fmnist train [flags]\n\nTrains a model on Fashion-MNIST, printing train and test loss and "
                "accuracy every epoch;\nwrites OUT/log.csv, OUT/model.fmw and OUT/best.fmw after each epoch; "
                "Ctrl-C saves the state\nafter the current batch and prints how to resume it.\n\n");
-        args_print_help(specs, nspecs, stdout);
+        args_print_help(a->specs, a->nspecs, stdout);
         return 0;
     }
-    if (resume)
-        return train_resume(resume, specs, nspecs, epochs, threads, data, out, overwrite, no_progress, save_every);
-    TrainConfig tc = {.epochs = epochs, .batch = batch, .seed = (uint64_t)seed, .opt = optim_defaults()};
-    if (!optim_parse_kind(optim, &tc.opt.kind)) {
-        err_set(&e, ST_ERR_ARG, "--optim: expected sgd, adam or adamw, got '%s'", optim);
-        return cli_usage_error("train", &e);
-    }
-    if (specs[5].seen && tc.opt.kind != OPT_SGD) {
-        err_set(&e, ST_ERR_ARG, "--momentum applies to --optim sgd only");
-        return cli_usage_error("train", &e);
-    }
-    if (nesterov && momentum <= 0.0f) {
-        err_set(&e, ST_ERR_ARG, "--nesterov needs --momentum above 0");
-        return cli_usage_error("train", &e);
-    }
-    tc.opt.lr = lr;
-    tc.opt.momentum = momentum;
-    tc.opt.nesterov = nesterov;
-    tc.opt.weight_decay = wd;
-    tc.opt.decay_bias = decay_bias;
-    tc.opt.l1 = l1;
-    tc.report_penalty = report_penalty;
-    tc.early_stop = early_stop;
-    tc.lr = (LrSchedule){.base = lr, .warmup = warmup, .step = lr_step, .gamma = lr_gamma, .epochs = epochs};
-    if (!lrsched_parse_kind(lr_schedule, &tc.lr.kind)) {
-        err_set(&e, ST_ERR_ARG, "--lr-schedule: expected constant, step or cosine, got '%s'", lr_schedule);
-        return cli_usage_error("train", &e);
-    }
-    if (warmup >= epochs && warmup > 0) {
-        err_set(&e, ST_ERR_ARG, "--warmup %d: must be fewer than the %d epochs", warmup, epochs);
-        return cli_usage_error("train", &e);
-    }
-    for (int i = 0; i < aug.n; i++)
-        if ((st = aug_parse(aug.v[i], &tc.aug, &e))) return cli_usage_error("train", &e);
-    if (early_stop && !val) {
-        err_set(&e, ST_ERR_ARG, "--early-stop needs a validation set (--val N)");
-        return cli_usage_error("train", &e);
-    }
-    if (cli_set_threads("train", threads)) return EXIT_USAGE;
-
-    Net *net;
-    if ((st = run_build_net(model, dropout.v, dropout.n, batch, &net, &e)))
-        return st == ST_ERR_ARG ? cli_usage_error("train", &e) : cli_fail(st, &e);
-
-    /* output folder: never replace an input, nor an earlier run unless asked; a
-     * default one (runs/MODEL-TIME) is checked under its name and made, new,
-     * only once everything has passed (with -2.. if taken meanwhile) */
-    char outbuf[4096], outbase[4096], model_path[4200], logbuf[4200];
-    const int default_out = !out, log_given = log != NULL;
-    if (default_out) {
-        const char *base = strrchr(model, '/') ? strrchr(model, '/') + 1 : model;
-        char name[256];
-        snprintf(name, sizeof name, "%.*s", (int)strcspn(base, "."), base);
-        cli_default_out_base(name, outbase, sizeof outbase);
-        out = outbase;
-    }
-    RunSpec spec = {.model = model, .train = tc, .out = out, .log_path = log, .overwrite = overwrite,
-                    .save_every = save_every};
-    run_paths(&spec, model_path, logbuf, sizeof logbuf);
-    log = logbuf;
-    int rc = 0;
-    Dataset train = {0}, test = {0}, valset = {0};
-    char data_dir[4096];
-    if ((rc = check_run_files(&spec, NULL, model, data, val > 0))) goto done;
-    /* then the data against the net, all before the folder is created (a
-     * default folder is made new, so no earlier run can be in it) */
-    if ((!default_out && (st = run_check(&spec, &e))) ||
-        (st = cli_load_data(data, DATA_MAX_CLASSES, train_limit, &train, &test, data_dir, sizeof data_dir, &e)) ||
-        (val && (st = dataset_hold_out(&train, val, (uint64_t)seed, &valset, &e)))) {
-        rc = st == ST_ERR_ARG ? cli_usage_error("train", &e) : cli_fail(st, &e);
-        goto done;
-    }
-    if (val) spec.train.val = &valset;
-    if ((st = train_check_data(net, &train, "training", &e)) || (st = train_check_data(net, &test, "test", &e))) {
-        rc = cli_fail(st, &e);
-        goto done;
-    }
-    if (default_out) {
-        if ((st = cli_default_out_create(outbase, outbuf, sizeof outbuf, &e))) {
-            rc = cli_fail(st, &e);
-            goto done;
-        }
-        out = spec.out = outbuf;
-        spec.log_path = log_given ? log : NULL;
-        run_paths(&spec, model_path, logbuf, sizeof logbuf);
-        log = logbuf;
-    }
-    if ((st = run_prepare(&spec, &e))) {
-        rc = cli_fail(st, &e);
-        goto done;
-    }
-    TrainCtx tx = {.pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = batch, .epochs = epochs}};
-
-    printf("fmnist %s: %s, %d training and %d test images of %dx%d, %d classes, from %s\n", FMNIST_VERSION, model,
-           train.n, test.n, train.h, train.w, net->nclasses, data_dir);
-    net_summary(net, stdout);
-    printf("optimizer %s lr %g%s, batch %d, %d epochs, seed %d, %d thread%s; writing %s\n", optim, (double)lr,
-           wd > 0 ? " with weight decay" : "", batch, epochs, seed, cli_max_threads(), cli_max_threads() == 1 ? "" : "s",
-           out);
-    fflush(stdout);
-
-    cli_catch_signals();
-    net_init(net, (uint64_t)seed);
-    RunHooks hooks = {cli_on_batch, cli_on_epoch, &tx, &cli_signal, on_save};
-    st = run_train(&spec, net, &train, &test, &hooks, &e);
-    if (tx.pr.progress) report_progress_clear(stderr);
-    rc = finish(st, &e, &tx, model_path, log, out, data);
-done:
-    dataset_free(&train);
-    dataset_free(&test);
-    dataset_free(&valset);
-    net_free(net);
-    return rc;
+    return -1;
 }
 
+/* A fresh run: its settings, net, data and the paths it writes. */
+typedef struct {
+    RunSpec spec;
+    Net *net;
+    TrainData data;
+    RunMemory mem;            /* run_memory_check's estimate */
+    int default_out;          /* no --out: runs/MODEL-TIME, made last */
+    char outbase[FM_PATH], outbuf[FM_PATH];
+    char model_path[FM_PATH_NAME], log_path[FM_PATH_NAME];
+} TrainJob;
+
+/* The settings from the flags, the net from the model file, and the paths
+ * (a default folder is only named yet). Returns 0 or the exit code. */
+static int train_build(const TrainArgs *a, TrainJob *j)
+{
+    Err e;
+    Status st = trainflags_run(&a->f, a->specs, a->nspecs, &j->spec, &e);
+    if (st) return cli_usage_error("train", &e);
+    if (cli_set_threads("train", a->f.threads)) return EXIT_USAGE;
+    if ((st = run_build_net(a->f.model, a->f.dropout.v, a->f.dropout.n, a->f.batch, &j->net, &e)))
+        return st == ST_ERR_ARG ? cli_usage_error("train", &e) : cli_fail(st, &e);
+    j->default_out = !a->out;
+    if (j->default_out) { /* runs/MODEL-TIME, MODEL the model file's name without folder and extension */
+        const char *base = strrchr(a->f.model, '/') ? strrchr(a->f.model, '/') + 1 : a->f.model;
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(base, "."), base);
+        cli_default_out_base(name, j->outbase, sizeof j->outbase);
+    }
+    j->spec.out = j->default_out ? j->outbase : a->out;
+    j->spec.log_path = a->log;
+    j->spec.overwrite = a->overwrite;
+    run_paths(&j->spec, j->model_path, j->log_path, sizeof j->model_path);
+    return 0;
+}
+
+/* Before anything is written: the files (never replace an input, nor an
+ * earlier run unless asked), the data against the net, the memory the run
+ * will take; then the output
+ * folder is made (a default one new, with -2.. if taken meanwhile, so no
+ * earlier run can be in it). Returns 0 or the exit code. */
+static int train_check(const TrainArgs *a, TrainJob *j)
+{
+    int rc = check_run_files(&j->spec, NULL, a->f.model, a->f.data, a->f.val > 0);
+    if (rc) return rc;
+    Err e;
+    Status st;
+    if ((!j->default_out && (st = run_check(&j->spec, &e))) || (st = trainflags_load_data(&a->f, &j->data, &e)))
+        return st == ST_ERR_ARG ? cli_usage_error("train", &e) : cli_fail(st, &e);
+    if (a->f.val) j->spec.train.val = &j->data.val;
+    if ((st = train_check_data(j->net, &j->data.train, "training", &e)) ||
+        (st = train_check_data(j->net, &j->data.test, "test", &e)) ||
+        (st = run_memory_check(&j->spec, j->net, &j->data.train, &j->data.test, &j->mem, &e)))
+        return cli_fail(st, &e);
+    if (j->default_out) {
+        if ((st = cli_default_out_create(j->outbase, j->outbuf, sizeof j->outbuf, &e))) return cli_fail(st, &e);
+        j->spec.out = j->outbuf;
+        run_paths(&j->spec, j->model_path, j->log_path, sizeof j->model_path);
+    }
+    return (st = run_prepare(&j->spec, &e)) ? cli_fail(st, &e) : 0;
+}
+
+/* Prints the run's header, trains, and says how it ended. Returns the exit code. */
+static int train_go(const TrainArgs *a, TrainJob *j)
+{
+    const TrainFlags *f = &a->f;
+    const Dataset *train = &j->data.train;
+    TrainCtx tx = {.pr = {.progress = !f->no_progress && isatty(STDERR_FILENO), .batch = f->batch,
+                          .epochs = f->epochs}};
+    printf("fmnist %s: %s, %d training and %d test images of %dx%d, %d classes, from %s\n", FMNIST_VERSION, f->model,
+           train->n, j->data.test.n, train->h, train->w, j->net->nclasses, j->data.dir);
+    net_summary(j->net, stdout);
+    print_memory(&j->mem);
+    printf("optimizer %s lr %g%s, batch %d, %d epochs, seed %d, %d thread%s; writing %s\n", f->optim, (double)f->lr,
+           f->weight_decay > 0 ? " with weight decay" : "", f->batch, f->epochs, f->seed, cli_max_threads(),
+           cli_max_threads() == 1 ? "" : "s", j->spec.out);
+    fflush(stdout);
+    cli_catch_signals();
+    net_init(j->net, (uint64_t)f->seed);
+    RunHooks hooks = {cli_on_batch, cli_on_epoch, &tx, &cli_signal, on_save};
+    Err e;
+    Status st = run_train(&j->spec, j->net, train, &j->data.test, &hooks, &e);
+    if (tx.pr.progress) report_progress_clear(stderr);
+    return finish(st, &e, &tx, j->model_path, j->log_path, j->spec.out, f->data);
+}
+
+/* parse -> build -> check -> run (or --resume). */
+int cmd_train(int argc, char **argv)
+{
+    TrainArgs a;
+    int rc = train_parse(argc, argv, &a);
+    if (rc >= 0) return rc;
+    if (a.resume)
+        return train_resume(a.resume, a.specs, a.nspecs, args_given(a.specs, a.nspecs, &a.f.epochs) ? a.f.epochs : 0,
+                            a.f.threads, a.f.data, a.out, a.overwrite, a.f.no_progress, a.f.save_every);
+    TrainJob j = {0};
+    if (!(rc = train_build(&a, &j)) && !(rc = train_check(&a, &j))) rc = train_go(&a, &j);
+    train_data_free(&j.data);
+    net_free(j.net);
+    return rc;
+}

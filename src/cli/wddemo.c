@@ -20,6 +20,58 @@ typedef struct {
     double lambda;
 } WdSetting;
 
+/* Its four files against each other (--lambda 0 names the first chart
+ * twice), in a folder it may make: 0, or the exit code after the message. */
+static int check_outputs(const char *out, const char *const files[4])
+{
+    static const char *const ROLES[4] = {"the lambda = 0 chart", "the --lambda chart", "the --l1 chart",
+                                         "the numbers"};
+    CliFiles in = {0}, outs = {0}, made = {0}; /* no inputs */
+    cli_files_add(&made, "the output folder", out, "");
+    for (int k = 0; k < 4; k++) {
+        char path[FM_PATH_NAME];
+        snprintf(path, sizeof path, "%s/%s", out, files[k]);
+        cli_files_add(&outs, ROLES[k], path, "");
+    }
+    int rc = cli_check_files("wd-demo", &in, &outs, &made);
+    cli_files_free(&outs);
+    cli_files_free(&made);
+    return rc;
+}
+
+/* Trains setting k, prints its losses every 5 epochs, adds them to csv and
+ * writes its chart into out. */
+static Status run_setting(const WdDemoConfig *c, const WdSetting *set, int k, const char *out, Buf *csv, Err *e)
+{
+    WdDemoResult r;
+    Status st = wddemo_run(c, set->pen, set->lambda, &r, e);
+    if (st) return st;
+    printf("\n%s\n%6s %12s %12s %10s\n", set->label, "epoch", "train loss", "test loss", "||w||2");
+    for (int ep = 5; ep <= r.epochs; ep += 5)
+        printf("%6d %12.6g %12.6g %10.4f\n", ep, r.train_loss[ep - 1], r.test_loss[ep - 1], r.w_norm[ep - 1]);
+    for (int ep = 1; ep <= r.epochs; ep++)
+        buf_printf(csv, "%s,%d,%.9g,%.9g,%.9g\n", k == 0 ? "none" : k == 1 ? "l2" : "l1", ep, r.train_loss[ep - 1],
+                   r.test_loss[ep - 1], r.w_norm[ep - 1]);
+    /* the chart: a Curve of the losses; accuracies are not shown */
+    int *epochs = malloc((size_t)r.epochs * sizeof *epochs);
+    if (!epochs) {
+        st = err_set(e, ST_ERR_NOMEM, "out of memory");
+    } else {
+        for (int ep = 0; ep < r.epochs; ep++) epochs[ep] = ep + 1;
+        Curve cv = {.n = r.epochs, .epoch = epochs, .train_loss = r.train_loss, .train_acc = r.train_loss,
+                    .test_loss = r.test_loss, .test_acc = r.test_loss, .seconds = r.w_norm};
+        PlotRun run = {set->label, &cv};
+        PlotMetric m = PLOT_LOSS;
+        char path[FM_PATH_NAME], title[128];
+        snprintf(path, sizeof path, "%s/%s", out, set->file);
+        snprintf(title, sizeof title, "%s (squared loss)", set->label);
+        if (!(st = plot_curves_png(path, &run, 1, &m, 1, 1, title, e))) printf("wrote %s\n", path);
+        free(epochs);
+    }
+    wddemo_result_free(&r);
+    return st;
+}
+
 int cmd_wddemo(int argc, char **argv)
 {
     const char *out = "runs/wd-demo";
@@ -45,29 +97,17 @@ int cmd_wddemo(int argc, char **argv)
         args_print_help(specs, nspecs, stdout);
         return 0;
     }
-    char f0[64], f1[64], f2[64], lab1[64], lab2[64];
-    snprintf(f0, sizeof f0, "wd-lambda0.png");
+    char f1[64], lab1[64], lab2[64];
     snprintf(f1, sizeof f1, "wd-lambda%g.png", (double)l2);
-    snprintf(f2, sizeof f2, "wd-l1.png");
-    CliFiles in = {0}, outs = {0}, made = {0}; /* no inputs; its files must differ (--lambda 0: the first chart) */
-    cli_files_add(&made, "the output folder", out, "");
-    const char *files[4] = {f0, f1, f2, "wd-demo.csv"}, *roles[4] = {"the lambda = 0 chart", "the --lambda chart",
-                                                                     "the --l1 chart", "the numbers"};
-    for (int k = 0; k < 4; k++) {
-        char path[4200];
-        snprintf(path, sizeof path, "%s/%s", out, files[k]);
-        cli_files_add(&outs, roles[k], path, "");
-    }
-    int rc = cli_check_files("wd-demo", &in, &outs, &made);
-    cli_files_free(&outs);
-    cli_files_free(&made);
+    const char *const files[4] = {"wd-lambda0.png", f1, "wd-l1.png", "wd-demo.csv"};
+    int rc = check_outputs(out, files);
     if (rc) return rc;
     if ((st = file_mkdirs(out, &e)) || (st = file_check_writable(out, &e))) return cli_fail(st, &e);
     snprintf(lab1, sizeof lab1, "L2 penalty, lambda = %g", (double)l2);
     snprintf(lab2, sizeof lab2, "L1 penalty, A = %g", (double)l1);
-    const WdSetting set[3] = {{f0, "no penalty, lambda = 0", WD_PENALTY_L2, 0.0},
-                              {f1, lab1, WD_PENALTY_L2, (double)l2},
-                              {f2, lab2, WD_PENALTY_L1, (double)l1}};
+    const WdSetting set[3] = {{files[0], "no penalty, lambda = 0", WD_PENALTY_L2, 0.0},
+                              {files[1], lab1, WD_PENALTY_L2, (double)l2},
+                              {files[2], lab2, WD_PENALTY_L1, (double)l1}};
     WdDemoConfig c = wddemo_defaults();
     c.seed = (uint64_t)seed;
     printf("fmnist %s wd-demo: y = 0.05 + 0.01 sum(x) + N(0, %g^2), %d features, %d training and %d test samples;\n"
@@ -75,45 +115,11 @@ int cmd_wddemo(int argc, char **argv)
            FMNIST_VERSION, c.noise, c.dim, c.n_train, c.n_test, c.batch, c.lr, c.epochs, seed);
     Buf csv = {0};
     buf_printf(&csv, "setting,epoch,train_loss,test_loss,w_norm\n");
-    for (int k = 0; k < 3 && !rc; k++) {
-        WdDemoResult r;
-        if ((st = wddemo_run(&c, set[k].pen, set[k].lambda, &r, &e))) {
-            rc = cli_fail(st, &e);
-            break;
-        }
-        printf("\n%s\n%6s %12s %12s %10s\n", set[k].label, "epoch", "train loss", "test loss", "||w||2");
-        for (int ep = 5; ep <= r.epochs; ep += 5)
-            printf("%6d %12.6g %12.6g %10.4f\n", ep, r.train_loss[ep - 1], r.test_loss[ep - 1], r.w_norm[ep - 1]);
-        for (int ep = 1; ep <= r.epochs; ep++)
-            buf_printf(&csv, "%s,%d,%.9g,%.9g,%.9g\n", k == 0 ? "none" : k == 1 ? "l2" : "l1", ep,
-                       r.train_loss[ep - 1], r.test_loss[ep - 1], r.w_norm[ep - 1]);
-        /* the chart: a Curve of the losses; accuracies are not shown */
-        int *epochs = malloc((size_t)r.epochs * sizeof *epochs);
-        if (!epochs) {
-            err_set(&e, ST_ERR_NOMEM, "out of memory");
-            rc = cli_fail(ST_ERR_NOMEM, &e);
-        } else {
-            for (int ep = 0; ep < r.epochs; ep++) epochs[ep] = ep + 1;
-            Curve cv = {.n = r.epochs, .epoch = epochs, .train_loss = r.train_loss, .train_acc = r.train_loss,
-                        .test_loss = r.test_loss, .test_acc = r.test_loss, .seconds = r.w_norm};
-            PlotRun run = {set[k].label, &cv};
-            PlotMetric m = PLOT_LOSS;
-            char path[4200], title[128];
-            snprintf(path, sizeof path, "%s/%s", out, set[k].file);
-            snprintf(title, sizeof title, "%s (squared loss)", set[k].label);
-            if ((st = plot_curves_png(path, &run, 1, &m, 1, 1, title, &e))) rc = cli_fail(st, &e);
-            else printf("wrote %s\n", path);
-            free(epochs);
-        }
-        wddemo_result_free(&r);
-    }
-    if (!rc) {
-        char path[4200];
-        snprintf(path, sizeof path, "%s/wd-demo.csv", out);
-        if (csv.failed) rc = cli_fail(err_set(&e, ST_ERR_NOMEM, "out of memory"), &e);
-        else if ((st = file_write_atomic(path, csv.data, csv.len, &e))) rc = cli_fail(st, &e);
-        else printf("wrote %s\n", path);
-    }
+    for (int k = 0; k < 3 && !st; k++) st = run_setting(&c, &set[k], k, out, &csv, &e);
+    char path[FM_PATH_NAME];
+    snprintf(path, sizeof path, "%s/wd-demo.csv", out);
+    if (!st && csv.failed) st = err_set(&e, ST_ERR_NOMEM, "out of memory");
+    if (!st && !(st = file_write_atomic(path, csv.data, csv.len, &e))) printf("wrote %s\n", path);
     buf_free(&csv);
-    return rc;
+    return st ? cli_fail(st, &e) : 0;
 }

@@ -17,8 +17,7 @@
 #include <sys/stat.h>
 
 #include "data/idx.h"
-
-#define DATA_PATH_MAX 4096
+#include "util/fileio.h"
 
 static const char *const DATA_FILES[4] = {
     "train-images-idx3-ubyte",
@@ -32,7 +31,7 @@ static const char DATA_HOWTO[] =
     "files (raw or .gz) in data/ (`make data` links them there)";
 
 /* 1 if path names something that is not a directory (stat follows links). */
-static int file_exists(const char *path)
+static int is_file(const char *path)
 {
     struct stat sb;
     return stat(path, &sb) == 0 && !S_ISDIR(sb.st_mode);
@@ -41,12 +40,12 @@ static int file_exists(const char *path)
 /* 1 if dir/name or dir/name.gz exists; a path that does not fit counts as absent. */
 static int dir_has(const char *dir, const char *name)
 {
-    char p[DATA_PATH_MAX];
+    char p[FM_PATH_NAME];
     int n = snprintf(p, sizeof p, "%s/%s", dir, name);
     if (n < 0 || (size_t)n + 3 >= sizeof p) return 0;
-    if (file_exists(p)) return 1;
+    if (is_file(p)) return 1;
     memcpy(p + n, ".gz", 4);
-    return file_exists(p);
+    return is_file(p);
 }
 
 /* NULL if dir holds all four files, else the name of the first missing one. */
@@ -132,7 +131,7 @@ Status data_load(const char *dir, const char *split, int nclasses, Dataset *out,
     if (nclasses < 1 || nclasses > 256)
         return err_set(e, ST_ERR_ARG, "number of classes %d out of range 1..256", nclasses);
 
-    char ipath[DATA_PATH_MAX], lpath[DATA_PATH_MAX];
+    char ipath[FM_PATH_NAME], lpath[FM_PATH_NAME];
     Status st;
     if ((st = pick_file(dir, prefix, "images-idx3-ubyte", ipath, sizeof ipath, e)) != ST_OK) return st;
     if ((st = pick_file(dir, prefix, "labels-idx1-ubyte", lpath, sizeof lpath, e)) != ST_OK) return st;
@@ -163,7 +162,7 @@ Status data_load(const char *dir, const char *split, int nclasses, Dataset *out,
             goto fail;
         }
     }
-    out->n = (int)im.n;
+    out->n = out->alloc_n = (int)im.n;
     out->h = (int)im.rows;
     out->w = (int)im.cols;
     out->pixels = im.pixels; /* ownership moves to *out */
@@ -187,7 +186,14 @@ void dataset_free(Dataset *d)
 void dataset_truncate(Dataset *d, int n)
 {
     if (n < 0) n = 0;
+    if (d->alloc_n < d->n) d->alloc_n = d->n;
     if (n < d->n) d->n = n;
+}
+
+size_t dataset_bytes(const Dataset *d)
+{
+    size_t n = (size_t)(d->alloc_n > d->n ? d->alloc_n : d->n);
+    return d->pixels ? n * ((size_t)d->h * (size_t)d->w + 1) : 0;
 }
 
 void dataset_batch(const Dataset *d, const uint32_t *idx, int n, float mean, float std, float *x,

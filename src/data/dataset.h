@@ -22,6 +22,8 @@ typedef struct {
     int n, h, w;
     uint8_t *pixels; /* n*h*w bytes, sample-major then row-major; owned */
     uint8_t *labels; /* n class indices, each < the nclasses given to data_load; owned */
+    int alloc_n;     /* images the buffers were allocated for: more than n after
+                        dataset_truncate or a hold-out (0: n) */
 } Dataset;
 
 /* Find the folder holding the four files (train-images-idx3-ubyte,
@@ -58,6 +60,9 @@ void dataset_free(Dataset *d);
 
 /* Keep only the first n samples (no reallocation). n is clamped to [0, d->n]. */
 void dataset_truncate(Dataset *d, int n);
+
+/* The bytes d's buffers take (pixels and labels, as allocated). */
+size_t dataset_bytes(const Dataset *d);
 
 /* Gather samples idx[0..n) into x, (n, h*w) floats, with
  * x = (p/255 - mean)/std for each pixel byte p, and their classes into

@@ -33,7 +33,8 @@ Status dataset_hold_out(Dataset *d, int n, uint64_t seed, Dataset *val, Err *e)
         idx[j] = t;
         pick[idx[i]] = 1;
     }
-    val->n = n, val->h = d->h, val->w = d->w;
+    val->n = val->alloc_n = n, val->h = d->h, val->w = d->w;
+    if (d->alloc_n < d->n) d->alloc_n = d->n; /* the training set keeps its buffers */
     int nv = 0, nt = 0;
     for (int i = 0; i < d->n; i++) {
         if (pick[i]) {

@@ -1,4 +1,5 @@
-/* threads.h - internal to kernels/: when a loop goes parallel, the calling
+/* threads.h - for kernels/ (and nn/batchnorm.c, whose channel loops are its
+ * own kernels): when a loop goes parallel, the calling
  * thread's number and the team size a parallel region would get (0 and 1 in
  * a serial build). They only pick scratch slots, cap team sizes and decide
  * whether to wake a team, never change a result. */

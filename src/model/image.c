@@ -17,6 +17,39 @@
 
 #define IMAGE_MAX_PIXELS ((size_t)1 << 26)
 
+/* stb_image reads through these, as through its own stdio callbacks, and
+ * they notice what stb does not report: a decoder that wants bytes past the
+ * end of the file. stb then decodes zeros (a truncated PGM, BMP, TGA) or
+ * stops early (a truncated GIF) and returns a picture without an error.
+ * stb refills its buffer (its first read, and the same address each time)
+ * with reads that may come back short at the end of the file; any other read
+ * (stbi__getn into the picture) must be served in full, and no read at all
+ * may find the file at its end. */
+typedef struct {
+    FILE *f;
+    const char *buffer; /* stb's own buffer: where its first read goes */
+    int past_end;       /* a read asked for bytes after the end of the file */
+} Reader;
+
+static int rd_read(void *user, char *data, int size)
+{
+    Reader *r = user;
+    if (!r->buffer) r->buffer = data;
+    size_t n = size > 0 ? fread(data, 1, (size_t)size, r->f) : 0;
+    if (size > 0 && (n == 0 || (n < (size_t)size && data != r->buffer))) r->past_end = 1;
+    return (int)n;
+}
+
+static void rd_skip(void *user, int n)
+{
+    Reader *r = user;
+    fseek(r->f, n, SEEK_CUR);
+    int c = fgetc(r->f); /* sets the end-of-file flag as stb's own skip does */
+    if (c != EOF) ungetc(c, r->f);
+}
+
+static int rd_eof(void *user) { return feof(((Reader *)user)->f) || ferror(((Reader *)user)->f); }
+
 Status image_load_gray(const char *path, GrayImage *img, Err *e)
 {
     memset(img, 0, sizeof *img);
@@ -24,16 +57,42 @@ Status image_load_gray(const char *path, GrayImage *img, Err *e)
     Status st = file_fopen_regular(path, &f, e); /* a FIFO or a folder is refused at once */
     if (st) return st;
     int w, h, comp;
+    const stbi_io_callbacks io = {rd_read, rd_skip, rd_eof};
+    Reader r = {f, NULL, 0};
     /* the header's size first: a picture claiming absurd dimensions is
      * refused before anything is allocated for it */
-    if (stbi_info_from_file(f, &w, &h, &comp) && (size_t)w * (size_t)h > IMAGE_MAX_PIXELS) {
+    if (stbi_info_from_callbacks(&io, &r, &w, &h, &comp) && (size_t)w * (size_t)h > IMAGE_MAX_PIXELS) {
         fclose(f);
         return err_set(e, ST_ERR_FORMAT, "%s: %dx%d pixels, more than the %d megapixels fmnist reads", path, w, h,
                        (int)(IMAGE_MAX_PIXELS >> 20));
     }
-    stbi_uc *p = stbi_load_from_file(f, &w, &h, &comp, 2); /* gray + alpha */
+    rewind(f);
+    r = (Reader){f, NULL, 0};
+    stbi_uc *p = stbi_load_from_callbacks(&io, &r, &w, &h, &comp, 2); /* gray + alpha */
+    int failed = ferror(f);
+    /* stb stops reading a GIF after its first picture: the end of the file
+     * must still be the GIF's trailer byte, or the file was cut */
+    unsigned char magic[4] = {0}, last = 0;
+    int gif_cut = p && !fseek(f, 0, SEEK_SET) && fread(magic, 1, 4, f) == 4 && !memcmp(magic, "GIF8", 4) &&
+                  (fseek(f, -1, SEEK_END) || fread(&last, 1, 1, f) != 1 || last != 0x3b);
+    failed |= ferror(f);
     fclose(f);
+    if (failed) {
+        stbi_image_free(p);
+        return err_set(e, ST_ERR_IO, "%s: read error", path);
+    }
     if (!p) return err_set(e, ST_ERR_FORMAT, "%s: not a readable image (%s)", path, stbi_failure_reason());
+    if (gif_cut) {
+        stbi_image_free(p);
+        return err_set(e, ST_ERR_FORMAT, "%s: truncated: the GIF ends without its trailer (0x3B)", path);
+    }
+    if (r.past_end || w < 1 || h < 1) {
+        stbi_image_free(p);
+        if (w < 1 || h < 1) /* stb reads a PGM header cut short as 0x0 */
+            return err_set(e, ST_ERR_FORMAT, "%s: truncated: the picture has no pixels (%dx%d)", path, w, h);
+        return err_set(e, ST_ERR_FORMAT, "%s: truncated: the picture's data ends before its %dx%d pixels do", path,
+                       w, h);
+    }
     size_t n = (size_t)w * (size_t)h;
     img->px = malloc(n ? n : 1);
     if (!img->px) {

@@ -17,7 +17,8 @@ typedef struct {
 } GrayImage;
 
 /* ST_ERR_IO if the file cannot be opened, ST_ERR_FORMAT (with stb_image's
- * reason) if it is not an image it can decode, ST_ERR_NOMEM. */
+ * reason) if it is not an image it can decode, or if it is truncated (stb
+ * would fill the missing pixels in silently), ST_ERR_NOMEM. */
 Status image_load_gray(const char *path, GrayImage *img, Err *e);
 void image_free(GrayImage *img);
 

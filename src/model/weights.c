@@ -32,11 +32,28 @@ static uint32_t crc_of(const unsigned char *p, size_t n)
     return (uint32_t)c;
 }
 
-static void put_section(Buf *b, const char *tag, const void *p, size_t n)
+/* A section is its tag, its length (u64) and its bytes: begin_section puts
+ * the tag and room for the length, end_section fills the length in once the
+ * bytes are there, so that a section is written in place, never copied. */
+static size_t begin_section(Buf *b, const char *tag)
 {
     buf_put(b, tag, 4);
-    buf_u64(b, n);
+    buf_u64(b, 0);
+    return b->len;
+}
+
+static void end_section(Buf *b, size_t start)
+{
+    if (b->failed) return;
+    uint64_t n = b->len - start;
+    for (int i = 0; i < 8; i++) b->data[start - 8 + i] = (char)(unsigned char)(n >> 8 * i);
+}
+
+static void put_section(Buf *b, const char *tag, const void *p, size_t n)
+{
+    size_t at = begin_section(b, tag);
     buf_put(b, p, n);
+    end_section(b, at);
 }
 
 static void put_f32(Buf *b, float f)
@@ -115,13 +132,16 @@ static void put_val(Buf *b, const CkptState *st, size_t nparams)
     put_f32s(b, st->val_best_params, n);
 }
 
-/* Appends section tag with what put wrote into sec; 0 if memory ran out. */
-static int add_section(Buf *b, const char *tag, Buf *sec)
+size_t weights_file_bytes(const Net *net, int has_optim, int has_best, size_t text_bytes)
 {
-    put_section(b, tag, sec->data, sec->len);
-    int ok = !sec->failed;
-    buf_free(sec);
-    return ok;
+    /* magic, version, section count, CRC; seven section headers at most;
+     * the model text (a rewritten rate is at most 16 bytes longer), RUN,
+     * the tensors with their names and dims, OPTM (t, n, m and v), VAL */
+    size_t n = 16 + 7 * 12 + text_bytes + strlen(net->spec.text) + 16 * (size_t)net->nlayers + 36 + 4;
+    for (int k = 0; k < net->ntensors; k++)
+        n += 4 + strlen(net->tensors[k].name) + 4 + 4 * (size_t)net->tensors[k].ndim + 4 * net->tensors[k].numel;
+    if (has_optim) n += 16 + 8 * net->nparams;
+    return n + 20 + (has_best ? 4 * net->nparams : 0);
 }
 
 Status weights_save_run(const char *path, const Net *net, const CkptState *st, Err *e)
@@ -132,8 +152,13 @@ Status weights_save_run(const char *path, const Net *net, const CkptState *st, E
     char *text; /* the model text with the rates the net uses */
     Status s = model_text(net, &text, e);
     if (s) return s;
-    Buf b = {0}, sec = {0};
-    int ok = 1;
+    /* the whole file in one buffer of its size: nothing is copied or grown */
+    size_t texts = st ? (st->settings ? strlen(st->settings) : 0) + (st->log ? strlen(st->log) : 0) : 0;
+    Buf b = {.cap = weights_file_bytes(net, st && st->has_optim, st && st->val_best_params, texts)};
+    if (!(b.data = malloc(b.cap))) {
+        free(text);
+        return err_set(e, ST_ERR_NOMEM, "%s: out of memory", path);
+    }
     buf_put(&b, MAGIC, 4);
     buf_u32(&b, WEIGHTS_VERSION);
     unsigned nsec = 2 + (st && st->settings) + (st && st->log) + (st && st->has_progress) + (st && st->has_optim) +
@@ -142,23 +167,27 @@ Status weights_save_run(const char *path, const Net *net, const CkptState *st, E
     put_section(&b, "CFG ", text, strlen(text));
     if (st && st->settings) put_section(&b, "SETS", st->settings, strlen(st->settings));
     if (st && st->log) put_section(&b, "LOG ", st->log, strlen(st->log));
+    size_t at;
     if (st && st->has_progress) {
-        put_progress(&sec, st);
-        ok &= add_section(&b, "RUN ", &sec);
+        at = begin_section(&b, "RUN ");
+        put_progress(&b, st);
+        end_section(&b, at);
     }
-    put_tensors(&sec, net);
-    ok &= add_section(&b, "TENS", &sec);
+    at = begin_section(&b, "TENS");
+    put_tensors(&b, net);
+    end_section(&b, at);
     if (st && st->has_optim) {
-        put_optim(&sec, &st->opt);
-        ok &= add_section(&b, "OPTM", &sec);
+        at = begin_section(&b, "OPTM");
+        put_optim(&b, &st->opt);
+        end_section(&b, at);
     }
     if (st && st->has_val) {
-        put_val(&sec, st, net->nparams);
-        ok &= add_section(&b, "VAL ", &sec);
+        at = begin_section(&b, "VAL ");
+        put_val(&b, st, net->nparams);
+        end_section(&b, at);
     }
-    if (ok && !b.failed) buf_u32(&b, crc_of((const unsigned char *)b.data, b.len));
-    s = !ok || b.failed ? err_set(e, ST_ERR_NOMEM, "%s: out of memory", path)
-                        : file_write_atomic(path, b.data, b.len, e);
+    buf_u32(&b, crc_of((const unsigned char *)b.data, b.len));
+    s = b.failed ? err_set(e, ST_ERR_NOMEM, "%s: out of memory", path) : file_write_atomic(path, b.data, b.len, e);
     buf_free(&b);
     free(text);
     return s;

@@ -66,6 +66,12 @@ Status weights_save(const char *path, const Net *net, const char *settings, Err 
 /* Everything in st (NULL: as weights_save with no settings). */
 Status weights_save_run(const char *path, const Net *net, const CkptState *st, Err *e);
 
+/* The bytes of a checkpoint of net (an upper bound, within 100 bytes and 16
+ * per layer): with the optimizer state if has_optim, validation's best
+ * weights if has_best, and text_bytes of settings and log text.
+ * weights_save_run builds the file in one buffer of this size. */
+size_t weights_file_bytes(const Net *net, int has_optim, int has_best, size_t text_bytes);
+
 /* Builds the network the file describes (for batches up to max_batch), with
  * the dropout rates of the run, and loads its tensors. *settings (malloc'd,
  * the settings text; "" if the file has none, as version 2 files) if

@@ -25,19 +25,12 @@
  * values forward used; it is the gradient through the batch statistics:
  *   dx = weight * inv / m * (m*dy - sum(dy) - xhat * sum(dy * xhat)),
  *   dweight += sum(dy * xhat), dbias += sum(dy),  xhat = (x - mean) * inv. */
+#include "kernels/threads.h" /* PAR_MIN: from which the channels are split over threads */
 #include "nn/layer.h"
 #include "nn/onnx.h"
 
 #include <math.h>
 #include <string.h>
-
-/* A serial build (make OMP=) compiles the same loops; its pragmas are no-ops. */
-#ifndef _OPENMP
-#pragma GCC diagnostic ignored "-Wunknown-pragmas"
-#endif
-
-/* values per call from which the channels are split over threads */
-#define PAR_MIN 16384
 
 /* "batchnorm [eps=E] [momentum=M]": PyTorch's defaults 1e-5 and 0.1 */
 static Status bn_parse(LayerSpec *s, const LayerArgs *a, Err *e)

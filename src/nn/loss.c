@@ -5,8 +5,9 @@
  * does not depend on the thread count. */
 #include "nn/loss.h"
 
-#include <math.h>
 #include <stddef.h>
+
+#include "nn/softmax.h"
 
 double softmax_xent(const float *logits, const int *labels, int n, int k, float scale, float *dlogits,
                     int *correct)
@@ -15,20 +16,12 @@ double softmax_xent(const float *logits, const int *labels, int n, int k, float 
     int right = 0;
     for (int i = 0; i < n; i++) {
         const float *z = logits + (size_t)i * k;
-        int arg = 0;
-        float m = z[0];
-        for (int j = 1; j < k; j++)
-            if (z[j] > m) m = z[j], arg = j;
-        double s = 0.0;
-        for (int j = 0; j < k; j++) s += exp((double)z[j] - m);
-        double lse = m + log(s);
+        int arg;
+        float *d = dlogits ? dlogits + (size_t)i * k : NULL;
+        double lse = d ? softmax_row_scaled(z, k, scale, d, &arg) : softmax_row(z, k, NULL, &arg);
         total += lse - z[labels[i]];
         right += arg == labels[i];
-        if (dlogits) {
-            float *d = dlogits + (size_t)i * k;
-            for (int j = 0; j < k; j++) d[j] = (float)(exp((double)z[j] - lse)) * scale;
-            d[labels[i]] -= scale;
-        }
+        if (d) d[labels[i]] -= scale; /* scale * (softmax - onehot) */
     }
     if (correct) *correct = right;
     return total;

@@ -122,7 +122,7 @@ static int size_add(size_t a, size_t b, size_t *sum)
 #define NET_MAX_BYTES ((size_t)64 << 30)
 #endif
 
-static size_t memory_limit(const char **what)
+size_t net_memory_limit(const char **what)
 {
     size_t lim = NET_MAX_BYTES;
     *what = "the limit";
@@ -163,8 +163,7 @@ static Status plan_layers(const NetSpec *c, int max_batch, Layer *layers, Plan *
             return err_set(e, st, "%s:%d: %s (input %s)", c->path, l->spec.line, le.msg, shape_str(s, sb, sizeof sb));
         s = l->out;
         size_t numel = shape_numel(s), bytes;
-        if (s.c < 1 || s.h < 1 || s.w < 1 || !size_mul(numel, mb * sizeof(float), &bytes) || bytes > MAX_ACT_BYTES ||
-            !size_add(acts, bytes, &acts))
+        if (s.c < 1 || s.h < 1 || s.w < 1 || !size_mul(numel, mb * sizeof(float), &bytes) || bytes > MAX_ACT_BYTES)
             return err_set(e, ST_ERR_SHAPE, "%s:%d: %s output %s is too large for batch %d", c->path, l->spec.line,
                            l->spec.kind, shape_str(s, sb, sizeof sb), max_batch);
         if (l->nw > MAX_PARAMS || l->nb > MAX_PARAMS || l->nbuf > MAX_PARAMS ||
@@ -181,6 +180,11 @@ static Status plan_layers(const NetSpec *c, int max_batch, Layer *layers, Plan *
                        "%s:%d: the last layer must give a flat output (one value per class), got %s", c->path,
                        c->layers[c->nlayers - 1].line, shape_str(s, sb, sizeof sb));
     p->nclasses = s.c;
+    /* the output buffers net_build allocates: none for a pass-through layer */
+    net_plan_fusion(layers, c->nlayers);
+    for (int i = 0; i < c->nlayers; i++)
+        if (net_has_output(layers, i) && !size_add(acts, shape_numel(layers[i].out) * mb * sizeof(float), &acts))
+            return err_set(e, ST_ERR_SHAPE, "%s: the network is too large for batch %d", c->path, max_batch);
     /* parameters and gradients, activations, two gradient buffers, scratch */
     size_t dbuf, total;
     if (!size_mul(p->max_ws, mb * sizeof(float), &p->ws_bytes) || p->ws_bytes > MAX_ACT_BYTES)
@@ -190,7 +194,7 @@ static Status plan_layers(const NetSpec *c, int max_batch, Layer *layers, Plan *
         !size_add(total, p->ws_bytes, &total))
         return err_set(e, ST_ERR_SHAPE, "%s: the network is too large for batch %d", c->path, max_batch);
     const char *what;
-    size_t lim = memory_limit(&what);
+    size_t lim = net_memory_limit(&what);
     if (total > lim)
         return err_set(e, ST_ERR_SHAPE, "%s: the network needs %.1f GiB for batch %d, more than %s (%.1f GiB)", c->path,
                        (double)total / (1u << 30), max_batch, what, (double)lim / (1u << 30));
@@ -238,8 +242,9 @@ Status net_build(NetSpec *spec, int max_batch, Net **out, Err *e)
     /* shapes and sizes, all checked before the large allocations below */
     Plan plan;
     if ((st = plan_layers(c, max_batch, net->layers, &plan, e))) goto fail;
-    net_plan_fusion(net->layers, c->nlayers);
+    /* plan_layers has planned the fusions (net_plan_fusion) */
     net->nclasses = plan.nclasses;
+    net->bytes = plan.bytes;
 
     /* one arena for the parameters, one for their gradients */
     net->nparams = plan.nparams;

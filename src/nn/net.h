@@ -48,6 +48,7 @@ typedef struct {
                                pool recomputes its y (never stored)       */
     float *dbuf[2];         /* ping-pong buffers for activation gradients */
     float *ws;              /* scratch shared by all layers               */
+    size_t bytes;           /* what net_build allocated for all the above  */
 } Net;
 
 /* Builds the network for spec (which it takes over: the caller must not free
@@ -70,6 +71,10 @@ void net_plan_fusion(Layer *layers, int n);
  * reshape, not a relu folded into the layer before, not a conv whose fused
  * pool recomputes its y (layer.h). */
 int net_has_output(const Layer *layers, int i);
+/* The most memory a program may take: 64 GiB, or this machine's physical
+ * memory if less (*what names which: "the limit", "this machine's memory").
+ * net_plan refuses a net beyond it; run_memory_check (train/run.h) a run. */
+size_t net_memory_limit(const char **what);
 
 /* Initializes every parameter from seed (PyTorch's default per kind). */
 void net_init(Net *net, uint64_t seed);

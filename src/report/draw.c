@@ -77,13 +77,12 @@ void draw_line(Image *im, double x0, double y0, double x1, double y1, double wid
     double dx = x1 - x0, dy = y1 - y0, len2 = dx * dx + dy * dy, len = sqrt(len2);
     double r = width / 2, start = phase ? *phase : 0.0, period = dash_on + dash_off;
     if (phase) *phase = start + len;
-    if (!isfinite(len) || !(width > 0)) return;
-    int ilo = (int)floor(fmin(x0, x1) - r - 1), ihi = (int)ceil(fmax(x0, x1) + r + 1);
-    int jlo = (int)floor(fmin(y0, y1) - r - 1), jhi = (int)ceil(fmax(y0, y1) + r + 1);
-    if (ilo < 0) ilo = 0;
-    if (jlo < 0) jlo = 0;
-    if (ihi > im->w - 1) ihi = im->w - 1;
-    if (jhi > im->h - 1) jhi = im->h - 1;
+    if (!isfinite(len) || !(width > 0) || !isfinite(width)) return;
+    /* the bounding box, clipped to the image before it becomes ints */
+    double xlo = fmax(floor(fmin(x0, x1) - r - 1), 0), xhi = fmin(ceil(fmax(x0, x1) + r + 1), im->w - 1);
+    double ylo = fmax(floor(fmin(y0, y1) - r - 1), 0), yhi = fmin(ceil(fmax(y0, y1) + r + 1), im->h - 1);
+    if (!(xlo <= xhi && ylo <= yhi)) return;
+    int ilo = (int)xlo, ihi = (int)xhi, jlo = (int)ylo, jhi = (int)yhi;
     for (int j = jlo; j <= jhi; j++)
         for (int i = ilo; i <= ihi; i++) {
             double px = i + 0.5 - x0, py = j + 0.5 - y0;

@@ -20,6 +20,10 @@ static const Rgb WHITE = {255, 255, 255}, INK = {25, 25, 25}, AXIS = {70, 70, 70
                  FRAME = {170, 170, 170}, KEY = {90, 90, 90}, LIGHT = {150, 150, 150};
 
 #define TS 2 /* text scale of the charts */
+/* The largest magnitude an axis shows, and the least value of a log axis:
+ * the range and its padding stay finite whatever the log holds. */
+#define PLOT_MAX 1e300
+#define PLOT_LOG_MIN 1e-300
 
 Rgb plot_color(int i)
 {
@@ -102,7 +106,7 @@ int plot_ticks(double lo, double hi, int logy, int integer, int max_ticks, doubl
 /* "0.25", "3", "1e-05": as many decimals as the step between ticks needs. */
 static void tick_label(char *buf, size_t len, double v, double step, int logy)
 {
-    if (logy || step <= 0) {
+    if (logy || step <= 0 || fabs(v) >= 1e15 || step >= 1e15) { /* huge: 1e+300, not 301 digits */
         snprintf(buf, len, "%g", v);
         return;
     }
@@ -188,7 +192,9 @@ void plot_curves_panel(Image *im, int x, int y, int w, int h, const PlotRun *run
         a.width -= bw + 16 - 12;
     }
 
-    /* data ranges */
+    /* data ranges: of the finite points (a NaN or an infinity is not drawn),
+     * clamped so that the axis and its padding stay finite (a point beyond is
+     * drawn at the edge) */
     double lo = INFINITY, hi = -INFINITY;
     int emax = 1;
     for (int r = 0; r < n; r++) {
@@ -197,16 +203,18 @@ void plot_curves_panel(Image *im, int x, int y, int w, int h, const PlotRun *run
         for (int t = 0; t < 2; t++)
             for (int i = 0; i < c->n; i++) {
                 double v = series(c, metric, t)[i] * mul;
-                if (logy && !(v > 0)) continue;
+                if (!isfinite(v) || (logy && !(v > 0))) continue;
                 lo = fmin(lo, v), hi = fmax(hi, v);
             }
     }
     if (!(hi >= lo)) lo = logy ? 0.1 : 0, hi = 1;
+    lo = fmax(lo, logy ? PLOT_LOG_MIN : -PLOT_MAX), hi = fmin(hi, PLOT_MAX);
+    if (hi < lo) hi = lo;
     if (logy) {
         double l0 = log10(lo), l1 = log10(hi);
         if (l1 - l0 < 1e-3) l0 -= 0.05, l1 += 0.05;
         double pad = 0.06 * (l1 - l0);
-        a.ymin = pow(10, l0 - pad), a.ymax = pow(10, l1 + pad);
+        a.ymin = pow(10, fmax(l0 - pad, -307.0)), a.ymax = pow(10, fmin(l1 + pad, 307.0));
     } else {
         if (hi - lo < 1e-9) {
             double d = fmax(fabs(hi) * 0.05, 1e-3);
@@ -239,11 +247,18 @@ void plot_curves_panel(Image *im, int x, int y, int w, int h, const PlotRun *run
             const double *v = series(c, metric, t);
             Rgb col = plot_color(r);
             double phase = 0, qx = 0, qy = 0;
+            int prev = 0; /* the point before was drawn: join it */
             for (int i = 0; i < c->n; i++) {
-                plot_map(&a, i + 1, v[i] * mul, &px, &py);
-                if (i > 0) draw_line(im, qx, qy, px, py, 2.5, col, t ? DASH_ON : 0, DASH_OFF, &phase);
+                double y = v[i] * mul;
+                if (!isfinite(y) || (logy && !(y > 0))) { /* a gap in the curve */
+                    prev = 0;
+                    continue;
+                }
+                plot_map(&a, i + 1, y, &px, &py);
+                py = fmin(fmax(py, a.top - 8.0), a.top + a.height + 8.0); /* beyond the axis: at its edge */
+                if (prev) draw_line(im, qx, qy, px, py, 2.5, col, t ? DASH_ON : 0, DASH_OFF, &phase);
                 if (!t || c->n == 1) draw_disc(im, px, py, t ? 2.5 : 4.0, col);
-                qx = px, qy = py;
+                qx = px, qy = py, prev = 1;
             }
         }
 

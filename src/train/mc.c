@@ -1,25 +1,17 @@
 /* mc.c - deterministic and Monte-Carlo-dropout class probabilities, and
  * their accuracy, entropy and calibration (see mc.h).
  *
- * Softmax and the average over passes are computed in double and rounded to
- * float once, so one pass with dropout rate 0 gives the very same numbers as
- * the deterministic prediction (dropout with p = 0 is an exact copy). */
+ * Softmax (nn/softmax.h) and the average over passes are computed in double
+ * and rounded to float once, so one pass with dropout rate 0 gives the very
+ * same numbers as the deterministic prediction (dropout with p = 0 is an
+ * exact copy). */
 #include "train/mc.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* acc[0..k) += softmax(z), in double. */
-static void add_softmax(const float *z, int k, double *acc)
-{
-    float m = z[0];
-    for (int j = 1; j < k; j++)
-        if (z[j] > m) m = z[j];
-    double s = 0.0;
-    for (int j = 0; j < k; j++) s += exp((double)z[j] - m);
-    for (int j = 0; j < k; j++) acc[j] += exp((double)z[j] - m) / s;
-}
+#include "nn/softmax.h"
 
 Status mc_predict_batch(Net *net, const float *x, int n, int passes, uint64_t key, float *probs, int *pred,
                         float *entropy, Err *e)
@@ -27,19 +19,17 @@ Status mc_predict_batch(Net *net, const float *x, int n, int passes, uint64_t ke
     int k = net->nclasses, det = passes < 1, np = det ? 1 : passes;
     if (n < 1 || n > net->max_batch)
         return err_set(e, ST_ERR_ARG, "batch of %d images outside 1..%d", n, net->max_batch);
-    double *sum = calloc((size_t)n * (size_t)k, sizeof *sum); /* per-image sums of the passes' softmax */
+    /* per-image sums of the passes' softmax, and room for one softmax row */
+    double *sum = calloc(((size_t)n + 1) * (size_t)k, sizeof *sum);
     if (!sum) return err_set(e, ST_ERR_NOMEM, "out of memory for %d x %d probabilities", n, k);
     for (int p = 0; p < np; p++) {
         const float *z = net_forward(net, x, n, det ? MODE_EVAL : MODE_MC, det ? 0 : rng_mix64(key + (uint64_t)p));
+        double *soft = sum + (size_t)n * k;
         for (int i = 0; i < n; i++) {
-            const float *zi = z + (size_t)i * k;
-            add_softmax(zi, k, sum + (size_t)i * k);
-            if (det && pred) { /* the argmax of the logits, as softmax_xent counts it */
-                int a = 0;
-                for (int j = 1; j < k; j++)
-                    if (zi[j] > zi[a]) a = j;
-                pred[i] = a;
-            }
+            int a; /* the argmax of the logits, as softmax_xent counts it */
+            softmax_row(z + (size_t)i * k, k, soft, &a);
+            for (int j = 0; j < k; j++) sum[(size_t)i * k + j] += soft[j];
+            if (det && pred) pred[i] = a;
         }
     }
     for (int i = 0; i < n; i++) {
@@ -57,6 +47,28 @@ Status mc_predict_batch(Net *net, const float *x, int n, int passes, uint64_t ke
     }
     free(sum);
     return ST_OK;
+}
+
+uint64_t mc_image_key(uint64_t seed, uint64_t image, int passes)
+{
+    return rng_mix64(seed ^ 0x9ed1c7ULL) + image * (uint64_t)passes;
+}
+
+Status mc_predict_one(Net *net, const float *x, int passes, uint64_t key, float *logits, double *p, float *entropy,
+                      Err *e)
+{
+    int k = net->nclasses;
+    const float *z = net_forward(net, x, 1, MODE_EVAL, 0);
+    memcpy(logits, z, (size_t)k * sizeof *logits);
+    softmax_row(logits, k, p, NULL);
+    *entropy = 0;
+    if (passes < 1) return ST_OK;
+    float *q = malloc((size_t)k * sizeof *q);
+    if (!q) return err_set(e, ST_ERR_NOMEM, "out of memory for %d probabilities", k);
+    Status st = mc_predict_batch(net, x, 1, passes, key, q, NULL, entropy, e);
+    for (int c = 0; !st && c < k; c++) p[c] = q[c];
+    free(q);
+    return st;
 }
 
 Status mc_predict(Net *net, const Dataset *d, int passes, uint64_t seed, float *probs, int *pred, float *entropy,

@@ -4,9 +4,10 @@
  * MC dropout keeps dropout on at inference (MODE_MC: dropout as in
  * training, batch normalization with its running statistics, updating none)
  * and averages the softmax of N passes, each with its own dropout masks; the
- * spread between passes shows the model's uncertainty. `eval --mc N` summarizes a test set;
- * `predict` can call mc_predict_batch for per-image probabilities and
- * entropy. Nothing here changes the net's parameters or buffers. */
+ * spread between passes shows the model's uncertainty. `eval --mc N`
+ * summarizes a test set; `predict` calls mc_predict_one for per-image
+ * probabilities and entropy. Nothing here changes the net's parameters or
+ * buffers. */
 #ifndef FMNIST_MC_H
 #define FMNIST_MC_H
 
@@ -29,6 +30,20 @@
  * outside 1..max_batch), ST_ERR_NOMEM (n x nclasses doubles of work space). */
 Status mc_predict_batch(Net *net, const float *x, int n, int passes, uint64_t key, float *probs, int *pred,
                         float *entropy, Err *e);
+
+/* One image x (normalized as dataset_batch does), as `predict` shows it:
+ * logits (nclasses floats) gets the MODE_EVAL logits; p (nclasses doubles)
+ * the class probabilities: for passes = 0 their softmax (in double, as
+ * nn/softmax.h computes it), for passes >= 1 mc_predict_batch's mean of
+ * `passes` MODE_MC passes from key (rounded to float as it returns them),
+ * and *entropy its predictive entropy (0 for passes = 0). Errors:
+ * ST_ERR_NOMEM, those of mc_predict_batch. */
+Status mc_predict_one(Net *net, const float *x, int passes, uint64_t key, float *logits, double *p, float *entropy,
+                      Err *e);
+
+/* The MC dropout key of the image-th image predict shows (from 0) with a
+ * seed: every image draws its own masks for its `passes` passes. */
+uint64_t mc_image_key(uint64_t seed, uint64_t image, int passes);
 
 /* mc_predict_batch over a whole data set, in batches of net->max_batch, the
  * key of the batch starting at image i a hash of (seed, i). probs: d->n x

@@ -2,12 +2,37 @@
  * (see resume.h). */
 #include "train/resume.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "report/curve.h"
+#include "util/fileio.h"
+
+/* The log a resumed run goes on with must be one fmnist reads, with a row
+ * for each epoch the progress section says is finished: otherwise the run
+ * would write a log.csv that `plot` and --resume refuse, over a good one. */
+static Status check_log(const char *path, const CkptState *ck, Err *e)
+{
+    char dir[FM_PATH], log[FM_PATH_NAME];
+    resume_folder(path, dir, sizeof dir);
+    snprintf(log, sizeof log, "%s/log.csv", dir);
+    Curve c = {0};
+    Err sub;
+    if (*ck->log && curve_parse("the log", ck->log, &c, &sub)) /* "": none yet, a fresh header */
+        return err_set(e, ST_ERR_FORMAT, "%s: the log it holds is not readable (%s); not resuming, %s is left as it is",
+                       path, sub.msg, log);
+    int rows = c.n;
+    curve_free(&c);
+    if (rows != ck->epoch)
+        return err_set(e, ST_ERR_FORMAT,
+                       "%s: the log it holds has %d epoch%s, its progress section says %d finished; not resuming, %s "
+                       "is left as it is",
+                       path, rows, rows == 1 ? "" : "s", ck->epoch, log);
+    return ST_OK;
+}
 
 /* Version 2: early stopping's state from the log (the lowest val_loss, as
  * the log rounds it, and its epoch) and, with early stopping, that epoch's
@@ -24,7 +49,7 @@ static Status val_record_v2(const char *path, ResumedRun *r, Err *e)
     if (best >= 0) *v = (ValRecord){c.val_loss[best], r->ck.epoch - (c.n - 1 - best), NULL};
     curve_free(&c);
     if (r->settings.train.early_stop <= 0 || best < 0) return ST_OK;
-    char dir[4096], bp[4200];
+    char dir[FM_PATH], bp[FM_PATH_NAME];
     resume_folder(path, dir, sizeof dir);
     snprintf(bp, sizeof bp, "%s/best-val.fmw", dir);
     Net *bn;
@@ -70,7 +95,12 @@ static Status resume_state(const char *path, int epochs, ResumedRun *r, Err *e)
     if (!ck->has_progress || !ck->has_optim)
         return err_set(e, ST_ERR_FORMAT, "%s: holds weights only, no training state to resume", path);
     Status st;
-    if ((st = settings_read(path, ck, s, e)) || (st = check_position(path, ck, s, e))) return st;
+    if ((st = check_log(path, ck, e)) || (st = settings_read(path, ck, s, e)) ||
+        (st = check_position(path, ck, s, e)))
+        return st;
+    if (s->val > INT_MAX - s->train_n) /* the caller loads train_n + val images */
+        return err_set(e, ST_ERR_FORMAT, "%s: %d training and %d validation images, more than fmnist can load (%d)",
+                       path, s->train_n, s->val, INT_MAX);
     if (epochs <= 0) epochs = s->train.epochs; /* the run's own target: finish an interrupted run */
     if (epochs <= ck->epoch)
         return err_set(e, ST_ERR_ARG, "%s has already trained %d epoch%s; --epochs must be larger to resume", path,

@@ -47,7 +47,7 @@ void run_paths(const RunSpec *spec, char *model_path, char *log_path, size_t len
 
 Status run_check(const RunSpec *spec, Err *e)
 {
-    char model_path[4200], log_path[4200], best_path[4200];
+    char model_path[FM_PATH_NAME], log_path[FM_PATH_NAME], best_path[FM_PATH_NAME];
     run_paths(spec, model_path, log_path, sizeof model_path);
     snprintf(best_path, sizeof best_path, "%s/best.fmw", spec->out);
     const char *held = file_exists(model_path) ? model_path
@@ -78,12 +78,74 @@ void run_settings(const RunSpec *spec, int train_n, RunSettings *s)
     s->train_n = train_n;
 }
 
+/* The program's own pages (code, libraries, stacks, the data reader's
+ * buffers), and the chart of the log drawn after training (curves.png: an
+ * RGB picture of 1600x520, its PNG filter rows and the encoder's tables). */
+#define RUN_PROGRAM_BYTES ((size_t)4 << 20)
+#define RUN_CHART_BYTES ((size_t)6 << 20)
+/* the settings text (a model path of up to FM_PATH, the rest well under
+ * 1 KiB) and a log row per epoch, in a checkpoint */
+#define RUN_TEXT_BYTES (FM_PATH + 1024)
+#define RUN_LOG_ROW_BYTES 160
+
+void run_memory(const RunSpec *spec, const Net *net, const Dataset *train, const Dataset *test, RunMemory *m)
+{
+    memset(m, 0, sizeof *m);
+    const TrainConfig *tc = &spec->train;
+    const TrainProgress *r = spec->resume;
+    const OptConfig *oc = &tc->opt;
+    size_t copy = net->nparams * sizeof(float), mb = (size_t)net->max_batch;
+    m->net = net->bytes;
+    /* optim_init allocates both moments; only those a step writes are touched */
+    int moments = oc->kind != OPT_SGD ? 2 : oc->momentum != 0.0f;
+    m->optim = copy * (size_t)(moments + (oc->l1 > 0.0f));
+    if (r && r->opt) m->resumed += 2 * r->opt->n * sizeof(float); /* both read from the file */
+    if (r && r->val.best_params) m->resumed += copy;
+    int best = tc->val && tc->early_stop > 0;
+    if (best) m->best = copy;
+    size_t nidx = (size_t)(train->n > net->max_batch ? train->n : net->max_batch);
+    m->batch = mb * (shape_numel(net->in) + (size_t)net->nclasses) * sizeof(float) + mb * sizeof(int) +
+               nidx * sizeof(uint32_t);
+    size_t text = RUN_TEXT_BYTES + (spec->log_so_far ? strlen(spec->log_so_far) : 0) +
+                  (size_t)(tc->epochs > 0 ? tc->epochs : 0) * RUN_LOG_ROW_BYTES;
+    m->checkpoint = weights_file_bytes(net, 1, best, text);
+    m->data = dataset_bytes(train) + dataset_bytes(test) + (tc->val ? dataset_bytes(tc->val) : 0);
+    m->program = RUN_PROGRAM_BYTES;
+    size_t training = m->optim + m->best + m->batch + m->checkpoint;
+    m->total = m->program + m->data + m->net + m->resumed + (training > RUN_CHART_BYTES ? training : RUN_CHART_BYTES);
+}
+
+/* "1.5 GiB", "310.2 MiB" */
+static const char *size_str(size_t bytes, char *buf, size_t len)
+{
+    if (bytes >= (size_t)1 << 30) snprintf(buf, len, "%.1f GiB", (double)bytes / (1u << 30));
+    else snprintf(buf, len, "%.1f MiB", (double)bytes / (1u << 20));
+    return buf;
+}
+
+Status run_memory_check(const RunSpec *spec, const Net *net, const Dataset *train, const Dataset *test, RunMemory *m,
+                        Err *e)
+{
+    RunMemory tmp, *r = m ? m : &tmp;
+    run_memory(spec, net, train, test, r);
+    const char *what;
+    size_t lim = net_memory_limit(&what);
+    if (r->total <= lim) return ST_OK;
+    char t[32], n[32], o[32], c[32], d[32], l[32];
+    return err_set(e, ST_ERR_NOMEM,
+                   "%s: this run needs an estimated %s of memory (network %s, optimizer %s, checkpoint %s, data %s), "
+                   "more than %s (%s); try a smaller --batch or a smaller model",
+                   net->spec.path, size_str(r->total, t, sizeof t), size_str(r->net, n, sizeof n),
+                   size_str(r->optim + r->resumed + r->best, o, sizeof o), size_str(r->checkpoint, c, sizeof c),
+                   size_str(r->data, d, sizeof d), what, size_str(lim, l, sizeof l));
+}
+
 typedef struct {
     const RunSpec *spec;
     const RunHooks *hooks;
-    char model_path[4200], log_path[4200];
-    char best_path[4200];    /* OUT/best.fmw: the best test accuracy       */
-    char bestval_path[4200]; /* OUT/best-val.fmw: the lowest validation loss */
+    char model_path[FM_PATH_NAME], log_path[FM_PATH_NAME];
+    char best_path[FM_PATH_NAME];    /* OUT/best.fmw: the best test accuracy        */
+    char bestval_path[FM_PATH_NAME]; /* OUT/best-val.fmw: the lowest validation loss */
     Buf settings;           /* the settings text (NUL-terminated)          */
     Buf csv;                /* the log so far                              */
     int cols;               /* optional log.csv columns (LOG_COL_*)        */

@@ -69,6 +69,34 @@ Status run_prepare(const RunSpec *spec, Err *e);
  * train_n training images per epoch. */
 void run_settings(const RunSpec *spec, int train_n, RunSettings *s);
 
+/* What a run holds in memory at its peak, in bytes, part by part. */
+typedef struct {
+    size_t net;        /* net_build's buffers: parameters, gradients, activations, scratch */
+    size_t optim;      /* the optimizer's state: Adam's two moments, SGD's momentum, L1's
+                          gradient (each a copy of the parameters)                     */
+    size_t resumed;    /* resuming: the saved moments and early stopping's saved weights,
+                          held beside the optimizer's own                               */
+    size_t best;       /* early stopping: the weights of the best epoch so far          */
+    size_t batch;      /* the batch as floats, its gradients and labels, the shuffle    */
+    size_t checkpoint; /* one checkpoint (weights, moments, log) built in memory to be written */
+    size_t data;       /* the images and labels in memory (as loaded, before --train-limit) */
+    size_t program;    /* the program itself, and the chart drawn after training        */
+    size_t total;      /* the peak: program + data + net + resumed + the larger of
+                          (optim + best + batch + checkpoint) and the chart             */
+} RunMemory;
+
+/* What training net with spec on train and test (and spec->train.val)
+ * takes, counted from the sizes alone; spec->resume's optimizer state and
+ * best weights count as held by the caller. */
+void run_memory(const RunSpec *spec, const Net *net, const Dataset *train, const Dataset *test, RunMemory *m);
+
+/* run_memory (into *m if not NULL), then ST_ERR_NOMEM if the total is above
+ * net_memory_limit: the message gives the estimate, its largest parts and
+ * the limit. Call it before run_prepare, so that a run that cannot fit
+ * creates nothing. */
+Status run_memory_check(const RunSpec *spec, const Net *net, const Dataset *train, const Dataset *test, RunMemory *m,
+                        Err *e);
+
 /* Trains net (already initialized by net_init, or loaded) with spec->train,
  * from spec->resume if it is not NULL; after each epoch writes the log
  * (LOG_CSV_HEADER and one row per epoch so far) and the checkpoint (the

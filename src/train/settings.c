@@ -139,7 +139,7 @@ static int get_value(const Key *k, const char *v, RunSettings *s)
     char *f = (char *)s + k->off;
     double d;
     switch (k->type) {
-    case K_STR: return get_string(v, f, SETTINGS_PATH_MAX);
+    case K_STR: return get_string(v, f, FM_PATH);
     case K_INT:
     case K_BOOL:
         if (!get_number(v, k, &d)) return 0;
@@ -176,7 +176,7 @@ static int get_value(const Key *k, const char *v, RunSettings *s)
 static Status parse_lines(const char *path, const char *section, const char *text, int v2, RunSettings *s, Err *e)
 {
     int seen[NKEYS] = {0}, line = 0;
-    char row[2 * SETTINGS_PATH_MAX + 64];
+    char row[2 * FM_PATH + 64];
     for (const char *p = text; *p; p += *p == '\n') {
         line++;
         size_t n = strcspn(p, "\n");

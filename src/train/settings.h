@@ -23,10 +23,8 @@
 #include "train/train.h"
 #include "util/fileio.h"
 
-#define SETTINGS_PATH_MAX 4096
-
 typedef struct {
-    char model[SETTINGS_PATH_MAX]; /* the model file the run was started with */
+    char model[FM_PATH]; /* the model file the run was started with */
     TrainConfig train;  /* all but train.val, which is data (NULL here); the
                            schedule's base rate train.lr.base is train.opt.lr */
     int val;            /* validation images held out of the loaded ones (0: none) */

@@ -87,7 +87,7 @@ static int same_run(const char *path, const RunSettings *want, const Net *want_n
     Err e;
     if (weights_load_run(path, 1, &net, &ck, &e)) return -1; /* unreadable: retrain */
     RunSettings have;
-    char wa[SETTINGS_PATH_MAX + 64], wb[SETTINGS_PATH_MAX + 64];
+    char wa[FM_PATH + 64], wb[FM_PATH + 64];
     int readable = !settings_read(path, &ck, &have, &e), same = 0;
     if (readable && !settings_diff(&have, want, wa, wb, sizeof wa)) {
         dropout_of(net, wa, sizeof wa);
@@ -104,7 +104,7 @@ static int same_run(const char *path, const RunSettings *want, const Net *want_n
 SweepDirState sweep_dir_state(const char *dir, int epochs, const RunSettings *want, const Net *want_net, char *why,
                               size_t len)
 {
-    char log[4200], model[4200];
+    char log[FM_PATH_NAME], model[FM_PATH_NAME];
     snprintf(log, sizeof log, "%s/log.csv", dir);
     snprintf(model, sizeof model, "%s/model.fmw", dir);
     int has_log = file_exists(log), has_model = file_exists(model);
@@ -210,7 +210,7 @@ static void point_spec(const SweepSpec *s, const SweepPoint *p, char *dir, size_
 
 static Status write_summary(const SweepSpec *s, const SweepRow *rows, const Curve *curves, Err *e)
 {
-    char path[4200];
+    char path[FM_PATH_NAME];
     Status st = ST_OK;
     for (int f = 0; f < 2 && !st; f++) {
         Buf b = {0};
@@ -239,7 +239,7 @@ Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *te
 {
     if (s->npoints < 1 || s->npoints > SWEEP_MAX_RUNS)
         return err_set(e, ST_ERR_ARG, "a sweep has 1 to %d runs, not %d", SWEEP_MAX_RUNS, s->npoints);
-    char dir[4200], why[SETTINGS_PATH_MAX + 512], path[4300];
+    char dir[FM_PATH_NAME], why[FM_PATH + 512], path[FM_PATH_NAME + FM_NAME];
     int skip[SWEEP_MAX_RUNS];
     Status st;
     /* first every setting's net against the data, and every folder, before any folder is made */
@@ -254,6 +254,11 @@ Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *te
         }
         if ((st = train_check_data(net, train, "training", e)) || (st = train_check_data(net, test, "test", e))) {
             net_free(net);
+            return st;
+        }
+        if ((st = run_memory_check(&rs, net, train, test, NULL, e))) {
+            net_free(net);
+            err_prefix(e, p->name);
             return st;
         }
         RunSettings want;
@@ -284,7 +289,7 @@ Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *te
         if ((st = curve_read(path, &curves[i], e))) break;
         if ((st = sweep_row(p->name, &curves[i], &rows[i], e))) break;
         rows[i].skipped = skip[i];
-        char png[4300];
+        char png[FM_PATH_NAME + FM_NAME];
         snprintf(png, sizeof png, "%s/curves.png", dir);
         st = plot_log_file(path, png, e);
     }

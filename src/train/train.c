@@ -203,7 +203,7 @@ static Status trainer_start(Trainer *t, const TrainProgress *resume, Err *e)
         return st;
     if (cfg->batch < 1 || cfg->batch > net->max_batch)
         return err_set(e, ST_ERR_ARG, "batch size %d is outside 1..%d", cfg->batch, net->max_batch);
-    t->nbatches = (t->train->n + cfg->batch - 1) / cfg->batch;
+    t->nbatches = (int)(((long long)t->train->n + cfg->batch - 1) / cfg->batch); /* n near INT_MAX: no overflow */
     if (resume && (st = check_resume(t, resume, e))) return st;
     if ((st = optim_init(&t->opt, &cfg->opt, net->nparams, e))) return st;
     int nidx = t->train->n > net->max_batch ? t->train->n : net->max_batch;

@@ -121,6 +121,19 @@ Status args_parse(int argc, char **argv, ArgSpec *specs, int nspecs, const char 
     return ST_OK;
 }
 
+const ArgSpec *args_find(const ArgSpec *specs, int nspecs, const void *dst)
+{
+    for (int k = 0; k < nspecs; k++)
+        if (specs[k].dst == dst) return &specs[k];
+    return NULL;
+}
+
+int args_given(const ArgSpec *specs, int nspecs, const void *dst)
+{
+    const ArgSpec *a = args_find(specs, nspecs, dst);
+    return a && a->seen;
+}
+
 void args_print_help(const ArgSpec *specs, int nspecs, void *file)
 {
     FILE *f = file;

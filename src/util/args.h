@@ -51,6 +51,11 @@ typedef struct {
  * pos (at most maxpos; more is an error). "--help"/"-h" sets *help. */
 Status args_parse(int argc, char **argv, ArgSpec *specs, int nspecs, const char **pos, int maxpos, int *npos,
                   int *help, Err *e);
+/* The flag whose value is dst (NULL if none), and whether it was given:
+ * flags are found by the address of their variable, never by their place
+ * in a table, so reordering a table breaks nothing. */
+const ArgSpec *args_find(const ArgSpec *specs, int nspecs, const void *dst);
+int args_given(const ArgSpec *specs, int nspecs, const void *dst);
 /* Prints "  --name META   help" lines. */
 void args_print_help(const ArgSpec *specs, int nspecs, void *file);
 

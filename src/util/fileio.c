@@ -48,7 +48,7 @@ static int create_new(const char *prefix, char *name, size_t cap)
 
 Status file_write_atomic(const char *path, const void *data, size_t len, Err *e)
 {
-    char prefix[4200], tmp[4220];
+    char prefix[FM_PATH_NAME], tmp[FM_PATH_NAME + 16];
     if (snprintf(prefix, sizeof prefix, "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof prefix)
         return err_set(e, ST_ERR_ARG, "%s: path too long", path);
     int fd = create_new(prefix, tmp, sizeof tmp);
@@ -85,7 +85,7 @@ Status file_write_atomic(const char *path, const void *data, size_t len, Err *e)
         return io_fail(e, path, "cannot rename into place", err);
     }
     /* make the rename itself durable */
-    char dir[4200];
+    char dir[FM_PATH_NAME];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash) *(slash == dir ? slash + 1 : slash) = 0;
@@ -217,7 +217,7 @@ Status file_read_all(const char *path, size_t max, char **data, size_t *len, Err
 
 Status file_mkdirs(const char *path, Err *e)
 {
-    char buf[4096];
+    char buf[FM_PATH];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
         return err_set(e, ST_ERR_ARG, "%s: path too long", path);
     for (char *p = buf + 1;; p++) {
@@ -237,7 +237,7 @@ Status file_mkdirs(const char *path, Err *e)
 
 Status file_mkdir_new(const char *base, char *out, size_t outlen, Err *e)
 {
-    char parent[4096];
+    char parent[FM_PATH];
     const char *slash = strrchr(base, '/');
     if (slash && slash > base) {
         if ((size_t)(slash - base) >= sizeof parent) return err_set(e, ST_ERR_ARG, "%s: path too long", base);
@@ -247,7 +247,7 @@ Status file_mkdir_new(const char *base, char *out, size_t outlen, Err *e)
         if (st) return st;
     }
     for (int k = 1; k <= FILE_MKDIR_NEW_TRIES; k++) {
-        char name[4096], suffix[16] = "";
+        char name[FM_PATH], suffix[16] = "";
         if (k > 1) snprintf(suffix, sizeof suffix, "-%d", k);
         size_t n = (size_t)snprintf(name, sizeof name, "%s%s", base, suffix);
         if (n >= sizeof name || n >= outlen) return err_set(e, ST_ERR_ARG, "%s%s: path too long", base, suffix);
@@ -273,7 +273,7 @@ int file_exists(const char *path)
  * resolved. */
 static int path_norm(const char *path, char *out, size_t len)
 {
-    char head[4200], rest[4200] = "", tmp[4200];
+    char head[FM_PATH_NAME], rest[FM_PATH_NAME] = "", tmp[FM_PATH_NAME];
     if (!*path || snprintf(head, sizeof head, "%s", path) >= (int)sizeof head) return 0;
     char *real;
     while (!(real = realpath(head, NULL))) { /* move the last component of head to rest */
@@ -320,13 +320,13 @@ int file_same(const char *a, const char *b)
     struct stat sa, sb;
     int ha = stat(a, &sa) == 0, hb = stat(b, &sb) == 0;
     if (ha && hb) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-    char na[4200], nb[4200];
+    char na[FM_PATH_NAME], nb[FM_PATH_NAME];
     return path_norm(a, na, sizeof na) && path_norm(b, nb, sizeof nb) && !strcmp(na, nb);
 }
 
 Status file_check_writable(const char *dir, Err *e)
 {
-    char prefix[4200], probe[4220];
+    char prefix[FM_PATH_NAME], probe[FM_PATH_NAME + 16];
     if (snprintf(prefix, sizeof prefix, "%s/.fmnist-write-test-%ld", dir, (long)getpid()) >= (int)sizeof prefix)
         return err_set(e, ST_ERR_ARG, "%s: path too long", dir);
     int fd = create_new(prefix, probe, sizeof probe);

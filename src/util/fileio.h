@@ -20,6 +20,16 @@
 
 #include "util/status.h"
 
+/* Sizes of path buffers, NUL included, from this one place. FM_PATH holds a
+ * path as the user gives it or the program finds it (Linux's PATH_MAX);
+ * FM_PATH_NAME a path with "/NAME" or a suffix added, NAME a file name of
+ * up to FM_NAME - 1 bytes (Linux's NAME_MAX). A buffer for a path two names
+ * deep is FM_PATH_NAME + FM_NAME. Where a path is built, one that does not
+ * fit is refused ("path too long") or cut by snprintf, never overflows. */
+#define FM_PATH 4096
+#define FM_NAME 256
+#define FM_PATH_NAME (FM_PATH + FM_NAME)
+
 Status file_write_atomic(const char *path, const void *data, size_t len, Err *e);
 /* Opens an existing regular file for reading; never blocks. *fd gets a
  * blocking, close-on-exec descriptor (-1 on failure), *size (if not NULL) the

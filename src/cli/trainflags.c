@@ -1,0 +1,123 @@
+/* trainflags.c - the one table of training flags, and the checks and the
+ * run settings built from it (see trainflags.h). */
+#include "cli/trainflags.h"
+
+#include <stddef.h>
+
+#include "cli/cli.h"
+#include "data/split.h"
+
+/* A row of the table: an ArgSpec whose value lives at offset in TrainFlags. */
+typedef struct {
+    const char *name;
+    ArgType type;
+    size_t offset;
+    double lo, hi;
+    const char *meta, *help;
+    int axis;                 /* a sweep varies it: left out by TRAINFLAGS_BUT_AXES */
+} TrainFlag;
+
+#define AT(field) offsetof(TrainFlags, field)
+static const TrainFlag TABLE[] = {
+    {"model", ARG_STR, AT(model), 0, 0, "FILE", "model file (default models/mlp.cfg)", 0},
+    {"epochs", ARG_INT, AT(epochs), 1, 100000, "N", "epochs to train (default 10)", 0},
+    {"batch", ARG_INT, AT(batch), 1, 65536, "N", "mini-batch size (default 128)", 0},
+    {"optim", ARG_STR, AT(optim), 0, 0, "NAME", "sgd | adam | adamw (default adam)", 0},
+    {"lr", ARG_FLOAT, AT(lr), 0, 1e3, "X", "learning rate (default 1e-3)", 0},
+    {"momentum", ARG_FLOAT, AT(momentum), 0, 0.9999, "X", "sgd momentum (default 0)", 0},
+    {"nesterov", ARG_SWITCH, AT(nesterov), 0, 0, NULL, "sgd: Nesterov momentum", 0},
+    {"weight-decay", ARG_FLOAT, AT(weight_decay), 0, 1e3, "L", "L2 penalty (decoupled for adamw; default 0)", 1},
+    {"decay-bias", ARG_SWITCH, AT(decay_bias), 0, 0, NULL, "apply weight decay (and --l1) to biases too", 0},
+    {"l1", ARG_FLOAT, AT(l1), 0, 1e3, "A", "L1 penalty A*||w||_1 (subgradient; with --weight-decay: elastic net)",
+     0},
+    {"report-penalty", ARG_SWITCH, AT(report_penalty), 0, 0, NULL, "add the penalty to the reported train loss", 0},
+    {"val", ARG_INT, AT(val), 1, 2147483647, "N", "hold out N training images (seeded) as a validation set", 0},
+    {"early-stop", ARG_INT, AT(early_stop), 1, 100000, "K",
+     "stop after K epochs without a lower validation loss; best weights in OUT/best-val.fmw", 0},
+    {"lr-schedule", ARG_STR, AT(lr_schedule), 0, 0, "NAME", "constant | step | cosine (default constant)", 0},
+    {"warmup", ARG_INT, AT(warmup), 0, 100000, "N", "linear learning-rate warm-up over the first N epochs", 0},
+    {"lr-step", ARG_INT, AT(lr_step), 1, 100000, "N", "step schedule: epochs between decays (default 5)", 0},
+    {"lr-gamma", ARG_FLOAT, AT(lr_gamma), 0, 1, "G", "step schedule: factor of each decay (default 0.1)", 0},
+    {"aug", ARG_STRS, AT(aug), 0, 0, "LIST",
+     "augment training batches: crop=P, flip, erase (comma-separated, repeatable)", 0},
+    {"dropout", ARG_FLOATS, AT(dropout), 0, 0.9999, "P1,P2,..", "dropout rates, in model-file order (0 = off)", 1},
+    {"seed", ARG_INT, AT(seed), 0, 2147483647, "N", "random seed (default 1)", 0},
+    {"threads", ARG_INT, AT(threads), 1, CLI_MAX_THREADS, "N", CLI_THREADS_HELP, 0},
+    {"data", ARG_STR, AT(data), 0, 0, "DIR", "folder with the IDX files (default: see README)", 0},
+    {"train-limit", ARG_INT, AT(train_limit), 1, 2147483647, "N", "use only the first N training images", 0},
+    {"no-progress", ARG_SWITCH, AT(no_progress), 0, 0, NULL, "no progress bar, even on a terminal", 0},
+    {"save-every", ARG_INT, AT(save_every), 1, 100000, "N",
+     "write OUT/model.fmw every N epochs (default 1; always after the last, and on Ctrl-C)", 0},
+};
+#undef AT
+_Static_assert(sizeof TABLE / sizeof TABLE[0] <= TRAINFLAGS_MAX, "TRAINFLAGS_MAX is too small for the table");
+
+TrainFlags trainflags_defaults(void)
+{
+    return (TrainFlags){.model = "models/mlp.cfg", .optim = "adam", .lr_schedule = "constant", .epochs = 10,
+                        .batch = 128, .seed = 1, .lr = 1e-3f, .lr_gamma = 0.1f, .lr_step = 5, .save_every = 1};
+}
+
+int trainflags_specs(TrainFlags *f, TrainFlagsUse use, ArgSpec *specs)
+{
+    int n = 0;
+    for (size_t i = 0; i < sizeof TABLE / sizeof TABLE[0]; i++) {
+        const TrainFlag *t = &TABLE[i];
+        if (t->axis && use == TRAINFLAGS_BUT_AXES) continue;
+        specs[n++] = (ArgSpec){t->name, t->type, (char *)f + t->offset, t->lo, t->hi, t->meta, t->help, 0};
+    }
+    return n;
+}
+
+/* The optimizer flags into tc->opt. */
+static Status optim_flags(const TrainFlags *f, const ArgSpec *specs, int nspecs, TrainConfig *tc, Err *e)
+{
+    tc->opt = optim_defaults();
+    if (!optim_parse_kind(f->optim, &tc->opt.kind))
+        return err_set(e, ST_ERR_ARG, "--optim: expected sgd, adam or adamw, got '%s'", f->optim);
+    if (args_given(specs, nspecs, &f->momentum) && tc->opt.kind != OPT_SGD)
+        return err_set(e, ST_ERR_ARG, "--momentum applies to --optim sgd only");
+    if (f->nesterov && f->momentum <= 0.0f) return err_set(e, ST_ERR_ARG, "--nesterov needs --momentum above 0");
+    tc->opt.lr = f->lr;
+    tc->opt.momentum = f->momentum;
+    tc->opt.nesterov = f->nesterov;
+    tc->opt.weight_decay = f->weight_decay;
+    tc->opt.decay_bias = f->decay_bias;
+    tc->opt.l1 = f->l1;
+    return ST_OK;
+}
+
+Status trainflags_run(const TrainFlags *f, const ArgSpec *specs, int nspecs, RunSpec *spec, Err *e)
+{
+    TrainConfig tc = {.epochs = f->epochs, .batch = f->batch, .seed = (uint64_t)f->seed};
+    Status st = optim_flags(f, specs, nspecs, &tc, e);
+    if (st) return st;
+    tc.report_penalty = f->report_penalty;
+    tc.early_stop = f->early_stop;
+    tc.lr = (LrSchedule){.base = f->lr, .warmup = f->warmup, .step = f->lr_step, .gamma = f->lr_gamma,
+                         .epochs = f->epochs};
+    if (!lrsched_parse_kind(f->lr_schedule, &tc.lr.kind))
+        return err_set(e, ST_ERR_ARG, "--lr-schedule: expected constant, step or cosine, got '%s'", f->lr_schedule);
+    if (f->warmup >= f->epochs && f->warmup > 0)
+        return err_set(e, ST_ERR_ARG, "--warmup %d: must be fewer than the %d epochs", f->warmup, f->epochs);
+    for (int i = 0; i < f->aug.n; i++)
+        if ((st = aug_parse(f->aug.v[i], &tc.aug, e))) return st;
+    if (f->early_stop && !f->val) return err_set(e, ST_ERR_ARG, "--early-stop needs a validation set (--val N)");
+    *spec = (RunSpec){.model = f->model, .train = tc, .save_every = f->save_every};
+    return ST_OK;
+}
+
+Status trainflags_load_data(const TrainFlags *f, TrainData *d, Err *e)
+{
+    Status st = cli_load_data(f->data, DATA_MAX_CLASSES, f->train_limit, &d->train, &d->test, d->dir,
+                              sizeof d->dir, e);
+    if (!st && f->val) st = dataset_hold_out(&d->train, f->val, (uint64_t)f->seed, &d->val, e);
+    return st;
+}
+
+void train_data_free(TrainData *d)
+{
+    dataset_free(&d->train);
+    dataset_free(&d->test);
+    dataset_free(&d->val);
+}
