@@ -81,9 +81,10 @@ deps:
 	@tools/install-deps.sh
 
 # The include rules of docs/ARCHITECTURE.md first (tools/check-includes.sh), then the suites.
+# bench_fmnist is built too (not run), so that a library change cannot leave it behind.
 test: deps
 	@tools/check-includes.sh -m src
-	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/check_fmnist
+	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/check_fmnist $(BUILD)/bench_fmnist
 	FMNIST_BIN=./$(BIN) ./$(BUILD)/check_fmnist
 
 data:

@@ -217,9 +217,9 @@ static long minor_faults(void)
     return ru.ru_minflt;
 }
 
-static Status on_epoch(void *ctx, const EpochStats *s, const Net *net, Err *e)
+static Status on_epoch(void *ctx, const EpochStats *s, const TrainProgress *p, const Net *net, Err *e)
 {
-    (void)net, (void)e;
+    (void)p, (void)net, (void)e;
     EpochLog *l = ctx;
     long f = minor_faults();
     if (l->n < 64) {
@@ -257,7 +257,7 @@ static int bench_train(const char *label, const char *key, const char *model, co
     TrainConfig tc = {.epochs = epochs + 1, .batch = 128, .seed = 1, .opt = optim_defaults()};
     EpochLog log = {.last_faults = minor_faults()};
     TrainHooks hooks = {.on_epoch = on_epoch, .ctx = &log};
-    if (train_run(net, &sub, test, &tc, &hooks, &e)) {
+    if (train_run(net, &sub, test, &tc, NULL, &hooks, &e)) {
         fprintf(stderr, "bench_fmnist: %s\n", e.msg);
         net_free(net);
         return 1;
