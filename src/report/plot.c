@@ -179,27 +179,17 @@ static int count_inside(const PlotAxes *a, const PlotRun *runs, int n, PlotMetri
     return count;
 }
 
-void plot_curves_panel(Image *im, int x, int y, int w, int h, const PlotRun *runs, int n, PlotMetric metric, int logy,
-                       const char *title, PlotAxes *axes)
+/* The axes' ranges: of the finite points (a NaN or an infinity is not
+ * drawn), clamped so that the axis and its padding stay finite (a point
+ * beyond is drawn at the edge); *emax: the most epochs of a run. */
+static void curve_ranges(PlotAxes *a, const PlotRun *runs, int n, PlotMetric metric, double mul, int *emax)
 {
-    double mul = metric == PLOT_ACC ? 100.0 : 1.0;
-    if (metric == PLOT_ACC) logy = 0;
-    PlotAxes a = {.left = x + 104, .top = y + 56, .width = w - 104 - 28, .height = h - 56 - 82, .logy = logy};
-    if (n > 1) { /* room for the legend at the right */
-        LegendEntry le[40];
-        int bw, bh;
-        legend_entries(runs, n, le, &bw, &bh);
-        a.width -= bw + 16 - 12;
-    }
-
-    /* data ranges: of the finite points (a NaN or an infinity is not drawn),
-     * clamped so that the axis and its padding stay finite (a point beyond is
-     * drawn at the edge) */
+    const int logy = a->logy;
     double lo = INFINITY, hi = -INFINITY;
-    int emax = 1;
+    *emax = 1;
     for (int r = 0; r < n; r++) {
         const Curve *c = runs[r].curve;
-        if (c->n > emax) emax = c->n;
+        if (c->n > *emax) *emax = c->n;
         for (int t = 0; t < 2; t++)
             for (int i = 0; i < c->n; i++) {
                 double v = series(c, metric, t)[i] * mul;
@@ -214,33 +204,43 @@ void plot_curves_panel(Image *im, int x, int y, int w, int h, const PlotRun *run
         double l0 = log10(lo), l1 = log10(hi);
         if (l1 - l0 < 1e-3) l0 -= 0.05, l1 += 0.05;
         double pad = 0.06 * (l1 - l0);
-        a.ymin = pow(10, fmax(l0 - pad, -307.0)), a.ymax = pow(10, fmin(l1 + pad, 307.0));
+        a->ymin = pow(10, fmax(l0 - pad, -307.0)), a->ymax = pow(10, fmin(l1 + pad, 307.0));
     } else {
         if (hi - lo < 1e-9) {
             double d = fmax(fabs(hi) * 0.05, 1e-3);
             lo -= d, hi += d;
         }
         double pad = 0.06 * (hi - lo);
-        a.ymin = lo - pad, a.ymax = hi + pad;
+        a->ymin = lo - pad, a->ymax = hi + pad;
     }
-    double padx = emax > 1 ? 0.04 * (emax - 1) : 0.5;
-    a.xmin = 1 - padx, a.xmax = emax + padx;
+    double padx = *emax > 1 ? 0.04 * (*emax - 1) : 0.5;
+    a->xmin = 1 - padx, a->xmax = *emax + padx;
+}
 
-    /* grid and ticks */
-    double yt[64], xt[64];
-    int nyt = plot_ticks(a.ymin, a.ymax, logy, 0, logy ? 12 : 7, yt, 64); /* log: denser, the top is compressed */
-    int nxt = plot_ticks(1, emax, 0, 1, 10, xt, 64);
+/* The ticks of both axes, at most 64 each. */
+typedef struct {
+    double y[64], x[64];
+    int ny, nx;
+} Ticks;
+
+static void curve_grid(Image *im, const PlotAxes *a, const Ticks *tk)
+{
     double px, py;
-    for (int i = 0; i < nyt; i++) {
-        plot_map(&a, a.xmin, yt[i], &px, &py);
-        draw_fill_rect(im, a.left, (int)py, a.width, 1, GRID);
+    for (int i = 0; i < tk->ny; i++) {
+        plot_map(a, a->xmin, tk->y[i], &px, &py);
+        draw_fill_rect(im, a->left, (int)py, a->width, 1, GRID);
     }
-    for (int i = 0; i < nxt; i++) {
-        plot_map(&a, xt[i], a.ymin, &px, &py);
-        draw_fill_rect(im, (int)px, a.top, 1, a.height, GRID);
+    for (int i = 0; i < tk->nx; i++) {
+        plot_map(a, tk->x[i], a->ymin, &px, &py);
+        draw_fill_rect(im, (int)px, a->top, 1, a->height, GRID);
     }
+}
 
-    /* the curves: train dashed first, test solid with dots on top */
+/* The curves: train dashed first, test solid with dots on top; a
+ * non-finite point leaves a gap. */
+static void curve_lines(Image *im, const PlotAxes *a, const PlotRun *runs, int n, PlotMetric metric, double mul)
+{
+    double px, py;
     for (int t = 1; t >= 0; t--)
         for (int r = 0; r < n; r++) {
             const Curve *c = runs[r].curve;
@@ -250,56 +250,67 @@ void plot_curves_panel(Image *im, int x, int y, int w, int h, const PlotRun *run
             int prev = 0; /* the point before was drawn: join it */
             for (int i = 0; i < c->n; i++) {
                 double y = v[i] * mul;
-                if (!isfinite(y) || (logy && !(y > 0))) { /* a gap in the curve */
+                if (!isfinite(y) || (a->logy && !(y > 0))) { /* a gap in the curve */
                     prev = 0;
                     continue;
                 }
-                plot_map(&a, i + 1, y, &px, &py);
-                py = fmin(fmax(py, a.top - 8.0), a.top + a.height + 8.0); /* beyond the axis: at its edge */
+                plot_map(a, i + 1, y, &px, &py);
+                py = fmin(fmax(py, a->top - 8.0), a->top + a->height + 8.0); /* beyond the axis: at its edge */
                 if (prev) draw_line(im, qx, qy, px, py, 2.5, col, t ? DASH_ON : 0, DASH_OFF, &phase);
                 if (!t || c->n == 1) draw_disc(im, px, py, t ? 2.5 : 4.0, col);
                 qx = px, qy = py, prev = 1;
             }
         }
+}
 
-    /* axes box, tick marks and labels */
-    draw_rect(im, a.left - 1, a.top - 1, a.width + 2, a.height + 2, AXIS);
+/* The axes box, tick marks and labels, the axis titles and the title. */
+static void curve_labels(Image *im, int x, int y, const PlotAxes *a, const Ticks *tk, PlotMetric metric,
+                         const char *title)
+{
+    const int logy = a->logy;
+    double px, py;
+    draw_rect(im, a->left - 1, a->top - 1, a->width + 2, a->height + 2, AXIS);
     char lab[64];
-    double ystep = nyt > 1 ? yt[1] - yt[0] : 0;
-    for (int i = 0; i < nyt; i++) {
-        plot_map(&a, a.xmin, yt[i], &px, &py);
-        draw_fill_rect(im, a.left - 7, (int)py, 6, 1, AXIS);
-        tick_label(lab, sizeof lab, yt[i], ystep, logy);
-        draw_text(im, a.left - 12 - draw_text_width(lab, TS), (int)py - 7 * TS / 2, lab, TS, INK);
+    double ystep = tk->ny > 1 ? tk->y[1] - tk->y[0] : 0;
+    for (int i = 0; i < tk->ny; i++) {
+        plot_map(a, a->xmin, tk->y[i], &px, &py);
+        draw_fill_rect(im, a->left - 7, (int)py, 6, 1, AXIS);
+        tick_label(lab, sizeof lab, tk->y[i], ystep, logy);
+        draw_text(im, a->left - 12 - draw_text_width(lab, TS), (int)py - 7 * TS / 2, lab, TS, INK);
     }
-    for (int i = 0; i < nxt; i++) {
-        plot_map(&a, xt[i], a.ymin, &px, &py);
-        draw_fill_rect(im, (int)px, a.top + a.height + 1, 1, 6, AXIS);
-        snprintf(lab, sizeof lab, "%.0f", xt[i]);
-        draw_text(im, (int)px - draw_text_width(lab, TS) / 2, a.top + a.height + 12, lab, TS, INK);
+    for (int i = 0; i < tk->nx; i++) {
+        plot_map(a, tk->x[i], a->ymin, &px, &py);
+        draw_fill_rect(im, (int)px, a->top + a->height + 1, 1, 6, AXIS);
+        snprintf(lab, sizeof lab, "%.0f", tk->x[i]);
+        draw_text(im, (int)px - draw_text_width(lab, TS) / 2, a->top + a->height + 12, lab, TS, INK);
     }
     const char *xt_title = "epoch";
-    draw_text(im, a.left + (a.width - draw_text_width(xt_title, TS)) / 2, a.top + a.height + 44, xt_title, TS, INK);
+    draw_text(im, a->left + (a->width - draw_text_width(xt_title, TS)) / 2, a->top + a->height + 44, xt_title, TS,
+              INK);
     const char *yt_title = metric == PLOT_ACC ? "accuracy (%)" : logy ? "loss (log scale)" : "cross-entropy loss";
-    draw_text_up(im, x + 12, a.top + (a.height - draw_text_width(yt_title, TS)) / 2, yt_title, TS, INK);
+    draw_text_up(im, x + 12, a->top + (a->height - draw_text_width(yt_title, TS)) / 2, yt_title, TS, INK);
     if (!title)
         title = metric == PLOT_ACC ? "Accuracy per epoch" : logy ? "Loss per epoch (log scale)" : "Loss per epoch";
     int tw = draw_text_width(title, TS);
-    draw_text(im, a.left + (a.width - tw) / 2, y + 18, title, TS, INK);
+    draw_text(im, a->left + (a->width - tw) / 2, y + 18, title, TS, INK);
+}
 
-    /* legend: train/test of a single run inside, in the corner with the
-     * fewest points; one entry per run of several at the right, outside */
+/* The legend: train/test of a single run inside, in the corner with the
+ * fewest points; one entry per run of several at the right, outside. */
+static void curve_legend(Image *im, const PlotAxes *a, const PlotRun *runs, int n, PlotMetric metric, double mul)
+{
     LegendEntry le[40];
     int bw, bh, nle = legend_entries(runs, n, le, &bw, &bh), bx, by;
     if (n > 1) {
-        bx = a.left + a.width + 16, by = a.top;
+        bx = a->left + a->width + 16, by = a->top;
     } else {
         int inset = 10;
-        int cx[4] = {a.left + a.width - bw - inset, a.left + a.width - bw - inset, a.left + inset, a.left + inset};
-        int cy[4] = {a.top + inset, a.top + a.height - bh - inset, a.top + inset, a.top + a.height - bh - inset};
+        int cx[4] = {a->left + a->width - bw - inset, a->left + a->width - bw - inset, a->left + inset,
+                     a->left + inset};
+        int cy[4] = {a->top + inset, a->top + a->height - bh - inset, a->top + inset, a->top + a->height - bh - inset};
         int best = 0, best_count = -1;
         for (int k = 0; k < 4; k++) {
-            int cnt = count_inside(&a, runs, n, metric, mul, cx[k], cy[k], bw, bh);
+            int cnt = count_inside(a, runs, n, metric, mul, cx[k], cy[k], bw, bh);
             if (best_count < 0 || cnt < best_count) best = k, best_count = cnt;
         }
         bx = cx[best], by = cy[best];
@@ -311,6 +322,29 @@ void plot_curves_panel(Image *im, int x, int y, int w, int h, const PlotRun *run
         legend_swatch(im, bx + 12, ly + 7, &le[i]);
         draw_text(im, bx + 12 + 40 + 10, ly, le[i].label, TS, INK);
     }
+}
+
+void plot_curves_panel(Image *im, int x, int y, int w, int h, const PlotRun *runs, int n, PlotMetric metric, int logy,
+                       const char *title, PlotAxes *axes)
+{
+    double mul = metric == PLOT_ACC ? 100.0 : 1.0;
+    if (metric == PLOT_ACC) logy = 0;
+    PlotAxes a = {.left = x + 104, .top = y + 56, .width = w - 104 - 28, .height = h - 56 - 82, .logy = logy};
+    if (n > 1) { /* room for the legend at the right */
+        LegendEntry le[40];
+        int bw, bh;
+        legend_entries(runs, n, le, &bw, &bh);
+        a.width -= bw + 16 - 12;
+    }
+    int emax;
+    curve_ranges(&a, runs, n, metric, mul, &emax);
+    Ticks tk;
+    tk.ny = plot_ticks(a.ymin, a.ymax, logy, 0, logy ? 12 : 7, tk.y, 64); /* log: denser, the top is compressed */
+    tk.nx = plot_ticks(1, emax, 0, 1, 10, tk.x, 64);
+    curve_grid(im, &a, &tk);
+    curve_lines(im, &a, runs, n, metric, mul);
+    curve_labels(im, x, y, &a, &tk, metric, title);
+    curve_legend(im, &a, runs, n, metric, mul);
     if (axes) *axes = a;
 }
 
