@@ -72,30 +72,6 @@ START_TEST(test_bad_files)
 }
 END_TEST
 
-__attribute__((noinline)) static char *read_text(const char *path)
-{
-    char *d = NULL;
-    size_t len;
-    Err e;
-    Status st = file_read_all(path, 1 << 20, &d, &len, &e);
-    ck_assert_msg(st == ST_OK, "%s", e.msg);
-    return d;
-}
-
-/* log.csv without the seconds column */
-/* Drops the 6th column (seconds) of every line; later columns stay. */
-static void strip_seconds(char *csv)
-{
-    char *w = csv;
-    int col = 0;
-    for (char *r = csv; *r; r++) {
-        if (*r == '\n') col = 0;
-        else if (*r == ',' && ++col == 5) continue; /* the comma before seconds */
-        if (col != 5) *w++ = *r;
-    }
-    *w = 0;
-}
-
 START_TEST(test_same_seed_same_log_whatever_the_threads)
 {
     if (!have_real_data()) {
@@ -112,10 +88,10 @@ START_TEST(test_same_seed_same_log_whatever_the_threads)
     }
     snprintf(p1, sizeof p1, "%s/t1/log.csv", dir);
     snprintf(p2, sizeof p2, "%s/t2/log.csv", dir);
-    char *a = read_text(p1), *b = read_text(p2);
+    char *a = read_all_or_fail(p1, NULL), *b = read_all_or_fail(p2, NULL);
     ck_assert_ptr_nonnull(strstr(a, "epoch,train_loss,train_acc,test_loss,test_acc,seconds,weight_norm\n"));
-    strip_seconds(a);
-    strip_seconds(b);
+    csv_strip_seconds(a);
+    csv_strip_seconds(b);
     ck_assert_str_eq(a, b);
     /* and the weights are bit-identical */
     free(a), free(b);
@@ -132,8 +108,8 @@ START_TEST(test_same_seed_same_log_whatever_the_threads)
     ck_assert_int_eq(memcmp(s1.opt.m, s2.opt.m, n1->nparams * sizeof(float)), 0);
     ck_assert_int_eq(memcmp(s1.opt.v, s2.opt.v, n1->nparams * sizeof(float)), 0);
     ck_assert_str_eq(s1.settings, s2.settings);
-    strip_seconds(s1.log);
-    strip_seconds(s2.log);
+    csv_strip_seconds(s1.log);
+    csv_strip_seconds(s2.log);
     ck_assert_str_eq(s1.log, s2.log);
     weights_state_free(&s1), weights_state_free(&s2);
     net_free(n1), net_free(n2);
@@ -158,7 +134,7 @@ START_TEST(test_one_epoch_on_6000_real_images)
     /* the reported test accuracy, from log.csv */
     char path[600];
     snprintf(path, sizeof path, "%s/run/log.csv", dir);
-    char *csv = read_text(path);
+    char *csv = read_all_or_fail(path, NULL);
     int epoch;
     double tl, ta, vl, va, secs;
     char *row = strchr(csv, '\n') + 1;

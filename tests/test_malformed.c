@@ -57,16 +57,6 @@ static void write_bytes(const char *path, const void *p, size_t n)
     ck_assert_int_eq(fclose(f), 0);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    char *d;
-    size_t n;
-    Err e;
-    ck_assert_msg(file_read_all(path, 1 << 26, &d, &n, &e) == ST_OK, "%s", e.msg);
-    if (len) *len = n;
-    return d;
-}
-
 /* ---- item 7: the memory estimate ------------------------------------------ */
 
 /* Runs the binary with argv (NULL-terminated, argv[0] not included),
@@ -306,7 +296,7 @@ START_TEST(gzip_trailing_data)
     ck_assert_int_eq(write_synthetic_idx(dir, "train", 20, 3), 0);
     ck_assert_int_eq(write_synthetic_idx(dir, "t10k", 10, 4), 0);
     size_t len;
-    char *d = slurp(path, &len);
+    char *d = read_all_or_fail(path, &len);
     unsigned char *big = malloc(len + 64);
     size_t bl = gzip_bytes(d, len, big, len + 64);
     memcpy(big + bl, "trailing", 8);
@@ -509,7 +499,7 @@ START_TEST(resume_log_disagrees_with_progress)
         save_ckpt(ckpt, 2, 256, bad[k].log, "");
         write_bytes(logp, good, strlen(good));
         size_t clen;
-        char *before = slurp(ckpt, &clen);
+        char *before = read_all_or_fail(ckpt, &clen);
         ResumedRun r;
         Err e;
         ck_assert_int_eq(resume_load(ckpt, 4, &r, &e), ST_ERR_FORMAT);
@@ -518,7 +508,7 @@ START_TEST(resume_log_disagrees_with_progress)
         snprintf(args, sizeof args, "train --resume %s --data %s --no-progress --epochs 4", ckpt, dir);
         expect_fmnist(args, 1, "not resuming", out, sizeof out);
         ck_assert_msg(strstr(out, logp) && strstr(out, "is left as it is"), "%s", out);
-        char *log_after = slurp(logp, NULL), *after = slurp(ckpt, NULL);
+        char *log_after = read_all_or_fail(logp, NULL), *after = read_all_or_fail(ckpt, NULL);
         ck_assert_str_eq(log_after, good);
         ck_assert_int_eq(memcmp(before, after, clen), 0);
         free(log_after);

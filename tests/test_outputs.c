@@ -48,15 +48,6 @@ static void put(const char *path, const void *data, size_t len)
 
 static void put_text(const char *path, const char *text) { put(path, text, strlen(text)); }
 
-/* The whole file (caller frees); *len its size. */
-static char *slurp(const char *path, size_t *len)
-{
-    char *d;
-    Err e;
-    ck_assert_msg(file_read_all(path, 1 << 26, &d, len, &e) == ST_OK, "%s", e.msg);
-    return d;
-}
-
 /* A file's bytes, to check later that nothing changed them. */
 typedef struct {
     char path[4096];
@@ -67,13 +58,13 @@ typedef struct {
 static void snap(Snap *s, const char *path)
 {
     snprintf(s->path, sizeof s->path, "%s", path);
-    s->data = slurp(path, &s->len);
+    s->data = read_all_or_fail(path, &s->len);
 }
 
 static void unchanged(Snap *s)
 {
     size_t len;
-    char *now = slurp(s->path, &len);
+    char *now = read_all_or_fail(s->path, &len);
     ck_assert_msg(len == s->len && !memcmp(now, s->data, len), "%s was changed", s->path);
     free(now);
 }

@@ -247,28 +247,6 @@ static void stop_on_epoch(void *ctx, const EpochStats *s)
     if (s->epoch == st->stop_after) st->stop = 1;
 }
 
-/* Drops the 6th column (seconds) of every line; later columns stay. */
-static void strip_seconds(char *csv)
-{
-    char *w = csv;
-    int col = 0;
-    for (char *r = csv; *r; r++) {
-        if (*r == '\n') col = 0;
-        else if (*r == ',' && ++col == 5) continue; /* the comma before seconds */
-        if (col != 5) *w++ = *r;
-    }
-    *w = 0;
-}
-
-static char *slurp(const char *path)
-{
-    char *d;
-    size_t len;
-    Err e;
-    ck_assert_msg(file_read_all(path, 1 << 26, &d, &len, &e) == ST_OK, "%s", e.msg);
-    return d;
-}
-
 /* Trains 4 epochs straight into A, and into B a run stopped (like Ctrl-C)
  * during epoch 3, then resumed from B's checkpoint with the run's own target
  * (resume_load(..., 0)); compares logs and every byte of weights and
@@ -310,9 +288,9 @@ static void resume_case(const char *model, const float *dropout, int ndropout, O
     char pa[700], pb[700];
     snprintf(pa, sizeof pa, "%s/log.csv", a);
     snprintf(pb, sizeof pb, "%s/log.csv", b);
-    char *la = slurp(pa), *lb = slurp(pb);
-    strip_seconds(la);
-    strip_seconds(lb);
+    char *la = read_all_or_fail(pa, NULL), *lb = read_all_or_fail(pb, NULL);
+    csv_strip_seconds(la);
+    csv_strip_seconds(lb);
     ck_assert_str_eq(la, lb);
     ck_assert_ptr_nonnull(strstr(la, "\n4,"));
     free(la), free(lb);
@@ -399,9 +377,9 @@ START_TEST(test_cli_resume_equals_uninterrupted)
     char pa[700], pb[700];
     snprintf(pa, sizeof pa, "%s/full/log.csv", dir);
     snprintf(pb, sizeof pb, "%s/part/log.csv", dir);
-    char *la = slurp(pa), *lb = slurp(pb);
-    strip_seconds(la);
-    strip_seconds(lb);
+    char *la = read_all_or_fail(pa, NULL), *lb = read_all_or_fail(pb, NULL);
+    csv_strip_seconds(la);
+    csv_strip_seconds(lb);
     ck_assert_str_eq(la, lb);
     free(la), free(lb);
     snprintf(pa, sizeof pa, "%s/full/model.fmw", dir);

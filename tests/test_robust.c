@@ -48,15 +48,6 @@ static char out[1 << 16];
 
 static void expect(const char *args, int code, const char *word) { expect_fmnist(args, code, word, out, sizeof out); }
 
-__attribute__((noinline)) static char *slurp(const char *path)
-{
-    char *d;
-    size_t len;
-    Err e;
-    ck_assert_msg(file_read_all(path, 1 << 26, &d, &len, &e) == ST_OK, "%s", e.msg);
-    return d;
-}
-
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -108,33 +99,6 @@ static int wait_exit(pid_t pid, int timeout)
     return -1;
 }
 
-/* log.csv without the seconds column (the 6th) */
-static void strip_seconds(char *csv)
-{
-    char *w = csv;
-    for (char *line = csv; *line;) {
-        size_t len = strcspn(line, "\n");
-        int commas = 0;
-        for (size_t i = 0; i < len; i++) {
-            if (line[i] == ',' && ++commas == 5) { /* drop ",seconds" and keep what follows it */
-                size_t end = i + 1 + strcspn(line + i + 1, ",\n");
-                memmove(w, line, i);
-                w += i;
-                size_t rest = len - end;
-                memmove(w, line + end, rest);
-                w += rest;
-                goto next;
-            }
-        }
-        memmove(w, line, len);
-        w += len;
-    next:
-        *w++ = '\n';
-        line += len + (line[len] == '\n');
-    }
-    *w = 0;
-}
-
 /* Both checkpoints hold the same weights, optimizer state, progress,
  * settings and log (but for its seconds). */
 static void same_state(const char *pa, const char *pb)
@@ -159,8 +123,8 @@ static void same_state(const char *pa, const char *pb)
     ck_assert_int_eq((int)sa.opt.t, (int)sb.opt.t);
     ck_assert(sa.epoch == sb.epoch && sa.step == sb.step && sa.pos_batch == 0 && sb.pos_batch == 0);
     ck_assert_str_eq(sa.settings, sb.settings);
-    strip_seconds(sa.log);
-    strip_seconds(sb.log);
+    csv_strip_seconds(sa.log);
+    csv_strip_seconds(sb.log);
     ck_assert_str_eq(sa.log, sb.log);
     weights_state_free(&sa), weights_state_free(&sb);
     net_free(na), net_free(nb);
@@ -318,7 +282,7 @@ START_TEST(test_sigint_mid_epoch_then_resume_equals_uninterrupted)
     rc = tty_wait_exit(&t, 120);
     ck_assert_msg(rc == 143, "exit %d after SIGTERM:\n%s", rc, t.text);
     ck_assert_msg(interrupted_at(t.text, &ep, &bt) && ep == 3 && bt >= 8, "not mid-epoch 3:\n%s", t.text);
-    char *o = slurp(logp);
+    char *o = read_all_or_fail(logp, NULL);
     snprintf(want, sizeof want, "in epoch 2 of 3, after batch %d of 240", bt1);
     ck_assert_msg(strstr(o, want) != NULL, "the resume does not say where it starts ('%s'):\n%s", want, o);
     free(o);
@@ -334,9 +298,9 @@ START_TEST(test_sigint_mid_epoch_then_resume_equals_uninterrupted)
     same_state(pa, path);
     snprintf(pa, sizeof pa, "%s/full/log.csv", dir);
     snprintf(pb, sizeof pb, "%s/part/log.csv", dir);
-    char *la = slurp(pa), *lb = slurp(pb);
-    strip_seconds(la);
-    strip_seconds(lb);
+    char *la = read_all_or_fail(pa, NULL), *lb = read_all_or_fail(pb, NULL);
+    csv_strip_seconds(la);
+    csv_strip_seconds(lb);
     ck_assert_str_eq(la, lb);
     free(la), free(lb);
     snprintf(pa, sizeof pa, "%s/full/best.fmw", dir);
@@ -377,7 +341,7 @@ START_TEST(test_second_sigint_leaves_files_whole)
     weights_state_free(&ck);
     net_free(net);
     snprintf(path, sizeof path, "%s/run/log.csv", dir);
-    char *log = slurp(path);
+    char *log = read_all_or_fail(path, NULL);
     ck_assert_ptr_nonnull(strstr(log, "\n1,"));
     ck_assert_ptr_null(strstr(log, "\n2,"));
     free(log);
@@ -455,14 +419,14 @@ START_TEST(test_full_disk_keeps_previous_files)
     for (int i = 0; i < 3; i++) {
         char p[800];
         snprintf(p, sizeof p, "%s/%s", run, names[i]);
-        before[i] = slurp(p);
+        before[i] = read_all_or_fail(p, NULL);
     }
     /* a checkpoint is 2.8 MB: a 1 MB file-size limit makes its write fail (EFBIG) */
     snprintf(args, sizeof args, "train --resume %s/model.fmw --epochs 2 --no-progress", run);
     snprintf(logp, sizeof logp, "%s/resume.out", dir);
     SpawnOpts o = {.fsize = 1 << 20};
     int rc = wait_exit(spawn(args, logp, &o), 120);
-    char *msg = slurp(logp);
+    char *msg = read_all_or_fail(logp, NULL);
     ck_assert_msg(rc == 1, "exit %d:\n%s", rc, msg);
     char want[800];
     snprintf(want, sizeof want, "fmnist: error: %s/model.fmw: cannot write: File too large", run);
@@ -473,7 +437,7 @@ START_TEST(test_full_disk_keeps_previous_files)
     for (int i = 0; i < 3; i++) { /* untouched, byte for byte */
         char p[800];
         snprintf(p, sizeof p, "%s/%s", run, names[i]);
-        char *now = slurp(p);
+        char *now = read_all_or_fail(p, NULL);
         struct stat sb;
         ck_assert_int_eq(stat(p, &sb), 0);
         ck_assert_msg(!memcmp(now, before[i], (size_t)sb.st_size), "%s changed", names[i]);
@@ -514,7 +478,7 @@ START_TEST(test_unwritable_output_folder)
         snprintf(flag, sizeof flag, cases[k][0], locked);
         snprintf(args, sizeof args, "train --epochs 1 --train-limit 100 --no-progress %s", flag);
         int rc = wait_exit(spawn(args, logp, &o), 120);
-        char *msg = slurp(logp);
+        char *msg = read_all_or_fail(logp, NULL);
         ck_assert_msg(rc == 1, "exit %d:\n%s", rc, msg);
         snprintf(want, sizeof want, cases[k][1], locked);
         ck_assert_msg(strstr(msg, want) != NULL, "lacks '%s':\n%s", want, msg);
@@ -618,9 +582,9 @@ START_TEST(test_resume_mid_epoch_equals_uninterrupted)
     same_state(pa, pb);
     snprintf(pa, sizeof pa, "%s/log.csv", a);
     snprintf(pb, sizeof pb, "%s/log.csv", b);
-    char *la = slurp(pa), *lb = slurp(pb);
-    strip_seconds(la);
-    strip_seconds(lb);
+    char *la = read_all_or_fail(pa, NULL), *lb = read_all_or_fail(pb, NULL);
+    csv_strip_seconds(la);
+    csv_strip_seconds(lb);
     ck_assert_str_eq(la, lb); /* epoch 3's train loss and accuracy too */
     free(la), free(lb);
     dataset_free(&train);
@@ -657,7 +621,7 @@ START_TEST(test_save_every_and_best)
     ck_assert(pr.saves[0] == 2 && pr.saves[1] == 4 && pr.saves[2] == 5);
     char p[700];
     snprintf(p, sizeof p, "%s/log.csv", dir);
-    char *log = slurp(p);
+    char *log = read_all_or_fail(p, NULL);
     double best = -1;
     int best_epoch = 0;
     for (char *row = strchr(log, '\n'); row && row[1]; row = strchr(row + 1, '\n')) {

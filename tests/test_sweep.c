@@ -227,15 +227,6 @@ static void png_size(const char *path, int *w, int *h)
     stbi_image_free(px);
 }
 
-__attribute__((noinline)) static char *slurp(const char *path)
-{
-    char *d;
-    size_t len;
-    Err e;
-    ck_assert_msg(file_read_all(path, 1 << 20, &d, &len, &e) == ST_OK, "%s", e.msg);
-    return d;
-}
-
 START_TEST(test_sweep_runs_and_skips)
 {
     char *dir = make_temp_dir();
@@ -269,12 +260,12 @@ START_TEST(test_sweep_runs_and_skips)
     }
     ck_assert_int_eq(count_of(out, "epoch 2/2"), 4);
     snprintf(path, sizeof path, "%s/summary.csv", sw);
-    char *csv = slurp(path);
+    char *csv = read_all_or_fail(path, NULL);
     ck_assert_int_eq(count_of(csv, "\n"), 5);
     ck_assert_ptr_nonnull(strstr(csv, "\ndropout0.5-0.5_wd1e-4,2,"));
     free(csv);
     snprintf(path, sizeof path, "%s/summary.md", sw);
-    char *md = slurp(path);
+    char *md = read_all_or_fail(path, NULL);
     ck_assert_ptr_nonnull(strstr(md, "| `dropout0-0_wd1e-4` |"));
     free(md);
     int w, h;
@@ -290,11 +281,11 @@ START_TEST(test_sweep_runs_and_skips)
 
     /* the same command again: every run is finished, nothing is trained, the logs stay */
     snprintf(path, sizeof path, "%s/%s/log.csv", sw, names[3]);
-    char *before = slurp(path);
+    char *before = read_all_or_fail(path, NULL);
     expect(args, 0, "skipped");
     ck_assert_int_eq(count_of(out, "skipped"), 4);
     ck_assert_int_eq(count_of(out, "epoch 1/2"), 0);
-    char *after = slurp(path);
+    char *after = read_all_or_fail(path, NULL);
     ck_assert_str_eq(before, after);
     free(after);
     /* an unfinished run (its log cut to one epoch) is trained again, to the same result */
@@ -303,7 +294,7 @@ START_TEST(test_sweep_runs_and_skips)
     expect(args, 0, "skipped");
     ck_assert_int_eq(count_of(out, "skipped"), 3);
     ck_assert_int_eq(count_of(out, "epoch 2/2"), 1);
-    after = slurp(path);
+    after = read_all_or_fail(path, NULL);
     ck_assert_int_eq(count_of(after, "\n"), 3);
     free(after);
     free(before);

@@ -30,28 +30,6 @@
 
 static char out[1 << 16];
 
-static char *slurp(const char *path)
-{
-    char *d;
-    size_t len;
-    Err e;
-    ck_assert_msg(file_read_all(path, 1 << 26, &d, &len, &e) == ST_OK, "%s", e.msg);
-    return d;
-}
-
-/* Drops the 6th column (seconds) of every line. */
-static void strip_seconds(char *csv)
-{
-    char *w = csv;
-    int col = 0;
-    for (char *r = csv; *r; r++) {
-        if (*r == '\n') col = 0;
-        else if (*r == ',' && ++col == 5) continue;
-        if (col != 5) *w++ = *r;
-    }
-    *w = 0;
-}
-
 static Net *mlp(int batch, int seed)
 {
     Net *net;
@@ -312,8 +290,8 @@ START_TEST(test_val_record_in_the_checkpoint)
     resume_free(&r);
     snprintf(pa, sizeof pa, "%s/log.csv", a);
     snprintf(pb, sizeof pb, "%s/log.csv", b);
-    char *la = slurp(pa), *lb = slurp(pb);
-    strip_seconds(la), strip_seconds(lb);
+    char *la = read_all_or_fail(pa, NULL), *lb = read_all_or_fail(pb, NULL);
+    csv_strip_seconds(la), csv_strip_seconds(lb);
     ck_assert_str_eq(la, lb);
     free(la), free(lb);
     snprintf(pa, sizeof pa, "%s/model.fmw", a);
@@ -424,8 +402,8 @@ START_TEST(test_v2_resume_export_eval)
     snprintf(args, sizeof args, "train --resume %s/end/model.fmw --epochs 4 --data %s --no-progress", dir, dir);
     expect(args, 0, "after epoch 2 of 4");
     snprintf(p, sizeof p, "%s/full/log.csv", dir);
-    char *lf = slurp(p);
-    strip_seconds(lf);
+    char *lf = read_all_or_fail(p, NULL);
+    csv_strip_seconds(lf);
     Net *full;
     Err e;
     snprintf(p, sizeof p, "%s/full/model.fmw", dir);
@@ -433,8 +411,8 @@ START_TEST(test_v2_resume_export_eval)
     const char *runs[2] = {"mid", "end"};
     for (int k = 0; k < 2; k++) {
         snprintf(p, sizeof p, "%s/%s/log.csv", dir, runs[k]);
-        char *l = slurp(p);
-        strip_seconds(l);
+        char *l = read_all_or_fail(p, NULL);
+        csv_strip_seconds(l);
         ck_assert_str_eq(l, lf);
         free(l);
         Net *n;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "util/fileio.h"
 #include "util/rng.h"
 
 static double loss_of(Layer *l, const float *x, float *y, int n, const float *r, size_t ny)
@@ -231,4 +232,26 @@ int run_shell(const char *cmd, char *buf, size_t len)
     }
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+char *read_all_or_fail(const char *path, size_t *len)
+{
+    char *d = NULL;
+    size_t n = 0;
+    Err e;
+    ck_assert_msg(file_read_all(path, 1 << 26, &d, &n, &e) == ST_OK, "%s", e.msg);
+    if (len) *len = n;
+    return d;
+}
+
+void csv_strip_seconds(char *csv)
+{
+    char *w = csv;
+    int col = 0;
+    for (char *r = csv; *r; r++) {
+        if (*r == '\n') col = 0;
+        else if (*r == ',' && ++col == 5) continue; /* the comma before seconds */
+        if (col != 5) *w++ = *r;
+    }
+    *w = 0;
 }

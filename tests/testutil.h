@@ -77,6 +77,14 @@ extern const ParamInfo OPTIM_FIXTURE_TENSORS[2];
  * class-dependent bright band over noise makes them learnable; seeded. */
 void synthetic_dataset(Dataset *d, int n, int seed);
 
+/* A whole file (at most 64 MiB) read with file_read_all, NUL-terminated
+ * (free it); the test fails, naming the file, if it cannot be read. len may be
+ * NULL. */
+char *read_all_or_fail(const char *path, size_t *len);
+/* Drops the 6th column (seconds) of every line of a log.csv in place; the
+ * later columns stay. */
+void csv_strip_seconds(char *csv);
+
 /* 1 if the Fashion-MNIST files are found where the binary would look. */
 int have_real_data(void);
 
