@@ -164,18 +164,6 @@ static const char *file_name(const CliFile *f, char *buf, size_t len)
     return buf;
 }
 
-/* The folder that holds path ("." for a bare name), cut to len bytes. */
-static void folder_of(const char *path, char *dir, size_t len)
-{
-    snprintf(dir, len, "%s", path);
-    size_t n = strlen(dir);
-    while (n > 1 && dir[n - 1] == '/') dir[--n] = 0; /* "a/b/" is b */
-    char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, len, ".");
-    else if (slash == dir) slash[1] = 0;
-    else *slash = 0;
-}
-
 /* 1 if dir is one of the folders the command creates. */
 static int made_by_command(const char *dir, const CliFiles *creates)
 {
@@ -217,14 +205,14 @@ int cli_check_files(const char *cmd, const CliFiles *in, const CliFiles *out, co
     for (int i = 0; i < out->n; i++) {
         const CliFile *o = &out->v[i];
         char dir[FM_PATH_NAME];
-        folder_of(o->path, dir, sizeof dir);
+        file_folder_of(o->path, dir, sizeof dir);
         if (!stat(o->path, &sb) && S_ISDIR(sb.st_mode))
             return cli_fail(err_set(&e, ST_ERR_IO, "%s: is a folder", file_name(o, a, sizeof a)), &e);
         if (made_by_command(dir, creates)) continue;
         int seen = 0; /* each folder once */
         for (int k = 0; k < i; k++) {
             char other[FM_PATH_NAME];
-            folder_of(out->v[k].path, other, sizeof other);
+            file_folder_of(out->v[k].path, other, sizeof other);
             seen |= !strcmp(other, dir);
         }
         if (seen) continue;

@@ -152,8 +152,7 @@ static int sweep_check(const SweepArgs *a, SweepJob *j)
     Status st = trainflags_load_data(&a->f, &j->data, &e);
     if (st) return st == ST_ERR_ARG ? cli_usage_error("sweep", &e) : cli_fail(st, &e);
     if (a->f.val) j->spec.base.train.val = &j->data.val;
-    if ((st = train_check_data(j->net, &j->data.train, "training", &e)) ||
-        (st = train_check_data(j->net, &j->data.test, "test", &e)) ||
+    if ((st = train_check_sets(j->net, &j->data.train, &j->data.test, &e)) ||
         (!a->out && (st = cli_default_out_create(j->outbase, j->outbuf, sizeof j->outbuf, &e))))
         return cli_fail(st, &e);
     j->spec.base.out = a->out ? a->out : j->outbuf;

@@ -9,7 +9,6 @@
  * OUT/curves.png charts the log. */
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -21,13 +20,6 @@
 #include "train/run.h"
 #include "util/args.h"
 #include "util/fileio.h"
-
-/* 1 if a and b name the same existing folder (or file). */
-static int same_folder(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
 
 /* What a run reads (the checkpoint it resumes, or the model file; the data)
  * against what it writes (OUT/model.fmw, best.fmw, best-val.fmw with a
@@ -183,9 +175,9 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
     Dataset train = {0}, test = {0}, valset = {0};
     char dir[FM_PATH], model_path[FM_PATH_NAME], log_path[FM_PATH_NAME], data_dir[FM_PATH];
     int rc = 0;
-    resume_folder(path, dir, sizeof dir);
+    file_folder_of(path, dir, sizeof dir);
     r.spec.out = out ? out : dir;
-    r.spec.overwrite = overwrite || same_folder(r.spec.out, dir); /* continue in place, not over another run */
+    r.spec.overwrite = overwrite || file_same(r.spec.out, dir); /* continue in place, not over another run */
     r.spec.save_every = save_every;
     run_paths(&r.spec, model_path, log_path, sizeof model_path);
     /* the checkpoint is an input unless the run goes on in it (in place) */
@@ -207,7 +199,7 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
         goto done;
     }
     RunMemory mem;
-    if ((st = train_check_data(r.net, &train, "training", &e)) || (st = train_check_data(r.net, &test, "test", &e)) ||
+    if ((st = train_check_sets(r.net, &train, &test, &e)) ||
         (st = run_memory_check(&r.spec, r.net, &train, &test, &mem, &e)) || (st = run_prepare(&r.spec, &e))) {
         rc = cli_fail(st, &e);
         goto done;
@@ -215,7 +207,7 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
     const TrainConfig *tc = &r.spec.train;
     const TrainProgress *at = r.spec.resume;
     TrainCtx tx = {.pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = tc->batch, .epochs = tc->epochs},
-                   .saved = same_folder(path, model_path), .epoch = at->epoch, .batch = at->batch,
+                   .saved = file_same(path, model_path), .epoch = at->epoch, .batch = at->batch,
                    .nbatches = (int)(((long long)train.n + tc->batch - 1) / tc->batch)};
     char where[96];
     if (at->batch > 0)
@@ -332,8 +324,7 @@ static int train_check(const TrainArgs *a, TrainJob *j)
     if ((!j->default_out && (st = run_check(&j->spec, &e))) || (st = trainflags_load_data(&a->f, &j->data, &e)))
         return st == ST_ERR_ARG ? cli_usage_error("train", &e) : cli_fail(st, &e);
     if (a->f.val) j->spec.train.val = &j->data.val;
-    if ((st = train_check_data(j->net, &j->data.train, "training", &e)) ||
-        (st = train_check_data(j->net, &j->data.test, "test", &e)) ||
+    if ((st = train_check_sets(j->net, &j->data.train, &j->data.test, &e)) ||
         (st = run_memory_check(&j->spec, j->net, &j->data.train, &j->data.test, &j->mem, &e)))
         return cli_fail(st, &e);
     if (j->default_out) {

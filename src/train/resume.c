@@ -17,7 +17,7 @@
 static Status check_log(const char *path, const CkptState *ck, Err *e)
 {
     char dir[FM_PATH], log[FM_PATH_NAME];
-    resume_folder(path, dir, sizeof dir);
+    file_folder_of(path, dir, sizeof dir);
     snprintf(log, sizeof log, "%s/log.csv", dir);
     Curve c = {0};
     Err sub;
@@ -50,7 +50,7 @@ static Status val_record_v2(const char *path, ResumedRun *r, Err *e)
     curve_free(&c);
     if (r->settings.train.early_stop <= 0 || best < 0) return ST_OK;
     char dir[FM_PATH], bp[FM_PATH_NAME];
-    resume_folder(path, dir, sizeof dir);
+    file_folder_of(path, dir, sizeof dir);
     snprintf(bp, sizeof bp, "%s/best-val.fmw", dir);
     Net *bn;
     if ((st = weights_load(bp, 1, &bn, NULL, e))) return st;
@@ -133,12 +133,4 @@ void resume_free(ResumedRun *r)
     net_free(r->net);
     weights_state_free(&r->ck);
     memset(r, 0, sizeof *r);
-}
-
-void resume_folder(const char *path, char *out, size_t len)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash) snprintf(out, len, ".");
-    else if (slash == path) snprintf(out, len, "/");
-    else snprintf(out, len, "%.*s", (int)(slash - path), path);
 }

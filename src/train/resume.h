@@ -44,7 +44,4 @@ typedef struct {
 Status resume_load(const char *path, int epochs, ResumedRun *r, Err *e);
 void resume_free(ResumedRun *r);
 
-/* The folder holding path ("." for a bare file name), cut to len bytes. */
-void resume_folder(const char *path, char *out, size_t len);
-
 #endif

@@ -252,7 +252,7 @@ Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *te
             err_prefix(e, p->name);
             return st;
         }
-        if ((st = train_check_data(net, train, "training", e)) || (st = train_check_data(net, test, "test", e))) {
+        if ((st = train_check_sets(net, train, test, e))) {
             net_free(net);
             return st;
         }

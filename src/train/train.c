@@ -85,6 +85,12 @@ Status train_check_data(const Net *net, const Dataset *d, const char *what, Err 
     return check_data(net, d, what, e);
 }
 
+Status train_check_sets(const Net *net, const Dataset *train, const Dataset *test, Err *e)
+{
+    Status st = train_check_data(net, train, "training", e);
+    return st ? st : train_check_data(net, test, "test", e);
+}
+
 static Status eval_with(Net *net, const Dataset *d, Buffers *b, double *loss, double *acc)
 {
     double total = 0.0;

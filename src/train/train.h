@@ -103,6 +103,8 @@ Status train_run(Net *net, const Dataset *train, const Dataset *test, const Trai
  * and train_evaluate's own check, for callers that want it before they
  * create files. */
 Status train_check_data(const Net *net, const Dataset *d, const char *what, Err *e);
+/* train_check_data of the training and the test set, in that order. */
+Status train_check_sets(const Net *net, const Dataset *train, const Dataset *test, Err *e);
 
 /* Mean loss and accuracy of the net on d in eval mode, in batches of at most
  * net->max_batch. */

@@ -86,10 +86,7 @@ Status file_write_atomic(const char *path, const void *data, size_t len, Err *e)
     }
     /* make the rename itself durable */
     char dir[FM_PATH_NAME];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) *(slash == dir ? slash + 1 : slash) = 0;
-    else strcpy(dir, ".");
+    file_folder_of(path, dir, sizeof dir);
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd);
@@ -313,6 +310,17 @@ static int path_norm(const char *path, char *out, size_t len)
     if (!k) out[k++] = '/';
     out[k] = 0;
     return 1;
+}
+
+void file_folder_of(const char *path, char *dir, size_t len)
+{
+    snprintf(dir, len, "%s", path);
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') dir[--n] = 0; /* "a/b/" is b */
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, len, ".");
+    else if (slash == dir) slash[1] = 0;
+    else *slash = 0;
 }
 
 int file_same(const char *a, const char *b)

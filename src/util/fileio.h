@@ -61,6 +61,9 @@ int file_exists(const char *path);
  * repeated slashes and the links of the folders that exist are resolved (an
  * output not written yet against another path). 0 otherwise. */
 int file_same(const char *a, const char *b);
+/* The folder that holds path ("." for a bare name, "/" at the root; "a/b/"
+ * is in "a"), cut to len bytes. */
+void file_folder_of(const char *path, char *dir, size_t len);
 /* Creates and removes a new file (O_EXCL, under a random name) in dir:
  * ST_ERR_IO, naming dir and the system's reason, if files cannot be created
  * there. */
