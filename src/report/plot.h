@@ -11,6 +11,7 @@
 
 #include "report/curve.h"
 #include "report/draw.h"
+#include "util/stats.h"
 
 /* Where a chart's data area is and what it shows. */
 typedef struct {
@@ -55,6 +56,29 @@ void plot_curves_panel(Image *im, int x, int y, int w, int h, const PlotRun *run
  * png_path; each panel is 800x520, widened by the legend for several runs. */
 Status plot_curves_png(const char *png_path, const PlotRun *runs, int n, const PlotMetric *metrics, int nmetrics,
                        int logy, const char *title, Err *e);
+
+/* One setting of a sweep for the comparison charts: its runs, one per seed. */
+typedef struct {
+    const char *label;            /* legend text: the setting in words            */
+    const Curve *const *runs;     /* n runs' logs                                 */
+    int n;
+} PlotGroup;
+
+/* compare_loss.png / compare_acc.png of a sweep: per group (one colour
+ * each) the mean over its runs of the metric per epoch (test solid, train
+ * dashed, validation dotted when every run has it) with a shaded band of
+ * +-1 sd of the test curve (n >= 2), and each run as a thin line when seeds
+ * is set; epochs up to the group's shortest run. The legend gives each
+ * label and its n. */
+Status plot_groups_png(const char *png_path, const PlotGroup *groups, int n, PlotMetric metric, int logy, int seeds,
+                       const char *title, Err *e);
+
+/* compare_final.png: per setting (labels[i]) the final test accuracy of
+ * each run (values[i][0..nvalues[i]), fractions) as dots, their mean as a
+ * bar end or marker, and an error bar of the 95% interval (acc[i].lo..hi;
+ * none when acc[i].n < 2); best (or -1) is marked "chosen by validation". */
+Status plot_final_png(const char *png_path, const char *const *labels, const Stat *acc, const double *const *values,
+                      const int *nvalues, int n, int best, const char *title, Err *e);
 
 /* curves.png of one run: its log.csv's loss and accuracy, side by side. */
 Status plot_log_file(const char *log_path, const char *png_path, Err *e);
