@@ -2,8 +2,9 @@
  *
  * Checks the model file, the data and the output folder before it trains;
  * after each epoch rewrites OUT/log.csv, OUT/model.fmw (every --save-every
- * epochs) and OUT/best.fmw atomically, so a failed run keeps its last good
- * files and never touches an earlier run's. Ctrl-C (SIGINT, SIGTERM) saves
+ * epochs) and, with --val, OUT/best.fmw (the lowest validation loss)
+ * atomically, so a failed run keeps its last good files and never touches
+ * an earlier run's. Ctrl-C (SIGINT, SIGTERM) saves
  * the state after the current batch and says how to resume (exit 130/143).
  * The loop and the files are train/run.c's (shared with sweep); at the end
  * OUT/curves.png charts the log. */
@@ -22,9 +23,9 @@
 #include "util/fileio.h"
 
 /* What a run reads (the checkpoint it resumes, or the model file; the data)
- * against what it writes (OUT/model.fmw, best.fmw, best-val.fmw with a
- * validation set, curves.png, the log), before any work: 0, or the exit
- * code after the message. */
+ * against what it writes (OUT/model.fmw, best.fmw with a validation set,
+ * curves.png, the log), before any work: 0, or the exit code after the
+ * message. */
 static int check_run_files(const RunSpec *spec, const char *resume, const char *model, const char *data, int val)
 {
     CliFiles in = {0}, out = {0};
@@ -34,11 +35,9 @@ static int check_run_files(const RunSpec *spec, const char *resume, const char *
     cli_files_add_data(&in, data);
     run_paths(spec, path, log, sizeof path);
     cli_files_add(&out, "the checkpoint", path, "this run writes");
-    snprintf(path, sizeof path, "%s/best.fmw", spec->out);
-    cli_files_add(&out, "the best checkpoint", path, "this run writes");
     if (val) {
-        snprintf(path, sizeof path, "%s/best-val.fmw", spec->out);
-        cli_files_add(&out, "the best-validation checkpoint", path, "this run writes");
+        snprintf(path, sizeof path, "%s/best.fmw", spec->out);
+        cli_files_add(&out, "the best checkpoint (lowest validation loss)", path, "this run writes");
     }
     snprintf(path, sizeof path, "%s/curves.png", spec->out);
     cli_files_add(&out, "the chart", path, "this run writes");
@@ -267,8 +266,9 @@ static int train_parse(int argc, char **argv, TrainArgs *a)
     if (args_parse(argc, argv, a->specs, a->nspecs, pos, 0, &npos, &help, &e)) return cli_usage_error("train", &e);
     if (help) {
         printf("usage: fmnist train [flags]\n\nTrains a model on Fashion-MNIST, printing train and test loss and "
-               "accuracy every epoch;\nwrites OUT/log.csv, OUT/model.fmw and OUT/best.fmw after each epoch; "
-               "Ctrl-C saves the state\nafter the current batch and prints how to resume it.\n\n");
+               "accuracy every epoch;\nwrites OUT/log.csv and OUT/model.fmw after each epoch, and with --val N "
+               "OUT/best.fmw:\nthe weights of the epoch of the lowest validation loss (the test set never chooses). "
+               "Ctrl-C\nsaves the state after the current batch and prints how to resume it.\n\n");
         args_print_help(a->specs, a->nspecs, stdout);
         return 0;
     }
