@@ -61,6 +61,16 @@ static void print_memory(const RunMemory *m)
            (double)lim / (1u << 30), what);
 }
 
+/* The run header's settings: every one, in words (settings_describe). */
+static void print_settings(const RunSettings *set, const Net *net)
+{
+    Buf b = {0};
+    settings_describe(set, net, &b);
+    if (b.failed) fputs("(out of memory for the settings)\n", stdout);
+    else if (b.data) fwrite(b.data, 1, b.len, stdout);
+    buf_free(&b);
+}
+
 /* The hooks' context: progress, and the last state written to model.fmw. */
 typedef struct {
     CliProgress pr;        /* first: the ctx of cli_on_batch and cli_on_epoch */
@@ -216,11 +226,11 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
         snprintf(where, sizeof where, "after epoch %d of %d", at->epoch, tc->epochs);
     printf("fmnist %s: resuming %s (%s) %s, %d training and %d test images from %s\n", FMNIST_VERSION, path,
            r.spec.model, where, train.n, test.n, data_dir);
+    net_summary(r.net, stdout);
+    print_settings(&r.settings, r.net);
     print_memory(&mem);
-    printf("optimizer %s lr %g, step %llu, batch %d, seed %llu, %d thread%s; writing %s\n",
-           optim_kind_name(tc->opt.kind), (double)tc->opt.lr, (unsigned long long)at->step, tc->batch,
-           (unsigned long long)tc->seed,
-           cli_max_threads(), cli_max_threads() == 1 ? "" : "s", r.spec.out);
+    printf("step %llu, %d thread%s; writing %s\n", (unsigned long long)at->step, cli_max_threads(),
+           cli_max_threads() == 1 ? "" : "s", r.spec.out);
     fflush(stdout);
     cli_catch_signals();
     RunHooks hooks = {cli_on_batch, cli_on_epoch, &tx, &cli_signal, on_save};
@@ -345,10 +355,11 @@ static int train_go(const TrainArgs *a, TrainJob *j)
     printf("fmnist %s: %s, %d training and %d test images of %dx%d, %d classes, from %s\n", FMNIST_VERSION, f->model,
            train->n, j->data.test.n, train->h, train->w, j->net->nclasses, j->data.dir);
     net_summary(j->net, stdout);
+    RunSettings set;
+    run_settings(&j->spec, train->n, &set);
+    print_settings(&set, j->net);
     print_memory(&j->mem);
-    printf("optimizer %s lr %g%s, batch %d, %d epochs, seed %d, %d thread%s; writing %s\n", f->optim, (double)f->lr,
-           f->weight_decay > 0 ? " with weight decay" : "", f->batch, f->epochs, f->seed, cli_max_threads(),
-           cli_max_threads() == 1 ? "" : "s", j->spec.out);
+    printf("%d thread%s; writing %s\n", cli_max_threads(), cli_max_threads() == 1 ? "" : "s", j->spec.out);
     fflush(stdout);
     cli_catch_signals();
     net_init(j->net, (uint64_t)f->seed);
