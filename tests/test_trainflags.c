@@ -243,7 +243,7 @@ START_TEST(test_sweep_takes_train_options)
         ck_assert_msg(strstr(c1.settings, want[k]), "%s not in:\n%s", want[k], c1.settings);
     net_free(n1), net_free(n2);
     weights_state_free(&c1), weights_state_free(&c2);
-    snprintf(path, sizeof path, "%s/dropout0-0/best-val.fmw", sw);
+    snprintf(path, sizeof path, "%s/dropout0-0/best.fmw", sw);
     ck_assert_msg(file_exists(path), "%s missing", path);
 
     /* the same sweep again: finished, skipped */
