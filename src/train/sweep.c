@@ -98,12 +98,11 @@ static void name_part(const SweepValue *v, Buf *nb, Buf *lb)
     }
     buf_put(nb, "-", 1);
     for (size_t i = 0; i < vlen; i++) {
-        char c = val[i];
+        char c = val[i], l = c == ',' ? '+' : c;
+        buf_put(lb, &l, 1);
         if (c == '=') continue;
         c = isalnum((unsigned char)c) || c == '.' || c == '+' || c == '-' ? c : '-';
         buf_put(nb, &c, 1);
-        char l = val[i] == ',' ? '+' : val[i];
-        buf_put(lb, &l, 1);
     }
 }
 
