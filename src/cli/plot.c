@@ -1,7 +1,7 @@
 /* plot.c - `fmnist plot A/log.csv B/log.csv -o out.png`: the curves of any
  * training logs overlaid in one PNG, loss (optionally on a log axis),
  * accuracy, or both side by side. Each run is labelled with the folder that
- * holds its log.csv (or the file's name otherwise). */
+ * holds its log.csv (or the file's name otherwise), or with its --label. */
 #include <stdio.h>
 #include <string.h>
 
@@ -31,11 +31,14 @@ int cmd_plot(int argc, char **argv)
 {
     const char *out = NULL, *metric = "loss", *title = NULL;
     int logy = 0;
+    StrList names = {0};
     ArgSpec specs[] = {
         {"out", ARG_STR, &out, 0, 0, "FILE.png", "the PNG to write (also -o)", 0},
         {"metric", ARG_STR, &metric, 0, 0, "WHAT", "loss | acc | both (default loss)", 0},
         {"logy", ARG_SWITCH, &logy, 0, 0, NULL, "logarithmic loss axis", 0},
         {"title", ARG_STR, &title, 0, 0, "TEXT", "chart title (default: the metric)", 0},
+        {"label", ARG_STRS, &names, 0, 0, "NAME",
+         "the legend's name of a log instead of its folder; repeat once per log, in order", 0},
     };
     /* -o is the one short flag: the usual spelling for an output file */
     char *args[256];
@@ -47,8 +50,10 @@ int cmd_plot(int argc, char **argv)
     Status st = args_parse(argc, args, specs, nspecs, pos, PLOT_MAX_LOGS, &npos, &help, &e);
     if (st) return cli_usage_error("plot", &e);
     if (help) {
-        printf("usage: fmnist plot LOG.csv [LOG.csv ..] -o FILE.png [--metric loss|acc|both] [--logy]\n\n"
-               "Charts the train (dashed) and test (solid) curves of training logs, one colour per log.\n\n");
+        printf("usage: fmnist plot LOG.csv [LOG.csv ..] -o FILE.png [--metric loss|acc|both] [--logy]\n"
+               "                  [--label NAME ..]\n\n"
+               "Charts the train (dashed), validation (dotted, when the log has it) and test (solid)\n"
+               "curves of training logs, one colour per log, named by its folder or its --label.\n\n");
         args_print_help(specs, nspecs, stdout);
         return 0;
     }
@@ -65,6 +70,10 @@ int cmd_plot(int argc, char **argv)
         err_set(&e, ST_ERR_ARG, "%s", !npos ? "give at least one log.csv" : "-o FILE.png is required");
         return cli_usage_error("plot", &e);
     }
+    if (names.n && names.n != npos) {
+        err_set(&e, ST_ERR_ARG, "--label: %d given for %d logs; give one per log, in order", names.n, npos);
+        return cli_usage_error("plot", &e);
+    }
     CliFiles in = {0}, outs = {0};
     for (int i = 0; i < npos; i++) cli_files_add(&in, "the log", pos[i], "");
     cli_files_add(&outs, "-o", out, "");
@@ -78,7 +87,8 @@ int cmd_plot(int argc, char **argv)
     int nread = 0;
     for (; nread < npos; nread++) {
         if ((st = curve_read(pos[nread], &curves[nread], &e))) break;
-        run_label(pos[nread], labels[nread], sizeof labels[nread]);
+        if (names.n) snprintf(labels[nread], sizeof labels[nread], "%s", names.v[nread]);
+        else run_label(pos[nread], labels[nread], sizeof labels[nread]);
         runs[nread] = (PlotRun){labels[nread], &curves[nread]};
     }
     if (!st) st = plot_curves_png(out, runs, npos, m, nm, logy, title, &e);

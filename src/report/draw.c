@@ -103,6 +103,24 @@ void draw_disc(Image *im, double cx, double cy, double r, Rgb c)
     draw_line(im, cx, cy, cx, cy, 2 * r, c, 0, 0, NULL);
 }
 
+void draw_band(Image *im, double x0, double ya0, double yb0, double x1, double ya1, double yb1, Rgb c, double alpha)
+{
+    if (!(x0 < x1) || !isfinite(x0) || !isfinite(x1) || !isfinite(ya0) || !isfinite(yb0) || !isfinite(ya1) ||
+        !isfinite(yb1))
+        return;
+    /* columns i with x0 <= i + 0.5 < x1, clipped to the image before they become ints */
+    double ilo = fmax(ceil(x0 - 0.5), 0), ihi = fmin(ceil(x1 - 0.5) - 1, im->w - 1);
+    if (!(ilo <= ihi)) return;
+    for (int i = (int)ilo; i <= (int)ihi; i++) {
+        double f = (i + 0.5 - x0) / (x1 - x0);
+        double ya = ya0 + f * (ya1 - ya0), yb = yb0 + f * (yb1 - yb0);
+        /* rows j with top <= j + 0.5 <= bottom */
+        double jlo = fmax(ceil(fmin(ya, yb) - 0.5), 0), jhi = fmin(floor(fmax(ya, yb) - 0.5), im->h - 1);
+        if (!(jlo <= jhi)) continue;
+        for (int j = (int)jlo; j <= (int)jhi; j++) draw_blend(im, i, j, c, alpha);
+    }
+}
+
 int draw_text_width(const char *s, int scale)
 {
     size_t n = strlen(s);

@@ -1,6 +1,6 @@
 /* draw.h - an RGB image in memory and what the charts draw on it:
- * anti-aliased lines (solid or dashed) and discs, filled rectangles, and
- * text in the built-in bitmap font (font.h), horizontal or turned 90 degrees.
+ * anti-aliased lines (solid, dashed or dotted) and discs, filled rectangles,
+ * translucent bands, and text in the built-in bitmap font (font.h), horizontal or turned 90 degrees.
  *
  * Coordinates are pixels, x to the right and y down; (0, 0) is the top-left
  * pixel's corner, so pixel (i, j) covers [i, i+1) x [j, j+1) and its centre is
@@ -44,6 +44,12 @@ void draw_line(Image *im, double x0, double y0, double x1, double y1, double wid
                double dash_off, double *phase);
 /* A filled disc of radius r centred at (cx, cy), anti-aliased. */
 void draw_disc(Image *im, double cx, double cy, double r, Rgb c);
+/* A translucent band: every pixel whose centre has x in [x0, x1) and lies
+ * between the segments (x0, ya0)-(x1, ya1) and (x0, yb0)-(x1, yb1) (either
+ * above the other) is blended with c at opacity alpha, once. Because the
+ * right edge is open, the bands of a polyline's consecutive segments do not
+ * overlap. Not anti-aliased; nothing is drawn unless x0 < x1 and all is finite. */
+void draw_band(Image *im, double x0, double ya0, double yb0, double x1, double ya1, double yb1, Rgb c, double alpha);
 
 /* Text of width draw_text_width(s, scale) and height FONT_ROWS*scale with its
  * top-left corner at (x, y); '\n' is not special. */

@@ -115,42 +115,92 @@ static void tick_label(char *buf, size_t len, double v, double step, int logy)
     snprintf(buf, len, "%.*f", dec, v);
 }
 
+/* How a line is drawn: solid, dashed (train) or dotted (validation). */
+typedef enum { LINE_SOLID, LINE_DASHED, LINE_DOTTED } LineStyle;
+
+#define DASH_ON 9.0
+#define DASH_OFF 6.0
+#define DOT_ON 2.0
+#define DOT_OFF 4.0
+#define LINE_W 2.5      /* a curve's width                                   */
+#define THIN_W 1.2      /* one seed's curve under a group's mean              */
+#define BAND_ALPHA 0.2  /* a +-1 sd band: two overlapping stay readable       */
+#define LEGEND_LINE 24
+
+static double dash_on(LineStyle s)
+{
+    return s == LINE_DASHED ? DASH_ON : s == LINE_DOTTED ? DOT_ON : 0;
+}
+
+static double dash_off(LineStyle s)
+{
+    return s == LINE_DOTTED ? DOT_OFF : DASH_OFF;
+}
+
+/* One line of a chart: v[0..n) at epochs 1..n, times mul; dot: the radius of
+ * a disc at every point (0: none); lone: the disc's radius when the line is a
+ * single point (else nothing would show). */
+typedef struct {
+    const double *v;
+    int n;
+    double mul, width, dot, lone;
+    Rgb color;
+    LineStyle style;
+} Line;
+
+/* A shaded band from lo[i] to hi[i] at epochs 1..n, in the units shown. */
+typedef struct {
+    const double *lo, *hi;
+    int n;
+    Rgb color;
+} Band;
+
+typedef enum { SWATCH_LINE, SWATCH_BAND, SWATCH_THIN } Swatch;
+
 typedef struct {
     const char *label;
     Rgb color;
-    int dashed, dot;
+    LineStyle style;
+    int dot;
+    Swatch swatch;
 } LegendEntry;
 
-#define DASH_ON 9.0
-#define LEGEND_LINE 24
-#define DASH_OFF 6.0
+/* What a chart panel draws: bands first, then lines in order, the legend
+ * at the right of the data area (right) or in its emptiest corner. */
+typedef struct {
+    const Line *lines;
+    int nlines;
+    const Band *bands;
+    int nbands;
+    const LegendEntry *legend;
+    int nlegend, legend_right;
+    PlotMetric metric;
+    int logy;
+    const char *title;
+} Chart;
+
+/* A colour mixed with white: f = 0 is c, 1 white. */
+static Rgb paler(Rgb c, double f)
+{
+    return (Rgb){(uint8_t)lround(c.r + f * (255 - c.r)), (uint8_t)lround(c.g + f * (255 - c.g)),
+                 (uint8_t)lround(c.b + f * (255 - c.b))};
+}
 
 static void legend_swatch(Image *im, int x, int y, const LegendEntry *le)
 {
     double phase = 0;
-    draw_line(im, x, y, x + 40, y, 2.5, le->color, le->dashed ? DASH_ON : 0, DASH_OFF, &phase);
+    if (le->swatch == SWATCH_BAND) {
+        draw_band(im, x, y - 7, y + 7, x + 40, y - 7, y + 7, le->color, BAND_ALPHA);
+        return;
+    }
+    double w = le->swatch == SWATCH_THIN ? THIN_W : LINE_W;
+    draw_line(im, x, y, x + 40, y, w, le->color, dash_on(le->style), dash_off(le->style), &phase);
     if (le->dot) draw_disc(im, x + 20, y, 4, le->color);
 }
 
-/* The series of a run: values[i] for epochs 1..n, times mul. */
-static const double *series(const Curve *c, PlotMetric m, int train)
+/* The legend box's size for entries le[0..nle). */
+static void legend_size(const LegendEntry *le, int nle, int *bw, int *bh)
 {
-    if (m == PLOT_LOSS) return train ? c->train_loss : c->test_loss;
-    return train ? c->train_acc : c->test_acc;
-}
-
-/* The legend's entries (at most 40) and its box size. */
-static int legend_entries(const PlotRun *runs, int n, LegendEntry *le, int *bw, int *bh)
-{
-    int nle = 0;
-    if (n == 1) {
-        le[nle++] = (LegendEntry){"test", plot_color(0), 0, 1};
-        le[nle++] = (LegendEntry){"train", plot_color(0), 1, 0};
-    } else {
-        for (int r = 0; r < n && nle < 38; r++) le[nle++] = (LegendEntry){runs[r].name, plot_color(r), 0, 1};
-        le[nle++] = (LegendEntry){"test", KEY, 0, 1};
-        le[nle++] = (LegendEntry){"train", KEY, 1, 0};
-    }
     int textw = 0;
     for (int i = 0; i < nle; i++) {
         int tw = draw_text_width(le[i].label, TS);
@@ -158,61 +208,97 @@ static int legend_entries(const PlotRun *runs, int n, LegendEntry *le, int *bw, 
     }
     *bw = 12 + 40 + 10 + textw + 12;
     *bh = 10 + nle * LEGEND_LINE + 4;
-    return nle;
 }
 
-static int count_inside(const PlotAxes *a, const PlotRun *runs, int n, PlotMetric m, double mul, int bx, int by,
-                        int bw, int bh)
+static void legend_draw(Image *im, int bx, int by, const LegendEntry *le, int nle)
+{
+    int bw, bh;
+    legend_size(le, nle, &bw, &bh);
+    draw_fill_rect(im, bx, by, bw, bh, WHITE);
+    draw_rect(im, bx, by, bw, bh, FRAME);
+    for (int i = 0; i < nle; i++) {
+        int ly = by + 10 + i * LEGEND_LINE;
+        legend_swatch(im, bx + 12, ly + 7, &le[i]);
+        draw_text(im, bx + 12 + 40 + 10, ly, le[i].label, TS, INK);
+    }
+}
+
+/* The series of a run: values[i] for epochs 1..n (kind 0 test, 1 train,
+ * 2 validation: NULL if the log has none). */
+enum { SER_TEST, SER_TRAIN, SER_VAL };
+static const double *series(const Curve *c, PlotMetric m, int kind)
+{
+    if (kind == SER_VAL) return m == PLOT_LOSS ? c->val_loss : c->val_acc;
+    if (m == PLOT_LOSS) return kind == SER_TRAIN ? c->train_loss : c->test_loss;
+    return kind == SER_TRAIN ? c->train_acc : c->test_acc;
+}
+
+/* How many sample points of the lines fall in the box (8 per segment). */
+static int count_inside(const PlotAxes *a, const Chart *ch, int bx, int by, int bw, int bh)
 {
     int count = 0;
-    for (int r = 0; r < n; r++)
-        for (int t = 0; t < 2; t++) {
-            const double *v = series(runs[r].curve, m, t);
-            for (int i = 0; i < runs[r].curve->n; i++)
-                for (int s = 0; s < 8 && (s == 0 || i + 1 < runs[r].curve->n); s++) {
-                    double f = s / 8.0, px, py;
-                    double x = i + 1 + f, y = v[i] * mul * (1 - f) + (s ? v[i + 1] * mul * f : 0);
-                    plot_map(a, x, y, &px, &py);
-                    count += px >= bx && px < bx + bw && py >= by && py < by + bh;
-                }
-        }
+    for (int k = 0; k < ch->nlines; k++) {
+        const Line *l = &ch->lines[k];
+        for (int i = 0; i < l->n; i++)
+            for (int s = 0; s < 8 && (s == 0 || i + 1 < l->n); s++) {
+                double f = s / 8.0, px, py;
+                double x = i + 1 + f, y = l->v[i] * l->mul * (1 - f) + (s ? l->v[i + 1] * l->mul * f : 0);
+                plot_map(a, x, y, &px, &py);
+                count += px >= bx && px < bx + bw && py >= by && py < by + bh;
+            }
+    }
     return count;
 }
 
-/* The axes' ranges: of the finite points (a NaN or an infinity is not
- * drawn), clamped so that the axis and its padding stay finite (a point
- * beyond is drawn at the edge); *emax: the most epochs of a run. */
-static void curve_ranges(PlotAxes *a, const PlotRun *runs, int n, PlotMetric metric, double mul, int *emax)
+/* A value's range widened into an axis: padded by 6% (of the decades if
+ * logy), a point widened to a small interval; lo..hi finite. */
+static void pad_range(double lo, double hi, int logy, double *min, double *max)
 {
-    const int logy = a->logy;
-    double lo = INFINITY, hi = -INFINITY;
-    *emax = 1;
-    for (int r = 0; r < n; r++) {
-        const Curve *c = runs[r].curve;
-        if (c->n > *emax) *emax = c->n;
-        for (int t = 0; t < 2; t++)
-            for (int i = 0; i < c->n; i++) {
-                double v = series(c, metric, t)[i] * mul;
-                if (!isfinite(v) || (logy && !(v > 0))) continue;
-                lo = fmin(lo, v), hi = fmax(hi, v);
-            }
-    }
-    if (!(hi >= lo)) lo = logy ? 0.1 : 0, hi = 1;
-    lo = fmax(lo, logy ? PLOT_LOG_MIN : -PLOT_MAX), hi = fmin(hi, PLOT_MAX);
-    if (hi < lo) hi = lo;
     if (logy) {
         double l0 = log10(lo), l1 = log10(hi);
         if (l1 - l0 < 1e-3) l0 -= 0.05, l1 += 0.05;
         double pad = 0.06 * (l1 - l0);
-        a->ymin = pow(10, fmax(l0 - pad, -307.0)), a->ymax = pow(10, fmin(l1 + pad, 307.0));
+        *min = pow(10, fmax(l0 - pad, -307.0)), *max = pow(10, fmin(l1 + pad, 307.0));
     } else {
         if (hi - lo < 1e-9) {
             double d = fmax(fabs(hi) * 0.05, 1e-3);
             lo -= d, hi += d;
         }
         double pad = 0.06 * (hi - lo);
-        a->ymin = lo - pad, a->ymax = hi + pad;
+        *min = lo - pad, *max = hi + pad;
     }
+}
+
+/* Widens [*lo, *hi] by v if v can be drawn (finite, > 0 on a log axis). */
+static void range_add(double v, int logy, double *lo, double *hi)
+{
+    if (!isfinite(v) || (logy && !(v > 0))) return;
+    *lo = fmin(*lo, v), *hi = fmax(*hi, v);
+}
+
+/* The axes' ranges: of the finite points of the lines and bands (a NaN or an
+ * infinity is not drawn), clamped so that the axis and its padding stay
+ * finite (a point beyond is drawn at the edge); *emax: the most epochs of a
+ * line or band. */
+static void chart_ranges(PlotAxes *a, const Chart *ch, int *emax)
+{
+    const int logy = a->logy;
+    double lo = INFINITY, hi = -INFINITY;
+    *emax = 1;
+    for (int k = 0; k < ch->nlines; k++) {
+        const Line *l = &ch->lines[k];
+        if (l->n > *emax) *emax = l->n;
+        for (int i = 0; i < l->n; i++) range_add(l->v[i] * l->mul, logy, &lo, &hi);
+    }
+    for (int k = 0; k < ch->nbands; k++) {
+        const Band *b = &ch->bands[k];
+        if (b->n > *emax) *emax = b->n;
+        for (int i = 0; i < b->n; i++) range_add(b->lo[i], logy, &lo, &hi), range_add(b->hi[i], logy, &lo, &hi);
+    }
+    if (!(hi >= lo)) lo = logy ? 0.1 : 0, hi = 1;
+    lo = fmax(lo, logy ? PLOT_LOG_MIN : -PLOT_MAX), hi = fmin(hi, PLOT_MAX);
+    if (hi < lo) hi = lo;
+    pad_range(lo, hi, logy, &a->ymin, &a->ymax);
     double padx = *emax > 1 ? 0.04 * (*emax - 1) : 0.5;
     a->xmin = 1 - padx, a->xmax = *emax + padx;
 }
@@ -236,38 +322,59 @@ static void curve_grid(Image *im, const PlotAxes *a, const Ticks *tk)
     }
 }
 
-/* The curves: train dashed first, test solid with dots on top; a
- * non-finite point leaves a gap. */
-static void curve_lines(Image *im, const PlotAxes *a, const PlotRun *runs, int n, PlotMetric metric, double mul)
+/* The bands, clipped to the data area: a non-finite point leaves a gap, a
+ * band of one epoch is 9 pixels wide. */
+static void chart_bands(Image *im, const PlotAxes *a, const Chart *ch)
 {
-    double px, py;
-    for (int t = 1; t >= 0; t--)
-        for (int r = 0; r < n; r++) {
-            const Curve *c = runs[r].curve;
-            const double *v = series(c, metric, t);
-            Rgb col = plot_color(r);
-            double phase = 0, qx = 0, qy = 0;
-            int prev = 0; /* the point before was drawn: join it */
-            for (int i = 0; i < c->n; i++) {
-                double y = v[i] * mul;
-                if (!isfinite(y) || (a->logy && !(y > 0))) { /* a gap in the curve */
-                    prev = 0;
-                    continue;
-                }
-                plot_map(a, i + 1, y, &px, &py);
-                py = fmin(fmax(py, a->top - 8.0), a->top + a->height + 8.0); /* beyond the axis: at its edge */
-                if (prev) draw_line(im, qx, qy, px, py, 2.5, col, t ? DASH_ON : 0, DASH_OFF, &phase);
-                if (!t || c->n == 1) draw_disc(im, px, py, t ? 2.5 : 4.0, col);
-                qx = px, qy = py, prev = 1;
+    const double ytop = a->top, ybot = a->top + a->height;
+    for (int k = 0; k < ch->nbands; k++) {
+        const Band *b = &ch->bands[k];
+        double qx = 0, qa = 0, qb = 0, px, pa, pb;
+        int prev = 0;
+        for (int i = 0; i < b->n; i++) {
+            if (!isfinite(b->lo[i]) || !isfinite(b->hi[i])) {
+                prev = 0;
+                continue;
             }
+            plot_map(a, i + 1, b->hi[i], &px, &pa);
+            plot_map(a, i + 1, b->lo[i], &px, &pb);
+            pa = fmin(fmax(pa, ytop), ybot), pb = fmin(fmax(pb, ytop), ybot);
+            if (prev) draw_band(im, qx, qa, qb, px, pa, pb, b->color, BAND_ALPHA);
+            else if (i + 1 >= b->n || !isfinite(b->lo[i + 1]) || !isfinite(b->hi[i + 1]))
+                draw_band(im, px - 4, pa, pb, px + 5, pa, pb, b->color, BAND_ALPHA); /* a lone point */
+            qx = px, qa = pa, qb = pb, prev = 1;
         }
+    }
 }
 
-/* The axes box, tick marks and labels, the axis titles and the title. */
-static void curve_labels(Image *im, int x, int y, const PlotAxes *a, const Ticks *tk, PlotMetric metric,
-                         const char *title)
+/* The lines in order (train dashed first, test solid with dots on top); a
+ * non-finite point leaves a gap. */
+static void chart_lines(Image *im, const PlotAxes *a, const Chart *ch)
 {
-    const int logy = a->logy;
+    double px, py;
+    for (int k = 0; k < ch->nlines; k++) {
+        const Line *l = &ch->lines[k];
+        double phase = 0, qx = 0, qy = 0;
+        int prev = 0; /* the point before was drawn: join it */
+        for (int i = 0; i < l->n; i++) {
+            double y = l->v[i] * l->mul;
+            if (!isfinite(y) || (a->logy && !(y > 0))) { /* a gap in the curve */
+                prev = 0;
+                continue;
+            }
+            plot_map(a, i + 1, y, &px, &py);
+            py = fmin(fmax(py, a->top - 8.0), a->top + a->height + 8.0); /* beyond the axis: at its edge */
+            if (prev) draw_line(im, qx, qy, px, py, l->width, l->color, dash_on(l->style), dash_off(l->style), &phase);
+            if (l->dot > 0) draw_disc(im, px, py, l->dot, l->color);
+            else if (l->n == 1 && l->lone > 0) draw_disc(im, px, py, l->lone, l->color);
+            qx = px, qy = py, prev = 1;
+        }
+    }
+}
+
+/* The axes box and the y axis's tick marks and labels. */
+static void labels_y(Image *im, const PlotAxes *a, const Ticks *tk)
+{
     double px, py;
     draw_rect(im, a->left - 1, a->top - 1, a->width + 2, a->height + 2, AXIS);
     char lab[64];
@@ -275,33 +382,57 @@ static void curve_labels(Image *im, int x, int y, const PlotAxes *a, const Ticks
     for (int i = 0; i < tk->ny; i++) {
         plot_map(a, a->xmin, tk->y[i], &px, &py);
         draw_fill_rect(im, a->left - 7, (int)py, 6, 1, AXIS);
-        tick_label(lab, sizeof lab, tk->y[i], ystep, logy);
+        tick_label(lab, sizeof lab, tk->y[i], ystep, a->logy);
         draw_text(im, a->left - 12 - draw_text_width(lab, TS), (int)py - 7 * TS / 2, lab, TS, INK);
     }
+}
+
+/* The x axis's tick marks and labels (integer: whole numbers, as epochs). */
+static void labels_x(Image *im, const PlotAxes *a, const Ticks *tk, int integer)
+{
+    double px, py;
+    char lab[64];
+    double xstep = tk->nx > 1 ? tk->x[1] - tk->x[0] : 0;
     for (int i = 0; i < tk->nx; i++) {
         plot_map(a, tk->x[i], a->ymin, &px, &py);
         draw_fill_rect(im, (int)px, a->top + a->height + 1, 1, 6, AXIS);
-        snprintf(lab, sizeof lab, "%.0f", tk->x[i]);
+        if (integer) snprintf(lab, sizeof lab, "%.0f", tk->x[i]);
+        else tick_label(lab, sizeof lab, tk->x[i], xstep, 0);
         draw_text(im, (int)px - draw_text_width(lab, TS) / 2, a->top + a->height + 12, lab, TS, INK);
     }
-    const char *xt_title = "epoch";
-    draw_text(im, a->left + (a->width - draw_text_width(xt_title, TS)) / 2, a->top + a->height + 44, xt_title, TS,
-              INK);
-    const char *yt_title = metric == PLOT_ACC ? "accuracy (%)" : logy ? "loss (log scale)" : "cross-entropy loss";
-    draw_text_up(im, x + 12, a->top + (a->height - draw_text_width(yt_title, TS)) / 2, yt_title, TS, INK);
-    if (!title)
-        title = metric == PLOT_ACC ? "Accuracy per epoch" : logy ? "Loss per epoch (log scale)" : "Loss per epoch";
+}
+
+/* The axis titles (ytitle may be NULL) and the chart's title above the data
+ * area; (x, y): the panel's top-left corner. */
+static void chart_titles(Image *im, int x, int y, const PlotAxes *a, const char *xtitle, const char *ytitle,
+                         const char *title)
+{
+    draw_text(im, a->left + (a->width - draw_text_width(xtitle, TS)) / 2, a->top + a->height + 44, xtitle, TS, INK);
+    if (ytitle) draw_text_up(im, x + 12, a->top + (a->height - draw_text_width(ytitle, TS)) / 2, ytitle, TS, INK);
     int tw = draw_text_width(title, TS);
     draw_text(im, a->left + (a->width - tw) / 2, y + 18, title, TS, INK);
 }
 
-/* The legend: train/test of a single run inside, in the corner with the
- * fewest points; one entry per run of several at the right, outside. */
-static void curve_legend(Image *im, const PlotAxes *a, const PlotRun *runs, int n, PlotMetric metric, double mul)
+/* The axes box, tick marks and labels, the axis titles and the title. */
+static void curve_labels(Image *im, int x, int y, const PlotAxes *a, const Ticks *tk, PlotMetric metric,
+                         const char *title)
 {
-    LegendEntry le[40];
-    int bw, bh, nle = legend_entries(runs, n, le, &bw, &bh), bx, by;
-    if (n > 1) {
+    const int logy = a->logy;
+    labels_y(im, a, tk);
+    labels_x(im, a, tk, 1);
+    const char *yt_title = metric == PLOT_ACC ? "accuracy (%)" : logy ? "loss (log scale)" : "cross-entropy loss";
+    if (!title)
+        title = metric == PLOT_ACC ? "Accuracy per epoch" : logy ? "Loss per epoch (log scale)" : "Loss per epoch";
+    chart_titles(im, x, y, a, "epoch", yt_title, title);
+}
+
+/* The legend: at the right, outside the data area, or inside in the corner
+ * with the fewest points. */
+static void chart_legend(Image *im, const PlotAxes *a, const Chart *ch)
+{
+    int bw, bh, bx, by;
+    legend_size(ch->legend, ch->nlegend, &bw, &bh);
+    if (ch->legend_right) {
         bx = a->left + a->width + 16, by = a->top;
     } else {
         int inset = 10;
@@ -310,54 +441,111 @@ static void curve_legend(Image *im, const PlotAxes *a, const PlotRun *runs, int 
         int cy[4] = {a->top + inset, a->top + a->height - bh - inset, a->top + inset, a->top + a->height - bh - inset};
         int best = 0, best_count = -1;
         for (int k = 0; k < 4; k++) {
-            int cnt = count_inside(a, runs, n, metric, mul, cx[k], cy[k], bw, bh);
+            int cnt = count_inside(a, ch, cx[k], cy[k], bw, bh);
             if (best_count < 0 || cnt < best_count) best = k, best_count = cnt;
         }
         bx = cx[best], by = cy[best];
     }
-    draw_fill_rect(im, bx, by, bw, bh, WHITE);
-    draw_rect(im, bx, by, bw, bh, FRAME);
-    for (int i = 0; i < nle; i++) {
-        int ly = by + 10 + i * LEGEND_LINE;
-        legend_swatch(im, bx + 12, ly + 7, &le[i]);
-        draw_text(im, bx + 12 + 40 + 10, ly, le[i].label, TS, INK);
+    legend_draw(im, bx, by, ch->legend, ch->nlegend);
+}
+
+/* A chart of lines per epoch in the w x h rectangle at (x, y): ranges,
+ * grid, bands, lines, labels, legend. */
+static void chart_panel(Image *im, int x, int y, int w, int h, const Chart *ch, PlotAxes *axes)
+{
+    int logy = ch->metric == PLOT_ACC ? 0 : ch->logy;
+    PlotAxes a = {.left = x + 104, .top = y + 56, .width = w - 104 - 28, .height = h - 56 - 82, .logy = logy};
+    if (ch->legend_right) { /* room for the legend at the right */
+        int bw, bh;
+        legend_size(ch->legend, ch->nlegend, &bw, &bh);
+        a.width -= bw + 16 - 12;
     }
+    int emax;
+    chart_ranges(&a, ch, &emax);
+    Ticks tk;
+    tk.ny = plot_ticks(a.ymin, a.ymax, logy, 0, logy ? 12 : 7, tk.y, 64); /* log: denser, the top is compressed */
+    tk.nx = plot_ticks(1, emax, 0, 1, 10, tk.x, 64);
+    curve_grid(im, &a, &tk);
+    chart_bands(im, &a, ch);
+    chart_lines(im, &a, ch);
+    curve_labels(im, x, y, &a, &tk, ch->metric, ch->title);
+    chart_legend(im, &a, ch);
+    if (axes) *axes = a;
+}
+
+/* The size of a figure of one chart per metric with this legend: each panel
+ * 800x520, widened by a legend at the right, taller for a long legend. */
+static void figure_size(const LegendEntry *le, int nle, int right, int *pw, int *ph)
+{
+    enum { PW = 800, PH = 520 };
+    int bw, bh;
+    legend_size(le, nle, &bw, &bh);
+    *pw = PW + (right ? bw + 16 - 12 : 0);
+    *ph = PH > 56 + bh + 40 ? PH : 56 + bh + 40;
+}
+
+/* Whether any run has validation figures. */
+static int runs_have_val(const PlotRun *runs, int n)
+{
+    for (int r = 0; r < n; r++)
+        if (runs[r].curve->val_loss) return 1;
+    return 0;
+}
+
+/* The legend of runs: test/train(/validation) of a single run, or one entry
+ * per run (at most 37) and a key of the line styles. Returns the count. */
+static int curves_legend(const PlotRun *runs, int n, LegendEntry *le)
+{
+    int nle = 0, val = runs_have_val(runs, n);
+    Rgb key = n == 1 ? plot_color(0) : KEY;
+    for (int r = 0; n > 1 && r < n && nle < 40 - 2 - val; r++)
+        le[nle++] = (LegendEntry){runs[r].name, plot_color(r), LINE_SOLID, 1, SWATCH_LINE};
+    le[nle++] = (LegendEntry){"test", key, LINE_SOLID, 1, SWATCH_LINE};
+    le[nle++] = (LegendEntry){"train", key, LINE_DASHED, 0, SWATCH_LINE};
+    if (val) le[nle++] = (LegendEntry){"validation", key, LINE_DOTTED, 0, SWATCH_LINE};
+    return nle;
+}
+
+/* The lines of runs in drawing order: every train curve (dashed), every
+ * validation curve (dotted), every test curve (solid, with dots). Returns
+ * the count (at most 3n). */
+static int curves_lines(const PlotRun *runs, int n, PlotMetric metric, Line *lines)
+{
+    static const int KINDS[3] = {SER_TRAIN, SER_VAL, SER_TEST};
+    static const LineStyle STYLES[3] = {LINE_DASHED, LINE_DOTTED, LINE_SOLID};
+    double mul = metric == PLOT_ACC ? 100.0 : 1.0;
+    int nl = 0;
+    for (int k = 0; k < 3; k++)
+        for (int r = 0; r < n; r++) {
+            const double *v = series(runs[r].curve, metric, KINDS[k]);
+            if (!v) continue;
+            double dot = KINDS[k] == SER_TEST ? 4.0 : 0.0;
+            lines[nl++] = (Line){v, runs[r].curve->n, mul, LINE_W, dot, 2.5, plot_color(r), STYLES[k]};
+        }
+    return nl;
 }
 
 void plot_curves_panel(Image *im, int x, int y, int w, int h, const PlotRun *runs, int n, PlotMetric metric, int logy,
                        const char *title, PlotAxes *axes)
 {
-    double mul = metric == PLOT_ACC ? 100.0 : 1.0;
-    if (metric == PLOT_ACC) logy = 0;
-    PlotAxes a = {.left = x + 104, .top = y + 56, .width = w - 104 - 28, .height = h - 56 - 82, .logy = logy};
-    if (n > 1) { /* room for the legend at the right */
-        LegendEntry le[40];
-        int bw, bh;
-        legend_entries(runs, n, le, &bw, &bh);
-        a.width -= bw + 16 - 12;
-    }
-    int emax;
-    curve_ranges(&a, runs, n, metric, mul, &emax);
-    Ticks tk;
-    tk.ny = plot_ticks(a.ymin, a.ymax, logy, 0, logy ? 12 : 7, tk.y, 64); /* log: denser, the top is compressed */
-    tk.nx = plot_ticks(1, emax, 0, 1, 10, tk.x, 64);
-    curve_grid(im, &a, &tk);
-    curve_lines(im, &a, runs, n, metric, mul);
-    curve_labels(im, x, y, &a, &tk, metric, title);
-    curve_legend(im, &a, runs, n, metric, mul);
-    if (axes) *axes = a;
+    if (n > PLOT_MAX_RUNS) n = PLOT_MAX_RUNS;
+    Line lines[3 * PLOT_MAX_RUNS];
+    LegendEntry le[40];
+    Chart ch = {.lines = lines, .nlines = curves_lines(runs, n, metric, lines), .legend = le,
+                .nlegend = curves_legend(runs, n, le), .legend_right = n > 1, .metric = metric, .logy = logy,
+                .title = title};
+    chart_panel(im, x, y, w, h, &ch, axes);
 }
 
 Status plot_curves_png(const char *png_path, const PlotRun *runs, int n, const PlotMetric *metrics, int nmetrics,
                        int logy, const char *title, Err *e)
 {
-    enum { PW = 800, PH = 520 };
     if (nmetrics < 1 || nmetrics > 4 || n < 1) return err_set(e, ST_ERR_ARG, "%s: nothing to plot", png_path);
+    if (n > PLOT_MAX_RUNS)
+        return err_set(e, ST_ERR_ARG, "%s: at most %d runs in one chart, not %d", png_path, PLOT_MAX_RUNS, n);
     LegendEntry le[40];
-    int bw, bh, pw = PW;
-    legend_entries(runs, n, le, &bw, &bh);
-    if (n > 1) pw += bw + 16 - 12; /* the legend at the right of each panel */
-    int ph = PH > 56 + bh + 40 ? PH : 56 + bh + 40;
+    int pw, ph;
+    figure_size(le, curves_legend(runs, n, le), n > 1, &pw, &ph);
     Image im;
     Status st = draw_image_init(&im, pw * nmetrics, ph, WHITE, e);
     if (st) return st;
@@ -377,6 +565,341 @@ Status plot_log_file(const char *log_path, const char *png_path, Err *e)
     PlotMetric m[2] = {PLOT_LOSS, PLOT_ACC};
     st = plot_curves_png(png_path, &run, 1, m, 2, 0, NULL, e);
     curve_free(&c);
+    return st;
+}
+
+/* A label as shown: at most LABEL_SHOWN characters, a longer one cut with "...". */
+#define LABEL_SHOWN 80
+static void shown_label(char *buf, size_t len, const char *s)
+{
+    if (strlen(s) <= LABEL_SHOWN) snprintf(buf, len, "%s", s);
+    else snprintf(buf, len, "%.*s...", LABEL_SHOWN - 3, s);
+}
+
+/* A group's mean curves in the units shown, at epochs 1..n (its shortest
+ * run): train, test, validation (NULL unless every run has it) and the
+ * test mean -+ 1 sample sd (NaN with fewer than two runs). */
+typedef struct {
+    int n;
+    double *train, *test, *val, *lo, *hi;
+} GroupMean;
+
+/* Everything a comparison chart of groups allocates. */
+typedef struct {
+    GroupMean *means;
+    double *pool;
+    Line *lines;
+    Band *bands;
+    LegendEntry *legend;
+    char *text; /* the legend's group labels, GROUP_TEXT bytes each */
+    int nlines, nbands, nlegend;
+} GroupChart;
+
+#define GROUP_TEXT (LABEL_SHOWN + 32)
+
+static void group_chart_free(GroupChart *gc)
+{
+    free(gc->means);
+    free(gc->pool);
+    free(gc->lines);
+    free(gc->bands);
+    free(gc->legend);
+    free(gc->text);
+    memset(gc, 0, sizeof *gc);
+}
+
+/* The epochs of a group's shortest run (0 without runs); *val: every run has
+ * validation figures. */
+static int group_epochs(const PlotGroup *g, int *val)
+{
+    int n = g->n > 0 ? g->runs[0]->n : 0;
+    *val = g->n > 0;
+    for (int r = 0; r < g->n; r++) {
+        if (g->runs[r]->n < n) n = g->runs[r]->n;
+        if (!g->runs[r]->val_loss) *val = 0;
+    }
+    return n;
+}
+
+/* The mean and sample sd (NaN for one run) over a group's runs of a series
+ * at epoch index i, times mul. */
+static void group_stat(const PlotGroup *g, PlotMetric m, int kind, int i, double mul, double *mean, double *sd)
+{
+    double s = 0, q = 0;
+    for (int r = 0; r < g->n; r++) s += series(g->runs[r], m, kind)[i] * mul;
+    *mean = s / g->n;
+    for (int r = 0; r < g->n; r++) {
+        double d = series(g->runs[r], m, kind)[i] * mul - *mean;
+        q += d * d;
+    }
+    *sd = g->n >= 2 ? sqrt(q / (g->n - 1)) : NAN;
+}
+
+/* The mean curves of every group, in one pool. */
+static Status group_means(GroupChart *gc, const PlotGroup *groups, int n, PlotMetric metric, Err *e)
+{
+    double mul = metric == PLOT_ACC ? 100.0 : 1.0;
+    size_t total = 0;
+    int val;
+    for (int g = 0; g < n; g++) total += 5 * (size_t)group_epochs(&groups[g], &val);
+    gc->means = calloc((size_t)n, sizeof *gc->means);
+    gc->pool = malloc((total ? total : 1) * sizeof *gc->pool);
+    if (!gc->means || !gc->pool) return err_set(e, ST_ERR_NOMEM, "out of memory for the mean curves of %d settings", n);
+    double *p = gc->pool, sd;
+    for (int g = 0; g < n; g++) {
+        GroupMean *gm = &gc->means[g];
+        gm->n = group_epochs(&groups[g], &val);
+        gm->train = p, gm->test = p + gm->n, gm->lo = p + 2 * gm->n, gm->hi = p + 3 * gm->n;
+        gm->val = val ? p + 4 * gm->n : NULL;
+        p += 5 * (size_t)gm->n;
+        for (int i = 0; i < gm->n; i++) {
+            group_stat(&groups[g], metric, SER_TRAIN, i, mul, &gm->train[i], &sd);
+            if (gm->val) group_stat(&groups[g], metric, SER_VAL, i, mul, &gm->val[i], &sd);
+            group_stat(&groups[g], metric, SER_TEST, i, mul, &gm->test[i], &sd);
+            gm->lo[i] = gm->test[i] - sd, gm->hi[i] = gm->test[i] + sd;
+        }
+    }
+    return ST_OK;
+}
+
+/* The bands (groups of two runs or more) and lines in drawing order: each
+ * seed's test curve thin and pale (seeds), then the mean train (dashed),
+ * validation (dotted) and test (solid, dots) curves; all up to the group's
+ * shortest run. */
+static Status group_lines(GroupChart *gc, const PlotGroup *groups, int n, PlotMetric metric, int seeds, Err *e)
+{
+    double mul = metric == PLOT_ACC ? 100.0 : 1.0;
+    size_t count = 3 * (size_t)n;
+    for (int g = 0; seeds && g < n; g++) count += (size_t)groups[g].n;
+    gc->lines = malloc(count * sizeof *gc->lines);
+    gc->bands = malloc((size_t)n * sizeof *gc->bands);
+    if (!gc->lines || !gc->bands) return err_set(e, ST_ERR_NOMEM, "out of memory for the lines of %d settings", n);
+    for (int g = 0; g < n; g++)
+        if (groups[g].n >= 2)
+            gc->bands[gc->nbands++] = (Band){gc->means[g].lo, gc->means[g].hi, gc->means[g].n, plot_color(g)};
+    for (int g = 0; seeds && g < n; g++)
+        for (int r = 0; r < groups[g].n; r++)
+            gc->lines[gc->nlines++] = (Line){series(groups[g].runs[r], metric, SER_TEST), gc->means[g].n, mul, THIN_W,
+                                             0, 2.5, paler(plot_color(g), 0.45), LINE_SOLID};
+    for (int k = 0; k < 3; k++)
+        for (int g = 0; g < n; g++) {
+            const GroupMean *gm = &gc->means[g];
+            const double *v = k == 0 ? gm->train : k == 1 ? gm->val : gm->test;
+            if (!v) continue;
+            LineStyle style = k == 0 ? LINE_DASHED : k == 1 ? LINE_DOTTED : LINE_SOLID;
+            gc->lines[gc->nlines++] = (Line){v, gm->n, 1.0, LINE_W, k == 2 ? 4.0 : 0.0, 2.5, plot_color(g), style};
+        }
+    return ST_OK;
+}
+
+/* The legend: each group's label and n, then the key of what is drawn. */
+static Status group_legend(GroupChart *gc, const PlotGroup *groups, int n, int seeds, Err *e)
+{
+    gc->legend = malloc(((size_t)n + 5) * sizeof *gc->legend);
+    gc->text = malloc((size_t)n * GROUP_TEXT);
+    if (!gc->legend || !gc->text) return err_set(e, ST_ERR_NOMEM, "out of memory for the legend of %d settings", n);
+    int val = 0, band = 0, thin = 0;
+    for (int g = 0; g < n; g++) {
+        char *t = gc->text + (size_t)g * GROUP_TEXT, lab[LABEL_SHOWN + 1];
+        shown_label(lab, sizeof lab, groups[g].label ? groups[g].label : "");
+        snprintf(t, GROUP_TEXT, "%s (n=%d)", lab, groups[g].n);
+        gc->legend[gc->nlegend++] = (LegendEntry){t, plot_color(g), LINE_SOLID, 1, SWATCH_LINE};
+        val |= gc->means[g].val != NULL, band |= groups[g].n >= 2, thin |= seeds && groups[g].n > 0;
+    }
+    gc->legend[gc->nlegend++] = (LegendEntry){"test, mean over seeds", KEY, LINE_SOLID, 1, SWATCH_LINE};
+    gc->legend[gc->nlegend++] = (LegendEntry){"train, mean", KEY, LINE_DASHED, 0, SWATCH_LINE};
+    if (val) gc->legend[gc->nlegend++] = (LegendEntry){"validation, mean", KEY, LINE_DOTTED, 0, SWATCH_LINE};
+    if (band) gc->legend[gc->nlegend++] = (LegendEntry){"band: +-1 sd over seeds", KEY, LINE_SOLID, 0, SWATCH_BAND};
+    if (thin) gc->legend[gc->nlegend++] = (LegendEntry){"each seed (test)", paler(KEY, 0.45), LINE_SOLID, 0, SWATCH_THIN};
+    return ST_OK;
+}
+
+Status plot_groups_image(Image *im, const PlotGroup *groups, int n, PlotMetric metric, int logy, int seeds,
+                         const char *title, PlotAxes *axes, Err *e)
+{
+    im->w = im->h = 0, im->px = NULL;
+    if (n < 1) return err_set(e, ST_ERR_ARG, "a comparison chart needs at least one setting, not %d", n);
+    for (int g = 0; g < n; g++)
+        if (groups[g].n < 0 || (groups[g].n > 0 && !groups[g].runs))
+            return err_set(e, ST_ERR_ARG, "setting %d of a comparison chart has %d runs", g + 1, groups[g].n);
+    GroupChart gc = {0};
+    Status st = group_means(&gc, groups, n, metric, e);
+    if (!st) st = group_lines(&gc, groups, n, metric, seeds, e);
+    if (!st) st = group_legend(&gc, groups, n, seeds, e);
+    int pw, ph;
+    if (!st) figure_size(gc.legend, gc.nlegend, 1, &pw, &ph), st = draw_image_init(im, pw, ph, WHITE, e);
+    if (!st) {
+        if (!title)
+            title = metric == PLOT_ACC ? "Accuracy per epoch, mean over seeds"
+                    : logy             ? "Loss per epoch, mean over seeds (log scale)"
+                                       : "Loss per epoch, mean over seeds";
+        Chart ch = {gc.lines, gc.nlines, gc.bands, gc.nbands, gc.legend, gc.nlegend, 1, metric, logy, title};
+        chart_panel(im, 0, 0, pw, ph, &ch, axes);
+    }
+    group_chart_free(&gc);
+    return st;
+}
+
+Status plot_groups_png(const char *png_path, const PlotGroup *groups, int n, PlotMetric metric, int logy, int seeds,
+                       const char *title, Err *e)
+{
+    Image im;
+    Status st = plot_groups_image(&im, groups, n, metric, logy, seeds, title, NULL, e);
+    if (st) {
+        err_prefix(e, png_path);
+        return st;
+    }
+    st = plot_write_png(&im, png_path, e);
+    draw_image_free(&im);
+    return st;
+}
+
+/* compare_final.png's layout, in pixels. */
+#define FINAL_ROW 44   /* a setting's row                       */
+#define FINAL_WIDTH 640 /* the data area                        */
+static const Rgb CHOSEN = {255, 241, 196}; /* the row chosen by validation */
+
+/* What compare_final.png shows. */
+typedef struct {
+    const char *const *labels;
+    const Stat *acc;
+    const double *const *values;
+    const int *nvalues;
+    int n, best;
+} FinalData;
+
+/* The x range in percent: every finite value, mean and interval end. */
+static void final_range(const FinalData *d, PlotAxes *a)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < d->n; i++) {
+        for (int j = 0; j < d->nvalues[i]; j++) range_add(100 * d->values[i][j], 0, &lo, &hi);
+        range_add(100 * d->acc[i].mean, 0, &lo, &hi);
+        if (d->acc[i].n >= 2) range_add(100 * d->acc[i].lo, 0, &lo, &hi), range_add(100 * d->acc[i].hi, 0, &lo, &hi);
+    }
+    if (!(hi >= lo)) lo = 0, hi = 100;
+    lo = fmax(lo, -PLOT_MAX), hi = fmin(hi, PLOT_MAX);
+    pad_range(lo, hi, 0, &a->xmin, &a->xmax);
+}
+
+/* The text at the right of setting i's row: its mean and n, and whether
+ * validation chose it. */
+static void final_right_text(const FinalData *d, int i, char *buf, size_t len)
+{
+    const char *chosen = i == d->best ? "  chosen by validation" : "";
+    if (d->acc[i].n > 0 && isfinite(d->acc[i].mean))
+        snprintf(buf, len, "%.2f%% (n=%d%s)%s", 100 * d->acc[i].mean, d->acc[i].n, d->acc[i].n < 2 ? ", no interval" : "",
+                 chosen);
+    else snprintf(buf, len, "(n=%d)%s", d->acc[i].n, chosen);
+}
+
+/* One setting's row centred at yc: each run a dot (in a strip above the
+ * bar, spread a little so that equal values stay countable), the 95%
+ * interval as an error bar with caps, the mean a tall mark. */
+static void final_row(Image *im, const PlotAxes *a, const FinalData *d, int i, double yc)
+{
+    Rgb col = plot_color(i);
+    double px, py, x0, x1;
+    for (int j = 0; j < d->nvalues[i]; j++) {
+        double v = 100 * d->values[i][j];
+        if (!isfinite(v)) continue;
+        plot_map(a, v, 0, &px, &py);
+        draw_disc(im, px, yc - 14 + 2.0 * (j % 3 - 1), 3.5, col);
+    }
+    const Stat *s = &d->acc[i];
+    if (s->n >= 2 && isfinite(s->lo) && isfinite(s->hi)) {
+        plot_map(a, 100 * s->lo, 0, &x0, &py);
+        plot_map(a, 100 * s->hi, 0, &x1, &py);
+        draw_line(im, x0, yc, x1, yc, 2, INK, 0, 0, NULL);
+        draw_line(im, x0, yc - 6, x0, yc + 6, 2, INK, 0, 0, NULL);
+        draw_line(im, x1, yc - 6, x1, yc + 6, 2, INK, 0, 0, NULL);
+    }
+    if (s->n > 0 && isfinite(s->mean)) {
+        plot_map(a, 100 * s->mean, 0, &px, &py);
+        draw_line(im, px, yc - 9, px, yc + 9, 4, col, 0, 0, NULL);
+    }
+}
+
+/* The rows' labels at the left, their means at the right, the chosen row. */
+static void final_row_texts(Image *im, const PlotAxes *a, const FinalData *d)
+{
+    char lab[GROUP_TEXT];
+    double px, yc;
+    for (int i = 0; i < d->n; i++) {
+        plot_map(a, a->xmin, -i, &px, &yc);
+        shown_label(lab, sizeof lab, d->labels[i] ? d->labels[i] : "");
+        draw_text(im, a->left - 14 - draw_text_width(lab, TS), (int)yc - 7 * TS / 2, lab, TS, INK);
+        final_right_text(d, i, lab, sizeof lab);
+        draw_text(im, a->left + a->width + 14, (int)yc - 7 * TS / 2, lab, TS, INK);
+    }
+}
+
+static const char FINAL_NOTE[] = "dots: one per seed; tall mark: mean; error bar: 95% t interval of the mean";
+
+/* The image size and the data area of a FinalData. */
+static void final_layout(const FinalData *d, PlotAxes *a, int *w, int *h)
+{
+    char lab[GROUP_TEXT];
+    int labelw = 0, rightw = 0;
+    for (int i = 0; i < d->n; i++) {
+        shown_label(lab, sizeof lab, d->labels[i] ? d->labels[i] : "");
+        labelw = labelw > draw_text_width(lab, TS) ? labelw : draw_text_width(lab, TS);
+        final_right_text(d, i, lab, sizeof lab);
+        rightw = rightw > draw_text_width(lab, TS) ? rightw : draw_text_width(lab, TS);
+    }
+    *a = (PlotAxes){.left = 24 + labelw + 14, .top = 56, .width = FINAL_WIDTH, .height = d->n * FINAL_ROW,
+                    .ymin = -(d->n - 0.5), .ymax = 0.5};
+    final_range(d, a);
+    *w = a->left + a->width + 14 + rightw + 24;
+    int notew = draw_text_width(FINAL_NOTE, TS) + 48;
+    if (*w < notew) *w = notew;
+    *h = a->top + a->height + 44 + 14 * 2 + 20 + 7 * TS + 16;
+}
+
+Status plot_final_image(Image *im, const char *const *labels, const Stat *acc, const double *const *values,
+                        const int *nvalues, int n, int best, const char *title, PlotAxes *axes, Err *e)
+{
+    im->w = im->h = 0, im->px = NULL;
+    if (n < 1 || n > 256) return err_set(e, ST_ERR_ARG, "a chart of final accuracies has 1 to 256 settings, not %d", n);
+    if (best < -1 || best >= n) return err_set(e, ST_ERR_ARG, "the chosen setting %d is not one of %d", best + 1, n);
+    for (int i = 0; i < n; i++)
+        if (nvalues[i] < 0 || (nvalues[i] > 0 && !values[i]))
+            return err_set(e, ST_ERR_ARG, "setting %d of the final accuracies has %d values", i + 1, nvalues[i]);
+    FinalData d = {labels, acc, values, nvalues, n, best};
+    PlotAxes a;
+    int w, h;
+    final_layout(&d, &a, &w, &h);
+    Status st = draw_image_init(im, w, h, WHITE, e);
+    if (st) return st;
+    Ticks tk;
+    tk.ny = 0, tk.nx = plot_ticks(a.xmin, a.xmax, 0, 0, 8, tk.x, 64);
+    if (best >= 0) draw_fill_rect(im, a.left, a.top + best * FINAL_ROW, a.width, FINAL_ROW, CHOSEN);
+    curve_grid(im, &a, &tk);
+    for (int i = 0; i < n; i++) {
+        double px, yc;
+        plot_map(&a, a.xmin, -i, &px, &yc);
+        final_row(im, &a, &d, i, yc);
+    }
+    labels_y(im, &a, &tk);
+    labels_x(im, &a, &tk, 0);
+    chart_titles(im, 0, 0, &a, "final test accuracy (%)", NULL, title ? title : "Final test accuracy per setting");
+    final_row_texts(im, &a, &d);
+    draw_text(im, (w - draw_text_width(FINAL_NOTE, TS)) / 2, a.top + a.height + 44 + 14 * 2 + 8, FINAL_NOTE, TS, KEY);
+    if (axes) *axes = a;
+    return ST_OK;
+}
+
+Status plot_final_png(const char *png_path, const char *const *labels, const Stat *acc, const double *const *values,
+                      const int *nvalues, int n, int best, const char *title, Err *e)
+{
+    Image im;
+    Status st = plot_final_image(&im, labels, acc, values, nvalues, n, best, title, NULL, e);
+    if (st) {
+        err_prefix(e, png_path);
+        return st;
+    }
+    st = plot_write_png(&im, png_path, e);
+    draw_image_free(&im);
     return st;
 }
 

@@ -1,5 +1,7 @@
 /* plot.h - the PNG figures: loss and accuracy curves of one or more runs,
- * the confusion-matrix heat map, and a grid of labelled test images.
+ * a sweep's comparison charts (mean curves with +-1 sd bands, final accuracy
+ * with error bars), the confusion-matrix heat map, and a grid of labelled
+ * test images.
  *
  * Figures are drawn on an Image (draw.h) and written as PNG through
  * stb_image_write (this is its only user), atomically. The mapping from data
@@ -40,12 +42,16 @@ typedef struct {
     const Curve *curve;
 } PlotRun;
 
+/* The most runs one chart of curves draws. */
+#define PLOT_MAX_RUNS 64
+
 /* The distinct colour of run i (cycles after 10). */
 Rgb plot_color(int i);
 
-/* Draws one chart of runs[0..n) into the w x h rectangle at (x, y) of im: the
- * metric per epoch, test solid with dots, train dashed, one colour per run,
- * with axes, ticks, grid, axis titles, title (NULL: a default) and a legend
+/* Draws one chart of runs[0..n) (n <= PLOT_MAX_RUNS; more are not drawn)
+ * into the w x h rectangle at (x, y) of im: the metric per epoch, test solid
+ * with dots, train dashed, validation dotted (when the log has it), one
+ * colour per run, with axes, ticks, grid, axis titles, title (NULL: a default) and a legend
  * (a single run's in the emptiest corner, several runs' at the right, outside
  * the data area). Accuracies are shown in percent. *axes (if not NULL)
  * receives the data-to-pixel mapping used (y in the units shown). */
@@ -53,7 +59,8 @@ void plot_curves_panel(Image *im, int x, int y, int w, int h, const PlotRun *run
                        const char *title, PlotAxes *axes);
 
 /* A figure of nmetrics panels side by side, one per metric, written to
- * png_path; each panel is 800x520, widened by the legend for several runs. */
+ * png_path; each panel is 800x520, widened by the legend for several runs.
+ * n: 1..PLOT_MAX_RUNS. */
 Status plot_curves_png(const char *png_path, const PlotRun *runs, int n, const PlotMetric *metrics, int nmetrics,
                        int logy, const char *title, Err *e);
 
@@ -72,6 +79,12 @@ typedef struct {
  * label and its n. */
 Status plot_groups_png(const char *png_path, const PlotGroup *groups, int n, PlotMetric metric, int logy, int seeds,
                        const char *title, Err *e);
+/* The same chart drawn into a new image *im (free with draw_image_free),
+ * 800x520 or more, the legend at the right; *axes (if not NULL) receives the
+ * data-to-pixel mapping (y in the units shown: accuracy in percent). A
+ * group of no runs is only in the legend. */
+Status plot_groups_image(Image *im, const PlotGroup *groups, int n, PlotMetric metric, int logy, int seeds,
+                         const char *title, PlotAxes *axes, Err *e);
 
 /* compare_final.png: per setting (labels[i]) the final test accuracy of
  * each run (values[i][0..nvalues[i]), fractions) as dots, their mean as a
@@ -79,6 +92,12 @@ Status plot_groups_png(const char *png_path, const PlotGroup *groups, int n, Plo
  * none when acc[i].n < 2); best (or -1) is marked "chosen by validation". */
 Status plot_final_png(const char *png_path, const char *const *labels, const Stat *acc, const double *const *values,
                       const int *nvalues, int n, int best, const char *title, Err *e);
+/* The same chart drawn into a new image *im (free with draw_image_free): a
+ * row per setting (n: 1..256), its label at the left, its mean and n at the
+ * right; x is accuracy in percent. *axes (if not NULL) receives the
+ * mapping: x in percent, setting i's row centred at y = -i. */
+Status plot_final_image(Image *im, const char *const *labels, const Stat *acc, const double *const *values,
+                        const int *nvalues, int n, int best, const char *title, PlotAxes *axes, Err *e);
 
 /* curves.png of one run: its log.csv's loss and accuracy, side by side. */
 Status plot_log_file(const char *log_path, const char *png_path, Err *e);
