@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model/weights.h"
 #include "testutil.h"
@@ -310,6 +311,287 @@ START_TEST(test_trial_is_train)
 }
 END_TEST
 
+/* ---- the library: resume, subset, summarize, unreadable members ---- */
+
+/* A setting of the mlp as `train --lr LR --batch 50 --epochs EPOCHS` makes
+ * it (trainflags_run's TrainConfig). */
+static void mlp_setting(SweepSetting *st, const char *name, float lr, int epochs)
+{
+    memset(st, 0, sizeof *st);
+    snprintf(st->name, sizeof st->name, "%s", name);
+    snprintf(st->label, sizeof st->label, "label of %s", name);
+    snprintf(st->flags, sizeof st->flags, "--x %s", name);
+    TrainConfig tc = {.epochs = epochs, .batch = 50, .seed = 1, .opt = optim_defaults()};
+    tc.opt.lr = lr;
+    tc.lr = (LrSchedule){.kind = LRS_CONSTANT, .base = lr, .step = 5, .gamma = 0.1f, .epochs = epochs};
+    st->run = (RunSpec){.model = "models/mlp.cfg", .train = tc, .save_every = 1};
+}
+
+/* The hooks' record: epochs begun, trials and their states, a stop after
+ * stop_after batches (0: never). */
+typedef struct {
+    int batches, stop_after;
+    volatile sig_atomic_t stop;
+    int epochs_seen[8];            /* the epochs on_epoch reported, in order */
+    int nepochs;
+    SweepTrialState states[16];
+    int ntrials;
+} Rec;
+
+static void rec_batch(void *ctx, int epoch, int done, int total, double elapsed)
+{
+    Rec *r = ctx;
+    (void)epoch, (void)done, (void)total, (void)elapsed;
+    if (++r->batches == r->stop_after) r->stop = 1;
+}
+
+static void rec_epoch(void *ctx, const EpochStats *s)
+{
+    Rec *r = ctx;
+    if (r->nepochs < 8) r->epochs_seen[r->nepochs++] = s->epoch;
+}
+
+static void rec_trial(void *ctx, int k, int n, const SweepSetting *st, int seed, const char *dir,
+                      SweepTrialState state, const Net *net)
+{
+    Rec *r = ctx;
+    (void)n, (void)st, (void)seed, (void)dir, (void)net;
+    if (k < 16) r->states[k] = state;
+    r->ntrials++;
+}
+
+static SweepHooks rec_hooks(Rec *r)
+{
+    SweepHooks h = {rec_trial, NULL, NULL, r, {rec_batch, rec_epoch, r, &r->stop, NULL}};
+    return h;
+}
+
+/* Ctrl-C in the middle of a trial's second epoch, then the same sweep
+ * again: the trial goes on from its model.fmw (epoch 2 only), and every
+ * trial ends as in an uninterrupted sweep. */
+START_TEST(test_resume_mid_run)
+{
+    char *dir = make_temp_dir(), a[700], b[700], p[1400], q[1400];
+    Dataset train, test;
+    synthetic_dataset(&train, 600, 1);
+    synthetic_dataset(&test, 200, 2);
+    SweepSetting st[2];
+    mlp_setting(&st[0], "lr1e-3", 1e-3f, 2);
+    mlp_setting(&st[1], "lr3e-3", 3e-3f, 2);
+    int seeds[2] = {4, 5};
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    SweepSpec s = {.out = a, .settings = st, .nsettings = 2, .seeds = seeds, .nseeds = 2, .val = 50};
+    Err e;
+    /* 550 training images in batches of 50: 11 a epoch; stop in trial 1 (setting 0, seed 5) after batch 4 of epoch 2 */
+    Rec r = {.stop_after = 22 + 11 + 4};
+    SweepHooks h = rec_hooks(&r);
+    SweepResult res;
+    ck_assert_int_eq(sweep_execute(&s, &train, &test, &h, &res, &e), ST_ERR_INTERRUPTED);
+    snprintf(p, sizeof p, "%s/lr1e-3/seed5/model.fmw", a);
+    Net *net;
+    CkptState ck;
+    ck_assert_int_eq(weights_load_run(p, 1, &net, &ck, &e), ST_OK);
+    ck_assert_int_eq(ck.epoch, 1);
+    ck_assert_int_eq(ck.pos_batch, 4);
+    net_free(net);
+    weights_state_free(&ck);
+    snprintf(p, sizeof p, "%s/lr3e-3", a);
+    ck_assert(!file_exists(p));
+    /* again, without a stop: trial 0 skipped, trial 1 resumed at epoch 2, trials 2 and 3 new */
+    r = (Rec){0};
+    ck_assert_int_eq(sweep_execute(&s, &train, &test, &h, &res, &e), ST_OK);
+    ck_assert_int_eq(r.ntrials, 4);
+    ck_assert_int_eq(r.states[0], SWEEP_TRIAL_FINISHED);
+    ck_assert_int_eq(r.states[1], SWEEP_TRIAL_RESUME);
+    ck_assert_int_eq(r.states[2], SWEEP_TRIAL_NEW);
+    ck_assert_int_eq(r.epochs_seen[0], 2); /* the resumed trial did not start over at epoch 1 */
+    ck_assert_int_eq(r.nepochs, 1 + 2 + 2);
+    ck_assert_int_eq(r.batches, 7 + 22 + 22);
+    ck_assert_int_eq(res.sum.nruns, 4);
+    ck_assert_int_eq(res.missing, 0);
+    sweep_result_free(&res);
+    /* the same sweep uninterrupted in b: the same logs and weights */
+    s.out = b;
+    r = (Rec){0};
+    ck_assert_int_eq(sweep_execute(&s, &train, &test, &h, NULL, &e), ST_OK);
+    for (int k = 0; k < 4; k++) {
+        sweep_trial_dir(&s, k, q, sizeof q, NULL);
+        s.out = a;
+        sweep_trial_dir(&s, k, p, sizeof p, NULL);
+        s.out = b;
+        same_run(p, q);
+    }
+    dataset_free(&train);
+    dataset_free(&test);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+/* A rerun with a subset of the settings keeps the others in the summary;
+ * --summarize writes the same summary.csv; a missing trial is counted. */
+START_TEST(test_subset_and_summarize)
+{
+    char *dir = make_temp_dir(), a[700], p[1400];
+    Dataset train, test;
+    synthetic_dataset(&train, 300, 1);
+    synthetic_dataset(&test, 100, 2);
+    SweepSetting st[3];
+    mlp_setting(&st[0], "s0", 1e-3f, 1);
+    mlp_setting(&st[1], "s1", 2e-3f, 1);
+    mlp_setting(&st[2], "s2", 3e-3f, 1);
+    int seeds[2] = {1, 2};
+    snprintf(a, sizeof a, "%s/a", dir);
+    SweepSpec s = {.out = a, .settings = st, .nsettings = 3, .seeds = seeds, .nseeds = 2, .val = 25};
+    Err e;
+    SweepResult res;
+    ck_assert_int_eq(sweep_execute(&s, &train, &test, NULL, &res, &e), ST_OK);
+    ck_assert_int_eq(res.sum.nsettings, 3);
+    sweep_result_free(&res);
+    snprintf(p, sizeof p, "%s/summary.csv", a);
+    char *first = read_all_or_fail(p, NULL);
+    /* the subset: settings 1 and 2, seed 2 only */
+    s.settings = st + 1, s.nsettings = 2, s.seeds = seeds + 1, s.nseeds = 1;
+    ck_assert_int_eq(sweep_execute(&s, &train, &test, NULL, &res, &e), ST_OK);
+    ck_assert_int_eq(res.sum.nsettings, 3);
+    ck_assert_int_eq(res.sum.nruns, 6);
+    ck_assert_str_eq(res.sum.settings[0].name, "s0");
+    ck_assert_str_eq(res.sum.settings[0].label, "label of s0");
+    sweep_result_free(&res);
+    char *second = read_all_or_fail(p, NULL);
+    ck_assert_str_eq(first, second);
+    snprintf(p, sizeof p, "%s/sweep.csv", a);
+    char *man = read_all_or_fail(p, NULL);
+    ck_assert_int_eq(count_of(man, "\n"), 7);
+    ck_assert_ptr_nonnull(strstr(man, "s0,label of s0,1,s0/seed1,--x s0\n"));
+    free(man);
+    /* --summarize: the same file from disk alone */
+    snprintf(p, sizeof p, "%s/summary.csv", a);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/compare_final.png", a);
+    unlink(p);
+    char args[1000];
+    snprintf(args, sizeof args, "sweep --summarize %s --logy --show-seeds", a);
+    expect(args, 0, "label of s2");
+    ck_assert(file_exists(p));
+    snprintf(p, sizeof p, "%s/summary.csv", a);
+    char *third = read_all_or_fail(p, NULL);
+    ck_assert_str_eq(first, third);
+    /* a trial's folder gone: left out and counted */
+    snprintf(p, sizeof p, "%s/s1/seed1", a);
+    rm_tree(p);
+    ck_assert_int_eq(sweep_summarize(a, 0, 0, &res, &e), ST_OK);
+    ck_assert_int_eq(res.missing, 1);
+    ck_assert_int_eq(res.sum.nruns, 5);
+    sweep_result_free(&res);
+    expect(args, 0, "1 run of");
+    ck_assert_ptr_nonnull(strstr(out, "is not finished: left out of the summary"));
+    /* not a sweep's folder */
+    snprintf(args, sizeof args, "sweep --summarize %s", dir);
+    expect(args, 1, "sweep.csv: no such file");
+    free(first), free(second), free(third);
+    dataset_free(&train);
+    dataset_free(&test);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+/* A member whose log.csv or model.fmw cannot be read is reported by name
+ * and nothing is trained; --summarize says the same. */
+START_TEST(test_unreadable_member)
+{
+    char *dir = make_temp_dir(), a[700], p[1400];
+    Dataset train, test;
+    synthetic_dataset(&train, 300, 1);
+    synthetic_dataset(&test, 100, 2);
+    SweepSetting st[2];
+    mlp_setting(&st[0], "s0", 1e-3f, 1);
+    mlp_setting(&st[1], "s1", 2e-3f, 1);
+    int seed = 1;
+    snprintf(a, sizeof a, "%s/a", dir);
+    SweepSpec s = {.out = a, .settings = st, .nsettings = 2, .seeds = &seed, .nseeds = 1, .val = 25};
+    Err e;
+    ck_assert_int_eq(sweep_execute(&s, &train, &test, NULL, NULL, &e), ST_OK);
+    Rec r = {0};
+    SweepHooks h = rec_hooks(&r);
+    snprintf(p, sizeof p, "%s/s1/seed1/log.csv", a);
+    ck_assert_int_eq(file_write_atomic(p, "garbage\n", 8, &e), ST_OK);
+    ck_assert_int_ne(sweep_execute(&s, &train, &test, &h, NULL, &e), ST_OK);
+    ck_assert_msg(strstr(e.msg, p) != NULL, "'%s' does not name %s", e.msg, p);
+    ck_assert_int_eq(r.batches, 0);
+    ck_assert_int_eq(r.ntrials, 0);
+    ck_assert_int_ne(sweep_summarize(a, 0, 0, NULL, &e), ST_OK);
+    ck_assert_ptr_nonnull(strstr(e.msg, p));
+    /* the subset without s1 still reads s1's files (its manifest row) */
+    s.nsettings = 1;
+    ck_assert_int_ne(sweep_execute(&s, &train, &test, &h, NULL, &e), ST_OK);
+    ck_assert_ptr_nonnull(strstr(e.msg, p));
+    ck_assert_int_eq(r.batches, 0);
+    s.nsettings = 2;
+    unlink(p);
+    snprintf(p, sizeof p, "%s/s0/seed1/model.fmw", a);
+    ck_assert_int_eq(file_write_atomic(p, "FMNW", 4, &e), ST_OK);
+    ck_assert_int_ne(sweep_execute(&s, &train, &test, &h, NULL, &e), ST_OK);
+    ck_assert_msg(strstr(e.msg, p) != NULL, "'%s' does not name %s", e.msg, p);
+    ck_assert_int_eq(r.batches, 0);
+    dataset_free(&train);
+    dataset_free(&test);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
+/* Two sweeps whose data differ only in the test labels choose the same
+ * setting and write the same best.fmw weights: no choice reads a test
+ * figure. */
+START_TEST(test_no_choice_reads_test)
+{
+    char *dir = make_temp_dir(), a[700], b[700], p[1400], q[1400];
+    Dataset train, test, test2;
+    synthetic_dataset(&train, 600, 1);
+    synthetic_dataset(&test, 200, 2);
+    synthetic_dataset(&test2, 200, 2);
+    for (int i = 0; i < test2.n; i++) test2.labels[i] = (uint8_t)((test2.labels[i] + 3) % 10);
+    SweepSetting st[3];
+    mlp_setting(&st[0], "s0", 3e-4f, 3);
+    mlp_setting(&st[1], "s1", 3e-3f, 3);
+    mlp_setting(&st[2], "s2", 3e-2f, 3);
+    int seeds[2] = {1, 2};
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    SweepSpec s = {.out = a, .settings = st, .nsettings = 3, .seeds = seeds, .nseeds = 2, .val = 100};
+    Err e;
+    SweepResult ra, rb;
+    ck_assert_int_eq(sweep_execute(&s, &train, &test, NULL, &ra, &e), ST_OK);
+    s.out = b;
+    ck_assert_int_eq(sweep_execute(&s, &train, &test2, NULL, &rb, &e), ST_OK);
+    ck_assert_int_ge(ra.sum.best, 0);
+    ck_assert_int_eq(ra.sum.best, rb.sum.best);
+    ck_assert(ra.sum.runs[0].final_test_acc != rb.sum.runs[0].final_test_acc); /* the test figures did differ */
+    for (int k = 0; k < sweep_ntrials(&s); k++) {
+        s.out = a;
+        sweep_trial_dir(&s, k, p, sizeof p, NULL);
+        s.out = b;
+        sweep_trial_dir(&s, k, q, sizeof q, NULL);
+        strcat(p, "/best.fmw"), strcat(q, "/best.fmw");
+        Net *na, *nb;
+        ck_assert_int_eq(weights_load(p, 1, &na, NULL, &e), ST_OK);
+        ck_assert_int_eq(weights_load(q, 1, &nb, NULL, &e), ST_OK);
+        ck_assert_msg(!memcmp(na->params, nb->params, na->nparams * sizeof(float)), "%s and %s differ", p, q);
+        net_free(na), net_free(nb);
+    }
+    sweep_result_free(&ra);
+    sweep_result_free(&rb);
+    dataset_free(&train);
+    dataset_free(&test);
+    dataset_free(&test2);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *sweeps_suite(void)
 {
     Suite *s = suite_create("sweeps");
@@ -319,6 +601,10 @@ Suite *sweeps_suite(void)
     tcase_add_test(tc, test_every_train_flag);
     tcase_add_test(tc, test_cross_product_and_seeds);
     tcase_add_test(tc, test_trial_is_train);
+    tcase_add_test(tc, test_resume_mid_run);
+    tcase_add_test(tc, test_subset_and_summarize);
+    tcase_add_test(tc, test_unreadable_member);
+    tcase_add_test(tc, test_no_choice_reads_test);
     suite_add_tcase(s, tc);
     return s;
 }
