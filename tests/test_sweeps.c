@@ -280,6 +280,13 @@ START_TEST(test_trial_is_train)
                           "lr0.03,lr 0.03,1,lr0.03/seed1,--lr 0.03\n"
                           "lr0.03,lr 0.03,2,lr0.03/seed2,--lr 0.03\n");
     free(man);
+    /* a rerun with one of the settings: named as before (the manifest varies --lr), skipped, nothing dropped */
+    snprintf(args, sizeof args, "sweep --data %s %s --lr 0.03 --seeds 1,2 --out %s", data, common, sw);
+    expect(args, 0, "lr0.03/seed2: finished earlier, skipped");
+    ck_assert_int_eq(count_of(out, "finished earlier, skipped"), 2);
+    ck_assert_ptr_nonnull(strstr(out, "lr 0.01 "));          /* still in the summary */
+    snprintf(args, sizeof args, "sweep --list --lr 0.01 --out %s", sw);
+    expect(args, 0, "lr0.01/seed1\n");
     /* trial 3 = setting 1 (lr 0.03), seed 2: the train command with its flags and --val 100 --seed 2 */
     snprintf(args, sizeof args, "train --data %s %s --lr 0.03 --seed 2 --val 100 --out %s", data, common, tr);
     expect(args, 0, "saved");

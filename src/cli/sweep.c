@@ -37,6 +37,8 @@ typedef struct {
     int ntable;
     FlagVals flags[TRAINFLAGS_MAX];     /* indexed like table                     */
     int axes[TRAINFLAGS_MAX], naxes;    /* flags with several values, by first use */
+    int named[TRAINFLAGS_MAX], nnamed;  /* the flags in the names: the axes and those
+                                           OUT/sweep.csv's settings vary, by first use */
     char *copies[2 * SWEEP_MAX_SETTINGS]; /* comma lists split in place (owned)   */
     int ncopies;
     /* sweep's own flags */
@@ -189,6 +191,35 @@ static Status check_values(const SweepArgs *a, Err *e)
     return ST_OK;
 }
 
+/* Sorts the flag indexes v[0..n) by first occurrence. */
+static void by_first_use(const SweepArgs *a, int *v, int n)
+{
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && a->flags[v[j]].first < a->flags[v[j - 1]].first; j--) {
+            int t = v[j];
+            v[j] = v[j - 1], v[j - 1] = t;
+        }
+}
+
+/* The flags in the names: the axes, and the flags given once that the
+ * settings of --out's manifest (from earlier sweeps) vary. */
+static Status find_named(SweepArgs *a, Err *e)
+{
+    char earlier[TRAINFLAGS_MAX][32];
+    int nearlier = 0;
+    Status st = a->out ? sweep_manifest_flags(a->out, earlier, TRAINFLAGS_MAX, &nearlier, e) : ST_OK;
+    if (st) return st;
+    a->nnamed = 0;
+    for (int k = 0; k < a->ntable; k++) {
+        int in = a->flags[k].nvals > 1;
+        for (int i = 0; i < nearlier && !in && a->flags[k].nvals == 1; i++)
+            in = !strcmp(earlier[i], a->flags[k].spec->name);
+        if (in) a->named[a->nnamed++] = k;
+    }
+    by_first_use(a, a->named, a->nnamed);
+    return ST_OK;
+}
+
 /* The axes (flags with several values) in order of first use, and the
  * number of settings. */
 static Status find_axes(SweepArgs *a, Err *e)
@@ -197,11 +228,7 @@ static Status find_axes(SweepArgs *a, Err *e)
     long n = 1;
     for (int k = 0; k < a->ntable; k++)
         if (a->flags[k].nvals > 1) a->axes[a->naxes++] = k;
-    for (int i = 1; i < a->naxes; i++) /* insertion sort by first occurrence */
-        for (int j = i; j > 0 && a->flags[a->axes[j]].first < a->flags[a->axes[j - 1]].first; j--) {
-            int t = a->axes[j];
-            a->axes[j] = a->axes[j - 1], a->axes[j - 1] = t;
-        }
+    by_first_use(a, a->axes, a->naxes);
     for (int i = 0; i < a->naxes; i++) {
         n *= a->flags[a->axes[i]].nvals;
         if (n > SWEEP_MAX_SETTINGS) break;
@@ -249,9 +276,9 @@ static Status setting_names(const SweepArgs *a, int i, SweepSetting *st, Err *e)
     SweepValue v[TRAINFLAGS_MAX];
     size_t len = 0;
     st->flags[0] = 0;
-    for (int x = 0; x < a->naxes; x++) {
-        const ArgSpec *s = a->flags[a->axes[x]].spec;
-        v[x] = (SweepValue){s->name, value_of(a, i, a->axes[x])};
+    for (int x = 0; x < a->nnamed; x++) {
+        const ArgSpec *s = a->flags[a->named[x]].spec;
+        v[x] = (SweepValue){s->name, value_of(a, i, a->named[x])};
         if (s->type == ARG_SWITCH)
             len += (size_t)snprintf(st->flags + len, sizeof st->flags - len, "%s--%s=%d", x ? " " : "", s->name,
                                     !strcmp(v[x].value, "on"));
@@ -260,7 +287,7 @@ static Status setting_names(const SweepArgs *a, int i, SweepSetting *st, Err *e)
                                     v[x].value);
         if (len >= sizeof st->flags) return err_set(e, ST_ERR_ARG, "the flags of setting %d are too long", i + 1);
     }
-    return sweep_setting_names(v, a->naxes, st->name, sizeof st->name, st->label, sizeof st->label, e);
+    return sweep_setting_names(v, a->nnamed, st->name, sizeof st->name, st->label, sizeof st->label, e);
 }
 
 /* Setting i: its flags parsed with the table and checked by
@@ -377,6 +404,7 @@ static int sweep_parse(int argc, char **argv, SweepArgs *a)
     if (!st) st = check_fixed(a, &e);
     if (!st) st = check_values(a, &e);
     if (!st) st = find_axes(a, &e);
+    if (!st && (st = find_named(a, &e)) != ST_OK) return cli_fail(st, &e);
     for (int i = 0; !st && i < a->nsettings; i++) st = make_setting(a, i, &e);
     if (!st) st = make_seeds(a, a->flags[args_find(a->table, a->ntable, &a->tf.seed) - a->table].nocc > 0, &e);
     if (!st && a->nsettings * a->nseeds > SWEEP_MAX_TRIALS)
@@ -519,7 +547,7 @@ static void base_flags(const SweepArgs *a, char *buf, size_t len)
     buf[0] = 0;
     for (int k = 0; k < a->ntable && n < len; k++) {
         const FlagVals *fv = &a->flags[k];
-        if (fv->nvals != 1) continue;
+        if (fv->nvals != 1 || !strcmp(fv->spec->name, "threads") || !strcmp(fv->spec->name, "no-progress")) continue;
         if (fv->spec->type == ARG_SWITCH)
             n += (size_t)snprintf(buf + n, len - n, "%s--%s%s", n ? " " : "", fv->spec->name,
                                   strcmp(fv->vals[0], "on") ? "=0" : "");
@@ -592,7 +620,8 @@ static void on_trial(void *ctx, int k, int n, const SweepSetting *st, int seed, 
     c->pr.epochs = st->run.train.epochs;
     c->pr.batch = st->run.train.batch;
     static const char *const WHAT[3] = {"", " (resuming its model.fmw)", ": finished earlier, skipped"};
-    printf("\nrun %d/%d (trial %d): %s, seed %d -> %s%s\n", k + 1, n, k, st->label, seed, dir, WHAT[state]);
+    printf("%srun %d/%d (trial %d): %s, seed %d -> %s%s\n", state == SWEEP_TRIAL_FINISHED ? "" : "\n", k + 1, n, k,
+           st->label, seed, dir, WHAT[state]);
     fflush(stdout);
 }
 

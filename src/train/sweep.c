@@ -305,6 +305,25 @@ static Status manifest_merge(const SweepSpec *s, Manifest *m, Err *e)
     return st;
 }
 
+Status sweep_manifest_flags(const char *out, char (*names)[32], int max, int *n, Err *e)
+{
+    *n = 0;
+    Manifest m;
+    Status st = manifest_read(out, 0, &m, e);
+    for (int i = 0; !st && i < m.n; i++)
+        for (const char *p = m.rows[i].flags; *p; p += strcspn(p, " "), p += strspn(p, " ")) {
+            if (strncmp(p, "--", 2)) continue; /* a value */
+            p += 2;
+            size_t len = strcspn(p, "= ");
+            int k = 0;
+            while (k < *n && (strlen(names[k]) != len || strncmp(names[k], p, len))) k++;
+            if (k == *n && *n < max && len < sizeof names[0])
+                snprintf(names[(*n)++], sizeof names[0], "%.*s", (int)len, p);
+        }
+    manifest_free(&m);
+    return st;
+}
+
 /* ---- the state of a trial's folder ---- */
 
 /* The dropout rates of net as "dropout=P1,P2,.." (the checkpoint's model

@@ -82,6 +82,13 @@ typedef struct {
  * ST_ERR_ARG if either does not fit. */
 Status sweep_setting_names(const SweepValue *v, int n, char *name, size_t nlen, char *label, size_t llen, Err *e);
 
+/* The flags (without "--") that name the settings of OUT/sweep.csv, as
+ * its flags column gives them, in order of first appearance, into
+ * names[0..max) (*n of them; 0 when OUT has no manifest), so that a rerun
+ * that gives one of them a single value still names its folders with it.
+ * Errors: the manifest cannot be read (naming it). */
+Status sweep_manifest_flags(const char *out, char (*names)[32], int max, int *n, Err *e);
+
 /* v written as briefly as it reads back: the shorter of "%g" and a compact
  * exponent form ("1e-4" rather than "0.0001", "0.3" rather than "3e-1"). */
 void sweep_format_number(double v, char *buf, size_t len);
