@@ -313,6 +313,11 @@ START_TEST(test_trial_is_train)
     expect(args, 0, "images: 900 training, 300 validation (held out of the training images by each run's seed");
     snprintf(args, sizeof args, "sweep --data %s %s --val 1200 --out %s/sw4", data, common, dir);
     expect(args, 2, "--val 1200: the 1200 training images cannot spare it");
+    /* a diverged run is said, left out, and the others go on */
+    snprintf(args, sizeof args, "sweep --data %s %s --lr 1000,0.01 --out %s/sw5", data, common, dir);
+    expect(args, 0, "run 1/2 (trial 0) stopped: training diverged");
+    ck_assert_ptr_nonnull(strstr(out, "1 run of "));
+    ck_assert_ptr_nonnull(strstr(out, "lr 0.01 (chosen)"));
     rm_tree(dir);
     free(dir);
 }
@@ -369,7 +374,7 @@ static void rec_trial(void *ctx, int k, int n, const SweepSetting *st, int seed,
 
 static SweepHooks rec_hooks(Rec *r)
 {
-    SweepHooks h = {rec_trial, NULL, NULL, r, {rec_batch, rec_epoch, r, &r->stop, NULL}};
+    SweepHooks h = {rec_trial, NULL, NULL, r, {rec_batch, rec_epoch, r, &r->stop, NULL}, NULL};
     return h;
 }
 
@@ -493,7 +498,7 @@ START_TEST(test_subset_and_summarize)
     ck_assert_int_eq(res.sum.nruns, 5);
     sweep_result_free(&res);
     expect(args, 0, "1 run of");
-    ck_assert_ptr_nonnull(strstr(out, "is not finished: left out of the summary"));
+    ck_assert_ptr_nonnull(strstr(out, "is not finished (not run yet, interrupted or diverged): left out"));
     /* not a sweep's folder */
     snprintf(args, sizeof args, "sweep --summarize %s", dir);
     expect(args, 1, "sweep.csv: no such file");

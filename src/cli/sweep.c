@@ -640,6 +640,14 @@ static void on_trial_done(void *ctx, int k, int n, double seconds)
     fflush(stdout);
 }
 
+static void on_trial_failed(void *ctx, int k, int n, const Err *e)
+{
+    (void)ctx;
+    printf("run %d/%d (trial %d) stopped: %s; its folder keeps what it last saved; the sweep goes on without it\n",
+           k + 1, n, k, e->msg);
+    fflush(stdout);
+}
+
 /* The summary as text, what is missing and the files written. Returns the
  * exit code. */
 static int print_summary(const char *out, const SweepResult *res)
@@ -654,8 +662,8 @@ static int print_summary(const char *out, const SweepResult *res)
     printf("\n%s", b.data ? b.data : "");
     buf_free(&b);
     if (res->missing)
-        printf("%d run%s of %s/sweep.csv %s not finished: left out of the summary (run its sweep again to finish "
-               "them)\n", res->missing, res->missing == 1 ? "" : "s", out, res->missing == 1 ? "is" : "are");
+        printf("%d run%s of %s/sweep.csv %s not finished (not run yet, interrupted or diverged): left out of the "
+               "summary\n", res->missing, res->missing == 1 ? "" : "s", out, res->missing == 1 ? "is" : "are");
     printf("wrote %s/summary.csv, %s/summary.md, %s/compare_loss.png, %s/compare_acc.png and %s/compare_final.png\n",
            out, out, out, out, out);
     return 0;
@@ -669,7 +677,7 @@ static int sweep_go(const SweepArgs *a, SweepJob *j)
     Err e;
     if (!c) return cli_fail(err_set(&e, ST_ERR_NOMEM, "out of memory"), &e);
     c->pr = (CliProgress){.progress = !a->first.no_progress && isatty(STDERR_FILENO)};
-    SweepHooks hooks = {on_trial, on_plan, on_trial_done, c, {cli_on_batch, cli_on_epoch, c, &cli_signal, NULL}};
+    SweepHooks hooks = {on_trial, on_plan, on_trial_done, c, {cli_on_batch, cli_on_epoch, c, &cli_signal, NULL}, on_trial_failed};
     SweepResult res;
     cli_catch_signals();
     Status st = sweep_execute(&j->spec, &j->train, &j->test, &hooks, &res, &e);

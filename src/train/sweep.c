@@ -775,7 +775,11 @@ Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *te
     if (!st && h && h->on_plan) h->on_plan(h->ctx, states, n);
     if (!st) st = file_mkdirs(s->out, e);
     if (!st) st = manifest_merge(s, &m, e);
-    for (int k = 0; !st && k < n; k++) st = trial_run(s, k, states[k], train, test, h, e);
+    for (int k = 0; !st && k < n; k++)
+        if ((st = trial_run(s, k, states[k], train, test, h, e)) == ST_ERR_DIVERGED) { /* the others go on */
+            if (h && h->on_trial_failed) h->on_trial_failed(h->ctx, k, n, e);
+            st = ST_OK;
+        }
     if (!st) st = summarize(s->out, &m, s->logy, s->show_seeds, res, e);
     manifest_free(&m);
     free(states);

@@ -113,6 +113,9 @@ typedef struct {
     void (*on_trial_done)(void *ctx, int k, int n, double seconds);
     void *ctx;
     RunHooks run;             /* per-batch and per-epoch progress of each run */
+    /* Trial k diverged (ST_ERR_DIVERGED, e says where): its folder keeps
+     * its last good epoch, the sweep goes on, the summary leaves it out. */
+    void (*on_trial_failed)(void *ctx, int k, int n, const Err *e);
 } SweepHooks;
 
 /* What a sweep has on disk: the summary of every finished trial its
