@@ -525,7 +525,8 @@ START_TEST(test_unreadable_member)
     snprintf(a, sizeof a, "%s/a", dir);
     SweepSpec s = {.out = a, .settings = st, .nsettings = 2, .seeds = &seed, .nseeds = 1, .val = 25};
     Err e;
-    ck_assert_int_eq(sweep_execute(&s, &train, &test, NULL, NULL, &e), ST_OK);
+    Status first = sweep_execute(&s, &train, &test, NULL, NULL, &e);
+    ck_assert_msg(first == ST_OK, "%s", e.msg);
     Rec r = {0};
     SweepHooks h = rec_hooks(&r);
     snprintf(p, sizeof p, "%s/s1/seed1/log.csv", a);
