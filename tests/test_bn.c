@@ -751,7 +751,7 @@ START_TEST(test_binary_end_to_end)
     snprintf(flags, sizeof flags, common, 1, dir);
     snprintf(args, sizeof args, "train --model %s %s --out %s/run", path, flags, dir);
     expect(args, 0, "total parameters: 2570 (and 42 batch-norm running statistics, not trained)");
-    ck_assert_ptr_nonnull(strstr(out, "1    batchnorm  4x13x13                   8\n"));
+    ck_assert_ptr_nonnull(strstr(out, "1    batchnorm          4x13x13                   8\n"));
     ck_assert_ptr_nonnull(strstr(out, "epoch 1/1"));
     /* resumed to 2 epochs = 2 epochs in one go, running statistics included */
     snprintf(args, sizeof args, "train --resume %s/run/model.fmw --epochs 2 --data %s --no-progress --threads 1 "

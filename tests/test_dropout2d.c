@@ -270,7 +270,7 @@ START_TEST(test_binary_end_to_end)
     for (int t = 1; t <= 2; t++) {
         snprintf(args, sizeof args, "train --model %s %s --epochs %d --threads %d --out %s/t%d", path, flags, t, t,
                  dir, t);
-        expect(args, 0, "2    dropout2d  4x13x13");
+        expect(args, 0, "2    dropout2d p=0.25   4x13x13"); /* the layer table shows the rate */
     }
     snprintf(args, sizeof args, "train --model %s %s --epochs 2 --threads 1 --out %s/t1b", path, flags, dir);
     expect(args, 0, "epoch 2/2");

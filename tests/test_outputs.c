@@ -254,7 +254,7 @@ START_TEST(test_train_outputs_against_inputs)
     Snap s;
     snap(&s, model);
     const char *common = "train --epochs 1 --no-progress --model %s --data %s --out %s";
-    /* the log on the checkpoint (or best.fmw) this very run writes */
+    /* the log on the checkpoint (or best.fmw, with a validation set) this very run writes */
     snprintf(args, sizeof args, "%s --log %s/model.fmw", common, run);
     char full[4096];
     snprintf(full, sizeof full, args, model, data, run);
@@ -262,7 +262,7 @@ START_TEST(test_train_outputs_against_inputs)
     snprintf(want, sizeof want, "--log %s/model.fmw is also the checkpoint %s/model.fmw this run writes", run, run);
     says(want);
     absent(run);
-    snprintf(args, sizeof args, "%s --log %s/./best.fmw", common, run);
+    snprintf(args, sizeof args, "%s --val 50 --log %s/./best.fmw", common, run);
     snprintf(full, sizeof full, args, model, data, run);
     expect(full, 2, "is also the best checkpoint");
     absent(run);
@@ -304,9 +304,9 @@ START_TEST(test_resume_sweep_and_wddemo_outputs)
     snprintf(model, sizeof model, "%s/small.cfg", dir);
     put_text(model, "input 1x28x28\nflatten\ndense 16\nrelu\ndropout 0.2\ndense 10\n");
     snprintf(run, sizeof run, "%s/run", dir);
-    /* a finished one-epoch run to resume */
-    snprintf(args, sizeof args, "train --epochs 1 --batch 50 --no-progress --model %s --data %s --out %s", model, data,
-             run);
+    /* a finished one-epoch run to resume (with a validation set: it writes best.fmw) */
+    snprintf(args, sizeof args, "train --epochs 1 --batch 50 --val 50 --no-progress --model %s --data %s --out %s",
+             model, data, run);
     expect(args, 0, "saved");
     /* resuming best.fmw in its own folder would write over it (and over model.fmw) */
     snprintf(p, sizeof p, "%s/best.fmw", run);

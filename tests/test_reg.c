@@ -421,8 +421,8 @@ START_TEST(test_early_stop_binary)
     ck_assert_int_eq(c.n, stop);
     ck_assert_msg(c.n < 8, "the run did not stop early:\n%s", full_out); /* this data: at epoch 3 */
     ck_assert_ptr_nonnull(strstr(full_out, "early stop"));
-    /* best-val.fmw holds the weights of the best epoch: eval gives its test accuracy */
-    snprintf(args, sizeof args, "eval --data %s --weights %s/full/best-val.fmw", dir, dir);
+    /* best.fmw holds the weights of the best epoch: eval gives its test accuracy */
+    snprintf(args, sizeof args, "eval --data %s --weights %s/full/best.fmw", dir, dir);
     expect_run(args);
     char want[64];
     snprintf(want, sizeof want, "%.2f%%", 100 * c.test_acc[best]);

@@ -10,7 +10,7 @@
  * Through the library, on synthetic data: a run stopped mid-epoch and resumed
  * equals an uninterrupted one; a killed atomic write leaves the old or the new
  * file, never a mix; a gradient that overflows is caught before the step;
- * --save-every and best.fmw; the mid-epoch checkpoint fields are checked; a
+ * --save-every, and best.fmw chosen by validation only; the mid-epoch checkpoint fields are checked; a
  * model too large for memory and a checkpoint whose model text claims more
  * parameters than its tensors hold are refused before any large allocation. */
 #define _GNU_SOURCE
@@ -240,8 +240,8 @@ START_TEST(test_sigint_mid_epoch_then_resume_equals_uninterrupted)
     char *dir = make_temp_dir();
     char args[4096], logp[700], want[800], path[700];
     static Tty t;
-    /* 6000 images in batches of 25: 240 batches an epoch */
-    const char *common = "--epochs 3 --train-limit 6000 --batch 25 --seed 11";
+    /* 6000 images (and 600 for validation) in batches of 25: 240 batches an epoch */
+    const char *common = "--epochs 3 --train-limit 6600 --val 600 --batch 25 --seed 11";
     snprintf(args, sizeof args, "train %s --no-progress --out %s/full", common, dir);
     expect(args, 0, "epoch 3/3");
 
@@ -412,7 +412,7 @@ START_TEST(test_full_disk_keeps_previous_files)
     char *dir = make_temp_dir();
     char args[4096], logp[700], run[700];
     snprintf(run, sizeof run, "%s/run", dir);
-    snprintf(args, sizeof args, "train --epochs 1 --train-limit 500 --no-progress --out %s", run);
+    snprintf(args, sizeof args, "train --epochs 1 --train-limit 600 --val 100 --no-progress --out %s", run);
     expect(args, 0, "epoch 1/1");
     const char *names[] = {"model.fmw", "best.fmw", "log.csv"};
     char *before[3];
@@ -595,51 +595,64 @@ START_TEST(test_resume_mid_epoch_equals_uninterrupted)
 END_TEST
 
 /* --save-every 2 over 5 epochs writes model.fmw after epochs 2, 4 and 5;
- * best.fmw holds the first epoch with the best test accuracy; the log is
- * written every epoch. */
+ * the log is written every epoch. Without a validation set no best.fmw is
+ * written (no test figure chooses); with one, best.fmw holds the first epoch
+ * of the lowest validation loss in log.csv. */
 START_TEST(test_save_every_and_best)
 {
     char *dir = make_temp_dir();
-    Dataset train = {0}, test = {0};
+    Dataset train = {0}, test = {0}, val = {0};
     synthetic_dataset(&train, 100, 3);
     synthetic_dataset(&test, 40, 4);
+    synthetic_dataset(&val, 40, 5);
     OptConfig oc = optim_defaults();
     oc.kind = OPT_SGD;
-    oc.lr = 0.5f; /* noisy: the test accuracy goes up and down */
+    oc.lr = 0.5f; /* noisy: the losses go up and down */
     Err e;
-    Net *net;
-    ck_assert_msg(run_build_net("models/mlp.cfg", NULL, 0, 25, &net, &e) == ST_OK, "%s", e.msg);
-    net_init(net, 2);
-    RunSpec spec = {.model = "models/mlp.cfg", .out = dir, .overwrite = 1, .save_every = 2};
-    spec.train = (TrainConfig){.epochs = 5, .batch = 25, .seed = 2, .opt = oc};
-    Probe pr = {0};
-    RunHooks hooks = {NULL, NULL, &pr, NULL, probe_save};
-    ck_assert_int_eq(run_prepare(&spec, &e), ST_OK);
-    ck_assert_msg(run_train(&spec, net, &train, &test, &hooks, &e) == ST_OK, "%s", e.msg);
-    net_free(net);
-    ck_assert_int_eq(pr.nsaves, 3);
-    ck_assert(pr.saves[0] == 2 && pr.saves[1] == 4 && pr.saves[2] == 5);
     char p[700];
+    for (int k = 0; k < 2; k++) { /* k = 0: no validation set; 1: one */
+        Net *net;
+        ck_assert_msg(run_build_net("models/mlp.cfg", NULL, 0, 25, &net, &e) == ST_OK, "%s", e.msg);
+        net_init(net, 2);
+        RunSpec spec = {.model = "models/mlp.cfg", .out = dir, .overwrite = 1, .save_every = 2};
+        spec.train = (TrainConfig){.epochs = 5, .batch = 25, .seed = 2, .opt = oc, .val = k ? &val : NULL};
+        Probe pr = {0};
+        RunHooks hooks = {NULL, NULL, &pr, NULL, probe_save};
+        ck_assert_int_eq(run_prepare(&spec, &e), ST_OK);
+        ck_assert_msg(run_train(&spec, net, &train, &test, &hooks, &e) == ST_OK, "%s", e.msg);
+        net_free(net);
+        ck_assert_int_eq(pr.nsaves, 3);
+        ck_assert(pr.saves[0] == 2 && pr.saves[1] == 4 && pr.saves[2] == 5);
+        snprintf(p, sizeof p, "%s/best.fmw", dir);
+        ck_assert_int_eq(file_exists(p), k);
+    }
     snprintf(p, sizeof p, "%s/log.csv", dir);
     char *log = read_all_or_fail(p, NULL);
-    double best = -1;
-    int best_epoch = 0;
+    ck_assert_ptr_nonnull(strstr(log, ",val_loss,val_acc\n"));
+    double best = INFINITY, best_test = -1;
+    int best_epoch = 0, test_epoch = 0;
     for (char *row = strchr(log, '\n'); row && row[1]; row = strchr(row + 1, '\n')) {
         int ep;
-        double tl, ta, vl, va;
-        ck_assert_int_eq(sscanf(row + 1, "%d,%lf,%lf,%lf,%lf", &ep, &tl, &ta, &vl, &va), 5);
-        if (va > best) best = va, best_epoch = ep;
+        double tl, ta, sl, sa, sec, wn, vl, va;
+        ck_assert_int_eq(sscanf(row + 1, "%d,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &ep, &tl, &ta, &sl, &sa, &sec, &wn,
+                                &vl, &va), 9);
+        if (vl < best) best = vl, best_epoch = ep;
+        if (sa > best_test) best_test = sa, test_epoch = ep;
     }
     free(log);
+    /* this data and rate: the test set would pick another epoch (the choice is validation's) */
+    ck_assert_int_ne(best_epoch, test_epoch);
     snprintf(p, sizeof p, "%s/best.fmw", dir);
     Net *bn;
     CkptState ck;
     ck_assert_msg(weights_load_run(p, 0, &bn, &ck, &e) == ST_OK, "%s", e.msg);
     ck_assert_int_eq(ck.epoch, best_epoch);
+    ck_assert_int_eq(ck.val_best_epoch, best_epoch);
     weights_state_free(&ck);
     net_free(bn);
     dataset_free(&train);
     dataset_free(&test);
+    dataset_free(&val);
     rm_tree(dir);
     free(dir);
 }

@@ -8,7 +8,7 @@
  * with newlines too), and what is refused. The model text keeps its
  * comments and gets the dropout rates in effect. Early stopping's record
  * lives in the checkpoint: a run with a validation set stopped mid-epoch
- * resumes without best-val.fmw and ends as the uninterrupted one, record
+ * resumes without best.fmw and ends as the uninterrupted one, record
  * included. The version 2 files of tests/data/ckpt-v2, written by the code
  * before version 3, still load (their settings converted), resume to the
  * uninterrupted run's log and weights, export to the same NPZ and evaluate
@@ -250,7 +250,7 @@ static void stop_batch(void *ctx, int epoch, int done, int total, double elapsed
 }
 
 /* A run with a validation set and early stopping, stopped in epoch 4 and
- * resumed after best-val.fmw is removed: the same log, weights and record
+ * resumed after best.fmw is removed: the same log, weights and record
  * (the lowest validation loss exactly, its epoch and weights) as the run
  * that was never stopped. */
 START_TEST(test_val_record_in_the_checkpoint)
@@ -275,7 +275,7 @@ START_TEST(test_val_record_in_the_checkpoint)
         ck_assert_int_eq(run_train(&spec, net, &train, &test, &hooks, &e), k ? ST_ERR_INTERRUPTED : ST_OK);
         net_free(net);
     }
-    snprintf(pb, sizeof pb, "%s/best-val.fmw", b);
+    snprintf(pb, sizeof pb, "%s/best.fmw", b);
     ck_assert_int_eq(unlink(pb), 0); /* version 3 does not need it */
     snprintf(pb, sizeof pb, "%s/model.fmw", b);
     ResumedRun r;
@@ -308,8 +308,8 @@ START_TEST(test_val_record_in_the_checkpoint)
     ck_assert_str_eq(sa.settings, sb.settings);
     ck_assert_ptr_nonnull(strstr(sa.settings, "\nval=40\n"));
     ck_assert_ptr_nonnull(strstr(sa.settings, "\nearly_stop=3\n"));
-    /* the record's weights are those of best-val.fmw */
-    snprintf(pa, sizeof pa, "%s/best-val.fmw", a);
+    /* the record's weights are those of best.fmw (early stopping's best is best.fmw) */
+    snprintf(pa, sizeof pa, "%s/best.fmw", a);
     Net *bv;
     ck_assert_int_eq(weights_load(pa, 1, &bv, NULL, &e), ST_OK);
     ck_assert_mem_eq(bv->params, sa.val_best_params, na->nparams * sizeof(float));

@@ -1,13 +1,14 @@
-/* eval.c - `fmnist eval`: test loss and accuracy of a saved model, its
- * confusion matrix with per-class accuracy, and on request the matrix as a
- * heat map (--confusion), a grid of misclassified test images (--errors) and
+/* eval.c - `fmnist eval`: what it evaluates (the checkpoint, its model,
+ * epoch and settings: train/ckptinfo.h), then the test loss and accuracy of
+ * the saved model, its confusion matrix with per-class accuracy, and on
+ * request the matrix as a heat map (--confusion), a grid of misclassified test images (--errors) and
  * Monte-Carlo dropout figures beside the deterministic ones (--mc N). */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cli/cli.h"
-#include "model/weights.h"
 #include "report/plot.h"
+#include "train/ckptinfo.h"
 #include "train/confusion.h"
 #include "train/mc.h"
 #include "train/train.h"
@@ -76,6 +77,20 @@ done:
     return st;
 }
 
+/* What is evaluated, before the figures: the file, its model, where its
+ * run stood (epoch, batch), the epoch chosen by validation, the settings. */
+static void print_what(const char *path, const CkptInfo *ci)
+{
+    Buf b = {0};
+    buf_printf(&b, "evaluating ");
+    ckptinfo_header(path, ci, &b);
+    ckptinfo_progress(ci, &b);
+    ckptinfo_settings(ci, &b);
+    if (b.failed) fputs("evaluating (out of memory for its description)\n", stdout);
+    else fwrite(b.data, 1, b.len, stdout);
+    buf_free(&b);
+}
+
 int cmd_eval(int argc, char **argv)
 {
     const char *weights = NULL, *data = NULL, *confusion = NULL, *errors = NULL;
@@ -116,14 +131,16 @@ int cmd_eval(int argc, char **argv)
     cli_files_free(&out);
     if (rc) return rc;
     if (cli_set_threads("eval", threads)) return EXIT_USAGE;
-    Net *net;
-    if ((st = weights_load(weights, batch, &net, NULL, &e))) return cli_fail(st, &e);
+    CkptInfo ci;
+    if ((st = ckptinfo_load(weights, batch, &ci, &e))) return cli_fail(st, &e);
+    Net *net = ci.net;
     Dataset test = {0};
     char data_dir[FM_PATH];
     if ((st = cli_load_data(data, DATA_MAX_CLASSES, 0, NULL, &test, data_dir, sizeof data_dir, &e))) {
-        net_free(net);
+        ckptinfo_free(&ci);
         return cli_fail(st, &e);
     }
+    print_what(weights, &ci);
     double loss, acc;
     st = train_evaluate(net, &test, &loss, &acc, &e);
     if (!st) {
@@ -131,6 +148,6 @@ int cmd_eval(int argc, char **argv)
         st = analyse(net, &test, confusion, errors, mc, seed, &e);
     }
     dataset_free(&test);
-    net_free(net);
+    ckptinfo_free(&ci);
     return st ? cli_fail(st, &e) : 0;
 }

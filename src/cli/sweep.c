@@ -556,6 +556,29 @@ static void base_flags(const SweepArgs *a, char *buf, size_t len)
     }
 }
 
+/* The first run's settings in words (settings_describe), as `train` prints
+ * its own: every other run differs only by its setting's flags and seed. */
+static void print_first_run(const SweepJob *j)
+{
+    const SweepSpec *s = &j->spec;
+    const SweepSetting *st = &s->settings[0];
+    Net *net = NULL;
+    Err e;
+    RunSpec rs = st->run;
+    rs.train.seed = (uint64_t)s->seeds[0];
+    RunSettings set;
+    run_settings(&rs, j->train.n - s->val, &set);
+    set.val = s->val;
+    Buf b = {0};
+    if (!run_build_net(rs.model, st->dropout, st->ndropout, rs.train.batch, &net, &e))
+        settings_describe(&set, net, &b);
+    net_free(net);
+    if (b.data && !b.failed)
+        printf("the first run (%s, seed %d); the others differ only by their setting and seed:\n%s", st->label,
+               s->seeds[0], b.data);
+    buf_free(&b);
+}
+
 static void print_header(const SweepArgs *a, const SweepJob *j)
 {
     const SweepSpec *s = &j->spec;
@@ -575,6 +598,7 @@ static void print_header(const SweepArgs *a, const SweepJob *j)
     base_flags(a, base, sizeof base);
     printf("base settings: %s%s\n", base[0] ? base : "train's defaults",
            base[0] ? " (the rest: train's defaults)" : "");
+    print_first_run(j);
     printf("settings:\n");
     for (int i = 0; i < s->nsettings; i++) printf("  %-32s  %s\n", s->settings[i].name, s->settings[i].label);
     int emin = s->settings[0].run.train.epochs, emax = emin;

@@ -2,8 +2,9 @@
  *
  * Checks the model file, the data and the output folder before it trains;
  * after each epoch rewrites OUT/log.csv, OUT/model.fmw (every --save-every
- * epochs) and OUT/best.fmw atomically, so a failed run keeps its last good
- * files and never touches an earlier run's. Ctrl-C (SIGINT, SIGTERM) saves
+ * epochs) and, with --val, OUT/best.fmw (the lowest validation loss)
+ * atomically, so a failed run keeps its last good files and never touches
+ * an earlier run's. Ctrl-C (SIGINT, SIGTERM) saves
  * the state after the current batch and says how to resume (exit 130/143).
  * The loop and the files are train/run.c's (shared with sweep); at the end
  * OUT/curves.png charts the log. */
@@ -22,9 +23,9 @@
 #include "util/fileio.h"
 
 /* What a run reads (the checkpoint it resumes, or the model file; the data)
- * against what it writes (OUT/model.fmw, best.fmw, best-val.fmw with a
- * validation set, curves.png, the log), before any work: 0, or the exit
- * code after the message. */
+ * against what it writes (OUT/model.fmw, best.fmw with a validation set,
+ * curves.png, the log), before any work: 0, or the exit code after the
+ * message. */
 static int check_run_files(const RunSpec *spec, const char *resume, const char *model, const char *data, int val)
 {
     CliFiles in = {0}, out = {0};
@@ -34,11 +35,9 @@ static int check_run_files(const RunSpec *spec, const char *resume, const char *
     cli_files_add_data(&in, data);
     run_paths(spec, path, log, sizeof path);
     cli_files_add(&out, "the checkpoint", path, "this run writes");
-    snprintf(path, sizeof path, "%s/best.fmw", spec->out);
-    cli_files_add(&out, "the best checkpoint", path, "this run writes");
     if (val) {
-        snprintf(path, sizeof path, "%s/best-val.fmw", spec->out);
-        cli_files_add(&out, "the best-validation checkpoint", path, "this run writes");
+        snprintf(path, sizeof path, "%s/best.fmw", spec->out);
+        cli_files_add(&out, "the best checkpoint (lowest validation loss)", path, "this run writes");
     }
     snprintf(path, sizeof path, "%s/curves.png", spec->out);
     cli_files_add(&out, "the chart", path, "this run writes");
@@ -60,6 +59,16 @@ static void print_memory(const RunMemory *m)
     size_t lim = net_memory_limit(&what);
     printf("memory: estimated %.1f MiB at the peak, of %.1f GiB (%s)\n", (double)m->total / (1 << 20),
            (double)lim / (1u << 30), what);
+}
+
+/* The run header's settings: every one, in words (settings_describe). */
+static void print_settings(const RunSettings *set, const Net *net)
+{
+    Buf b = {0};
+    settings_describe(set, net, &b);
+    if (b.failed) fputs("(out of memory for the settings)\n", stdout);
+    else if (b.data) fwrite(b.data, 1, b.len, stdout);
+    buf_free(&b);
 }
 
 /* The hooks' context: progress, and the last state written to model.fmw. */
@@ -217,11 +226,11 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
         snprintf(where, sizeof where, "after epoch %d of %d", at->epoch, tc->epochs);
     printf("fmnist %s: resuming %s (%s) %s, %d training and %d test images from %s\n", FMNIST_VERSION, path,
            r.spec.model, where, train.n, test.n, data_dir);
+    net_summary(r.net, stdout);
+    print_settings(&r.settings, r.net);
     print_memory(&mem);
-    printf("optimizer %s lr %g, step %llu, batch %d, seed %llu, %d thread%s; writing %s\n",
-           optim_kind_name(tc->opt.kind), (double)tc->opt.lr, (unsigned long long)at->step, tc->batch,
-           (unsigned long long)tc->seed,
-           cli_max_threads(), cli_max_threads() == 1 ? "" : "s", r.spec.out);
+    printf("step %llu, %d thread%s; writing %s\n", (unsigned long long)at->step, cli_max_threads(),
+           cli_max_threads() == 1 ? "" : "s", r.spec.out);
     fflush(stdout);
     cli_catch_signals();
     RunHooks hooks = {cli_on_batch, cli_on_epoch, &tx, &cli_signal, on_save};
@@ -267,8 +276,9 @@ static int train_parse(int argc, char **argv, TrainArgs *a)
     if (args_parse(argc, argv, a->specs, a->nspecs, pos, 0, &npos, &help, &e)) return cli_usage_error("train", &e);
     if (help) {
         printf("usage: fmnist train [flags]\n\nTrains a model on Fashion-MNIST, printing train and test loss and "
-               "accuracy every epoch;\nwrites OUT/log.csv, OUT/model.fmw and OUT/best.fmw after each epoch; "
-               "Ctrl-C saves the state\nafter the current batch and prints how to resume it.\n\n");
+               "accuracy every epoch;\nwrites OUT/log.csv and OUT/model.fmw after each epoch, and with --val N "
+               "OUT/best.fmw:\nthe weights of the epoch of the lowest validation loss (the test set never chooses). "
+               "Ctrl-C\nsaves the state after the current batch and prints how to resume it.\n\n");
         args_print_help(a->specs, a->nspecs, stdout);
         return 0;
     }
@@ -345,10 +355,11 @@ static int train_go(const TrainArgs *a, TrainJob *j)
     printf("fmnist %s: %s, %d training and %d test images of %dx%d, %d classes, from %s\n", FMNIST_VERSION, f->model,
            train->n, j->data.test.n, train->h, train->w, j->net->nclasses, j->data.dir);
     net_summary(j->net, stdout);
+    RunSettings set;
+    run_settings(&j->spec, train->n, &set);
+    print_settings(&set, j->net);
     print_memory(&j->mem);
-    printf("optimizer %s lr %g%s, batch %d, %d epochs, seed %d, %d thread%s; writing %s\n", f->optim, (double)f->lr,
-           f->weight_decay > 0 ? " with weight decay" : "", f->batch, f->epochs, f->seed, cli_max_threads(),
-           cli_max_threads() == 1 ? "" : "s", j->spec.out);
+    printf("%d thread%s; writing %s\n", cli_max_threads(), cli_max_threads() == 1 ? "" : "s", j->spec.out);
     fflush(stdout);
     cli_catch_signals();
     net_init(j->net, (uint64_t)f->seed);

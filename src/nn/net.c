@@ -316,12 +316,17 @@ void net_zero_grad(Net *net) { memset(net->grads, 0, net->nparams * sizeof(float
 
 void net_summary(const Net *net, FILE *f)
 {
-    char sb[48];
-    fprintf(f, "%-4s %-10s %-14s %12s\n", "#", "layer", "output", "params");
-    fprintf(f, "%-4s %-10s %-14s %12s\n", "", "input", shape_str(net->in, sb, sizeof sb), "");
+    char sb[48], kind[64], p[32];
+    fprintf(f, "%-4s %-18s %-14s %12s\n", "#", "layer", "output", "params");
+    fprintf(f, "%-4s %-18s %-14s %12s\n", "", "input", shape_str(net->in, sb, sizeof sb), "");
     for (int i = 0; i < net->nlayers; i++) {
         const Layer *l = &net->layers[i];
-        fprintf(f, "%-4d %-10s %-14s %12zu\n", i, l->spec.kind, shape_str(l->out, sb, sizeof sb), l->nw + l->nb);
+        snprintf(kind, sizeof kind, "%s", l->spec.kind);
+        if (l->ops->flags & LAYER_DROPOUT) { /* its rate: "dropout p=0.3" */
+            layer_format_float(l->spec.p, p, sizeof p);
+            snprintf(kind, sizeof kind, "%s p=%s", l->spec.kind, p);
+        }
+        fprintf(f, "%-4d %-18s %-14s %12zu\n", i, kind, shape_str(l->out, sb, sizeof sb), l->nw + l->nb);
     }
     fprintf(f, "total parameters: %zu", net->nparams - net->nbuffers);
     if (net->nbuffers) fprintf(f, " (and %zu batch-norm running statistics, not trained)", net->nbuffers);

@@ -86,8 +86,9 @@ const float *net_forward(Net *net, const float *x, int n, Mode mode, uint64_t ke
 void net_backward(Net *net, const float *x, const float *dlogits, int n);
 void net_zero_grad(Net *net);
 
-/* Prints a summary (each layer, its output shape and parameter count; the
- * total counts trained parameters and names the buffers beside it). */
+/* Prints a summary (each layer, its output shape and parameter count, and
+ * a dropout layer's rate: "dropout p=0.3"; the total counts trained
+ * parameters and names the buffers beside it). */
 void net_summary(const Net *net, FILE *f);
 
 #endif

@@ -424,7 +424,7 @@ static void cell_mean_sd(Table *t, int row, int col, const Stat *st, double scal
                   scale * st->sd, unit);
 }
 
-/* A number with prec decimals and unit, or "n/a" (NaN). */
+/* v in fmt, or "n/a" when it does not exist (NaN). */
 static void cell_num(Table *t, int row, int col, double v, const char *fmt)
 {
     if (isnan(v)) table_set(t, row, col, "n/a");

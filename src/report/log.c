@@ -21,9 +21,11 @@ void report_epoch_line(FILE *f, const EpochStats *s)
     if (s->has_val)
         fprintf(f, "%*s  validation loss %.4f acc %.2f%%%s\n", 2 * w + 6, "", s->val_loss, 100 * s->val_acc,
                 s->val_improved ? "  (lowest so far)" : "");
-    if (s->stopped_early)
-        fprintf(f, "early stop: no lower validation loss for %d epochs; the weights of epoch %d are in best-val.fmw\n",
-                s->epoch - s->best_epoch, s->best_epoch);
+    if (s->stopped_early) {
+        int since = s->epoch - s->best_epoch;
+        fprintf(f, "early stop: no lower validation loss for %d epoch%s; the weights of epoch %d are in best.fmw\n",
+                since, since == 1 ? "" : "s", s->best_epoch);
+    }
     fflush(f);
 }
 

@@ -144,36 +144,12 @@ typedef struct {
     const RunSpec *spec;
     const RunHooks *hooks;
     char model_path[FM_PATH_NAME], log_path[FM_PATH_NAME];
-    char best_path[FM_PATH_NAME];    /* OUT/best.fmw: the best test accuracy        */
-    char bestval_path[FM_PATH_NAME]; /* OUT/best-val.fmw: the lowest validation loss */
+    char best_path[FM_PATH_NAME]; /* OUT/best.fmw: the lowest validation loss */
     Buf settings;           /* the settings text (NUL-terminated)          */
     Buf csv;                /* the log so far                              */
     int cols;               /* optional log.csv columns (LOG_COL_*)        */
     int nbatches;           /* batches per epoch                          */
-    double best_acc;        /* the best test accuracy so far (-1: none yet) */
 } RunState;
-
-/* The best test_acc in a log.csv text (-1 if it has no row): best.fmw
- * is replaced only by a better epoch, also across --resume. */
-static double log_best_acc(const char *csv)
-{
-    int col = -1, k = 0;
-    for (const char *p = csv; *p && *p != '\n'; k++) { /* the header names the columns */
-        size_t n = strcspn(p, ",\n");
-        if (n == 8 && !strncmp(p, "test_acc", 8)) col = k;
-        p += n + (p[n] == ',');
-    }
-    double best = -1;
-    for (const char *row = strchr(csv, '\n'); col >= 0 && row && row[1]; row = strchr(row, '\n')) {
-        const char *p = ++row;
-        for (int i = 0; i < col && p; i++) {
-            p = strpbrk(p, ",\n");
-            p = p && *p == ',' ? p + 1 : NULL;
-        }
-        if (p && strtod(p, NULL) > best) best = strtod(p, NULL);
-    }
-    return best;
-}
 
 /* The log text NUL-terminated for the checkpoint (its length unchanged). */
 static Status log_text(RunState *rs, Err *e)
@@ -226,11 +202,8 @@ static Status on_epoch(void *ctx, const EpochStats *s, const TrainProgress *p, c
     if ((s->epoch % every == 0 || s->epoch == s->epochs || s->stopped_early) &&
         (st = save_state(rs, rs->model_path, net, p, e)))
         return st;
-    if (s->test_acc > rs->best_acc) {
-        if ((st = save_state(rs, rs->best_path, net, p, e))) return st;
-        rs->best_acc = s->test_acc;
-    }
-    if (s->val_improved && (st = save_state(rs, rs->bestval_path, net, p, e))) return st;
+    /* best.fmw: chosen by validation only (a test figure never chooses) */
+    if (s->has_val && s->val_improved && (st = save_state(rs, rs->best_path, net, p, e))) return st;
     if ((st = file_write_atomic(rs->log_path, rs->csv.data, rs->csv.len, e))) return st;
     if (rs->hooks && rs->hooks->on_epoch) rs->hooks->on_epoch(rs->hooks->ctx, s);
     return ST_OK;
@@ -244,7 +217,6 @@ Status run_train(const RunSpec *spec, Net *net, const Dataset *train, const Data
     rs.nbatches = (train->n + batch - 1) / batch;
     run_paths(spec, rs.model_path, rs.log_path, sizeof rs.model_path);
     snprintf(rs.best_path, sizeof rs.best_path, "%s/best.fmw", spec->out);
-    snprintf(rs.bestval_path, sizeof rs.bestval_path, "%s/best-val.fmw", spec->out);
     RunSettings set;
     run_settings(spec, train->n, &set);
     settings_format(&set, &rs.settings);
@@ -258,7 +230,6 @@ Status run_train(const RunSpec *spec, Net *net, const Dataset *train, const Data
     }
     Status st = rs.settings.failed ? err_set(e, ST_ERR_NOMEM, "out of memory for the settings") : log_text(&rs, e);
     if (!st) {
-        rs.best_acc = log_best_acc(rs.csv.data);
         TrainHooks th = {on_batch, on_epoch, &rs, hooks ? hooks->stop : NULL, on_stop};
         st = train_run(net, train, test, &spec->train, spec->resume, &th, e);
     }

@@ -3,9 +3,11 @@
  * run_build_net makes the net a model file describes (dropout rates
  * optionally replaced); run_prepare checks and creates the output folder;
  * run_train trains and, after every epoch, rewrites OUT/log.csv, and
- * OUT/model.fmw (every save_every epochs and after the last), and
- * OUT/best.fmw when the test accuracy is the best so far, each atomically
- * (temp file, fsync, rename, fsync of the folder). Interrupted, it writes
+ * OUT/model.fmw (every save_every epochs and after the last), and, when the
+ * run has a validation set, OUT/best.fmw when the validation loss is the
+ * lowest so far (the first such epoch; never chosen by a test figure, and
+ * without a validation set there is none), each atomically (temp file,
+ * fsync, rename, fsync of the folder). Interrupted, it writes
  * OUT/model.fmw with the position inside the epoch; diverged or failed, it
  * writes nothing more, so the last good files stay. Nothing here prints:
  * progress goes to hooks. */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,4 +272,154 @@ int settings_diff(const RunSettings *a, const RunSettings *b, char *wa, char *wb
         if (differ) return 1;
     }
     return 0;
+}
+
+/* ---- settings_describe: the settings in words ---- */
+
+#define DESCRIBE_COLS 100
+
+/* A line being built: "label: phrase; phrase; ..." wrapped at
+ * DESCRIBE_COLS columns, continued with two spaces. */
+typedef struct {
+    Buf *b;
+    int col;        /* columns used on the current line */
+    int phrases;    /* phrases on this label's lines so far */
+} Line;
+
+static void line_start(Line *l, Buf *b, const char *label)
+{
+    *l = (Line){.b = b};
+    buf_printf(b, "%s:", label);
+    l->col = (int)strlen(label) + 1;
+}
+
+static void line_add(Line *l, const char *fmt, ...)
+{
+    char phrase[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(phrase, sizeof phrase, fmt, ap);
+    va_end(ap);
+    int n = (int)strlen(phrase);
+    const char *sep = l->phrases ? ";" : "";
+    if (l->phrases && l->col + 2 + n > DESCRIBE_COLS) {
+        buf_printf(l->b, "%s\n ", sep);
+        l->col = 1;
+        sep = "";
+    }
+    buf_printf(l->b, "%s %s", sep, phrase);
+    l->col += (int)strlen(sep) + 1 + n;
+    l->phrases++;
+}
+
+static void line_end(Line *l) { buf_put(l->b, "\n", 1); }
+
+/* "0.001" (the shortest decimal of v) */
+static const char *num(float v, char *buf, size_t len)
+{
+    layer_format_float(v, buf, len);
+    return buf;
+}
+
+/* The optimizer, batch, epochs, seed and images. */
+static void describe_training(const RunSettings *s, Buf *b)
+{
+    const OptConfig *o = &s->train.opt;
+    char x[32], m[32];
+    Line l;
+    line_start(&l, b, "training");
+    if (o->kind == OPT_SGD && o->momentum > 0)
+        line_add(&l, "optimizer sgd, lr %s, momentum %s%s", num(o->lr, x, sizeof x), num(o->momentum, m, sizeof m),
+                 o->nesterov ? " (Nesterov)" : "");
+    else
+        line_add(&l, "optimizer %s, lr %s", optim_kind_name(o->kind), num(o->lr, x, sizeof x));
+    line_add(&l, "batch %d", s->train.batch);
+    line_add(&l, "%d epoch%s", s->train.epochs, s->train.epochs == 1 ? "" : "s");
+    line_add(&l, "seed %llu", (unsigned long long)s->train.seed);
+    line_add(&l, "%d training images per epoch", s->train_n);
+    if (s->train.report_penalty) line_add(&l, "the train loss shown includes the penalty");
+    line_end(&l);
+}
+
+/* Each dropout layer's rate with its place in the layer table: "dropout
+ * 0.3 (#4)", a phrase each. */
+static void describe_dropout(const Net *net, Line *l)
+{
+    char r[32];
+    int n = 0;
+    for (int i = 0; net && i < net->nlayers; i++) {
+        const Layer *y = &net->layers[i];
+        if (!(y->ops->flags & LAYER_DROPOUT)) continue;
+        line_add(l, "%s %s (#%d)", y->spec.kind, num(y->spec.p, r, sizeof r), i);
+        n++;
+    }
+    if (net && !n) line_add(l, "no dropout layers");
+}
+
+/* Dropout, weight decay and its kind, L1, biases, augmentation, early stopping. */
+static void describe_regularization(const RunSettings *s, const Net *net, Buf *b)
+{
+    const OptConfig *o = &s->train.opt;
+    char x[32], aug[64];
+    Line l;
+    line_start(&l, b, "regularization");
+    describe_dropout(net, &l);
+    if (o->weight_decay > 0)
+        line_add(&l, "weight decay %s %s", num(o->weight_decay, x, sizeof x),
+                 o->kind == OPT_ADAMW ? "decoupled (AdamW)" : "coupled (L2 in the gradient)");
+    else
+        line_add(&l, "no weight decay");
+    if (o->l1 > 0) line_add(&l, "L1 %s", num(o->l1, x, sizeof x));
+    else line_add(&l, "no L1");
+    if (o->weight_decay > 0 || o->l1 > 0) line_add(&l, "biases %sdecayed", o->decay_bias ? "" : "not ");
+    aug_format(&s->train.aug, aug, sizeof aug);
+    if (*aug) line_add(&l, "augmentation %s", aug);
+    else line_add(&l, "no augmentation");
+    if (s->train.early_stop > 0)
+        line_add(&l, "early stopping after %d epoch%s without a lower validation loss", s->train.early_stop,
+                 s->train.early_stop == 1 ? "" : "s");
+    else
+        line_add(&l, "no early stopping");
+    line_end(&l);
+}
+
+/* The learning-rate schedule and warm-up. */
+static void describe_schedule(const RunSettings *s, Buf *b)
+{
+    const LrSchedule *r = &s->train.lr;
+    char x[32];
+    Line l;
+    line_start(&l, b, "learning rate");
+    switch (r->kind) {
+    case LRS_CONSTANT: line_add(&l, "constant"); break;
+    case LRS_STEP:
+        line_add(&l, "step schedule, x%s every %d epoch%s", num(r->gamma, x, sizeof x), r->step,
+                 r->step == 1 ? "" : "s");
+        break;
+    case LRS_COSINE: line_add(&l, "cosine schedule to 0 over %d epochs", r->epochs); break;
+    }
+    if (r->warmup > 0) line_add(&l, "linear warm-up over %d epoch%s", r->warmup, r->warmup == 1 ? "" : "s");
+    else line_add(&l, "no warm-up");
+    line_end(&l);
+}
+
+static void describe_validation(const RunSettings *s, Buf *b)
+{
+    Line l;
+    line_start(&l, b, "validation");
+    if (s->val > 0) {
+        line_add(&l, "%d training images held out (drawn with seed %llu)", s->val, (unsigned long long)s->train.seed);
+        line_add(&l, "its lowest loss chooses best.fmw");
+    } else {
+        line_add(&l, "none (no --val): no epoch is chosen, no best.fmw is written");
+    }
+    line_end(&l);
+}
+
+void settings_describe(const RunSettings *s, const Net *net, Buf *b)
+{
+    describe_training(s, b);
+    describe_regularization(s, net, b);
+    describe_schedule(s, b);
+    describe_validation(s, b);
 }

@@ -52,6 +52,17 @@ Status settings_parse(const char *path, const char *text, RunSettings *s, Err *e
  * the last step's rate). */
 Status settings_read(const char *path, const CkptState *ck, RunSettings *s, Err *e);
 
+/* The settings in words, for people (the run header of train and sweep,
+ * eval, info): a few lines of at most 100 columns, each "label: phrase;
+ * phrase; ..." (training: optimizer, batch, epochs, seed, images;
+ * regularization: the rate of each dropout layer of net with its place
+ * "(#i)" in the layer table (no dropout phrase if net is NULL), weight decay
+ * and its kind (coupled L2 for sgd and adam, decoupled for adamw), L1, the
+ * decay of biases, augmentation, early stopping; learning rate: the
+ * schedule and warm-up; validation: the images held out and their seed, or
+ * none), appended to b. */
+void settings_describe(const RunSettings *s, const Net *net, Buf *b);
+
 /* 0 if a and b are the same settings; else 1, with the first key that
  * differs as "key=value" of a in wa and of b in wb (each len bytes). */
 int settings_diff(const RunSettings *a, const RunSettings *b, char *wa, char *wb, size_t len);
