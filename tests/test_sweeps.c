@@ -384,7 +384,7 @@ static SweepHooks rec_hooks(Rec *r)
 START_TEST(test_resume_mid_run)
 {
     char *dir = make_temp_dir(), a[700], b[700], p[1400], q[1400];
-    Dataset train, test;
+    Dataset train = {0}, test = {0};
     synthetic_dataset(&train, 600, 1);
     synthetic_dataset(&test, 200, 2);
     SweepSetting st[2];
@@ -446,7 +446,7 @@ END_TEST
 START_TEST(test_subset_and_summarize)
 {
     char *dir = make_temp_dir(), a[700], p[1400];
-    Dataset train, test;
+    Dataset train = {0}, test = {0};
     synthetic_dataset(&train, 300, 1);
     synthetic_dataset(&test, 100, 2);
     SweepSetting st[3];
@@ -515,7 +515,7 @@ END_TEST
 START_TEST(test_unreadable_member)
 {
     char *dir = make_temp_dir(), a[700], p[1400];
-    Dataset train, test;
+    Dataset train = {0}, test = {0};
     synthetic_dataset(&train, 300, 1);
     synthetic_dataset(&test, 100, 2);
     SweepSetting st[2];
@@ -562,7 +562,7 @@ END_TEST
 START_TEST(test_no_choice_reads_test)
 {
     char *dir = make_temp_dir(), a[700], b[700], p[1400], q[1400];
-    Dataset train, test, test2;
+    Dataset train = {0}, test = {0}, test2 = {0};
     synthetic_dataset(&train, 600, 1);
     synthetic_dataset(&test, 200, 2);
     synthetic_dataset(&test2, 200, 2);

@@ -574,8 +574,8 @@ static void print_first_run(const SweepJob *j)
         settings_describe(&set, net, &b);
     net_free(net);
     if (b.data && !b.failed)
-        printf("the first run (%s, seed %d); the others differ only by their setting and seed:\n%s", st->label,
-               s->seeds[0], b.data);
+        printf("the first run (%s, seed %d); the others differ only by their setting and seed:\n%.*s", st->label,
+               s->seeds[0], (int)b.len, b.data);
     buf_free(&b);
 }
 
@@ -683,7 +683,7 @@ static int print_summary(const char *out, const SweepResult *res)
         buf_free(&b);
         return cli_fail(err_set(&e, ST_ERR_NOMEM, "out of memory for the summary"), &e);
     }
-    printf("\n%s", b.data ? b.data : "");
+    printf("\n%.*s", (int)b.len, b.data ? b.data : "");
     buf_free(&b);
     if (res->missing)
         printf("%d run%s of %s/sweep.csv %s not finished (not run yet, interrupted or diverged): left out of the "
