@@ -15,7 +15,7 @@ static const struct {
     {"train", cmd_train, "train a model, report loss and accuracy every epoch"},
     {"eval", cmd_eval, "test loss, accuracy and confusion matrix of a trained model"},
     {"info", cmd_info, "summary of a checkpoint: layers, settings, progress, the epoch chosen by validation"},
-    {"sweep", cmd_sweep, "train under several dropout / weight-decay settings and compare them"},
+    {"sweep", cmd_sweep, "train under several settings and seeds (any train flag) and compare them"},
     {"plot", cmd_plot, "chart the loss or accuracy curves of training logs as PNG"},
     {"export", cmd_export, "write a trained model as NumPy .npz (PyTorch) or ONNX"},
     {"predict", cmd_predict, "top-3 classes of pictures (PNG, PGM, JPEG) or IDX images"},

@@ -455,7 +455,7 @@ START_TEST(test_data_and_model_checked_before_the_folder)
     snprintf(args, sizeof args, "sweep --model %s --weight-decay 0 --epochs 1 --no-progress --data %s --out %s", model,
              data, run);
     expect(args, 1, "test images are 1x27x27");
-    snprintf(want, sizeof want, "%s/wd0", run);
+    snprintf(want, sizeof want, "%s/base", run);
     absent(want);
     rm_tree(dir);
     free(dir);

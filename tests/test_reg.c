@@ -20,7 +20,6 @@
 #include "testutil.h"
 #include "train/lrsched.h"
 #include "train/settings.h"
-#include "train/sweep.h"
 #include "train/wddemo.h"
 #include "util/fileio.h"
 
@@ -229,30 +228,6 @@ START_TEST(test_curve_extra_columns)
     ck_assert_ptr_nonnull(strstr(e.msg, "expected 7"));
     ck_assert_int_eq(curve_parse("a.csv", "epoch,train_loss,train_acc,test_loss,test_acc,seconds,foo\n", &c, &e),
                      ST_ERR_FORMAT);
-}
-END_TEST
-
-START_TEST(test_sweep_table_weight_norm)
-{
-    SweepRow rows[2] = {{.name = "wd0", .epochs = 1, .seconds = 1, .has_norm = 1, .weight_norm = 15.0172},
-                        {.name = "old", .epochs = 1, .seconds = 1}};
-    Buf b = {0};
-    sweep_table(rows, 2, SWEEP_CSV, &b);
-    ck_assert_ptr_nonnull(strstr(b.data, "acc_gap,seconds,weight_norm\n"));
-    ck_assert_ptr_nonnull(strstr(b.data, ",1.000,15.017200\n"));
-    ck_assert(strstr(b.data, "old,1,") && strstr(b.data, ",1.000,\n")); /* no norm: an empty cell */
-    buf_free(&b);
-    sweep_table(rows, 2, SWEEP_MD, &b);
-    ck_assert_ptr_nonnull(strstr(b.data, "| seconds | weight norm |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"));
-    ck_assert_ptr_nonnull(strstr(b.data, "| 1.0 | 15.017 |\n"));
-    buf_free(&b);
-    sweep_table(rows, 2, SWEEP_TEXT, &b);
-    ck_assert_ptr_nonnull(strstr(b.data, "seconds  weight norm\n"));
-    ck_assert_ptr_nonnull(strstr(b.data, "15.017\n"));
-    buf_free(&b);
-    sweep_table(rows + 1, 1, SWEEP_CSV, &b); /* no log with a norm: the table as before */
-    ck_assert_ptr_nonnull(strstr(b.data, "acc_gap,seconds\n"));
-    buf_free(&b);
 }
 END_TEST
 
@@ -714,7 +689,6 @@ Suite *reg_suite(void)
     tcase_add_test(pen, test_penalty_and_norm_by_hand);
     tcase_add_test(pen, test_regopts_text);
     tcase_add_test(pen, test_curve_extra_columns);
-    tcase_add_test(pen, test_sweep_table_weight_norm);
     tcase_add_test(pen, test_l1_binary_resume_and_penalty);
     suite_add_tcase(s, pen);
     TCase *val = tcase_create("validation");

@@ -180,7 +180,9 @@ START_TEST(test_sweep_checks_like_train)
     char args[512];
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++)
         for (int cmd = 0; cmd < 2; cmd++) {
-            snprintf(args, sizeof args, "%s %s", cmd ? "sweep --dropout 0,0" : "train", CASES[i][0]);
+            /* a sweep holds out a validation set by default: --val 0 takes it away */
+            snprintf(args, sizeof args, "%s %s%s", cmd ? "sweep --dropout 0,0" : "train", CASES[i][0],
+                     cmd && strstr(CASES[i][0], "early-stop") ? " --val 0" : "");
             expect(args, 2, CASES[i][1]);
         }
 }
@@ -221,7 +223,7 @@ START_TEST(test_sweep_takes_train_options)
 
     /* the same run: log (but its times), weights, settings */
     char a[4096], b[4096];
-    snprintf(path, sizeof path, "%s/dropout0-0/log.csv", sw);
+    snprintf(path, sizeof path, "%s/base/seed1/log.csv", sw);
     log_without_time(path, a, sizeof a);
     snprintf(path, sizeof path, "%s/log.csv", tr);
     log_without_time(path, b, sizeof b);
@@ -229,7 +231,7 @@ START_TEST(test_sweep_takes_train_options)
     ck_assert_ptr_nonnull(strstr(a, "val_loss"));
     Net *n1, *n2;
     CkptState c1, c2;
-    snprintf(path, sizeof path, "%s/dropout0-0/model.fmw", sw);
+    snprintf(path, sizeof path, "%s/base/seed1/model.fmw", sw);
     ck_assert_int_eq(weights_load_run(path, 1, &n1, &c1, &e), ST_OK);
     snprintf(path, sizeof path, "%s/model.fmw", tr);
     ck_assert_int_eq(weights_load_run(path, 1, &n2, &c2, &e), ST_OK);
@@ -243,7 +245,7 @@ START_TEST(test_sweep_takes_train_options)
         ck_assert_msg(strstr(c1.settings, want[k]), "%s not in:\n%s", want[k], c1.settings);
     net_free(n1), net_free(n2);
     weights_state_free(&c1), weights_state_free(&c2);
-    snprintf(path, sizeof path, "%s/dropout0-0/best.fmw", sw);
+    snprintf(path, sizeof path, "%s/base/seed1/best.fmw", sw);
     ck_assert_msg(file_exists(path), "%s missing", path);
 
     /* the same sweep again: finished, skipped */

@@ -199,7 +199,7 @@ int optim_fixture_steps(OptConfig c, int steps, float out[3])
 
 void synthetic_dataset(Dataset *d, int n, int seed)
 {
-    d->n = n, d->h = 28, d->w = 28;
+    d->n = n, d->h = 28, d->w = 28, d->alloc_n = 0; /* every field set: a Dataset on the stack need not be zeroed */
     d->pixels = malloc((size_t)n * 784);
     d->labels = malloc((size_t)n);
     Rng r;

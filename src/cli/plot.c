@@ -10,7 +10,7 @@
 #include "train/sweep.h"
 #include "util/args.h"
 
-#define PLOT_MAX_LOGS SWEEP_MAX_RUNS
+#define PLOT_MAX_LOGS 64
 
 /* "runs/a/log.csv" -> "a"; "x/b.csv" -> "b.csv". */
 static void run_label(const char *path, char *buf, size_t len)

@@ -261,7 +261,7 @@ static int train_parse(int argc, char **argv, TrainArgs *a)
     a->f = trainflags_defaults();
     a->out = a->log = a->resume = NULL;
     a->overwrite = 0;
-    a->nspecs = trainflags_specs(&a->f, TRAINFLAGS_ALL, a->specs);
+    a->nspecs = trainflags_specs(&a->f, a->specs);
     const ArgSpec own[4] = {
         {"out", ARG_STR, &a->out, 0, 0, "DIR", "output folder (default runs/MODEL-TIME)", 0},
         {"log", ARG_STR, &a->log, 0, 0, "FILE", "CSV log path (default OUT/log.csv)", 0},

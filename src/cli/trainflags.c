@@ -3,6 +3,7 @@
 #include "cli/trainflags.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "data/split.h"
@@ -14,41 +15,47 @@ typedef struct {
     size_t offset;
     double lo, hi;
     const char *meta, *help;
-    int axis;                 /* a sweep varies it: left out by TRAINFLAGS_BUT_AXES */
+    const char *fixed;        /* NULL: a sweep may vary it; else why it is the
+                                 same for every trial of a sweep             */
 } TrainFlag;
+
+#define SAME_DATA "every trial of a sweep reads the same data"
+#define SAME_RUN "it changes no result, and is the same for every trial of a sweep"
 
 #define AT(field) offsetof(TrainFlags, field)
 static const TrainFlag TABLE[] = {
-    {"model", ARG_STR, AT(model), 0, 0, "FILE", "model file (default models/mlp.cfg)", 0},
-    {"epochs", ARG_INT, AT(epochs), 1, 100000, "N", "epochs to train (default 10)", 0},
-    {"batch", ARG_INT, AT(batch), 1, 65536, "N", "mini-batch size (default 128)", 0},
-    {"optim", ARG_STR, AT(optim), 0, 0, "NAME", "sgd | adam | adamw (default adam)", 0},
-    {"lr", ARG_FLOAT, AT(lr), 0, 1e3, "X", "learning rate (default 1e-3)", 0},
-    {"momentum", ARG_FLOAT, AT(momentum), 0, 0.9999, "X", "sgd momentum (default 0)", 0},
-    {"nesterov", ARG_SWITCH, AT(nesterov), 0, 0, NULL, "sgd: Nesterov momentum", 0},
-    {"weight-decay", ARG_FLOAT, AT(weight_decay), 0, 1e3, "L", "L2 penalty (decoupled for adamw; default 0)", 1},
-    {"decay-bias", ARG_SWITCH, AT(decay_bias), 0, 0, NULL, "apply weight decay (and --l1) to biases too", 0},
+    {"model", ARG_STR, AT(model), 0, 0, "FILE", "model file (default models/mlp.cfg)", NULL},
+    {"epochs", ARG_INT, AT(epochs), 1, 100000, "N", "epochs to train (default 10)", NULL},
+    {"batch", ARG_INT, AT(batch), 1, 65536, "N", "mini-batch size (default 128)", NULL},
+    {"optim", ARG_STR, AT(optim), 0, 0, "NAME", "sgd | adam | adamw (default adam)", NULL},
+    {"lr", ARG_FLOAT, AT(lr), 0, 1e3, "X", "learning rate (default 1e-3)", NULL},
+    {"momentum", ARG_FLOAT, AT(momentum), 0, 0.9999, "X", "sgd momentum (default 0)", NULL},
+    {"nesterov", ARG_SWITCH, AT(nesterov), 0, 0, NULL, "sgd: Nesterov momentum", NULL},
+    {"weight-decay", ARG_FLOAT, AT(weight_decay), 0, 1e3, "L", "L2 penalty (decoupled for adamw; default 0)", NULL},
+    {"decay-bias", ARG_SWITCH, AT(decay_bias), 0, 0, NULL, "apply weight decay (and --l1) to biases too", NULL},
     {"l1", ARG_FLOAT, AT(l1), 0, 1e3, "A", "L1 penalty A*||w||_1 (subgradient; with --weight-decay: elastic net)",
-     0},
-    {"report-penalty", ARG_SWITCH, AT(report_penalty), 0, 0, NULL, "add the penalty to the reported train loss", 0},
+     NULL},
+    {"report-penalty", ARG_SWITCH, AT(report_penalty), 0, 0, NULL, "add the penalty to the reported train loss", NULL},
     {"val", ARG_INT, AT(val), 1, 2147483647, "N",
-     "hold out N training images (drawn with --seed) as a validation set; it chooses OUT/best.fmw", 0},
+     "hold out N training images (drawn with --seed) as a validation set; it chooses OUT/best.fmw",
+     "every trial holds out the same number of validation images (each from its own seed)"},
     {"early-stop", ARG_INT, AT(early_stop), 1, 100000, "K",
-     "stop after K epochs without a lower validation loss; best weights in OUT/best.fmw", 0},
-    {"lr-schedule", ARG_STR, AT(lr_schedule), 0, 0, "NAME", "constant | step | cosine (default constant)", 0},
-    {"warmup", ARG_INT, AT(warmup), 0, 100000, "N", "linear learning-rate warm-up over the first N epochs", 0},
-    {"lr-step", ARG_INT, AT(lr_step), 1, 100000, "N", "step schedule: epochs between decays (default 5)", 0},
-    {"lr-gamma", ARG_FLOAT, AT(lr_gamma), 0, 1, "G", "step schedule: factor of each decay (default 0.1)", 0},
+     "stop after K epochs without a lower validation loss; best weights in OUT/best.fmw", NULL},
+    {"lr-schedule", ARG_STR, AT(lr_schedule), 0, 0, "NAME", "constant | step | cosine (default constant)", NULL},
+    {"warmup", ARG_INT, AT(warmup), 0, 100000, "N", "linear learning-rate warm-up over the first N epochs", NULL},
+    {"lr-step", ARG_INT, AT(lr_step), 1, 100000, "N", "step schedule: epochs between decays (default 5)", NULL},
+    {"lr-gamma", ARG_FLOAT, AT(lr_gamma), 0, 1, "G", "step schedule: factor of each decay (default 0.1)", NULL},
     {"aug", ARG_STRS, AT(aug), 0, 0, "LIST",
-     "augment training batches: crop=P, flip, erase (comma-separated, repeatable)", 0},
-    {"dropout", ARG_FLOATS, AT(dropout), 0, 0.9999, "P1,P2,..", "dropout rates, in model-file order (0 = off)", 1},
-    {"seed", ARG_INT, AT(seed), 0, 2147483647, "N", "random seed (default 1)", 0},
-    {"threads", ARG_INT, AT(threads), 1, CLI_MAX_THREADS, "N", CLI_THREADS_HELP, 0},
-    {"data", ARG_STR, AT(data), 0, 0, "DIR", "folder with the IDX files (default: see README)", 0},
-    {"train-limit", ARG_INT, AT(train_limit), 1, 2147483647, "N", "use only the first N training images", 0},
-    {"no-progress", ARG_SWITCH, AT(no_progress), 0, 0, NULL, "no progress bar, even on a terminal", 0},
+     "augment training batches: crop=P, flip, erase (comma-separated, repeatable)", NULL},
+    {"dropout", ARG_FLOATS, AT(dropout), 0, 0.9999, "P1,P2,..", "dropout rates, in model-file order (0 = off)", NULL},
+    {"seed", ARG_INT, AT(seed), 0, 2147483647, "N", "random seed (default 1)",
+     "to run every setting with several seeds give --seeds 1,2,3 or --repeats N"},
+    {"threads", ARG_INT, AT(threads), 1, CLI_MAX_THREADS, "N", CLI_THREADS_HELP, SAME_RUN},
+    {"data", ARG_STR, AT(data), 0, 0, "DIR", "folder with the IDX files (default: see README)", SAME_DATA},
+    {"train-limit", ARG_INT, AT(train_limit), 1, 2147483647, "N", "use only the first N training images", SAME_DATA},
+    {"no-progress", ARG_SWITCH, AT(no_progress), 0, 0, NULL, "no progress bar, even on a terminal", SAME_RUN},
     {"save-every", ARG_INT, AT(save_every), 1, 100000, "N",
-     "write OUT/model.fmw every N epochs (default 1; always after the last, and on Ctrl-C)", 0},
+     "write OUT/model.fmw every N epochs (default 1; always after the last, and on Ctrl-C)", SAME_RUN},
 };
 #undef AT
 _Static_assert(sizeof TABLE / sizeof TABLE[0] <= TRAINFLAGS_MAX, "TRAINFLAGS_MAX is too small for the table");
@@ -59,15 +66,21 @@ TrainFlags trainflags_defaults(void)
                         .batch = 128, .seed = 1, .lr = 1e-3f, .lr_gamma = 0.1f, .lr_step = 5, .save_every = 1};
 }
 
-int trainflags_specs(TrainFlags *f, TrainFlagsUse use, ArgSpec *specs)
+int trainflags_specs(TrainFlags *f, ArgSpec *specs)
 {
     int n = 0;
     for (size_t i = 0; i < sizeof TABLE / sizeof TABLE[0]; i++) {
         const TrainFlag *t = &TABLE[i];
-        if (t->axis && use == TRAINFLAGS_BUT_AXES) continue;
         specs[n++] = (ArgSpec){t->name, t->type, (char *)f + t->offset, t->lo, t->hi, t->meta, t->help, 0};
     }
     return n;
+}
+
+const char *trainflags_fixed(const char *name)
+{
+    for (size_t i = 0; i < sizeof TABLE / sizeof TABLE[0]; i++)
+        if (!strcmp(TABLE[i].name, name)) return TABLE[i].fixed;
+    return NULL;
 }
 
 /* The optimizer flags into tc->opt. */

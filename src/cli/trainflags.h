@@ -2,8 +2,9 @@
  * `train` and `sweep` (and any later command that trains).
  *
  * A command gets the table's ArgSpecs with trainflags_specs, adds its own
- * flags (train: --out, --log, --overwrite, --resume; sweep: its axes
- * --dropout and --weight-decay, --out, --logy) and parses; then
+ * flags (train: --out, --log, --overwrite, --resume; sweep: --seeds,
+ * --out, ...) and parses (a sweep groups the occurrences of each flag
+ * into its axes first, then parses each setting's flags with the table); then
  * trainflags_run checks the flags against each other (--momentum needs
  * --optim sgd, --early-stop needs --val, ...) and builds the RunSpec, and
  * trainflags_load_data loads the data they name. A new training option is
@@ -32,14 +33,14 @@ typedef struct {
 /* models/mlp.cfg, adam, lr 1e-3, 10 epochs of batches of 128, seed 1, ... */
 TrainFlags trainflags_defaults(void);
 
-/* Which of the table a command takes: all of it, or all but the two flags a
- * sweep varies (--dropout and --weight-decay), whose list forms it adds. */
-typedef enum { TRAINFLAGS_ALL, TRAINFLAGS_BUT_AXES } TrainFlagsUse;
-
 #define TRAINFLAGS_MAX 32
 /* Writes the table's flags, pointing into f, to specs (room for
  * TRAINFLAGS_MAX); returns their number. */
-int trainflags_specs(TrainFlags *f, TrainFlagsUse use, ArgSpec *specs);
+int trainflags_specs(TrainFlags *f, ArgSpec *specs);
+
+/* NULL if a sweep may vary the flag name (without "--"), else why it is the
+ * same for every trial ("every trial of a sweep reads the same data"). */
+const char *trainflags_fixed(const char *name);
 
 /* After args_parse over specs[0..nspecs) (the table's and the command's):
  * checks the training flags against each other and fills spec's model,

@@ -1,106 +1,149 @@
-/* sweep.h - one model trained under several settings, compared.
+/* sweep.h - one model trained under several settings and seeds, compared.
  *
- * The settings are the cross product of dropout-rate lists and weight-decay
- * values; each run trains in its own folder under the sweep's folder, named
- * after its setting ("dropout0.3-0.5_wd1e-4"), through run.h like `train`.
- * A folder that already holds the finished run (same settings, every epoch
- * in its log) is skipped, so an interrupted sweep can simply be re-run. The
- * results become a table (text, CSV, Markdown) and two overlaid charts. */
+ * A sweep is settings x seeds: trial k runs setting k / nseeds with seed
+ * seeds[k % nseeds]. Each trial is exactly the `fmnist train` run with the
+ * setting's flags and that seed (the CLI builds each setting's RunSpec from
+ * the one flag table of cli/trainflags.c): it holds out spec->val
+ * validation images from its own seed, as `train --val N --seed S` does,
+ * and trains in OUT/SETTING/seedS/ through run.h.
+ *
+ * A sweep is a folder one can come back to: OUT/sweep.csv (the manifest)
+ * lists every trial ever planned there; a trial whose folder holds its
+ * finished run is skipped, an interrupted one resumes from its model.fmw
+ * (resume.h), a folder with a run of other settings is refused, and a
+ * member that cannot be read is reported (never retrained). The summary
+ * (report/compare.h: summary.csv, summary.md) and the charts (report/plot.h:
+ * compare_loss.png, compare_acc.png, compare_final.png) cover every finished
+ * trial of the manifest, so a rerun with a subset of the settings drops
+ * nothing; sweep_summarize rebuilds them from disk alone. */
 #ifndef FMNIST_SWEEP_H
 #define FMNIST_SWEEP_H
 
+#include "report/compare.h"
 #include "report/curve.h"
 #include "train/run.h"
 #include "util/args.h"
 #include "util/fileio.h"
 
-#define SWEEP_MAX_RUNS 64
+#define SWEEP_MAX_SETTINGS 256
+#define SWEEP_MAX_SEEDS 64
+#define SWEEP_MAX_TRIALS 1024
+
+/* One setting: the train flags of every trial but the seed. */
+typedef struct {
+    char name[160];           /* its folder: the varied flags and values,
+                                 "dropout0.3-0.5_wd1e-4" ("base" if none)   */
+    char label[160];          /* in words: "dropout 0.3/0.5, wd 1e-4"       */
+    RunSpec run;              /* model, TrainConfig (its seed and val are
+                                 the trial's), save_every; out, log_path,
+                                 overwrite and resume are the engine's      */
+    int ndropout;             /* 0: the model file's rates                  */
+    float dropout[ARGS_MAX_FLOATS];
+    char flags[512];          /* the flags that make it, as a command line
+                                 ("--dropout 0.3,0.5 --weight-decay 1e-4"):
+                                 the manifest records them                   */
+} SweepSetting;
 
 typedef struct {
-    char name[160];                /* the run's folder name                    */
-    int ndropout;                  /* 0: the model file's dropout rates        */
-    float dropout[ARGS_MAX_FLOATS];
-    int has_wd;                    /* 0: the base weight decay                 */
-    float wd;
-} SweepPoint;
+    const char *out;          /* the sweep's folder                         */
+    const SweepSetting *settings;
+    int nsettings;
+    const int *seeds;         /* nseeds >= 1, distinct                      */
+    int nseeds;
+    int val;                  /* validation images each trial holds out (0: none) */
+    int logy;                 /* compare_loss.png on a log axis             */
+    int show_seeds;           /* each seed's curve drawn thin too           */
+} SweepSpec;
 
-/* The cross product of dropout[0..nd) and wd[0..nwd), dropout-major (all
- * weight decays of the first dropout list first). nd = 0 or nwd = 0 leaves
- * that axis at the base setting and out of the names; at least one must be
- * > 0, and nd * nwd <= max. Names join the rates with '-' and the axes with
- * '_' ("dropout0-0", "wd1e-4", "dropout0.3-0.5_wd0"). Errors: ST_ERR_ARG
- * (nothing to sweep, too many runs, the same setting twice). */
-Status sweep_plan(const FloatList *dropout, int nd, const float *wd, int nwd, SweepPoint *pts, int max, int *n,
-                  Err *e);
+/* The number of trials, and trial k's setting and seed. */
+int sweep_ntrials(const SweepSpec *s);
+const SweepSetting *sweep_trial(const SweepSpec *s, int k, int *seed);
+
+/* Trial k's folder, OUT/SETTING/seedS, into dir (len bytes; cut if too
+ * long, as snprintf does); its seed into *seed if not NULL. */
+void sweep_trial_dir(const SweepSpec *s, int k, char *dir, size_t len, int *seed);
+
+/* A varied flag of a setting and its value, as given ("dropout", "0.3,0.5";
+ * a switch's value is "on" or "off"). */
+typedef struct {
+    const char *flag;         /* without the "--"                           */
+    const char *value;
+} SweepValue;
+
+/* A setting's folder name and label from its varied flags v[0..n), in
+ * order: per flag a short name (dropout, wd for weight-decay, else the
+ * flag's own) and the value: numbers (a comma list too) by
+ * sweep_format_number, joined by '-' in the name and '/' in the label
+ * ("dropout0.3-0.5", "dropout 0.3/0.5"); the model file by its base name
+ * without ".cfg" ("model-cnn", "model cnn"); other words after a '-'
+ * ("optim-sgd", "aug-crop2-flip"; labels "optim sgd", "aug crop=2+flip").
+ * Name parts are joined by '_', label parts by ", "; a name holds only
+ * [A-Za-z0-9.+-] ('=' dropped, other characters '-'). n = 0: "base".
+ * ST_ERR_ARG if either does not fit. */
+Status sweep_setting_names(const SweepValue *v, int n, char *name, size_t nlen, char *label, size_t llen, Err *e);
+
+/* The flags (without "--") that name the settings of OUT/sweep.csv, as
+ * its flags column gives them, in order of first appearance, into
+ * names[0..max) (*n of them; 0 when OUT has no manifest), so that a rerun
+ * that gives one of them a single value still names its folders with it.
+ * Errors: the manifest cannot be read (naming it). */
+Status sweep_manifest_flags(const char *out, char (*names)[32], int max, int *n, Err *e);
 
 /* v written as briefly as it reads back: the shorter of "%g" and a compact
  * exponent form ("1e-4" rather than "0.0001", "0.3" rather than "3e-1"). */
 void sweep_format_number(double v, char *buf, size_t len);
 
 typedef enum {
-    SWEEP_DIR_EMPTY,    /* neither log.csv nor model.fmw: train           */
-    SWEEP_DIR_PARTIAL,  /* a run with these settings, unfinished: retrain */
-    SWEEP_DIR_FINISHED, /* log.csv has exactly `epochs` rows: skip        */
-    SWEEP_DIR_OTHER     /* model.fmw holds a run with other settings      */
-} SweepDirState;
-
-/* The state of a run folder for a run of `epochs` epochs with the settings
- * want (run_settings) and the dropout rates of want_net; want NULL skips
- * that check. A checkpoint that cannot be loaded counts as PARTIAL (trained
- * again); one whose settings cannot be read, or differ, as OTHER. *why (if
- * not NULL, len bytes) says what differs for SWEEP_DIR_OTHER ("it has
- * lr=0.001 where this sweep has lr=0.01"). */
-SweepDirState sweep_dir_state(const char *dir, int epochs, const RunSettings *want, const Net *want_net, char *why,
-                              size_t len);
+    SWEEP_TRIAL_NEW,      /* nothing there yet: train                          */
+    SWEEP_TRIAL_RESUME,   /* an interrupted run of these settings: resume it   */
+    SWEEP_TRIAL_FINISHED  /* its log holds every epoch (or early stopping ended
+                             it): skip                                         */
+} SweepTrialState;
 
 typedef struct {
-    char name[160];
-    int epochs;
-    double final_test_acc, best_test_acc;
-    int best_epoch;                          /* epoch of best_test_acc (first) */
-    double final_train_loss, final_test_loss;
-    double loss_gap;                         /* final test loss - train loss   */
-    double acc_gap;                          /* final train acc - test acc     */
-    double seconds;                          /* training time, all epochs      */
-    int skipped;                             /* finished before this sweep     */
-    int has_norm;                            /* the log has weight_norm:       */
-    double weight_norm;                      /* its last value                 */
-} SweepRow;
-
-/* The row of a run from its log (c->n >= 1, else ST_ERR_FORMAT). */
-Status sweep_row(const char *name, const Curve *c, SweepRow *row, Err *e);
-
-typedef enum { SWEEP_TEXT, SWEEP_CSV, SWEEP_MD } SweepFormat;
-/* Appends the table of rows[0..n) to b: aligned text for the terminal, CSV
- * (accuracies as fractions) or Markdown (accuracies in percent). When a row
- * has a weight norm, a last column weight_norm ("weight norm") is added
- * (empty for rows whose log has none). */
-void sweep_table(const SweepRow *rows, int n, SweepFormat fmt, Buf *b);
-
-typedef struct {
-    RunSpec base;                /* model, optimizer and training settings; out =
-                                    the sweep's folder; log_path, overwrite unused */
-    const SweepPoint *points;
-    int npoints;
-    int logy;                    /* compare_loss.png with a log y axis */
-} SweepSpec;
-
-typedef struct {
-    /* Before run i (0-based) of n: its folder, and whether it is skipped
-     * (already finished); net is the run's network (for a summary). */
-    void (*on_run)(void *ctx, int i, int n, const SweepPoint *p, const char *dir, int skip, const Net *net);
+    /* Before trial k of n: its setting, seed, folder and state; net is the
+     * trial's network (for a layer table). */
+    void (*on_trial)(void *ctx, int k, int n, const SweepSetting *st, int seed, const char *dir,
+                     SweepTrialState state, const Net *net);
+    /* Once every folder is checked, before anything is written: each
+     * trial's state (n = sweep_ntrials), for a plan and an estimate. */
+    void (*on_plan)(void *ctx, const SweepTrialState *states, int n);
+    /* After trial k, with its training time in this session (0 if skipped):
+     * for an estimate of the time left. */
+    void (*on_trial_done)(void *ctx, int k, int n, double seconds);
     void *ctx;
-    RunHooks run;                /* per-batch and per-epoch progress of each run */
+    RunHooks run;             /* per-batch and per-epoch progress of each run */
+    /* Trial k diverged (ST_ERR_DIVERGED, e says where): its folder keeps
+     * its last good epoch, the sweep goes on, the summary leaves it out. */
+    void (*on_trial_failed)(void *ctx, int k, int n, const Err *e);
 } SweepHooks;
 
-/* Runs the sweep: first checks every point's net against the data
- * (train_check_data) and every folder, creating nothing; then for each point
- * builds the net (model file with the
- * point's dropout rates, initialized from base.train.seed), trains it unless
- * its folder is finished (SWEEP_DIR_OTHER is an error naming the folder),
- * writes DIR/curves.png; then rows[0..npoints) from the logs, OUT/summary.csv,
- * OUT/summary.md, OUT/compare_loss.png and OUT/compare_acc.png. */
+/* What a sweep has on disk: the summary of every finished trial its
+ * manifest lists. */
+typedef struct {
+    CompareSummary sum;
+    CompareSetting *settings;   /* sum.settings, owned                        */
+    char (*text)[2][160];       /* each setting's name and label, owned       */
+    int missing;                /* trials of the manifest not finished        */
+} SweepResult;
+void sweep_result_free(SweepResult *r);
+
+/* Runs the sweep on train (the training images before any hold-out) and
+ * test: first checks every setting's net against the data, every trial's
+ * folder and the memory, creating nothing (an error names the setting or
+ * folder); then writes the manifest and runs the trials in order; then
+ * writes the summary and charts of every finished trial the manifest
+ * lists, into *res (if not NULL; sweep_result_free it). Returns
+ * ST_ERR_INTERRUPTED when hooks->run.stop was raised (the trial's
+ * model.fmw holds its position; rerunning resumes it). */
 Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *test, const SweepHooks *h,
-                     SweepRow *rows, Err *e);
+                     SweepResult *res, Err *e);
+
+/* Rebuilds summary.csv, summary.md and the charts of the sweep folder out
+ * from its manifest and the trials' logs, training nothing. A trial of the
+ * manifest whose folder is missing or unfinished is left out and counted
+ * in res->missing; one whose log or checkpoint cannot be read is an error
+ * naming the file (nothing is written). */
+Status sweep_summarize(const char *out, int logy, int show_seeds, SweepResult *res, Err *e);
 
 #endif
