@@ -28,8 +28,8 @@ Status curve_parse(const char *path, const char *text, Curve *c, Err *e)
     size_t hlen = strlen(LOG_CSV_HEADER);
     int xcols = report_csv_cols(text); /* optional columns after the six */
     if (xcols < 0)
-        return err_set(e, ST_ERR_FORMAT, "%s:1: expected the header '%.*s', got '%.40s'", path, (int)hlen - 1,
-                       LOG_CSV_HEADER, text);
+        return err_set(e, ST_ERR_FORMAT, "%s:1: expected the header '%.*s', got '%.*s'", path, (int)hlen - 1,
+                       LOG_CSV_HEADER, (int)(strcspn(text, "\r\n") < 40 ? strcspn(text, "\r\n") : 40), text);
     hlen = strcspn(text, "\n") + 1;
     int ncols = 6 + !!(xcols & LOG_COL_NORM) + 2 * !!(xcols & LOG_COL_VAL);
     int rows = 0;

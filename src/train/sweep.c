@@ -381,6 +381,16 @@ static Status same_settings(const char *dir, const char *path, const CkptState *
  * trial needs and want_net its net: another run's folder is an error. A
  * log.csv or model.fmw that cannot be read is an error naming it, as is a
  * log without a checkpoint (nothing to resume from), never "train again". */
+/* st after a member's file could not be read: the message says what to do. */
+static Status unreadable(Status st, const char *dir, Err *e)
+{
+    if (!e) return st;
+    size_t n = strlen(e->msg);
+    snprintf(e->msg + n, sizeof e->msg - n, " (a run of the sweep that cannot be read is not trained again: remove %s "
+                                             "to train it anew)", dir);
+    return st;
+}
+
 static Status member_state(const char *dir, const RunSettings *want, const Net *want_net, Member *m, Err *e)
 {
     memset(m, 0, sizeof *m);
@@ -391,7 +401,7 @@ static Status member_state(const char *dir, const RunSettings *want, const Net *
     m->present = has_log || has_model;
     if (!m->present) return ST_OK; /* SWEEP_TRIAL_NEW */
     Status st;
-    if (has_log && (st = curve_read(log, &m->log, e))) return st;
+    if (has_log && (st = curve_read(log, &m->log, e))) return unreadable(st, dir, e);
     if (!has_model) {
         curve_free(&m->log);
         return err_set(e, ST_ERR_IO, "%s has a log.csv but no model.fmw to resume from; remove %s to train this "
@@ -401,7 +411,7 @@ static Status member_state(const char *dir, const RunSettings *want, const Net *
     CkptState ck;
     if ((st = weights_load_run(model, 1, &net, &ck, e))) {
         curve_free(&m->log);
-        return st;
+        return unreadable(st, dir, e);
     }
     RunSettings have;
     if (!(st = same_settings(dir, model, &ck, net, want, want_net, &have, e))) {
