@@ -740,18 +740,24 @@ Status plot_groups_image(Image *im, const PlotGroup *groups, int n, PlotMetric m
     return st;
 }
 
-Status plot_groups_png(const char *png_path, const PlotGroup *groups, int n, PlotMetric metric, int logy, int seeds,
-                       const char *title, Err *e)
+/* After drawing im (st: how that went): im written to png_path and freed,
+ * or the drawing's error named after the file. */
+static Status drawn_to_png(Image *im, Status st, const char *png_path, Err *e)
 {
-    Image im;
-    Status st = plot_groups_image(&im, groups, n, metric, logy, seeds, title, NULL, e);
     if (st) {
         err_prefix(e, png_path);
         return st;
     }
-    st = plot_write_png(&im, png_path, e);
-    draw_image_free(&im);
+    st = plot_write_png(im, png_path, e);
+    draw_image_free(im);
     return st;
+}
+
+Status plot_groups_png(const char *png_path, const PlotGroup *groups, int n, PlotMetric metric, int logy, int seeds,
+                       const char *title, Err *e)
+{
+    Image im;
+    return drawn_to_png(&im, plot_groups_image(&im, groups, n, metric, logy, seeds, title, NULL, e), png_path, e);
 }
 
 /* compare_final.png's layout, in pixels. */
@@ -893,14 +899,8 @@ Status plot_final_png(const char *png_path, const char *const *labels, const Sta
                       const int *nvalues, int n, int best, const char *title, Err *e)
 {
     Image im;
-    Status st = plot_final_image(&im, labels, acc, values, nvalues, n, best, title, NULL, e);
-    if (st) {
-        err_prefix(e, png_path);
-        return st;
-    }
-    st = plot_write_png(&im, png_path, e);
-    draw_image_free(&im);
-    return st;
+    return drawn_to_png(&im, plot_final_image(&im, labels, acc, values, nvalues, n, best, title, NULL, e), png_path,
+                        e);
 }
 
 /* White -> light blue -> dark blue, f in [0, 1]. */

@@ -659,6 +659,7 @@ static Status check_all(const SweepSpec *s, const Manifest *m, const Dataset *tr
         RunSpec rs = trial_spec(st, s->seeds[0], s->out);
         Status r = run_build_net(rs.model, st->ndropout ? st->dropout : NULL, st->ndropout, rs.train.batch, &net, e);
         if (!r) r = train_check_sets(net, train, test, e);
+        if (s->val > 0) rs.train.val = train; /* a trial's copy: its rest and its validation images */
         if (!r) r = run_memory_check(&rs, net, train, test, NULL, e);
         if (r) {
             err_prefix(e, st->name);
