@@ -101,7 +101,7 @@ valgrind: deps
 	@tools/link-data.sh
 	$(VG) build/vg/fmnist train --epochs 1 --train-limit 500 --out build/vg/run --overwrite --no-progress
 	$(VG) build/vg/fmnist eval --weights build/vg/run/model.fmw
-	for s in cfg layers train gemm idx conv bn; do CK_FORK=no CK_RUN_SUITE=$$s $(VG) build/vg/check_fmnist || exit 1; done
+	for s in cfg layers train gemm idx conv bn compare; do CK_FORK=no CK_RUN_SUITE=$$s $(VG) build/vg/check_fmnist || exit 1; done
 	CK_FORK=no CK_RUN_SUITE=robust CK_RUN_CASE=library $(VG) build/vg/check_fmnist
 
 train: deps

@@ -718,7 +718,8 @@ Status plot_groups_image(Image *im, const PlotGroup *groups, int n, PlotMetric m
                          const char *title, PlotAxes *axes, Err *e)
 {
     im->w = im->h = 0, im->px = NULL;
-    if (n < 1) return err_set(e, ST_ERR_ARG, "a comparison chart needs at least one setting, not %d", n);
+    if (n < 1 || n > PLOT_MAX_SETTINGS)
+        return err_set(e, ST_ERR_ARG, "a comparison chart has 1 to %d settings, not %d", PLOT_MAX_SETTINGS, n);
     for (int g = 0; g < n; g++)
         if (groups[g].n < 0 || (groups[g].n > 0 && !groups[g].runs))
             return err_set(e, ST_ERR_ARG, "setting %d of a comparison chart has %d runs", g + 1, groups[g].n);
@@ -866,7 +867,8 @@ Status plot_final_image(Image *im, const char *const *labels, const Stat *acc, c
                         const int *nvalues, int n, int best, const char *title, PlotAxes *axes, Err *e)
 {
     im->w = im->h = 0, im->px = NULL;
-    if (n < 1 || n > 256) return err_set(e, ST_ERR_ARG, "a chart of final accuracies has 1 to 256 settings, not %d", n);
+    if (n < 1 || n > PLOT_MAX_SETTINGS)
+        return err_set(e, ST_ERR_ARG, "a chart of final accuracies has 1 to %d settings, not %d", PLOT_MAX_SETTINGS, n);
     if (best < -1 || best >= n) return err_set(e, ST_ERR_ARG, "the chosen setting %d is not one of %d", best + 1, n);
     for (int i = 0; i < n; i++)
         if (nvalues[i] < 0 || (nvalues[i] > 0 && !values[i]))

@@ -64,6 +64,9 @@ void plot_curves_panel(Image *im, int x, int y, int w, int h, const PlotRun *run
 Status plot_curves_png(const char *png_path, const PlotRun *runs, int n, const PlotMetric *metrics, int nmetrics,
                        int logy, const char *title, Err *e);
 
+/* The most settings a comparison chart shows (a sweep's limit). */
+#define PLOT_MAX_SETTINGS 256
+
 /* One setting of a sweep for the comparison charts: its runs, one per seed. */
 typedef struct {
     const char *label;            /* legend text: the setting in words            */
