@@ -584,6 +584,45 @@ START_TEST(test_markdown_and_text)
 }
 END_TEST
 
+/* The weight norm per setting: the mean and sd of the runs' last
+ * weight_norm, by hand: A 2, 4, 6 -> 4 +- 2; B 10, 10, 10 -> 10 +- 0; C
+ * has no norm column (n 0), so its cell is empty and its CSV cell too. */
+START_TEST(test_weight_norm_per_setting)
+{
+    Log logs[NRUNS];
+    CompareInput in[NRUNS];
+    make_sweep(logs, in, 1);
+    double norms[NRUNS][EPOCHS];
+    const double last[6] = {2, 4, 6, 10, 10, 10};
+    for (int i = 0; i < 6; i++) {
+        for (int k = 0; k < EPOCHS; k++) norms[i][k] = last[i] + 100 * (EPOCHS - 1 - k); /* only the last counts */
+        logs[i].c.weight_norm = norms[i];
+    }
+    CompareSummary s;
+    Err e;
+    ck_assert_int_eq(compare_summarize(SETTINGS, 3, in, NRUNS, &s, &e), ST_OK);
+    ck_assert_int_eq(s.aggs[0].weight_norm.n, 3);
+    ck_assert_double_eq_tol(s.aggs[0].weight_norm.mean, 4.0, 1e-12);
+    ck_assert_double_eq_tol(s.aggs[0].weight_norm.sd, 2.0, 1e-12);
+    ck_assert_double_eq_tol(s.aggs[1].weight_norm.mean, 10.0, 1e-12);
+    ck_assert_double_eq_tol(s.aggs[1].weight_norm.sd, 0.0, 1e-12);
+    ck_assert_int_eq(s.aggs[2].weight_norm.n, 0);
+    char *md = format(&s, COMPARE_MD);
+    ck_assert_ptr_nonnull(strstr(md, "| validation loss | weight norm |"));
+    ck_assert_ptr_nonnull(strstr(md, "| 4.000 \xc2\xb1 2.000 |"));
+    ck_assert_ptr_nonnull(strstr(md, "| 10.000 \xc2\xb1 0.000 |"));
+    char *csv = format(&s, COMPARE_CSV);
+    ck_assert_ptr_nonnull(strstr(csv, ",reference,10.000000\n"));
+    const char *c = strstr(csv, "\nsetting,dropout0.5-0.5,");
+    ck_assert_ptr_nonnull(c);
+    const char *end = strchr(c + 1, '\n');
+    ck_assert(end && end[-1] == ','); /* no norm: an empty last cell */
+    free(md);
+    free(csv);
+    compare_free(&s);
+}
+END_TEST
+
 Suite *compare_suite(void)
 {
     Suite *s = suite_create("compare");
@@ -598,6 +637,7 @@ Suite *compare_suite(void)
     tcase_add_test(tc, test_one_seed);
     tcase_add_test(tc, test_csv);
     tcase_add_test(tc, test_markdown_and_text);
+    tcase_add_test(tc, test_weight_norm_per_setting);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -28,7 +28,7 @@
  *                      accuracy against the reference and its 95% paired t interval
  *   shared_seeds       setting: seeds it shares with the reference
  *   verdict            setting: reference, same, lower, higher or no_statement
- *   weight_norm        run: the last weight norm (only when some log has one)
+ *   weight_norm        run: the last weight norm; setting: its mean (only when some log has one)
  * Accuracies are fractions; a cell is empty where the value does not exist
  * (no validation set, fewer than two seeds, the reference against itself). */
 #include "report/compare.h"
@@ -116,6 +116,10 @@ static void aggregate(const CompareSummary *s, int k, double *x, double *y, Comp
     for (int i = 0; i < s->nruns; i++)
         if (s->runs[i].setting == k && first_of_seed(s, i) && s->runs[i].has_val) x[nv++] = s->runs[i].final_val_loss;
     stats_of(x, nv, &a->val_loss);
+    nv = 0;
+    for (int i = 0; i < s->nruns; i++)
+        if (s->runs[i].setting == k && first_of_seed(s, i) && s->runs[i].has_norm) x[nv++] = s->runs[i].weight_norm;
+    stats_of(x, nv, &a->weight_norm);
 }
 
 /* The setting of the lowest mean final validation loss (the first such), or
@@ -305,7 +309,9 @@ static void csv_setting_row(const CompareSummary *s, int k, int norm, Buf *b)
     csv_num(b, "%.6f", diff ? p->diff.mean : NAN);
     csv_num(b, "%.6f", diff ? p->diff.lo : NAN);
     csv_num(b, "%.6f", diff ? p->diff.hi : NAN);
-    buf_printf(b, ",%d,%s%s\n", p->shared, verdict_word(s, k), norm ? "," : "");
+    buf_printf(b, ",%d,%s", p->shared, verdict_word(s, k));
+    if (norm) csv_num(b, "%.6f", a->weight_norm.mean);
+    buf_printf(b, "\n");
 }
 
 static void format_csv(const CompareSummary *s, int norm, Buf *b)
@@ -450,12 +456,15 @@ static int any_norm(const CompareSummary *s)
 static void setting_table(const CompareSummary *s, CompareFormat fmt, Buf *b)
 {
     const char *pm = fmt == COMPARE_MD ? "\xc2\xb1" : "+-";
-    int val = any_val(s), ncols = 6 + val;
+    int val = any_val(s), norm = any_norm(s), ncols = 6 + val + norm;
     Table t;
-    if (!table_new(&t, ncols, s->nsettings + 1, 0x7Eu, b)) return;
-    const char *head[7] = {"setting", "n", "test acc (mean %s sd)", "95% interval", "test loss", "test - train loss",
-                           "validation loss"};
-    for (int c = 0; c < ncols; c++) table_set(&t, 0, c, c == 2 ? head[c] : "%s", c == 2 ? pm : head[c]);
+    if (!table_new(&t, ncols, s->nsettings + 1, 0xFEu, b)) return;
+    const char *head[8] = {"setting", "n", "test acc (mean %s sd)", "95% interval", "test loss", "test - train loss",
+                           "validation loss", "weight norm"};
+    for (int c = 0; c < ncols; c++) {
+        int h = c == 6 && !val ? 7 : c;
+        table_set(&t, 0, c, h == 2 ? head[h] : "%s", h == 2 ? pm : head[h]);
+    }
     for (int k = 0; k < s->nsettings; k++) {
         const CompareAgg *a = &s->aggs[k];
         int r = k + 1;
@@ -467,6 +476,7 @@ static void setting_table(const CompareSummary *s, CompareFormat fmt, Buf *b)
         cell_mean_sd(&t, r, 4, &a->test_loss, 1, 4, 0, "", pm);
         cell_mean_sd(&t, r, 5, &a->loss_gap, 1, 4, 1, "", pm);
         if (val) cell_mean_sd(&t, r, 6, &a->val_loss, 1, 4, 0, "", pm);
+        if (norm) cell_mean_sd(&t, r, 6 + val, &a->weight_norm, 1, 3, 0, "", pm);
     }
     table_emit(&t, fmt, b);
     buf_printf(b, "%sFinal figures (last epoch) over seeds: mean %s sample sd; 95%% interval: Student's t interval "

@@ -50,6 +50,7 @@ typedef struct {
 /* A setting over its seeds: final figures. */
 typedef struct {
     Stat test_acc, test_loss, loss_gap, val_loss; /* val_loss.n == 0 without validation */
+    Stat weight_norm;                             /* the logs' last weight_norm (n 0: none) */
     double seconds;                               /* mean training time of a run        */
 } CompareAgg;
 
