@@ -2,7 +2,7 @@
  * and twice where a sweep may vary it), the cross product, its names and
  * trial indexes, seeds, validation by default, a trial bit for bit the
  * `train` command with its flags, an interrupted sweep resumed mid-run, a
- * rerun with a subset of the settings, --summarize, an unreadable member
+ * rerun with a subset of the settings, --summarize, --trial K tasks, an unreadable member
  * reported, and no choice made by a test figure. Small data (a synthetic
  * IDX set this file writes), 1-2 epochs. */
 #include <check.h>
@@ -605,6 +605,73 @@ START_TEST(test_no_choice_reads_test)
 }
 END_TEST
 
+/* --trial K, a job array's task: each trial run alone (in any order) gives
+ * the logs of the whole sweep, the manifest lists every trial after the
+ * first task, no task writes a summary, and --summarize then finds none
+ * missing; the CLI refuses --trial without --out, out of range, or with
+ * --list. */
+START_TEST(test_trial_tasks)
+{
+    char *dir = make_temp_dir(), a[700], b[700], p[1400], q[1400];
+    Dataset train = {0}, test = {0};
+    synthetic_dataset(&train, 300, 1);
+    synthetic_dataset(&test, 100, 2);
+    SweepSetting st[2];
+    mlp_setting(&st[0], "s0", 1e-3f, 1);
+    mlp_setting(&st[1], "s1", 2e-3f, 1);
+    int seeds[2] = {1, 2};
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    SweepSpec s = {.out = a, .settings = st, .nsettings = 2, .seeds = seeds, .nseeds = 2, .val = 25};
+    Err e;
+    SweepResult res;
+    ck_assert_int_eq(sweep_execute(&s, &train, &test, NULL, &res, &e), ST_OK);
+    sweep_result_free(&res);
+    s.out = b, s.has_trial = 1;
+    const int order[4] = {2, 0, 3, 1};
+    for (int i = 0; i < 4; i++) {
+        s.trial = order[i];
+        ck_assert_int_eq(sweep_execute(&s, &train, &test, NULL, &res, &e), ST_OK);
+        ck_assert_int_eq(res.sum.nsettings, 0); /* no summary from a task */
+        sweep_result_free(&res);
+        snprintf(p, sizeof p, "%s/summary.csv", b);
+        ck_assert(!file_exists(p));
+        snprintf(p, sizeof p, "%s/sweep.csv", b);
+        char *man = read_all_or_fail(p, NULL);
+        ck_assert_int_eq(count_of(man, "\n"), 5); /* the header and every trial, from the first task on */
+        free(man);
+    }
+    for (int k = 0; k < 4; k++) {
+        snprintf(p, sizeof p, "%s/s%d/seed%d/log.csv", a, k / 2, seeds[k % 2]);
+        snprintf(q, sizeof q, "%s/s%d/seed%d/log.csv", b, k / 2, seeds[k % 2]);
+        char *la = read_all_or_fail(p, NULL), *lb = read_all_or_fail(q, NULL);
+        csv_strip_seconds(la);
+        csv_strip_seconds(lb);
+        ck_assert_str_eq(la, lb);
+        free(la), free(lb);
+    }
+    s.trial = 4;
+    ck_assert_int_eq(sweep_execute(&s, &train, &test, NULL, &res, &e), ST_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(e.msg, "trials 0 to 3"));
+    ck_assert_int_eq(sweep_summarize(b, 0, 0, &res, &e), ST_OK);
+    ck_assert_int_eq(res.missing, 0);
+    ck_assert_int_eq(res.sum.nruns, 4);
+    sweep_result_free(&res);
+    char args[1200];
+    expect("sweep --dropout 0,0 --dropout 0.5,0.5 --trial 0", 2, "--trial 0 needs --out DIR");
+    snprintf(args, sizeof args, "sweep --dropout 0,0 --dropout 0.5,0.5 --seeds 1,2 --trial 4 --out %s/c", dir);
+    expect(args, 2, "--trial 4: this sweep has trials 0 to 3 (see --list)");
+    snprintf(args, sizeof args, "sweep --dropout 0,0 --trial 0 --list --out %s/c", dir);
+    expect(args, 2, "--trial and --list");
+    snprintf(p, sizeof p, "%s/c", dir);
+    ck_assert(!file_exists(p));
+    dataset_free(&train);
+    dataset_free(&test);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *sweeps_suite(void)
 {
     Suite *s = suite_create("sweeps");
@@ -616,6 +683,7 @@ Suite *sweeps_suite(void)
     tcase_add_test(tc, test_trial_is_train);
     tcase_add_test(tc, test_resume_mid_run);
     tcase_add_test(tc, test_subset_and_summarize);
+    tcase_add_test(tc, test_trial_tasks);
     tcase_add_test(tc, test_unreadable_member);
     tcase_add_test(tc, test_no_choice_reads_test);
     suite_add_tcase(s, tc);

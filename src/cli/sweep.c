@@ -19,7 +19,7 @@
 
 /* ---- the flags ---- */
 
-#define SWEEP_OWN 7
+#define SWEEP_OWN 8
 
 /* One flag of the table as the command line gives it. */
 typedef struct {
@@ -43,7 +43,8 @@ typedef struct {
     int ncopies;
     /* sweep's own flags */
     const char *out, *seeds, *summarize;
-    int repeats, logy, show_seeds, list;
+    int repeats, logy, show_seeds, list, trial;
+    int has_trial;                      /* --trial K given                        */
     ArgSpec own[SWEEP_OWN];
     /* what they make */
     SweepSetting settings[SWEEP_MAX_SETTINGS];
@@ -66,6 +67,8 @@ static void own_specs(SweepArgs *a)
         {"list", ARG_SWITCH, &a->list, 0, 0, NULL, "print the trials (index, setting, seed, folder) and exit", 0},
         {"summarize", ARG_STR, &a->summarize, 0, 0, "DIR",
          "rebuild DIR's summary and charts from its files (trains nothing)", 0},
+        {"trial", ARG_INT, &a->trial, 0, SWEEP_MAX_TRIALS - 1, "K",
+         "run only trial K of --list (a job array's task); needs --out; then --summarize OUT", 0},
     };
     memcpy(a->own, own, sizeof own);
 }
@@ -355,6 +358,7 @@ static Status make_seeds(SweepArgs *a, int seed_given, Err *e)
 static void print_help(SweepArgs *a)
 {
     printf("usage: fmnist sweep [training flags, some given several times] [--seeds S1,S2,..] [--out DIR]\n"
+           "       fmnist sweep [the same flags] --out DIR --trial K   (one run: a job array's task)\n"
            "       fmnist sweep --summarize DIR [--logy] [--show-seeds]\n\n"
            "Trains one model under several settings and seeds, and compares them. Every flag of\n"
            "`fmnist train` is taken; a flag given more than once is an axis, one value per\n"
@@ -368,6 +372,21 @@ static void print_help(SweepArgs *a)
            "one resumes from its model.fmw. OUT/sweep.csv lists every run planned in OUT.\n\n");
     args_print_help(a->table, a->ntable, stdout);
     args_print_help(a->own, SWEEP_OWN, stdout);
+}
+
+/* --trial K: one of the trials, into the folder every task shares. */
+static Status check_trial(SweepArgs *a, Err *e)
+{
+    a->has_trial = args_given(a->own, SWEEP_OWN, &a->trial);
+    if (!a->has_trial) return ST_OK;
+    if (!a->out)
+        return err_set(e, ST_ERR_ARG, "--trial %d needs --out DIR: every task of a job array writes into the same "
+                                      "sweep folder", a->trial);
+    if (a->list) return err_set(e, ST_ERR_ARG, "--trial and --list: give one");
+    int n = a->nsettings * a->nseeds;
+    if (a->trial >= n)
+        return err_set(e, ST_ERR_ARG, "--trial %d: this sweep has trials 0 to %d (see --list)", a->trial, n - 1);
+    return ST_OK;
 }
 
 /* -1 to go on, else the exit code (0 after --help). */
@@ -410,6 +429,7 @@ static int sweep_parse(int argc, char **argv, SweepArgs *a)
     if (!st && a->nsettings * a->nseeds > SWEEP_MAX_TRIALS)
         st = err_set(&e, ST_ERR_ARG, "%d settings x %d seeds = %d runs, more than %d", a->nsettings, a->nseeds,
                      a->nsettings * a->nseeds, SWEEP_MAX_TRIALS);
+    if (!st) st = check_trial(a, &e);
     return st ? cli_usage_error("sweep", &e) : -1;
 }
 
@@ -506,7 +526,7 @@ static void make_spec(SweepArgs *a, SweepJob *j)
     if (!a->out) cli_default_out_base("sweep", j->outbase, sizeof j->outbase);
     j->spec = (SweepSpec){.out = a->out ? a->out : j->outbase, .settings = a->settings, .nsettings = a->nsettings,
                           .seeds = a->seedv, .nseeds = a->nseeds, .val = a->first.val, .logy = a->logy,
-                          .show_seeds = a->show_seeds};
+                          .show_seeds = a->show_seeds, .has_trial = a->has_trial, .trial = a->trial};
 }
 
 /* The files, the data and the validation size; the default folder is made
@@ -613,6 +633,11 @@ static void print_header(const SweepArgs *a, const SweepJob *j)
                              emin == 1 ? "" : "s");
     else printf(") = %d runs of %d to %d epochs", sweep_ntrials(s), emin, emax);
     printf("; %d thread%s; writing %s\n", cli_max_threads(), cli_max_threads() == 1 ? "" : "s", s->out);
+    if (s->has_trial) {
+        int seed;
+        const SweepSetting *st = sweep_trial(s, s->trial, &seed);
+        printf("this task: trial %d of the %d (%s, seed %d) alone\n", s->trial, sweep_ntrials(s), st->label, seed);
+    }
     fflush(stdout);
 }
 
@@ -621,6 +646,7 @@ typedef struct {
     CliProgress pr;           /* first: the ctx of cli_on_batch and cli_on_epoch */
     SweepTrialState plan[SWEEP_MAX_TRIALS];
     int trained;              /* runs trained (or resumed) in this session       */
+    int one;                  /* --trial K: no plan, no estimate                 */
     double seconds;           /* and their time                                  */
 } SweepCtx;
 
@@ -628,6 +654,7 @@ static void on_plan(void *ctx, const SweepTrialState *states, int n)
 {
     SweepCtx *c = ctx;
     int count[3] = {0, 0, 0};
+    if (c->one) return; /* the other trials are other tasks' */
     for (int k = 0; k < n; k++) count[states[k]]++, c->plan[k] = states[k];
     if (count[SWEEP_TRIAL_RESUME] || count[SWEEP_TRIAL_FINISHED])
         printf("in this folder already: %d run%s finished (skipped), %d interrupted (resumed); %d to train\n",
@@ -652,7 +679,7 @@ static void on_trial(void *ctx, int k, int n, const SweepSetting *st, int seed, 
 static void on_trial_done(void *ctx, int k, int n, double seconds)
 {
     SweepCtx *c = ctx;
-    if (seconds <= 0) return;
+    if (seconds <= 0 || c->one) return;
     c->trained++;
     c->seconds += seconds;
     int left = 0;
@@ -701,6 +728,7 @@ static int sweep_go(const SweepArgs *a, SweepJob *j)
     Err e;
     if (!c) return cli_fail(err_set(&e, ST_ERR_NOMEM, "out of memory"), &e);
     c->pr = (CliProgress){.progress = !a->first.no_progress && isatty(STDERR_FILENO)};
+    c->one = j->spec.has_trial;
     SweepHooks hooks = {on_trial, on_plan, on_trial_done, c, {cli_on_batch, cli_on_epoch, c, &cli_signal, NULL}, on_trial_failed};
     SweepResult res;
     cli_catch_signals();
@@ -712,6 +740,13 @@ static int sweep_go(const SweepArgs *a, SweepJob *j)
         fprintf(stderr, "fmnist: %s; the run's model.fmw holds its position: run the same command again to resume "
                         "it (finished runs are skipped)\n", e.msg);
         return 128 + (int)cli_signal;
+    }
+    if (!st && j->spec.has_trial) {
+        char dir[FM_PATH_NAME + FM_NAME];
+        sweep_trial_dir(&j->spec, j->spec.trial, dir, sizeof dir, NULL);
+        printf("trial %d is in %s; once every trial is done, 'fmnist sweep --summarize %s' writes the summary and "
+               "charts\n", j->spec.trial, dir, j->spec.out);
+        return 0;
     }
     rc = st ? cli_fail(st, &e) : print_summary(j->spec.out, &res);
     sweep_result_free(&res);

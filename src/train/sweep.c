@@ -668,6 +668,7 @@ static Status check_all(const SweepSpec *s, const Manifest *m, const Dataset *tr
         }
         for (int j = 0; !r && j < s->nseeds; j++) {
             int k = i * s->nseeds + j, seed;
+            if (s->has_trial && k != s->trial) continue; /* another task's: it may be training now */
             sweep_trial_dir(s, k, dir, sizeof dir, &seed);
             RunSettings want;
             trial_want(s, st, seed, dir, train->n, &want);
@@ -679,7 +680,7 @@ static Status check_all(const SweepSpec *s, const Manifest *m, const Dataset *tr
         net_free(net);
         if (r) return r;
     }
-    for (int i = 0; i < m->n; i++) { /* the earlier sweeps' members: readable, or said */
+    for (int i = 0; !s->has_trial && i < m->n; i++) { /* the earlier sweeps' members: readable, or said */
         snprintf(dir, sizeof dir, "%s/%s/seed%d", s->out, m->rows[i].name, m->rows[i].seed);
         Member mb;
         Status r = member_state(dir, NULL, NULL, &mb, e);
@@ -778,6 +779,8 @@ Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *te
         return err_set(e, ST_ERR_ARG, "a sweep has 1 to %d settings and 1 to %d seeds, %d trials at most, not %d x %d",
                        SWEEP_MAX_SETTINGS, SWEEP_MAX_SEEDS, SWEEP_MAX_TRIALS, s->nsettings, s->nseeds);
     int n = sweep_ntrials(s);
+    if (s->has_trial && (s->trial < 0 || s->trial >= n))
+        return err_set(e, ST_ERR_ARG, "--trial %d: this sweep has trials 0 to %d (see --list)", s->trial, n - 1);
     SweepTrialState *states = calloc((size_t)n, sizeof *states);
     if (!states) return err_set(e, ST_ERR_NOMEM, "out of memory");
     Manifest m;
@@ -786,12 +789,14 @@ Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *te
     if (!st && h && h->on_plan) h->on_plan(h->ctx, states, n);
     if (!st) st = file_mkdirs(s->out, e);
     if (!st) st = manifest_merge(s, &m, e);
-    for (int k = 0; !st && k < n; k++)
+    for (int k = 0; !st && k < n; k++) {
+        if (s->has_trial && k != s->trial) continue;
         if ((st = trial_run(s, k, states[k], train, test, h, e)) == ST_ERR_DIVERGED) { /* the others go on */
             if (h && h->on_trial_failed) h->on_trial_failed(h->ctx, k, n, e);
             st = ST_OK;
         }
-    if (!st) st = summarize(s->out, &m, s->logy, s->show_seeds, res, e);
+    }
+    if (!st && !s->has_trial) st = summarize(s->out, &m, s->logy, s->show_seeds, res, e);
     manifest_free(&m);
     free(states);
     return st;

@@ -53,6 +53,11 @@ typedef struct {
     int val;                  /* validation images each trial holds out (0: none) */
     int logy;                 /* compare_loss.png on a log axis             */
     int show_seeds;           /* each seed's curve drawn thin too           */
+    /* One trial only (`--trial K`, a task of a job array): has_trial set,
+     * trial = K. Its folder alone is checked (the other tasks may be
+     * training theirs), the manifest gets the whole plan, and no summary is
+     * written (sweep_summarize, once every task is done). */
+    int has_trial, trial;
 } SweepSpec;
 
 /* The number of trials, and trial k's setting and seed. */
@@ -133,7 +138,7 @@ void sweep_result_free(SweepResult *r);
  * folder and the memory, creating nothing (an error names the setting or
  * folder); then writes the manifest and runs the trials in order; then
  * writes the summary and charts of every finished trial the manifest
- * lists, into *res (if not NULL; sweep_result_free it). Returns
+ * lists (not with has_trial: *res then stays empty), into *res (if not NULL; sweep_result_free it). Returns
  * ST_ERR_INTERRUPTED when hooks->run.stop was raised (the trial's
  * model.fmw holds its position; rerunning resumes it). */
 Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *test, const SweepHooks *h,
