@@ -720,7 +720,18 @@ static int print_summary(const char *out, const SweepResult *res)
     return 0;
 }
 
-/* Trains every trial, then prints the comparison. Returns the exit code. */
+/* --trial K done: where it is and what comes next. Returns the exit code. */
+static int print_trial_done(const SweepSpec *s)
+{
+    char dir[FM_PATH_NAME + FM_NAME];
+    sweep_trial_dir(s, s->trial, dir, sizeof dir, NULL);
+    printf("trial %d is in %s; once every trial is done, 'fmnist sweep --summarize %s' writes the summary and "
+           "charts\n", s->trial, dir, s->out);
+    return 0;
+}
+
+/* Trains every trial (or --trial K's), then prints the comparison. Returns
+ * the exit code. */
 static int sweep_go(const SweepArgs *a, SweepJob *j)
 {
     print_header(a, j);
@@ -741,14 +752,7 @@ static int sweep_go(const SweepArgs *a, SweepJob *j)
                         "it (finished runs are skipped)\n", e.msg);
         return 128 + (int)cli_signal;
     }
-    if (!st && j->spec.has_trial) {
-        char dir[FM_PATH_NAME + FM_NAME];
-        sweep_trial_dir(&j->spec, j->spec.trial, dir, sizeof dir, NULL);
-        printf("trial %d is in %s; once every trial is done, 'fmnist sweep --summarize %s' writes the summary and "
-               "charts\n", j->spec.trial, dir, j->spec.out);
-        return 0;
-    }
-    rc = st ? cli_fail(st, &e) : print_summary(j->spec.out, &res);
+    rc = st ? cli_fail(st, &e) : j->spec.has_trial ? print_trial_done(&j->spec) : print_summary(j->spec.out, &res);
     sweep_result_free(&res);
     return rc;
 }
