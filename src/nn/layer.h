@@ -65,6 +65,36 @@
 
 typedef enum { MODE_EVAL = 0, MODE_TRAIN = 1, MODE_MC = 2 } Mode;
 
+/* Micro-batches: what part of a global batch a forward/backward call holds.
+ *
+ * A training batch of batch_n samples is split into micro-batches of mb
+ * samples (the last may be shorter). Whatever a layer sums over samples
+ * (parameter gradients, batchnorm's statistics) it sums per micro-batch,
+ * each sum from 0, and adds the micro-batch sums in micro-batch order: the
+ * canonical order of util/team.h, the same whether one process holds the
+ * whole batch or ranks hold runs of its micro-batches. A call's x holds the
+ * micro-batches from the one that starts at sample `first` of the batch.
+ *  - Parameter gradients: micro-batch j of the call (j from 0) adds its sum
+ *    to dw + j*gstride and db + j*gstride: with gstride 0 all of them go
+ *    into dw, db in order (one process); with gstride the arena's size, each
+ *    into its own zeroed copy of the gradient arena (a rank's leaves, which
+ *    team_fold_floats adds in the canonical order).
+ *  - Batchnorm in MODE_TRAIN normalizes with the statistics of the whole
+ *    batch (batch_n samples; PyTorch's SyncBatchNorm): its per-micro-batch
+ *    sums of all ranks are added through team_fold_doubles.
+ *  - Dropout's masks and augmentation are keyed by the sample's index in
+ *    the batch (first + i), never by the rank.
+ * A layer called with l->part NULL (alone, as the tests build one, or
+ * MODE_EVAL/MODE_MC) treats the call as the whole batch in one micro-batch. */
+typedef struct Team Team; /* util/team.h */
+typedef struct {
+    int mb;             /* micro-batch samples, >= 1                       */
+    int batch_n;        /* samples in the whole batch                      */
+    int first;          /* index of x's first sample in it (a multiple of mb) */
+    size_t gstride;     /* floats between micro-batches' gradients; 0: all into dw, db */
+    const Team *team;   /* the ranks holding the other micro-batches; NULL: none */
+} BatchPart;
+
 typedef struct Layer Layer;
 typedef struct OnnxOut OnnxOut; /* nn/onnx.h */
 
@@ -159,6 +189,9 @@ struct Layer {
     float *ws;            /* scratch view (shared by all layers)          */
     int index;            /* position in the network, from 0             */
     uint64_t key;         /* dropout: the key of the last MODE_TRAIN forward */
+    const BatchPart *part;/* set by net_forward_part / net_backward_part for the
+                             call (NULL: the call is the whole batch, one
+                             micro-batch); see Micro-batches above          */
     /* Set by setup, for net_plan_fusion: */
     int is_pool2x2;       /* a 2x2 stride-2 max pool                      */
     int pool_recompute;   /* LAYER_FOLDS_POOL: with fuse_pool, y is not   */

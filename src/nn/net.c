@@ -285,8 +285,14 @@ void net_init(Net *net, uint64_t seed)
     for (int i = 0; i < net->nlayers; i++) net->layers[i].ops->init(&net->layers[i], &r);
 }
 
-const float *net_forward(Net *net, const float *x, int n, Mode mode, uint64_t key)
+static void set_part(Net *net, const BatchPart *p)
 {
+    for (int i = 0; i < net->nlayers; i++) net->layers[i].part = p;
+}
+
+const float *net_forward_part(Net *net, const float *x, int n, const BatchPart *p, Mode mode, uint64_t key)
+{
+    set_part(net, mode == MODE_TRAIN ? p : NULL);
     for (int i = 0; i < net->nlayers; i++) {
         Layer *l = &net->layers[i];
         if (!runs(net, i)) continue;
@@ -294,11 +300,18 @@ const float *net_forward(Net *net, const float *x, int n, Mode mode, uint64_t ke
         Mode m = mode != MODE_MC ? mode : l->nbuf ? MODE_EVAL : MODE_TRAIN;
         l->ops->forward(l, input_of(net, i, x), net->act[i], n, m, rng_mix64(key + (uint64_t)i));
     }
+    set_part(net, NULL);
     return input_of(net, net->nlayers, x);
 }
 
-void net_backward(Net *net, const float *x, const float *dlogits, int n)
+const float *net_forward(Net *net, const float *x, int n, Mode mode, uint64_t key)
 {
+    return net_forward_part(net, x, n, NULL, mode, key);
+}
+
+void net_backward_part(Net *net, const float *x, const float *dlogits, int n, const BatchPart *p)
+{
+    set_part(net, p);
     const float *dy = dlogits;
     for (int i = net->nlayers - 1; i >= 0; i--) {
         Layer *l = &net->layers[i];
@@ -310,6 +323,12 @@ void net_backward(Net *net, const float *x, const float *dlogits, int n)
         l->ops->backward(l, in, net->act[i], dy, dx, n);
         dy = dx;
     }
+    set_part(net, NULL);
+}
+
+void net_backward(Net *net, const float *x, const float *dlogits, int n)
+{
+    net_backward_part(net, x, dlogits, n, NULL);
 }
 
 void net_zero_grad(Net *net) { memset(net->grads, 0, net->nparams * sizeof(float)); }

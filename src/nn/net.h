@@ -84,6 +84,14 @@ const float *net_forward(Net *net, const float *x, int n, Mode mode, uint64_t ke
 /* Backpropagates dlogits through the last forward (which must have been
  * MODE_TRAIN with the same x), accumulating into net->grads. */
 void net_backward(Net *net, const float *x, const float *dlogits, int n);
+/* The same on x as part p of a batch (layer.h: Micro-batches): n samples,
+ * p->first .. p->first + n of the batch. Training goes through these (with
+ * p->mb the run's micro-batch); the backward's parameter gradients go to
+ * net->grads with p->gstride 0, or micro-batch j's to net->grads +
+ * j*p->gstride. net_forward and net_backward are these with the call as the
+ * whole batch in one micro-batch. */
+const float *net_forward_part(Net *net, const float *x, int n, const BatchPart *p, Mode mode, uint64_t key);
+void net_backward_part(Net *net, const float *x, const float *dlogits, int n, const BatchPart *p);
 void net_zero_grad(Net *net);
 
 /* Prints a summary (each layer, its output shape and parameter count, and

@@ -37,6 +37,16 @@ typedef struct {
     AugConfig aug;              /* training batches only (data/augment.h)   */
     LrSchedule lr;              /* the rate of each step (train/lrsched.h); its
                                    kind LRS_CONSTANT with no warm-up: opt.lr */
+    /* Micro-batches (nn/layer.h): every sum over a batch's samples is taken
+     * per micro-batch of this many samples and the sums added in order, so
+     * that ranks sharing a batch get the numbers one process gets. 0: the
+     * whole batch is one micro-batch. */
+    int micro_batch;
+    /* The ranks that share each batch (util/team.h): each computes a run of
+     * its micro-batches, and the evaluations are split over them too. NULL:
+     * one process. Every rank runs train_run with the same arguments; the
+     * hooks are called on rank 0 only (its status is every rank's). */
+    const Team *team;
 } TrainConfig;
 
 /* Validation's record: the lowest validation loss so far, the epoch that
