@@ -44,7 +44,7 @@ CLI_SRC  := $(sort $(wildcard src/cli/*.c)) src/main.c
 CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
 LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
-TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC)) $(BUILD)/tests/check_main.o $(BUILD)/tests/testutil.o
+TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC)) $(BUILD)/tests/check_main.o $(BUILD)/tests/testutil.o $(BUILD)/tests/team_threads.o
 SUITES   := $(patsubst tests/test_%.c,%,$(TEST_SRC))
 
 BIN ?= fmnist$(if $(filter 1,$(SAN)),-san)$(if $(strip $(OMP)),,-serial)
