@@ -871,7 +871,7 @@ int cmd_sweep(int argc, char **argv)
 {
     SweepArgs *a = calloc(1, sizeof *a);
     SweepJob *j = calloc(1, sizeof *j);
-    const Team *team = NULL; /* TODO(lead): cli_team() (cli/mpi.c) once merged */
+    const Team *team = cli_team();
     Err e;
     int rc = !a || !j ? cli_fail(err_set(&e, ST_ERR_NOMEM, "out of memory"), &e) : sweep_parse(argc, argv, a);
     if (rc < 0 && a->summarize) rc = team_rc(team, team_rank(team) ? 0 : sweep_resummarize(a));
