@@ -1,6 +1,7 @@
 /* augment.c - crop, flip, erase (see augment.h).
  *
- * Sample i's draws are rng_hash_uniform(key, 32*i + k), k a fixed slot per
+ * Sample i's draws (i its index in the whole batch: first + its index in x)
+ * are rng_hash_uniform(key, 32*i + k), k a fixed slot per
  * draw, so nothing depends on the order samples are processed in. Serial:
  * a batch is 100k pixels moved once, next to a forward pass of millions. */
 #include "data/augment.h"
@@ -50,11 +51,12 @@ uint64_t aug_key(uint64_t seed, uint64_t step) { return rng_mix64(rng_mix64(seed
 /* The draw of slot k (< 32) of sample i, uniform in [0, 1). */
 static float draw(uint64_t key, int i, int k) { return rng_hash_uniform(key, 32 * (uint64_t)i + (uint64_t)k); }
 
-void aug_apply(const AugConfig *a, float *x, int n, int h, int w, float black, uint64_t key)
+void aug_apply(const AugConfig *a, float *x, int n, int first, int h, int w, float black, uint64_t key)
 {
     size_t hw = (size_t)h * w;
-    for (int i = 0; i < n; i++) {
-        float *im = x + (size_t)i * hw;
+    for (int k = 0; k < n; k++) {
+        float *im = x + (size_t)k * hw;
+        const int i = first + k; /* the sample's index in the batch: its draws */
         if (a->crop > 0) {
             /* out(y, x) = in(y + dy, x + dx), black outside: the window at
              * (P + dy, P + dx) of the image padded by P. In place: walk in the

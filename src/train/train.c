@@ -250,7 +250,7 @@ static Status train_batch(Trainer *t, Err *e)
     int n = t->train->n - start < cfg->batch ? t->train->n - start : cfg->batch;
     dataset_batch(t->train, b->idx + start, n, net->spec.mean, net->spec.std, b->x, b->labels);
     if (aug_active(&cfg->aug)) /* keyed by (seed, step): the same whatever the threads */
-        aug_apply(&cfg->aug, b->x, n, t->train->h, t->train->w, -net->spec.mean / net->spec.std,
+        aug_apply(&cfg->aug, b->x, n, 0, t->train->h, t->train->w, -net->spec.mean / net->spec.std,
                   aug_key(cfg->seed, t->step));
     net_zero_grad(net);
     const float *z = net_forward(net, b->x, n, MODE_TRAIN, train_step_key(cfg->seed, t->step++));
