@@ -226,12 +226,32 @@ static int split_step(int n, int max, int unit)
     return (step + unit - 1) / unit * unit;
 }
 
+/* One mr x nr tile of C (c, rows ldc apart) from a block of kc taps (ap,
+ * bp packed) made of whole micro-batches of mb: micro-batch j of the block,
+ * summed from 0, is added to c + j*cstride (ADD_TO_C). The tile of C stays
+ * in cache from one micro-batch to the next. A ragged tile runs on edge. */
+static void tile_micro_batches(int kc, int mb, const float *ap, const float *bp, float *c, ptrdiff_t ldc,
+                               ptrdiff_t cstride, int mr, int nr, float *edge)
+{
+    for (int k0 = 0; k0 < kc; k0 += mb, c += cstride) {
+        const int kn = kc - k0 < mb ? kc - k0 : mb;
+        const float *a = ap + (ptrdiff_t)k0 * MR, *b = bp + (ptrdiff_t)k0 * NR;
+        if (mr == MR && nr == NR) {
+            micro_kernel(kn, a, b, c, ldc, ADD_TO_C);
+            continue;
+        }
+        for (int i = 0; i < mr; i++) memcpy(edge + i * NR, c + i * ldc, sizeof(float) * nr);
+        micro_kernel(kn, a, b, edge, NR, ADD_TO_C);
+        for (int i = 0; i < mr; i++) memcpy(c + i * ldc, edge + i * NR, sizeof(float) * nr);
+    }
+}
+
 /* Computes rows [m0,m1) x columns [n0,n1) of C (g->c, [M][N] rows ldc
  * apart) from op(A) and op(B) as g describes them; the calling thread owns
  * those elements. Blocks of NC columns x KC taps of B and MC rows of A are
  * packed on the stack, then run through the micro-kernel tile by tile. With
- * micro-batches (g->mb > 0) the taps' blocks are the micro-batches, block j
- * added from 0 to C + j*cstride (ADD_TO_C). */
+ * micro-batches (g->mb > 0) the blocks of taps hold whole micro-batches,
+ * each tile running through them one by one (tile_micro_batches). */
 static void gemm_tile(const GemmArgs *g, int m0, int m1, int n0, int n1)
 {
     _Alignas(64) float bpack[KC * NC];
@@ -246,14 +266,16 @@ static void gemm_tile(const GemmArgs *g, int m0, int m1, int n0, int n1)
             for (int j = n0; j < n1; j++) g->c[i * g->ldc + j] *= g->beta;
 
     const int nc_step = split_step(n1 - n0, NC, NR);
-    const int kc_step = g->mb > 0 ? (g->mb < KC ? g->mb : KC) : split_step(K, KC, 1);
+    /* micro-batches: blocks of whole micro-batches (mb <= KC), run one by one
+     * in the tile loop (tile_micro_batches) */
+    const int mb_block = g->mb > 0 ? KC / g->mb * g->mb : 0;
+    const int kc_step = g->mb > 0 ? (K < mb_block ? K : mb_block) : split_step(K, KC, 1);
     const int mc_step = split_step(m1 - m0, MC_MAX, MR);
     for (int jc = n0; jc < n1; jc += nc_step) {
         const int nc = n1 - jc < nc_step ? n1 - jc : nc_step;
         int kc;
         for (int pc = 0; pc < K; pc += kc) {
             kc = K - pc < kc_step ? K - pc : kc_step;
-            if (g->mb > 0 && kc > g->mb - pc % g->mb) kc = g->mb - pc % g->mb; /* within one micro-batch */
             const int mode = g->mb > 0 ? ADD_TO_C : pc > 0 || g->beta != 0.0f ? START_C : START_ZERO;
             float *cb = g->c + (g->mb > 0 ? (ptrdiff_t)(pc / g->mb) * g->cstride : 0);
             gemm_pack(bpack, g->b + jc * g->b_js + pc * g->b_ks, g->b_js, g->b_ks, nc, kc, NR);
@@ -267,6 +289,10 @@ static void gemm_tile(const GemmArgs *g, int m0, int m1, int n0, int n1)
                         float *c = cb + (ic + ir) * g->ldc + jc + jr;
                         const float *ap = apack + (ptrdiff_t)ir * kc;
                         const float *bp = bpack + (ptrdiff_t)jr * kc;
+                        if (g->mb > 0) {
+                            tile_micro_batches(kc, g->mb, ap, bp, c, g->ldc, g->cstride, mr, nr, edge);
+                            continue;
+                        }
                         if (mr == MR && nr == NR) {
                             micro_kernel(kc, ap, bp, c, g->ldc, mode);
                             continue;
@@ -362,6 +388,7 @@ void gemm_tn(int M, int N, int K, const float *A, int lda, const float *B, int l
 void gemm_tn_mb(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, int mb,
                 size_t cstride)
 {
-    const GemmArgs g = {M, N, K, A, 1, lda, B, 1, ldb, 1.0f, C, ldc, mb > 0 ? mb : 1, (ptrdiff_t)cstride};
+    mb = mb < 1 ? 1 : mb > GEMM_MB_MAX ? GEMM_MB_MAX : mb;
+    const GemmArgs g = {M, N, K, A, 1, lda, B, 1, ldb, 1.0f, C, ldc, mb, (ptrdiff_t)cstride};
     gemm_run(&g);
 }

@@ -34,8 +34,8 @@ void gemm_tn(int M, int N, int K, const float *A, int lda, const float *B, int l
  * With cstride 0 all micro-batches go into C in order; with cstride the
  * size of a gradient arena, each into its own copy (nn/layer.h's
  * micro-batches). On a zeroed C with mb >= K this is gemm_tn with beta 1.
- * 1 <= mb <= GEMM_MB_MAX: a longer micro-batch is added in blocks of at
- * most GEMM_MB_MAX taps (so its sum is not added once). */
+ * 1 <= mb <= GEMM_MB_MAX (a larger mb counts as GEMM_MB_MAX: a micro-batch
+ * is summed in one block of the product). */
 #define GEMM_MB_MAX 288
 void gemm_tn_mb(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, int mb,
                 size_t cstride);
