@@ -64,19 +64,6 @@ static Net *build(int m, int max_batch)
     return net;
 }
 
-/* Points every layer's gradient views at arena g (nparams floats, or more:
- * the leaves of micro-batches gstride = nparams apart) instead of
- * net->grads. */
-static void point_grads(Net *net, float *g)
-{
-    for (int i = 0; i < net->nlayers; i++) {
-        Layer *l = &net->layers[i];
-        if (l->dw) l->dw = g + (l->dw - net->grads);
-        if (l->db) l->db = g + (l->db - net->grads);
-    }
-    net->grads = g;
-}
-
 /* One batch's input and logits' gradient. */
 typedef struct {
     int model, n, mb;
@@ -141,13 +128,13 @@ static Result run_leaves(const Batch *b)
     ck_assert_ptr_nonnull(net);
     const int k = (b->n + b->mb - 1) / b->mb;
     const size_t np = net->nparams;
-    float *own = net->grads, *leaves = calloc((size_t)k * np, sizeof(float));
+    float *leaves = calloc((size_t)k * np, sizeof(float));
     ck_assert_ptr_nonnull(leaves);
-    point_grads(net, leaves);
+    net_point_grads(net, leaves);
     const BatchPart p = {b->mb, b->n, 0, np, NULL};
     const float *z = net_forward_part(net, b->x, b->n, &p, MODE_TRAIN, KEY);
     net_backward_part(net, b->x, b->dl, b->n, &p);
-    point_grads(net, own);
+    net_point_grads(net, NULL);
     net_zero_grad(net);
     team_fold_floats(NULL, net->grads, leaves, k, np, np);
     Result r = result_of(net, z, b->n);
@@ -228,16 +215,16 @@ static void rank_run(const Team *t, void *arg, int rank)
     team_share(k, rank, t->size, &j0, &j1);
     const int s0 = j0 * b->mb, s1 = j1 * b->mb < b->n ? j1 * b->mb : b->n, n = s1 > s0 ? s1 - s0 : 0;
     const size_t np = net ? net->nparams : 0;
-    float *own = net ? net->grads : NULL, *leaves = calloc((size_t)(j1 > j0 ? j1 - j0 : 1) * (np ? np : 1), sizeof(float));
+    float *leaves = calloc((size_t)(j1 > j0 ? j1 - j0 : 1) * (np ? np : 1), sizeof(float));
     /* a rank that failed still takes part in the collectives? it cannot: fail loudly */
     if (!net || !leaves) abort();
-    point_grads(net, leaves);
+    net_point_grads(net, leaves);
     const BatchPart p = {b->mb, b->n, s0, np, t};
     const float *x = b->x + (size_t)s0 * b->in;
     const float *z = net_forward_part(net, x, n, &p, MODE_TRAIN, KEY);
     memcpy(a->logits + (size_t)s0 * (size_t)b->ncls, z, (size_t)n * (size_t)b->ncls * sizeof(float));
     net_backward_part(net, x, b->dl + (size_t)s0 * (size_t)b->ncls, n, &p);
-    point_grads(net, own);
+    net_point_grads(net, NULL);
     net_zero_grad(net);
     team_fold_floats(t, net->grads, leaves, j1 - j0, np, np);
     a->r[rank] = result_of(net, z, 0);

@@ -94,7 +94,8 @@ typedef enum { MODE_EVAL = 0, MODE_TRAIN = 1, MODE_MC = 2 } Mode;
  *  - every rank calls forward and backward for every batch, with n == 0 if
  *    its share is empty (batchnorm's folds are collective);
  *  - with gstride > 0, the gradient views (dw, db) point into an arena that
- *    holds one gradient arena per micro-batch of the call. */
+ *    holds one gradient arena per micro-batch of the call (net_point_grads:
+ *    net->grads holds one). */
 typedef struct Team Team; /* util/team.h */
 typedef struct {
     int mb;             /* micro-batch samples, >= 1                       */
