@@ -1,7 +1,6 @@
 /* augment.c - crop, flip, erase (see augment.h).
  *
- * Sample i's draws (i its index in the whole batch: first + its index in x)
- * are rng_hash_uniform(key, 32*i + k), k a fixed slot per
+ * Sample i's draws are rng_hash_uniform(key, 32*i + k), k a fixed slot per
  * draw, so nothing depends on the order samples are processed in. Serial:
  * a batch is 100k pixels moved once, next to a forward pass of millions. */
 #include "data/augment.h"
@@ -54,9 +53,9 @@ static float draw(uint64_t key, int i, int k) { return rng_hash_uniform(key, 32 
 void aug_apply(const AugConfig *a, float *x, int n, int first, int h, int w, float black, uint64_t key)
 {
     size_t hw = (size_t)h * w;
-    for (int k = 0; k < n; k++) {
-        float *im = x + (size_t)k * hw;
-        const int i = first + k; /* the sample's index in the batch: its draws */
+    for (int s = 0; s < n; s++) {
+        float *im = x + (size_t)s * hw;
+        const int i = first + s; /* the draws' index: the place in the batch */
         if (a->crop > 0) {
             /* out(y, x) = in(y + dy, x + dx), black outside: the window at
              * (P + dy, P + dx) of the image padded by P. In place: walk in the
