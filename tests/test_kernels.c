@@ -41,7 +41,7 @@ static void run_all(size_t n, const float *x, const float *dy, float *out)
 {
     ew_relu(n, x, out);
     ew_relu_backward(n, x, dy, out + n);
-    ew_dropout(n, x, out + 2 * n, 0x1234abcdULL, 0.3f, 1.0f / 0.7f);
+    ew_dropout(n, x, out + 2 * n, 0x1234abcdULL, 0, 0.3f, 1.0f / 0.7f);
     memcpy(out + 3 * n, x, n * sizeof *out);
     /* (rows, cols, inner) with rows*cols*inner == n where possible */
     const size_t cols = n % 7 == 0 ? 7 : 1, inner = n >= 1000 ? (n / cols) % 5 == 0 ? 5 : 1 : 1;

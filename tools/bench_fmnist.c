@@ -157,7 +157,7 @@ static void run_conv(void *p)
     if (!c->back)
         conv_forward(&c->g, c->oc, c->x, c->w, c->b, c->n, NULL, c->y, c->ws);
     else
-        conv_backward(&c->g, c->oc, c->x, c->w, c->b, c->y, NULL, c->dy, c->n, c->need_dx ? c->dx : NULL, c->dw, c->db, c->ws);
+        conv_backward(&c->g, c->oc, c->x, c->w, c->b, c->y, NULL, c->dy, c->n, c->need_dx ? c->dx : NULL, c->dw, c->db, 0, 0, c->ws);
 }
 
 static void bench_conv(const char *what, int cin, int hw, int oc, int n, int need_dx)

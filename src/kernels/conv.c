@@ -150,13 +150,16 @@ static float plane_sum4(const float *v, int len)
  * im2col(x_s) in the thread's slot; part_c [OC, K] += dy_s col^T and part_c's
  * db [OC] += the sums of dy_s (in double within a sample); then col = w^T
  * dy_s and dx_s = col2im(col). The parts (after the n*K*P floats of slots)
- * are added to dw, db in chunk order: the same sums for any team. */
+ * are added to dw, db in chunk order (conv_fold_parts: per micro-batch of
+ * mb samples, into dw + j*gstride): the same sums for any team. */
 static void im2col_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *y,
-                            const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db, float *ws)
+                            const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db, int mb,
+                            size_t gstride, float *ws)
 {
     const float *y_relu = f && f->relu ? y : NULL; /* no recomputing on this path */
     const int pooled = y_relu && f->pool;
-    const int K = g->c * g->kh * g->kw, P = g->oh * g->ow, m = CONV_CHUNK, nch = (n + m - 1) / m;
+    const ConvChunks ck = conv_chunks(n, mb);
+    const int K = g->c * g->kh * g->kw, P = g->oh * g->ow, nch = ck.nch;
     const size_t img = (size_t)g->c * (size_t)g->h * (size_t)g->w, oimg = (size_t)oc * (size_t)P;
     const size_t nw = (size_t)oc * (size_t)K, np = nw + (size_t)oc;
     const size_t dyimg = (size_t)oc * (size_t)(g->oh / 2) * (size_t)(g->ow / 2); /* pooled dy, per sample */
@@ -170,9 +173,10 @@ static void im2col_backward(const ConvGeom *g, int oc, const float *x, const flo
 #pragma omp for schedule(dynamic, 1)
         for (int c = 0; c < nch; c++) {
             float *pw = part + (size_t)c * np, *pb = pw + nw;
-            const int s1 = (c + 1) * m < n ? (c + 1) * m : n;
-            for (int s = c * m; s < s1; s++) {
-                const int first = s == c * m; /* overwrites the chunk's part */
+            int s0, s1;
+            conv_chunk_samples(&ck, c, &s0, &s1);
+            for (int s = s0; s < s1; s++) {
+                const int first = s == s0; /* overwrites the chunk's part */
                 const float *dys = dy + (size_t)s * oimg;
                 if (y_relu) {
                     pool_relu_grad(y_relu + (size_t)s * oimg, dy + (size_t)s * (pooled ? dyimg : oimg), pooled, oc,
@@ -192,18 +196,15 @@ static void im2col_backward(const ConvGeom *g, int oc, const float *x, const flo
             }
         }
 #pragma omp for schedule(static)
-        for (size_t i = 0; i < np; i++) {
-            float *dst = i < nw ? dw + i : db + (i - nw);
-            float acc = *dst;
-            for (int c = 0; c < nch; c++) acc += part[(size_t)c * np + i];
-            *dst = acc;
-        }
+        for (size_t i = 0; i < np; i++)
+            conv_fold_parts(&ck, part + i, np, i < nw ? dw + i : db + (i - nw), gstride);
     }
 }
 
 void conv_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
                   const ConvFuse *f, float *y, float *ws)
 {
+    if (n <= 0) return;
     if (conv_direct_ok(g))
         conv_direct_forward(g, oc, x, w, b, n, f, y, ws);
     else
@@ -211,10 +212,12 @@ void conv_forward(const ConvGeom *g, int oc, const float *x, const float *w, con
 }
 
 void conv_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, const float *y,
-                   const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db, float *ws)
+                   const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db, int mb,
+                   size_t gstride, float *ws)
 {
+    if (n <= 0) return;
     if (conv_direct_ok(g))
-        conv_direct_backward(g, oc, x, w, b, y, f, dy, n, dx, dw, db, ws);
+        conv_direct_backward(g, oc, x, w, b, y, f, dy, n, dx, dw, db, mb, gstride, ws);
     else
-        im2col_backward(g, oc, x, w, y, f, dy, n, dx, dw, db, ws);
+        im2col_backward(g, oc, x, w, y, f, dy, n, dx, dw, db, mb, gstride, ws);
 }

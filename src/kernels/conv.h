@@ -43,6 +43,10 @@ void conv_forward(const ConvGeom *g, int oc, const float *x, const float *w, con
  * db += the sum of dy over samples and positions (in a fixed order, chunk by
  * chunk), and dx = col2im(w^T dy_s). With f, dy is first taken back through
  * the fused relu (and pool). Parallel over chunks of CONV_CHUNK samples.
+ * Micro-batches (nn/layer.h) of mb samples (mb <= 0 or >= n: one): the
+ * chunks never straddle one (conv_chunks), and micro-batch j's dW and db,
+ * summed from 0, are added once to dw + j*gstride, db + j*gstride. n == 0
+ * does nothing.
  *   g, oc, w, b, f, n  as given to conv_forward
  *   x   is (n, C, H, W), the forward's input
  *   y   is (n, OC, OH, OW), the forward's output (unread, and may be NULL, if recomputed)
@@ -51,8 +55,10 @@ void conv_forward(const ConvGeom *g, int oc, const float *x, const float *w, con
  *   dx  is (n, C, H, W), OVERWRITTEN; NULL: not computed
  *   dw  is (OC, C, KH, KW), ACCUMULATED (+=)
  *   db  is (OC), ACCUMULATED (+=)
+ *   mb, gstride  the micro-batches (above)
  *   ws  is the scratch, as for conv_forward */
 void conv_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, const float *y,
-                   const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db, float *ws);
+                   const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db, int mb,
+                   size_t gstride, float *ws);
 
 #endif

@@ -356,6 +356,7 @@ typedef struct {
     int relu, pooled, recompute; /* the fusions; recompute: y was not stored */
     const float *x, *b, *y, *dy;
     float *dx;
+    ConvChunks ck;      /* the chunks (micro-batches)                          */
     const float *wpack; /* w packed for tile_conv, to recompute y (recompute only) */
     const float *wflip; /* the flipped weights of dX's convolution (dx only)      */
 } Backward;
@@ -446,7 +447,8 @@ static void backward_chunk(const Backward *bw, const Slot *sl, int c, float *par
 {
     const ConvGeom *g = bw->g;
     const size_t img = (size_t)g->c * (size_t)g->h * (size_t)g->w;
-    const int s0 = c * CONV_CHUNK, s1 = s0 + CONV_CHUNK < bw->n ? s0 + CONV_CHUNK : bw->n;
+    int s0, s1;
+    conv_chunk_samples(&bw->ck, c, &s0, &s1);
     for (int s = s0; s < s1; s++) {
         const int first = s == s0;
         pad_copy(&bw->d.xpad, bw->x + (size_t)s * img, g->h, g->w, sl->xpad);
@@ -459,20 +461,21 @@ static void backward_chunk(const Backward *bw, const Slot *sl, int c, float *par
 
 /* conv_backward for the direct path (conv.h gives the arguments' shapes).
  * The weights are packed once (flipped for dX; as forward's to recompute y);
- * each chunk of CONV_CHUNK samples is one task summing its own dW^T, db
- * part; the parts are added to dw, db in chunk order, so the sums are the
- * same for any team. */
+ * each chunk of CONV_CHUNK samples (within a micro-batch: conv_chunks) is
+ * one task summing its own dW^T, db part; the parts are added to dw, db in
+ * chunk order (conv_fold_parts), so the sums are the same for any team. */
 void conv_direct_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b,
                           const float *y, const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db,
-                          float *ws)
+                          int mb, size_t gstride, float *ws)
 {
     const Dims d = dims(g, oc);
-    const int nch = (n + CONV_CHUNK - 1) / CONV_CHUNK;
+    const ConvChunks ck = conv_chunks(n, mb);
+    const int nch = ck.nch;
     const size_t nw = (size_t)oc * d.K;
     const int relu = f && f->relu, pooled = relu && f->pool;
     float *wflip = ws, *wpack = wflip + up((size_t)g->c, TR) * d.K_flip, *parts = wpack + up((size_t)oc, TR) * d.K;
     float *slots = parts + (size_t)nch * d.part;
-    const Backward bw = {g, d, oc, n, relu, pooled, pooled && conv_recomputes(g), x, b, y, dy, dx, wpack, wflip};
+    const Backward bw = {g, d, oc, n, relu, pooled, pooled && conv_recomputes(g), x, b, y, dy, dx, ck, wpack, wflip};
     if (bw.recompute) pack_weights(w, oc, d.K, wpack);
     if (dx) flip_weights(g, oc, w, wflip);
     const int nt = max_threads() < nch ? max_threads() : nch;
@@ -484,14 +487,12 @@ void conv_direct_backward(const ConvGeom *g, int oc, const float *x, const float
         memset(sl.xpad, 0, (d.xpad.size + d.dypad.size) * sizeof *sl.xpad);
 #pragma omp for schedule(dynamic, 1)
         for (int c = 0; c < nch; c++) backward_chunk(&bw, &sl, c, parts + (size_t)c * d.part);
-        /* dw (OC, K) and db (OC) += the parts, transposed back, in chunk order */
+        /* dw (OC, K) and db (OC) += the parts, transposed back, in chunk order
+         * (per micro-batch: conv_fold_parts) */
 #pragma omp for schedule(static)
         for (size_t i = 0; i < nw + (size_t)oc; i++) {
-            float *dst = i < nw ? dw + i : db + (i - nw);
             const size_t src = i < nw ? (i % d.K) * d.OC_tiled + i / d.K : d.K_tiled * d.OC_tiled + (i - nw);
-            float acc = *dst;
-            for (int c = 0; c < nch; c++) acc += parts[(size_t)c * d.part + src];
-            *dst = acc;
+            conv_fold_parts(&ck, parts + src, d.part, i < nw ? dw + i : db + (i - nw), gstride);
         }
     }
 }

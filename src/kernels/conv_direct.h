@@ -36,6 +36,6 @@ void conv_direct_forward(const ConvGeom *g, int oc, const float *x, const float 
                          const ConvFuse *f, float *y, float *ws);
 void conv_direct_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b,
                           const float *y, const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db,
-                          float *ws);
+                          int mb, size_t gstride, float *ws);
 
 #endif

@@ -54,11 +54,12 @@ void ew_relu_backward(size_t n, const float *restrict x, const float *restrict d
 
 /* The hash costs ~10 integer multiplies per element: parallel from fewer
  * elements than the plain passes. */
-void ew_dropout(size_t n, const float *restrict x, float *restrict y, uint64_t key, float p, float scale)
+void ew_dropout(size_t n, const float *restrict x, float *restrict y, uint64_t key, uint64_t offset, float p,
+                float scale)
 {
     long len = (long)n;
 #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN / 4)
-    for (long i = 0; i < len; i++) y[i] = rng_hash_uniform(key, (uint64_t)i) >= p ? x[i] * scale : 0.0f;
+    for (long i = 0; i < len; i++) y[i] = rng_hash_uniform(key, offset + (uint64_t)i) >= p ? x[i] * scale : 0.0f;
 }
 
 void ew_add_bias(size_t rows, size_t cols, size_t inner, float *restrict y, const float *restrict b)

@@ -23,15 +23,16 @@ void ew_adam(size_t n, float *w, const float *g, float *m, float *v, float l2, f
  *
  * ew_relu:          y[i] = x[i] > 0 ? x[i] : 0
  * ew_relu_backward: dx[i] = x[i] > 0 ? dy[i] : 0
- * ew_dropout:       y[i] = rng_hash_uniform(key, i) >= p ? x[i] * scale : 0
- *                   (forward on x, or backward on dy: the mask is recomputed)
+ * ew_dropout:       y[i] = rng_hash_uniform(key, offset + i) >= p ? x[i] * scale : 0
+ *                   (forward on x, or backward on dy: the mask is recomputed;
+ *                   offset: x's first element's index in the whole batch)
  * ew_add_bias:      y is (rows, cols, inner): y[(r*cols + j)*inner + q] += b[j]
  *                   (dense: inner = 1; conv: inner = OH*OW)
  * ew_add_bias_relu: y is (rows, cols): y[r*cols + j] = max(y[r*cols + j] + b[j], 0),
  *                   as ew_add_bias then ew_relu in one pass */
 void ew_relu(size_t n, const float *x, float *y);
 void ew_relu_backward(size_t n, const float *x, const float *dy, float *dx);
-void ew_dropout(size_t n, const float *x, float *y, uint64_t key, float p, float scale);
+void ew_dropout(size_t n, const float *x, float *y, uint64_t key, uint64_t offset, float p, float scale);
 void ew_add_bias(size_t rows, size_t cols, size_t inner, float *y, const float *b);
 void ew_add_bias_relu(size_t rows, size_t cols, float *y, const float *b);
 

@@ -23,7 +23,7 @@
  * KC = 288 keeps a conv's whole im2col row (9*32) in one block so C is read
  * and written once. Blocks live on the stack: A is MC_MAX x KC (216 KiB), B is
  * KC x NC (288 KiB). NC and MC_MAX must be multiples of NR and MR. */
-enum { MR = 12, NR = 32, KC = 288, NC = 256, MC_MAX = 192 };
+enum { MR = 12, NR = 32, KC = GEMM_MB_MAX, NC = 256, MC_MAX = 192 };
 
 /* Element (i,k) of op(A) is a[i*a_is + k*a_ks]; element (k,j) of op(B) is
  * b[j*b_js + k*b_ks]. nn: A(lda,1) B(1,ldb); nt: A(lda,1) B(ldb,1); tn: A(1,lda) B(1,ldb). */
@@ -36,7 +36,12 @@ typedef struct {
     float beta;
     float *c;
     ptrdiff_t ldc;
+    int mb;             /* > 0: micro-batches of mb taps (gemm_tn_mb); 0: one sum */
+    ptrdiff_t cstride;  /* gemm_tn_mb: floats between micro-batch j's C and j+1's */
 } GemmArgs;
+
+/* How the micro-kernel starts and ends each element's chain. */
+enum { START_ZERO = 0, START_C = 1, ADD_TO_C = 2 };
 
 #ifdef __AVX512F__
 /* gemm_pack when xs == 1: contiguous along the width (tn's A, nn/tn's B).
@@ -147,19 +152,21 @@ void gemm_pack(float *restrict dst, const float *restrict src, ptrdiff_t xs, ptr
     }
 }
 
-/* c = (load ? c : 0) + ap^T bp. Each element is one chain c = fma(a_k, b_k, c)
- * for k ascending, so the result does not depend on blocking or threads.
+/* START_ZERO: c = ap^T bp; START_C: c = the chain continued from c;
+ * ADD_TO_C: c = c + (ap^T bp, from 0): the block's sum added once. Each
+ * element's sum is one chain acc = fma(a_k, b_k, acc) for k ascending, so
+ * the result does not depend on blocking or threads.
  *   ap  is [kc][MR]: a packed panel of A
  *   bp  is [kc][NR]: a packed panel of B (64-byte aligned)
  *   c   is [MR][NR], rows ldc apart */
 static void micro_kernel(int kc, const float *restrict ap, const float *restrict bp,
-                         float *restrict c, ptrdiff_t ldc, int load)
+                         float *restrict c, ptrdiff_t ldc, int mode)
 {
 #ifdef __AVX512F__
     __m512 acc[MR][2];
 #pragma GCC unroll 12
     for (int i = 0; i < MR; i++) {
-        if (load) {
+        if (mode == START_C) {
             acc[i][0] = _mm512_loadu_ps(c + i * ldc);
             acc[i][1] = _mm512_loadu_ps(c + i * ldc + 16);
         } else {
@@ -179,6 +186,13 @@ static void micro_kernel(int kc, const float *restrict ap, const float *restrict
         ap += MR;
         bp += NR;
     }
+    if (mode == ADD_TO_C) {
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++) {
+            acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(c + i * ldc), acc[i][0]);
+            acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(c + i * ldc + 16), acc[i][1]);
+        }
+    }
 #pragma GCC unroll 12
     for (int i = 0; i < MR; i++) {
         _mm512_storeu_ps(c + i * ldc, acc[i][0]);
@@ -189,7 +203,7 @@ static void micro_kernel(int kc, const float *restrict ap, const float *restrict
      * contraction), still one fixed order per element. */
     float acc[MR][NR];
     for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NR; j++) acc[i][j] = load ? c[i * ldc + j] : 0.0f;
+        for (int j = 0; j < NR; j++) acc[i][j] = mode == START_C ? c[i * ldc + j] : 0.0f;
     for (int k = 0; k < kc; k++) {
         for (int i = 0; i < MR; i++) {
             const float a = ap[i];
@@ -199,7 +213,7 @@ static void micro_kernel(int kc, const float *restrict ap, const float *restrict
         bp += NR;
     }
     for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NR; j++) c[i * ldc + j] = acc[i][j];
+        for (int j = 0; j < NR; j++) c[i * ldc + j] = mode == ADD_TO_C ? c[i * ldc + j] + acc[i][j] : acc[i][j];
 #endif
 }
 
@@ -212,10 +226,32 @@ static int split_step(int n, int max, int unit)
     return (step + unit - 1) / unit * unit;
 }
 
+/* One mr x nr tile of C (c, rows ldc apart) from a block of kc taps (ap,
+ * bp packed) made of whole micro-batches of mb: micro-batch j of the block,
+ * summed from 0, is added to c + j*cstride (ADD_TO_C). The tile of C stays
+ * in cache from one micro-batch to the next. A ragged tile runs on edge. */
+static void tile_micro_batches(int kc, int mb, const float *ap, const float *bp, float *c, ptrdiff_t ldc,
+                               ptrdiff_t cstride, int mr, int nr, float *edge)
+{
+    for (int k0 = 0; k0 < kc; k0 += mb, c += cstride) {
+        const int kn = kc - k0 < mb ? kc - k0 : mb;
+        const float *a = ap + (ptrdiff_t)k0 * MR, *b = bp + (ptrdiff_t)k0 * NR;
+        if (mr == MR && nr == NR) {
+            micro_kernel(kn, a, b, c, ldc, ADD_TO_C);
+            continue;
+        }
+        for (int i = 0; i < mr; i++) memcpy(edge + i * NR, c + i * ldc, sizeof(float) * nr);
+        micro_kernel(kn, a, b, edge, NR, ADD_TO_C);
+        for (int i = 0; i < mr; i++) memcpy(c + i * ldc, edge + i * NR, sizeof(float) * nr);
+    }
+}
+
 /* Computes rows [m0,m1) x columns [n0,n1) of C (g->c, [M][N] rows ldc
  * apart) from op(A) and op(B) as g describes them; the calling thread owns
  * those elements. Blocks of NC columns x KC taps of B and MC rows of A are
- * packed on the stack, then run through the micro-kernel tile by tile. */
+ * packed on the stack, then run through the micro-kernel tile by tile. With
+ * micro-batches (g->mb > 0) the blocks of taps hold whole micro-batches,
+ * each tile running through them one by one (tile_micro_batches). */
 static void gemm_tile(const GemmArgs *g, int m0, int m1, int n0, int n1)
 {
     _Alignas(64) float bpack[KC * NC];
@@ -230,13 +266,18 @@ static void gemm_tile(const GemmArgs *g, int m0, int m1, int n0, int n1)
             for (int j = n0; j < n1; j++) g->c[i * g->ldc + j] *= g->beta;
 
     const int nc_step = split_step(n1 - n0, NC, NR);
-    const int kc_step = split_step(K, KC, 1);
+    /* micro-batches: blocks of whole micro-batches (mb <= KC), run one by one
+     * in the tile loop (tile_micro_batches) */
+    const int mb_block = g->mb > 0 ? KC / g->mb * g->mb : 0;
+    const int kc_step = g->mb > 0 ? (K < mb_block ? K : mb_block) : split_step(K, KC, 1);
     const int mc_step = split_step(m1 - m0, MC_MAX, MR);
     for (int jc = n0; jc < n1; jc += nc_step) {
         const int nc = n1 - jc < nc_step ? n1 - jc : nc_step;
-        for (int pc = 0; pc < K; pc += kc_step) {
-            const int kc = K - pc < kc_step ? K - pc : kc_step;
-            const int load = pc > 0 || g->beta != 0.0f;
+        int kc;
+        for (int pc = 0; pc < K; pc += kc) {
+            kc = K - pc < kc_step ? K - pc : kc_step;
+            const int mode = g->mb > 0 ? ADD_TO_C : pc > 0 || g->beta != 0.0f ? START_C : START_ZERO;
+            float *cb = g->c + (g->mb > 0 ? (ptrdiff_t)(pc / g->mb) * g->cstride : 0);
             gemm_pack(bpack, g->b + jc * g->b_js + pc * g->b_ks, g->b_js, g->b_ks, nc, kc, NR);
             for (int ic = m0; ic < m1; ic += mc_step) {
                 const int mc = m1 - ic < mc_step ? m1 - ic : mc_step;
@@ -245,18 +286,22 @@ static void gemm_tile(const GemmArgs *g, int m0, int m1, int n0, int n1)
                     const int nr = nc - jr < NR ? nc - jr : NR;
                     for (int ir = 0; ir < mc; ir += MR) {
                         const int mr = mc - ir < MR ? mc - ir : MR;
-                        float *c = g->c + (ic + ir) * g->ldc + jc + jr;
+                        float *c = cb + (ic + ir) * g->ldc + jc + jr;
                         const float *ap = apack + (ptrdiff_t)ir * kc;
                         const float *bp = bpack + (ptrdiff_t)jr * kc;
+                        if (g->mb > 0) {
+                            tile_micro_batches(kc, g->mb, ap, bp, c, g->ldc, g->cstride, mr, nr, edge);
+                            continue;
+                        }
                         if (mr == MR && nr == NR) {
-                            micro_kernel(kc, ap, bp, c, g->ldc, load);
+                            micro_kernel(kc, ap, bp, c, g->ldc, mode);
                             continue;
                         }
                         /* Ragged edge: run the full tile on a scratch copy. */
-                        if (load)
+                        if (mode != START_ZERO)
                             for (int i = 0; i < mr; i++)
                                 memcpy(edge + i * NR, c + i * g->ldc, sizeof(float) * nr);
-                        micro_kernel(kc, ap, bp, edge, NR, load);
+                        micro_kernel(kc, ap, bp, edge, NR, mode);
                         for (int i = 0; i < mr; i++)
                             memcpy(c + i * g->ldc, edge + i * NR, sizeof(float) * nr);
                     }
@@ -319,7 +364,7 @@ static void gemm_run(const GemmArgs *g)
 void gemm_nn(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc)
 {
-    const GemmArgs g = {M, N, K, A, lda, 1, B, 1, ldb, beta, C, ldc};
+    const GemmArgs g = {M, N, K, A, lda, 1, B, 1, ldb, beta, C, ldc, 0, 0};
     gemm_run(&g);
 }
 
@@ -327,7 +372,7 @@ void gemm_nn(int M, int N, int K, const float *A, int lda, const float *B, int l
 void gemm_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc)
 {
-    const GemmArgs g = {M, N, K, A, lda, 1, B, ldb, 1, beta, C, ldc};
+    const GemmArgs g = {M, N, K, A, lda, 1, B, ldb, 1, beta, C, ldc, 0, 0};
     gemm_run(&g);
 }
 
@@ -335,6 +380,15 @@ void gemm_nt(int M, int N, int K, const float *A, int lda, const float *B, int l
 void gemm_tn(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc)
 {
-    const GemmArgs g = {M, N, K, A, 1, lda, B, 1, ldb, beta, C, ldc};
+    const GemmArgs g = {M, N, K, A, 1, lda, B, 1, ldb, beta, C, ldc, 0, 0};
+    gemm_run(&g);
+}
+
+/* gemm_tn by micro-batches of mb taps: block j from 0, added to C + j*cstride. */
+void gemm_tn_mb(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, int mb,
+                size_t cstride)
+{
+    mb = mb < 1 ? 1 : mb > GEMM_MB_MAX ? GEMM_MB_MAX : mb;
+    const GemmArgs g = {M, N, K, A, 1, lda, B, 1, ldb, 1.0f, C, ldc, mb, (ptrdiff_t)cstride};
     gemm_run(&g);
 }

@@ -7,7 +7,9 @@
  *          with probability 1-p and scaled by 1/(1-p); MODE_EVAL is identity.
  *          The mask of element i is rng_hash_uniform(key, i) >= p, so it is
  *          recomputed in backward from l->key instead of being stored, and it
- *          does not depend on the thread count. */
+ *          does not depend on the thread count. i counts from the whole
+ *          batch's first element (layer.h: a part's x starts at sample
+ *          part->first), so a sample's mask does not depend on the rank. */
 #include "kernels/elementwise.h"
 #include "nn/layer.h"
 #include "nn/onnx.h"
@@ -95,6 +97,12 @@ static Status dropout_setup(Layer *l, Err *e)
     return ST_OK;
 }
 
+/* The index in the whole batch of x's first element (0 without a part). */
+static uint64_t first_element(const Layer *l)
+{
+    return l->part ? (uint64_t)l->part->first * (uint64_t)shape_numel(l->in) : 0;
+}
+
 static void dropout_forward(Layer *l, const float *x, float *y, int n, Mode mode, uint64_t key)
 {
     size_t total = (size_t)n * shape_numel(l->in);
@@ -105,7 +113,7 @@ static void dropout_forward(Layer *l, const float *x, float *y, int n, Mode mode
     }
     l->key = key;
     float scale = 1.0f / (1.0f - p);
-    ew_dropout(total, x, y, key, p, scale);
+    ew_dropout(total, x, y, key, first_element(l), p, scale);
 }
 
 /* Backward is only called after a MODE_TRAIN forward. */
@@ -120,7 +128,7 @@ static void dropout_backward(Layer *l, const float *x, const float *y, const flo
         return;
     }
     float scale = 1.0f / (1.0f - p);
-    ew_dropout(total, dy, dx, l->key, p, scale);
+    ew_dropout(total, dy, dx, l->key, first_element(l), p, scale);
 }
 
 /* No onnx hook: LAYER_DROPOUT, the identity at inference, is left out. */

@@ -28,6 +28,7 @@
 #include "kernels/threads.h" /* PAR_MIN: from which the channels are split over threads */
 #include "nn/layer.h"
 #include "nn/onnx.h"
+#include "util/team.h"
 
 #include <math.h>
 #include <string.h>
@@ -61,7 +62,9 @@ static Status bn_setup(Layer *l, Err *e)
     l->nw = (size_t)l->in.c;
     l->nb = (size_t)l->in.c;
     l->nbuf = 2 * (size_t)l->in.c + 1;
-    l->ws_per_sample = shape_numel(l->in); /* dy through a folded relu */
+    /* dy through a folded relu, then the micro-batch path's doubles
+     * (micro_scratch: 4C + 2C*(k + K) <= 8C per sample, and 1 to align) */
+    l->ws_per_sample = shape_numel(l->in) + 16 * (size_t)l->in.c + 2;
     return ST_OK;
 }
 
@@ -103,21 +106,25 @@ static double lanes_total(const double *v)
     return s;
 }
 
-/* Mean and biased variance of channel c (long rows). */
-static void channel_stats(const float *x, int n, int nc, size_t hw, int c, double *mean, double *var)
+/* The sum of channel c's values over samples [s0, s1), from 0 (long rows). */
+static double channel_sum(const float *x, int s0, int s1, int nc, size_t hw, int c)
 {
-    const size_t m = (size_t)n * hw;
     double acc[LANES] = {0};
-    for (int i = 0; i < n; i++) {
+    for (int i = s0; i < s1; i++) {
         const float *p = x + ((size_t)i * (size_t)nc + (size_t)c) * hw;
         size_t j = 0;
         for (; j + LANES <= hw; j += LANES)
             for (int k = 0; k < LANES; k++) acc[k] += p[j + (size_t)k];
         for (int k = 0; j < hw; j++, k++) acc[k] += p[j];
     }
-    double mu = lanes_total(acc) / (double)m;
-    for (int k = 0; k < LANES; k++) acc[k] = 0.0;
-    for (int i = 0; i < n; i++) { /* sum((x - mean)^2): two passes, no cancellation */
+    return lanes_total(acc);
+}
+
+/* sum((x - mu)^2) of channel c over samples [s0, s1), from 0 (long rows). */
+static double channel_sqdev(const float *x, int s0, int s1, int nc, size_t hw, int c, double mu)
+{
+    double acc[LANES] = {0};
+    for (int i = s0; i < s1; i++) {
         const float *p = x + ((size_t)i * (size_t)nc + (size_t)c) * hw;
         size_t j = 0;
         for (; j + LANES <= hw; j += LANES)
@@ -130,29 +137,52 @@ static void channel_stats(const float *x, int n, int nc, size_t hw, int c, doubl
             acc[k] += d * d;
         }
     }
-    *mean = mu;
-    *var = lanes_total(acc) / (double)m;
+    return lanes_total(acc);
 }
 
-/* The same for channels c0..c0+cb (short rows). */
-ALWAYS_INLINE void block_stats(const float *x, int n, int nc, size_t hw, int c0, int cb, double *mean, double *var)
+/* Mean and biased variance of channel c (long rows): two passes, no
+ * cancellation. */
+static void channel_stats(const float *x, int n, int nc, size_t hw, int c, double *mean, double *var)
 {
     const size_t m = (size_t)n * hw;
-    for (int k = 0; k < cb; k++) mean[k] = var[k] = 0.0;
-    for (int i = 0; i < n; i++) {
+    const double mu = channel_sum(x, 0, n, nc, hw, c) / (double)m;
+    *mean = mu;
+    *var = channel_sqdev(x, 0, n, nc, hw, c, mu) / (double)m;
+}
+
+/* The same sums for channels c0..c0+cb (short rows), over samples [s0, s1),
+ * each from 0: sum[k] of x, sq[k] of (x - mean[k])^2. */
+ALWAYS_INLINE void block_sum(const float *x, int s0, int s1, int nc, size_t hw, int c0, int cb, double *sum)
+{
+    for (int k = 0; k < cb; k++) sum[k] = 0.0;
+    for (int i = s0; i < s1; i++) {
         const float *p = x + ((size_t)i * (size_t)nc + (size_t)c0) * hw;
         for (int k = 0; k < cb; k++)
-            for (size_t j = 0; j < hw; j++) mean[k] += p[(size_t)k * hw + j];
+            for (size_t j = 0; j < hw; j++) sum[k] += p[(size_t)k * hw + j];
     }
-    for (int k = 0; k < cb; k++) mean[k] /= (double)m;
-    for (int i = 0; i < n; i++) {
+}
+
+ALWAYS_INLINE void block_sqdev(const float *x, int s0, int s1, int nc, size_t hw, int c0, int cb, const double *mean,
+                               double *sq)
+{
+    for (int k = 0; k < cb; k++) sq[k] = 0.0;
+    for (int i = s0; i < s1; i++) {
         const float *p = x + ((size_t)i * (size_t)nc + (size_t)c0) * hw;
         for (int k = 0; k < cb; k++)
             for (size_t j = 0; j < hw; j++) {
                 double d = p[(size_t)k * hw + j] - mean[k];
-                var[k] += d * d;
+                sq[k] += d * d;
             }
     }
+}
+
+/* Mean and biased variance of channels c0..c0+cb (short rows). */
+ALWAYS_INLINE void block_stats(const float *x, int n, int nc, size_t hw, int c0, int cb, double *mean, double *var)
+{
+    const size_t m = (size_t)n * hw;
+    block_sum(x, 0, n, nc, hw, c0, cb, mean);
+    for (int k = 0; k < cb; k++) mean[k] /= (double)m;
+    block_sqdev(x, 0, n, nc, hw, c0, cb, mean, var);
     for (int k = 0; k < cb; k++) var[k] /= (double)m;
 }
 
@@ -212,28 +242,13 @@ ALWAYS_INLINE void forward_block(Layer *l, const float *x, float *y, int n, size
 /* Channels per block: 1 for long rows, CB for short ones. */
 static int block_size(size_t hw) { return hw >= LONG_ROW ? 1 : CB; }
 
-static void bn_forward(Layer *l, const float *x, float *y, int n, Mode mode, uint64_t key)
-{
-    (void)key;
-    const int nc = l->in.c;
-    const size_t hw = (size_t)l->in.h * (size_t)l->in.w, m = (size_t)n * hw;
-    const int train = mode == MODE_TRAIN, update = train && m > 1, bs = block_size(hw);
-    const int nblocks = (nc + bs - 1) / bs;
-#pragma omp parallel for schedule(static) if (m * (size_t)nc >= PAR_MIN)
-    for (int blk = 0; blk < nblocks; blk++) {
-        const int c0 = blk * bs, cb = nc - c0 < bs ? nc - c0 : bs;
-        if (hw == 1) forward_block(l, x, y, n, 1, train, update, c0, cb);
-        else forward_block(l, x, y, n, hw, train, update, c0, cb);
-    }
-    if (update) l->buf[2 * (size_t)nc] += 1.0f; /* num_batches_tracked */
-}
-
-/* sum(dy) and sum(dy * (x - mean)) of channel c (long rows). */
-static void channel_grad_sums(const float *x, const float *dy, int n, int nc, size_t hw, int c, double mean,
+/* sum(dy) and sum(dy * (x - mean)) of channel c over samples [s0, s1), from
+ * 0 (long rows). */
+static void channel_grad_sums(const float *x, const float *dy, int s0, int s1, int nc, size_t hw, int c, double mean,
                               double *sdy, double *sdyd)
 {
     double a[LANES] = {0}, b[LANES] = {0};
-    for (int i = 0; i < n; i++) {
+    for (int i = s0; i < s1; i++) {
         size_t off = ((size_t)i * (size_t)nc + (size_t)c) * hw;
         const float *p = x + off, *g = dy + off;
         size_t j = 0;
@@ -252,11 +267,11 @@ static void channel_grad_sums(const float *x, const float *dy, int n, int nc, si
 }
 
 /* The same for channels c0..c0+cb (short rows). */
-ALWAYS_INLINE void block_grad_sums(const float *x, const float *dy, int n, int nc, size_t hw, int c0, int cb,
+ALWAYS_INLINE void block_grad_sums(const float *x, const float *dy, int s0, int s1, int nc, size_t hw, int c0, int cb,
                                    const double *mean, double *sdy, double *sdyd)
 {
     for (int k = 0; k < cb; k++) sdy[k] = sdyd[k] = 0.0;
-    for (int i = 0; i < n; i++) {
+    for (int i = s0; i < s1; i++) {
         size_t off = ((size_t)i * (size_t)nc + (size_t)c0) * hw;
         const float *p = x + off, *g = dy + off;
         for (int k = 0; k < cb; k++)
@@ -268,34 +283,11 @@ ALWAYS_INLINE void block_grad_sums(const float *x, const float *dy, int n, int n
     }
 }
 
-/* Backward of channels c0..c0+cb. */
-ALWAYS_INLINE void backward_block(Layer *l, const float *x, const float *dy, float *dx, int n, size_t hw, int c0,
-                                  int cb)
+/* dx of channels c0..c0+cb = kk * (dy - a - (x - mean) * b), in float (it
+ * vectorizes). */
+ALWAYS_INLINE void block_input_grad(const float *x, const float *dy, float *dx, int n, int nc, size_t hw, int c0,
+                                    int cb, const double *mean, const double *kk, const double *a, const double *b)
 {
-    const int nc = l->in.c;
-    const size_t m = (size_t)n * hw;
-    double mean[CB], var[CB], sdy[CB], sdyd[CB]; /* sum(dy), sum(dy * (x - mean)) */
-    if (hw >= LONG_ROW) {
-        for (int k = 0; k < cb; k++) {
-            channel_stats(x, n, nc, hw, c0 + k, &mean[k], &var[k]);
-            channel_grad_sums(x, dy, n, nc, hw, c0 + k, mean[k], &sdy[k], &sdyd[k]);
-        }
-    } else {
-        block_stats(x, n, nc, hw, c0, cb, mean, var);
-        block_grad_sums(x, dy, n, nc, hw, c0, cb, mean, sdy, sdyd);
-    }
-    /* dx = kk * (dy - sum(dy)/m - (x - mean) * inv^2 * sum(dy*(x - mean))/m), kk = weight*inv */
-    double a[CB], b[CB], kk[CB];
-    for (int k = 0; k < cb; k++) {
-        double inv = 1.0 / sqrt(var[k] + l->spec.eps);
-        l->dw[c0 + k] += (float)(sdyd[k] * inv);
-        l->db[c0 + k] += (float)sdy[k];
-        kk[k] = (double)l->w[c0 + k] * inv;
-        a[k] = sdy[k] / (double)m;
-        b[k] = inv * inv * sdyd[k] / (double)m;
-    }
-    if (!dx) return;
-    /* the same in float (it vectorizes) */
     float kf[CB], af[CB], bf[CB], mf[CB];
     for (int k = 0; k < cb; k++) kf[k] = (float)kk[k], af[k] = (float)a[k], bf[k] = (float)b[k], mf[k] = (float)mean[k];
     for (int i = 0; i < n; i++) {
@@ -310,9 +302,242 @@ ALWAYS_INLINE void backward_block(Layer *l, const float *x, const float *dy, flo
     }
 }
 
+/* Backward of channels c0..c0+cb. */
+ALWAYS_INLINE void backward_block(Layer *l, const float *x, const float *dy, float *dx, int n, size_t hw, int c0,
+                                  int cb)
+{
+    const int nc = l->in.c;
+    const size_t m = (size_t)n * hw;
+    double mean[CB], var[CB], sdy[CB], sdyd[CB]; /* sum(dy), sum(dy * (x - mean)) */
+    if (hw >= LONG_ROW) {
+        for (int k = 0; k < cb; k++) {
+            channel_stats(x, n, nc, hw, c0 + k, &mean[k], &var[k]);
+            channel_grad_sums(x, dy, 0, n, nc, hw, c0 + k, mean[k], &sdy[k], &sdyd[k]);
+        }
+    } else {
+        block_stats(x, n, nc, hw, c0, cb, mean, var);
+        block_grad_sums(x, dy, 0, n, nc, hw, c0, cb, mean, sdy, sdyd);
+    }
+    /* dx = kk * (dy - sum(dy)/m - (x - mean) * inv^2 * sum(dy*(x - mean))/m), kk = weight*inv */
+    double a[CB], b[CB], kk[CB];
+    for (int k = 0; k < cb; k++) {
+        double inv = 1.0 / sqrt(var[k] + l->spec.eps);
+        l->dw[c0 + k] += (float)(sdyd[k] * inv);
+        l->db[c0 + k] += (float)sdy[k];
+        kk[k] = (double)l->w[c0 + k] * inv;
+        a[k] = sdy[k] / (double)m;
+        b[k] = inv * inv * sdyd[k] / (double)m;
+    }
+    if (dx) block_input_grad(x, dy, dx, n, nc, hw, c0, cb, mean, kk, a, b);
+}
+
+/* ---- micro-batches (layer.h): the statistics of the whole batch ----------
+ *
+ * A call with a part that is not the whole batch in one micro-batch (a team,
+ * or several micro-batches) normalizes with the statistics of the part's
+ * whole batch: every sum over samples is taken per micro-batch, from 0, by
+ * the very procedures above (restricted to its samples), and the
+ * micro-batch sums of all ranks are added in micro-batch order as doubles
+ * (team_fold_doubles). With one micro-batch this is the whole-batch code's
+ * arithmetic exactly. Every rank takes part in the folds, one with no
+ * samples (n == 0) too, and updates the running statistics the same way.
+ * dweight and dbias are summed per micro-batch and added once to
+ * dw + j*gstride, db + j*gstride, as every parameter gradient is. */
+
+/* 1 if this call takes the micro-batch path. */
+static int is_micro(const Layer *l, int n, int train)
+{
+    const BatchPart *p = l->part;
+    return train && p && (p->team || p->mb < n);
+}
+
+/* The scratch of a micro-batch call, after the n * numel floats of the
+ * folded relu's dy: doubles, nc = channels, k = the call's micro-batches,
+ * K = the batch's (all ranks). bn_setup's ws_per_sample covers them when
+ * K <= max_batch (the part's batch_n is at most the net's batch). */
+typedef struct {
+    double *mean, *var;  /* [nc]: the batch's statistics           */
+    double *sum;         /* [2nc]: a fold's result                 */
+    double *parts;       /* [k][2nc]: this call's micro-batch sums */
+    double *scratch;     /* [K][2nc]: team_fold_doubles' gathering */
+    int k, K;
+} Micro;
+
+static Micro micro_scratch(const Layer *l, int n)
+{
+    const BatchPart *p = l->part;
+    const size_t nc = (size_t)l->in.c, skip = ((size_t)n * shape_numel(l->in) + 1) / 2; /* in doubles */
+    Micro m;
+    m.k = (n + p->mb - 1) / p->mb;
+    m.K = p->team ? (p->batch_n + p->mb - 1) / p->mb : m.k;
+    m.mean = (double *)(void *)l->ws + skip;
+    m.var = m.mean + nc;
+    m.sum = m.var + nc;
+    m.parts = m.sum + 2 * nc;
+    m.scratch = m.parts + (size_t)m.k * 2 * nc;
+    return m;
+}
+
+enum { SUM_X, SUM_SQDEV, SUM_GRAD };
+
+/* For each micro-batch j of the call and channel c = c0..c0+cb, from 0:
+ *   SUM_X      parts[j*width + c] = the sum of x
+ *   SUM_SQDEV  parts[j*width + c] = the sum of (x - mean[c])^2
+ *   SUM_GRAD   parts[j*width + c] = the sum of dy,
+ *              parts[j*width + nc + c] = the sum of dy * (x - mean[c]) */
+ALWAYS_INLINE void block_micro_sums(const float *x, const float *dy, int n, int mb, int nc, size_t hw, int c0, int cb,
+                                    const double *mean, int what, double *parts, size_t width)
+{
+    for (int s0 = 0, j = 0; s0 < n; s0 += mb, j++) {
+        const int s1 = s0 + mb < n ? s0 + mb : n;
+        double *pj = parts + (size_t)j * width;
+        if (hw >= LONG_ROW) {
+            for (int c = c0; c < c0 + cb; c++) {
+                if (what == SUM_X) pj[c] = channel_sum(x, s0, s1, nc, hw, c);
+                else if (what == SUM_SQDEV) pj[c] = channel_sqdev(x, s0, s1, nc, hw, c, mean[c]);
+                else channel_grad_sums(x, dy, s0, s1, nc, hw, c, mean[c], &pj[c], &pj[(size_t)nc + (size_t)c]);
+            }
+        } else if (what == SUM_X) {
+            block_sum(x, s0, s1, nc, hw, c0, cb, pj + c0);
+        } else if (what == SUM_SQDEV) {
+            block_sqdev(x, s0, s1, nc, hw, c0, cb, mean + c0, pj + c0);
+        } else {
+            block_grad_sums(x, dy, s0, s1, nc, hw, c0, cb, mean + c0, pj + c0, pj + nc + c0);
+        }
+    }
+}
+
+/* block_micro_sums over all channels, the blocks split over threads. */
+static void micro_sums(const Layer *l, const float *x, const float *dy, int n, const double *mean, int what,
+                       double *parts, size_t width)
+{
+    const int nc = l->in.c, mb = l->part->mb;
+    const size_t hw = (size_t)l->in.h * (size_t)l->in.w;
+    const int bs = block_size(hw), nblocks = (nc + bs - 1) / bs;
+#pragma omp parallel for schedule(static) if ((size_t)n * hw * (size_t)nc >= PAR_MIN)
+    for (int blk = 0; blk < nblocks; blk++) {
+        const int c0 = blk * bs, cb = nc - c0 < bs ? nc - c0 : bs;
+        if (hw == 1) block_micro_sums(x, dy, n, mb, nc, 1, c0, cb, mean, what, parts, width);
+        else block_micro_sums(x, dy, n, mb, nc, hw, c0, cb, mean, what, parts, width);
+    }
+}
+
+/* The whole batch's mean and biased variance into m->mean, m->var (two
+ * folds over the team). */
+static void batch_stats(const Layer *l, const float *x, int n, Micro *m)
+{
+    const int nc = l->in.c;
+    const double count = (double)((size_t)l->part->batch_n * (size_t)l->in.h * (size_t)l->in.w);
+    micro_sums(l, x, NULL, n, NULL, SUM_X, m->parts, (size_t)nc);
+    team_fold_doubles(l->part->team, m->sum, m->parts, m->K, nc, m->scratch);
+    for (int c = 0; c < nc; c++) m->mean[c] = m->sum[c] / count;
+    micro_sums(l, x, NULL, n, m->mean, SUM_SQDEV, m->parts, (size_t)nc);
+    team_fold_doubles(l->part->team, m->sum, m->parts, m->K, nc, m->scratch);
+    for (int c = 0; c < nc; c++) m->var[c] = m->sum[c] / count;
+}
+
+/* bn_forward in MODE_TRAIN on a part (see above). */
+static void forward_micro(Layer *l, const float *x, float *y, int n)
+{
+    const int nc = l->in.c;
+    const size_t hw = (size_t)l->in.h * (size_t)l->in.w, count = (size_t)l->part->batch_n * hw;
+    const double eps = l->spec.eps, mom = l->spec.momentum;
+    float *rmean = l->buf, *rvar = l->buf + nc;
+    Micro m = micro_scratch(l, n);
+    batch_stats(l, x, n, &m);
+    double *scale = m.sum;
+    for (int c = 0; c < nc; c++) {
+        if (count > 1) {
+            rmean[c] = (float)((1.0 - mom) * rmean[c] + mom * m.mean[c]);
+            rvar[c] = (float)((1.0 - mom) * rvar[c] + mom * m.var[c] * ((double)count / (double)(count - 1)));
+        }
+        scale[c] = (double)l->w[c] / sqrt(m.var[c] + eps);
+    }
+    if (count > 1) l->buf[2 * (size_t)nc] += 1.0f; /* num_batches_tracked */
+    const int bs = block_size(hw), nblocks = (nc + bs - 1) / bs, relu = l->fuse_relu != 0;
+#pragma omp parallel for schedule(static) if ((size_t)n * hw * (size_t)nc >= PAR_MIN)
+    for (int blk = 0; blk < nblocks; blk++) {
+        const int c0 = blk * bs, cb = nc - c0 < bs ? nc - c0 : bs;
+        if (hw == 1) block_normalize(x, y, n, nc, 1, c0, cb, m.mean + c0, scale + c0, l->b + c0, relu);
+        else block_normalize(x, y, n, nc, hw, c0, cb, m.mean + c0, scale + c0, l->b + c0, relu);
+    }
+}
+
+/* bn_backward on a part (see above). */
+static void backward_micro(Layer *l, const float *x, const float *y, const float *dy, float *dx, int n)
+{
+    const int nc = l->in.c;
+    const size_t hw = (size_t)l->in.h * (size_t)l->in.w, w2 = 2 * (size_t)nc;
+    const double count = (double)((size_t)l->part->batch_n * hw);
+    Micro m = micro_scratch(l, n);
+    batch_stats(l, x, n, &m);
+    if (l->fuse_relu) { /* a folded relu: dy * [y > 0], in the scratch */
+        const long len = (long)((size_t)n * hw * (size_t)nc);
+        float *gm = l->ws;
+#pragma omp parallel for simd schedule(static) if ((size_t)len >= PAR_MIN)
+        for (long t = 0; t < len; t++) gm[t] = y[t] > 0.0f ? dy[t] : 0.0f;
+        dy = gm;
+    }
+    micro_sums(l, x, dy, n, m.mean, SUM_GRAD, m.parts, w2);
+    /* dweight, dbias: micro-batch j's sums, added once to its gradients */
+    const size_t gs = l->part->gstride;
+    for (int j = 0; j < m.k; j++) {
+        const double *pj = m.parts + (size_t)j * w2;
+        for (int c = 0; c < nc; c++) {
+            const double inv = 1.0 / sqrt(m.var[c] + l->spec.eps);
+            l->dw[(size_t)j * gs + (size_t)c] += (float)(pj[(size_t)nc + (size_t)c] * inv);
+            l->db[(size_t)j * gs + (size_t)c] += (float)pj[c];
+        }
+    }
+    team_fold_doubles(l->part->team, m.sum, m.parts, m.K, (int)w2, m.scratch);
+    if (!dx) return;
+    const double *sdy = m.sum, *sdyd = m.sum + nc;
+    const int bs = block_size(hw), nblocks = (nc + bs - 1) / bs;
+#pragma omp parallel for schedule(static) if ((size_t)n * hw * (size_t)nc >= PAR_MIN)
+    for (int blk = 0; blk < nblocks; blk++) {
+        const int c0 = blk * bs, cb = nc - c0 < bs ? nc - c0 : bs;
+        double a[CB], b[CB], kk[CB];
+        for (int k = 0; k < cb; k++) {
+            const int c = c0 + k;
+            const double inv = 1.0 / sqrt(m.var[c] + l->spec.eps);
+            kk[k] = (double)l->w[c] * inv;
+            a[k] = sdy[c] / count;
+            b[k] = inv * inv * sdyd[c] / count;
+        }
+        if (hw == 1) block_input_grad(x, dy, dx, n, nc, 1, c0, cb, m.mean + c0, kk, a, b);
+        else block_input_grad(x, dy, dx, n, nc, hw, c0, cb, m.mean + c0, kk, a, b);
+    }
+}
+
+static void bn_forward(Layer *l, const float *x, float *y, int n, Mode mode, uint64_t key)
+{
+    (void)key;
+    if (is_micro(l, n, mode == MODE_TRAIN)) {
+        forward_micro(l, x, y, n);
+        return;
+    }
+    const int nc = l->in.c;
+    const size_t hw = (size_t)l->in.h * (size_t)l->in.w, m = (size_t)n * hw;
+    if (n <= 0) return;
+    const int train = mode == MODE_TRAIN, update = train && m > 1, bs = block_size(hw);
+    const int nblocks = (nc + bs - 1) / bs;
+#pragma omp parallel for schedule(static) if (m * (size_t)nc >= PAR_MIN)
+    for (int blk = 0; blk < nblocks; blk++) {
+        const int c0 = blk * bs, cb = nc - c0 < bs ? nc - c0 : bs;
+        if (hw == 1) forward_block(l, x, y, n, 1, train, update, c0, cb);
+        else forward_block(l, x, y, n, hw, train, update, c0, cb);
+    }
+    if (update) l->buf[2 * (size_t)nc] += 1.0f; /* num_batches_tracked */
+}
+
 /* Only called after a MODE_TRAIN forward on the same x. */
 static void bn_backward(Layer *l, const float *x, const float *y, const float *dy, float *dx, int n)
 {
+    if (is_micro(l, n, 1)) {
+        backward_micro(l, x, y, dy, dx, n);
+        return;
+    }
+    if (n <= 0) return;
     float *gm = l->fuse_relu ? l->ws : NULL; /* a folded relu: dy * [y > 0], in the scratch */
     const int nc = l->in.c;
     const size_t hw = (size_t)l->in.h * (size_t)l->in.w;

@@ -81,7 +81,9 @@ static void conv2d_backward(Layer *l, const float *x, const float *y, const floa
     /* y == NULL (pool_recompute): the kernel recomputes y from x */
     assert(y || (l->fuse_pool && l->pool_recompute));
     const ConvFuse f = {l->fuse_relu, l->fuse_relu && l->fuse_pool ? l->pool_out : NULL};
-    conv_backward(&g, l->out.c, x, l->w, l->b, y, &f, dy, n, dx, l->dw, l->db, l->ws);
+    const int mb = l->part ? l->part->mb : 0; /* 0: the call is one micro-batch */
+    const size_t gstride = l->part ? l->part->gstride : 0;
+    conv_backward(&g, l->out.c, x, l->w, l->b, y, &f, dy, n, dx, l->dw, l->db, mb, gstride, l->ws);
 }
 
 /* weight [OC, C, KH, KW], bias [OC] */

@@ -4,7 +4,8 @@
  * y is (n, out). The products go through kernels/gemm. Input must be flat
  * (a `flatten` line turns an image into a vector). With l->fuse_relu (a relu
  * follows, net_build folds it in) y = max(x W^T + b, 0) in the bias pass and
- * backward masks dy first. */
+ * backward masks dy first. Backward sums dW and db per micro-batch when its
+ * call holds several (layer.h: Micro-batches); dx is one product. */
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "nn/layer.h"
@@ -53,19 +54,49 @@ static void dense_forward(Layer *l, const float *x, float *y, int n, Mode mode, 
         ew_add_bias((size_t)n, (size_t)out, 1, y, l->b);
 }
 
+/* db[out] (+ j*gstride for micro-batch j) += the sum over each micro-batch
+ * of dy's rows, in sample order from 0: one add per micro-batch. */
+static void bias_grad_micro(const float *dy, int n, int out, int mb, size_t gstride, float *db)
+{
+    enum { COLS = 256 };
+    float acc[COLS];
+    for (int o0 = 0; o0 < out; o0 += COLS) {
+        const int w = out - o0 < COLS ? out - o0 : COLS;
+        for (int s0 = 0, j = 0; s0 < n; s0 += mb, j++) {
+            const int s1 = s0 + mb < n ? s0 + mb : n;
+            for (int c = 0; c < w; c++) acc[c] = 0.0f;
+            for (int i = s0; i < s1; i++) {
+                const float *dyi = dy + (size_t)i * (size_t)out + o0;
+                for (int c = 0; c < w; c++) acc[c] += dyi[c];
+            }
+            float *d = db + (size_t)j * gstride + o0;
+            for (int c = 0; c < w; c++) d[c] += acc[c];
+        }
+    }
+}
+
 static void dense_backward(Layer *l, const float *x, const float *y, const float *dy, float *dx, int n)
 {
     int in = l->in.c, out = l->out.c;
+    if (n <= 0) return;
     if (l->fuse_relu) { /* a folded relu: dy * [y > 0], in the scratch */
         ew_relu_backward((size_t)n * (size_t)out, y, dy, l->ws);
         dy = l->ws;
     }
-    /* dW[out,in] += dy^T (out x n) . x (n x in) */
-    gemm_tn(out, in, n, dy, out, x, in, 1.0f, l->dw, in);
-    /* db[out] += sum over the batch of dy, samples in order */
-    for (int i = 0; i < n; i++) {
-        const float *dyi = dy + (size_t)i * out;
-        for (int j = 0; j < out; j++) l->db[j] += dyi[j];
+    const BatchPart *p = l->part;
+    if (p && p->mb < n) {
+        /* micro-batches (layer.h): each one's dW and db summed from 0, then added */
+        gemm_tn_mb(out, in, n, dy, out, x, in, l->dw, in, p->mb, p->gstride);
+        bias_grad_micro(dy, n, out, p->mb, p->gstride, l->db);
+    } else {
+        /* the whole call is one micro-batch (into dw, db: first 0) */
+        /* dW[out,in] += dy^T (out x n) . x (n x in) */
+        gemm_tn(out, in, n, dy, out, x, in, 1.0f, l->dw, in);
+        /* db[out] += sum over the batch of dy, samples in order */
+        for (int i = 0; i < n; i++) {
+            const float *dyi = dy + (size_t)i * out;
+            for (int j = 0; j < out; j++) l->db[j] += dyi[j];
+        }
     }
     /* dx[n,in] = dy (n x out) . W (out x in) */
     if (dx) gemm_nn(n, in, out, dy, out, l->w, in, 0.0f, dx, in);

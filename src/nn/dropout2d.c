@@ -5,7 +5,8 @@
  * 1/(1-p), or zeroed whole; MODE_EVAL, and p = 0, are the identity.
  *   y[s,c,:,:] = keep(s,c) ? x[s,c,:,:] / (1-p) : 0;  dx = the same mask on dy.
  * keep(s,c) = rng_hash_uniform(key, s*C + c) >= p: a function of (key,
- * sample, channel) alone, as dropout's mask is of (key, element), so it is
+ * sample, channel) alone (s the sample's index in the whole batch: a part's
+ * x starts at sample part->first, layer.h), as dropout's mask is of (key, element), so it is
  * recomputed in backward from l->key instead of being stored and does not
  * depend on the thread count.
  *
@@ -46,9 +47,10 @@ static void dropout2d_init(Layer *l, Rng *r) { (void)l, (void)r; }
 static void mask_planes(const Layer *l, int n, const float *in, float *out)
 {
     const size_t planes = (size_t)n * (size_t)l->in.c, hw = (size_t)l->in.h * (size_t)l->in.w;
+    const uint64_t first = l->part ? (uint64_t)l->part->first * (uint64_t)l->in.c : 0; /* x's first plane */
     const float p = l->spec.p, scale = 1.0f / (1.0f - p);
     for (size_t pl = 0; pl < planes; pl++) {
-        const int keep = rng_hash_uniform(l->key, pl) >= p;
+        const int keep = rng_hash_uniform(l->key, first + pl) >= p;
         const float *a = in + pl * hw;
         float *b = out + pl * hw;
         for (size_t j = 0; j < hw; j++) b[j] = keep ? a[j] * scale : 0.0f;

@@ -85,7 +85,17 @@ typedef enum { MODE_EVAL = 0, MODE_TRAIN = 1, MODE_MC = 2 } Mode;
  *  - Dropout's masks and augmentation are keyed by the sample's index in
  *    the batch (first + i), never by the rank.
  * A layer called with l->part NULL (alone, as the tests build one, or
- * MODE_EVAL/MODE_MC) treats the call as the whole batch in one micro-batch. */
+ * MODE_EVAL/MODE_MC) treats the call as the whole batch in one micro-batch;
+ * so does one with a part whose mb >= n and no team (the same code, bit
+ * for bit). What a part needs:
+ *  - mb <= 256 (gemm_tn_mb sums a micro-batch in one block: GEMM_MB_MAX);
+ *  - batch_n <= the net's max_batch (batchnorm's scratch gathers the sums
+ *    of all ceil(batch_n/mb) micro-batches);
+ *  - every rank calls forward and backward for every batch, with n == 0 if
+ *    its share is empty (batchnorm's folds are collective);
+ *  - with gstride > 0, the gradient views (dw, db) point into an arena that
+ *    holds one gradient arena per micro-batch of the call (net_point_grads:
+ *    net->grads holds one). */
 typedef struct Team Team; /* util/team.h */
 typedef struct {
     int mb;             /* micro-batch samples, >= 1                       */

@@ -333,6 +333,16 @@ void net_backward(Net *net, const float *x, const float *dlogits, int n)
 
 void net_zero_grad(Net *net) { memset(net->grads, 0, net->nparams * sizeof(float)); }
 
+void net_point_grads(Net *net, float *g)
+{
+    if (!g) g = net->grads;
+    for (int i = 0; i < net->nlayers; i++) { /* the gradient arena is laid out as the parameters' */
+        Layer *l = &net->layers[i];
+        if (l->nw) l->dw = g + (l->w - net->params);
+        if (l->nb) l->db = g + (l->b - net->params);
+    }
+}
+
 void net_summary(const Net *net, FILE *f)
 {
     char sb[48], kind[64], p[32];

@@ -93,6 +93,12 @@ void net_backward(Net *net, const float *x, const float *dlogits, int n);
 const float *net_forward_part(Net *net, const float *x, int n, const BatchPart *p, Mode mode, uint64_t key);
 void net_backward_part(Net *net, const float *x, const float *dlogits, int n, const BatchPart *p);
 void net_zero_grad(Net *net);
+/* Points every layer's gradient views (dw, db) at arena g, laid out as
+ * net->grads (g NULL: back at net->grads, which is left as it is). A
+ * backward with p->gstride = nparams writes micro-batch j's gradients to
+ * the view + j*nparams, so g must then hold one arena per micro-batch of
+ * the call: a rank's leaves. */
+void net_point_grads(Net *net, float *g);
 
 /* Prints a summary (each layer, its output shape and parameter count, and
  * a dropout layer's rate: "dropout p=0.3"; the total counts trained

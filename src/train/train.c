@@ -343,7 +343,9 @@ static void batch_backward(Trainer *t, const Share *sh, int n, int n_local, int 
     BatchPart part = {.mb = sh->mb, .batch_n = n, .first = first, .gstride = ranks ? net->nparams : 0,
                       .team = ranks ? team : NULL};
     if (ranks && nl > 0) memset(t->b.leaves, 0, (size_t)nl * net->nparams * sizeof(float));
+    if (ranks) net_point_grads(net, t->b.leaves); /* micro-batch j's into leaf j */
     net_backward_part(net, t->b.x, t->b.dlogits, n_local, &part);
+    if (ranks) net_point_grads(net, NULL);
     if (ranks) team_fold_floats(team, net->grads, t->b.leaves, nl, net->nparams, net->nparams);
 }
 
