@@ -15,6 +15,11 @@
 #include "util/fileio.h"
 
 volatile sig_atomic_t cli_signal;
+static const Team *team;   /* set once by main.c, before any command */
+
+const Team *cli_team(void) { return team; }
+void cli_set_team(const Team *t) { team = t; }
+int cli_is_lead(void) { return team_rank(team) == 0; }
 
 static void on_signal(int sig)
 {
@@ -39,13 +44,13 @@ void cli_ignore_file_size_signal(void)
 
 int cli_fail(Status st, const Err *e)
 {
-    fprintf(stderr, "fmnist: error: %s\n", e->msg);
+    if (cli_is_lead()) fprintf(stderr, "fmnist: error: %s\n", e->msg);
     return st == ST_ERR_ARG ? EXIT_USAGE : 1;
 }
 
 int cli_usage_error(const char *cmd, const Err *e)
 {
-    fprintf(stderr, "fmnist %s: %s\n(see 'fmnist %s --help')\n", cmd, e->msg, cmd);
+    if (cli_is_lead()) fprintf(stderr, "fmnist %s: %s\n(see 'fmnist %s --help')\n", cmd, e->msg, cmd);
     return EXIT_USAGE;
 }
 
