@@ -39,6 +39,11 @@ void cli_set_team(const Team *t);
  * print nothing on stdout (main.c sends it to /dev/null) and leave the
  * closing error line to rank 0, which team_agree tells what they met. */
 int cli_is_lead(void);
+/* Lets MPI make progress on this rank (cli/mpi.h: mpi_team_poll), so that the
+ * other ranks' takes from the queue whose counter rank 0 holds need not wait
+ * for rank 0's next collective call; cli_on_batch calls it each batch.
+ * Nothing in the plain build or without a team. */
+void cli_team_poll(void);
 
 /* "fmnist: error: MSG" on stderr (rank 0 only); returns the exit status (2 for ST_ERR_ARG). */
 int cli_fail(Status st, const Err *e);

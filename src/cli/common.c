@@ -11,6 +11,9 @@
 #endif
 
 #include "cli/cli.h"
+#ifdef FMNIST_MPI
+#include "cli/mpi.h"
+#endif
 #include "report/log.h"
 #include "util/fileio.h"
 
@@ -20,6 +23,13 @@ static const Team *team;   /* set once by main.c, before any command */
 const Team *cli_team(void) { return team; }
 void cli_set_team(const Team *t) { team = t; }
 int cli_is_lead(void) { return team_rank(team) == 0; }
+
+void cli_team_poll(void)
+{
+#ifdef FMNIST_MPI
+    mpi_team_poll(team);
+#endif
+}
 
 static void on_signal(int sig)
 {
@@ -251,6 +261,7 @@ Status cli_default_out_create(const char *base, char *out, size_t len, Err *e)
 void cli_on_batch(void *ctx, int epoch, int done, int total, double elapsed)
 {
     CliProgress *pr = ctx;
+    cli_team_poll();
     if (pr->progress && (done % 8 == 0 || done == total))
         report_progress(stderr, epoch, pr->epochs, done, total, pr->batch, elapsed);
 }

@@ -108,6 +108,12 @@ static long mpi_take(const Team *t)
     return old;
 }
 
+void mpi_team_poll(const Team *t)
+{
+    int flag;
+    if (t && t->size > 1) MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, ctx_of(t)->comm, &flag, MPI_STATUS_IGNORE);
+}
+
 static void mpi_barrier(const Team *t) { MPI_Barrier(ctx_of(t)->comm); }
 
 /* The counter of take: one long on rank 0 (none elsewhere), set to 0, and a
@@ -184,6 +190,12 @@ Status mpi_team_start(int *argc, char ***argv, Team **out, Err *e)
     open_counter(c, t->rank);
     *out = t;
     return ST_OK;
+}
+
+const char *mpi_team_take_kind(const Team *t)
+{
+    return ctx_of(t)->win != MPI_WIN_NULL ? "a shared counter (MPI one-sided)"
+                                          : "a fixed deal by rank (the MPI library made no window)";
 }
 
 int mpi_team_exit_code(const Team *t, int rc)

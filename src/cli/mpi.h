@@ -25,6 +25,18 @@
  * returns the status with its message in e; MPI is then finalized. */
 Status mpi_team_start(int *argc, char ***argv, Team **out, Err *e);
 
+/* NOT collective, cheap (an MPI_Iprobe): lets the MPI library make progress
+ * on this rank. Rank 0 holds take's counter, and with some one-sided
+ * components (Open MPI's osc pt2pt and osc ucx, which serve ranks on other
+ * hosts over TCP) the others' takes wait until rank 0 calls MPI; a rank busy
+ * computing calls this now and then (the CLI does each batch:
+ * cli_team_poll), so a take waits at most that long. */
+void mpi_team_poll(const Team *t);
+
+/* How take works on this team: "a shared counter (MPI one-sided)" or "a
+ * fixed deal by rank (the MPI library made no window)". For messages. */
+const char *mpi_team_take_kind(const Team *t);
+
 /* Collective: the exit status every rank should exit with: the largest of
  * the ranks' rc (so that a failure on any rank is the job's, and mpirun
  * sees the same status from every rank). rc itself with one rank. */
