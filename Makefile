@@ -146,8 +146,9 @@ MPI_B := build/mpi
 test-mpi:
 	@command -v $(MPICC) >/dev/null || { echo "fmnist: make test-mpi needs $(MPICC): run sudo tools/install-mpi.sh" >&2; exit 1; }
 	@$(MAKE) --no-print-directory MPI=1 BUILD=$(MPI_B) BIN=$(MPI_B)/fmnist $(MPI_B)/fmnist $(MPI_B)/team_mpi
+	@$(MAKE) --no-print-directory MPI= BUILD=build/rel BIN=build/rel/fmnist build/rel/fmnist
 	@tools/link-data.sh
-	tests/mpi/run.sh $(MPI_B)/fmnist $(MPI_B)/team_mpi
+	tests/mpi/run.sh $(MPI_B)/fmnist $(MPI_B)/team_mpi build/rel/fmnist
 
 bench-mpi:
 	@command -v $(MPICC) >/dev/null || { echo "fmnist: make bench-mpi needs $(MPICC): run sudo tools/install-mpi.sh" >&2; exit 1; }
