@@ -7,7 +7,7 @@
 #   make valgrind   a short run and the fast suites under valgrind (AVX2 build)
 #   make fuzz       build the libFuzzer targets (clang) and run each FUZZ_SECONDS (60)
 #   make MPI=1      build ./fmnist with MPI (mpicc, objects in build/mpi): mpirun -np N ./fmnist train ...
-#   make test-mpi   build build/mpi/fmnist and run tiny jobs under mpirun -np 2 and -np 3 (tests/mpi/run.sh)
+#   make test-mpi   build build/mpi/fmnist and run tiny jobs under mpirun -np 1 to 4 (tests/mpi/run.sh)
 #   make bench-mpi  loopback latency and bandwidth (pingpong), images/s of -np 1 and 2 against the plain run
 #   make data       link the Fashion-MNIST files into data/ (or say how to get them)
 #   make install    install the binary into $(DESTDIR)$(PREFIX)/bin
