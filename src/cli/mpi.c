@@ -11,6 +11,7 @@
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The largest message MPI is given at once (counts are ints); the MPI test
  * program builds this file with a small one, to check the splitting. */
@@ -19,6 +20,7 @@
 #endif
 
 typedef struct {
+    int local;         /* not started by an MPI launcher: one rank, MPI never initialized */
     MPI_Comm comm;
     MPI_Win win;       /* the shared counter of take; MPI_WIN_NULL: the fixed deal */
     long *counter;     /* the window's memory: rank 0's holds the counter         */
@@ -111,10 +113,43 @@ static long mpi_take(const Team *t)
 void mpi_team_poll(const Team *t)
 {
     int flag;
-    if (t && t->size > 1) MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, ctx_of(t)->comm, &flag, MPI_STATUS_IGNORE);
+    if (t && t->size > 1 && !ctx_of(t)->local) MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, ctx_of(t)->comm, &flag, MPI_STATUS_IGNORE);
 }
 
 static void mpi_barrier(const Team *t) { MPI_Barrier(ctx_of(t)->comm); }
+
+/* The team of a process that no MPI launcher started (mpirun, mpiexec,
+ * srun): one rank, and MPI is not initialized at all. MPI's singleton init
+ * would work too, but it starts a PMIx server beside the program (half a
+ * second, 9 MiB more, and no start at all under a small ulimit -f), and the
+ * MPI build without mpirun is to be the plain program. */
+static int launched_by_mpi(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (getenv(vars[i])) return 1;
+    return 0;
+}
+
+static void local_gather_units(const Team *t, const void *mine, void *all, size_t unit, int k)
+{
+    (void)t;
+    if (k > 0) memcpy(all, mine, unit * (size_t)k);
+}
+
+static void local_point(const Team *t, int peer, const void *buf, size_t bytes)
+{
+    (void)buf, (void)bytes;
+    fprintf(stderr, "fmnist: rank %d: a message to or from rank %d in a team of one\n", t->rank, peer);
+    abort();
+}
+
+static void local_send(const Team *t, int to, const void *buf, size_t bytes) { local_point(t, to, buf, bytes); }
+static void local_recv(const Team *t, int from, void *buf, size_t bytes) { local_point(t, from, buf, bytes); }
+static void local_bcast(const Team *t, void *buf, size_t bytes, int root) { (void)t, (void)buf, (void)bytes, (void)root; }
+static int local_max_int(const Team *t, int v) { return (void)t, v; }
+static long local_take(const Team *t) { return ctx_of(t)->dealt++; }
+static void local_barrier(const Team *t) { (void)t; }
 
 /* The counter of take: one long on rank 0 (none elsewhere), set to 0, and a
  * passive-target epoch on every rank that lasts until mpi_team_end. If the
@@ -151,9 +186,30 @@ static void ctx_free(MpiCtx *c)
     free(c);
 }
 
+/* A team of one without MPI (launched_by_mpi is 0). */
+static Status local_team(Team **out, Err *e)
+{
+    Team *t = calloc(1, sizeof *t);
+    MpiCtx *c = calloc(1, sizeof *c);
+    if (!t || !c) {
+        free(t);
+        free(c);
+        return err_set(e, ST_ERR_NOMEM, "out of memory for the team");
+    }
+    c->local = 1;
+    c->comm = MPI_COMM_NULL;
+    c->win = MPI_WIN_NULL;
+    *t = (Team){.rank = 0, .size = 1, .ctx = c, .gather_units = local_gather_units, .send = local_send,
+                .recv = local_recv, .bcast = local_bcast, .max_int = local_max_int, .take = local_take,
+                .barrier = local_barrier};
+    *out = t;
+    return ST_OK;
+}
+
 Status mpi_team_start(int *argc, char ***argv, Team **out, Err *e)
 {
     *out = NULL;
+    if (!launched_by_mpi()) return local_team(out, e);
     int provided;
     if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
         return err_set(e, ST_ERR_IO, "MPI_Init_thread failed");
@@ -194,6 +250,7 @@ Status mpi_team_start(int *argc, char ***argv, Team **out, Err *e)
 
 const char *mpi_team_take_kind(const Team *t)
 {
+    if (ctx_of(t)->local) return "a counter of its own (one process, no MPI launcher: MPI not started)";
     return ctx_of(t)->win != MPI_WIN_NULL ? "a shared counter (MPI one-sided)"
                                           : "a fixed deal by rank (the MPI library made no window)";
 }
@@ -205,6 +262,11 @@ int mpi_team_exit_code(const Team *t, int rc)
 
 void mpi_team_end(Team *t)
 {
+    if (t && ctx_of(t)->local) { /* MPI was never started */
+        free(t->ctx);
+        free(t);
+        return;
+    }
     if (t) {
         MpiCtx *c = ctx_of(t);
         if (c->win != MPI_WIN_NULL) {

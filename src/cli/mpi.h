@@ -3,15 +3,17 @@
  * Only this pair of files calls MPI, and they are compiled only with
  * FMNIST_MPI (the Makefile leaves src/cli/mpi.c out of the plain build).
  * main.c starts the team before it dispatches a command and ends it after.
- * Run without mpirun (MPI's singleton init) the team has one rank and the
- * program behaves as the plain build does. */
+ * Run without mpirun the team has one rank, MPI is not even initialized, and
+ * the program behaves as the plain build does. */
 #ifndef FMNIST_CLI_MPI_H
 #define FMNIST_CLI_MPI_H
 
 #include "util/status.h"
 #include "util/team.h"
 
-/* MPI_Init_thread (MPI_THREAD_FUNNELED: only the main thread calls MPI, the
+/* Started by an MPI launcher (mpirun, mpiexec, srun: its rank variables
+ * OMPI_COMM_WORLD_SIZE, PMIX_RANK, PMI_RANK or PMI_SIZE are set):
+ * MPI_Init_thread (MPI_THREAD_FUNNELED: only the main thread calls MPI, the
  * OpenMP threads never do) and a Team over a duplicate of MPI_COMM_WORLD:
  * its gather_units is MPI_Allgatherv, send/recv MPI_Send/MPI_Recv (split
  * into messages of at most 1 GiB), bcast MPI_Bcast (split likewise),
@@ -20,7 +22,9 @@
  * need not call MPI for the others to take; where the MPI library has no
  * one-sided component for the ranks' network, take falls back to a fixed
  * deal, rank r taking r, r + size, r + 2 size, ..., which still gives each
- * index to exactly one rank). *out is the team (free it with mpi_team_end).
+ * index to exactly one rank). Otherwise a team of one rank without MPI
+ * (MPI's singleton init would start a PMIx server beside the program).
+ * *out is the team (free it with mpi_team_end).
  * On failure (the MPI library refused the thread level, or no memory)
  * returns the status with its message in e; MPI is then finalized. */
 Status mpi_team_start(int *argc, char ***argv, Team **out, Err *e);

@@ -96,8 +96,8 @@ have_train=0 have_sweep=0
 tiny="--model $root/models/mlp.cfg --epochs 1 --train-limit 300 --batch 50 --threads 1 --no-progress"
 
 # ---- the Team over MPI itself ----
-if timeout "$timeout_s" "$team" 2 > team1.out 2>&1; then ok "team_mpi without mpirun (singleton, one rank)"; else fail "team_mpi without mpirun"; show team1.out; fi
-for np in 2 3; do
+if timeout "$timeout_s" "$team" 2 > team0.out 2>&1; then ok "team_mpi without mpirun (a team of one, MPI not started)"; else fail "team_mpi without mpirun"; show team0.out; fi
+for np in 1 2 3; do
     if timeout "$timeout_s" $MPIRUN -np $np "$team" 2 > team$np.out 2>&1; then
         ok "team_mpi -np $np: $(grep -c '^ok' team$np.out) checks (rank 0 computing 2 s while the others take)"
     else fail "team_mpi -np $np"; show team$np.out; fi
