@@ -124,7 +124,8 @@ START_TEST(test_header_eval_info)
         "1800 training and 10000 test images of 28x28, 10 classes, from ", /* the data folder follows */
         "3    dropout p=0.2 ",
         "6    dropout p=0.4 ",
-        "training: optimizer adamw, lr 0.001; batch 128; 2 epochs; seed 4; 1800 training images per epoch\n",
+        "training: optimizer adamw, lr 0.001; batch 128 in micro-batches of 32; 2 epochs; seed 4;\n"
+        "  1800 training images per epoch\n",
         "regularization: dropout 0.2 (#3); dropout 0.4 (#6); weight decay 0.0001 decoupled (AdamW); L1 1e-05;\n",
         "  biases decayed; augmentation crop=2,flip;\n  early stopping after 3 epochs without a lower validation loss\n",
         "learning rate: step schedule, x0.5 every 1 epoch; linear warm-up over 1 epoch\n",

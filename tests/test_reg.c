@@ -472,7 +472,7 @@ START_TEST(test_aug_crop_geometry)
     int count[5][5] = {{0}};
     for (uint64_t k = 0; k < 400; k++) {
         memcpy(x, in, sizeof x);
-        aug_apply(&a, x, 1, H, W, -9.0f, aug_key(1, k));
+        aug_apply(&a, x, 1, 0, H, W, -9.0f, aug_key(1, k));
         int found = 0;
         for (int dy = -2; dy <= 2 && !found; dy++)
             for (int dx = -2; dx <= 2 && !found; dx++)
@@ -498,7 +498,7 @@ START_TEST(test_aug_flip_and_erase_geometry)
     int flipped = 0, erased = 0;
     for (uint64_t k = 0; k < 200; k++) {
         memcpy(x, in, sizeof x);
-        aug_apply(&f, x, 1, H, W, 0, aug_key(2, k));
+        aug_apply(&f, x, 1, 0, H, W, 0, aug_key(2, k));
         int same = !memcmp(x, in, sizeof x), mirror = 1;
         for (int y = 0; y < H; y++)
             for (int c = 0; c < W; c++) mirror &= x[y * W + c] == in[y * W + W - 1 - c];
@@ -506,7 +506,7 @@ START_TEST(test_aug_flip_and_erase_geometry)
         flipped += mirror;
         /* erase: unchanged, or one rectangle of zeros (2-33% of the area, rounded) */
         memcpy(x, in, sizeof x);
-        aug_apply(&er, x, 1, H, W, 0, aug_key(2, k));
+        aug_apply(&er, x, 1, 0, H, W, 0, aug_key(2, k));
         int y0 = H, y1 = -1, x0 = W, x1 = -1, zeros = 0;
         for (int y = 0; y < H; y++)
             for (int c = 0; c < W; c++) {
@@ -544,15 +544,15 @@ START_TEST(test_aug_seeded_and_per_sample)
     char txt[64];
     aug_format(&all, txt, sizeof txt);
     ck_assert_str_eq(txt, "crop=2,flip,erase");
-    aug_apply(&all, a, N, 28, 28, -1.0f, aug_key(5, 17));
-    aug_apply(&all, b, N, 28, 28, -1.0f, aug_key(5, 17));
+    aug_apply(&all, a, N, 0, 28, 28, -1.0f, aug_key(5, 17));
+    aug_apply(&all, b, N, 0, 28, 28, -1.0f, aug_key(5, 17));
     ck_assert(memcmp(a, b, sizeof a) == 0); /* same seed and step: the same batch */
-    aug_apply(&all, c, N, 28, 28, -1.0f, aug_key(5, 18));
+    aug_apply(&all, c, N, 0, 28, 28, -1.0f, aug_key(5, 18));
     ck_assert(memcmp(a, c, sizeof a) != 0); /* the next step: others */
     /* a sample's augmentation does not depend on the batch it is in beyond its slot */
     float one[HW]; /* sample 0 alone, under the same key: as in the batch */
     for (int i = 0; i < HW; i++) one[i] = (float)(i % 251) / 100.0f + 0.5f;
-    aug_apply(&all, one, 1, 28, 28, -1.0f, aug_key(5, 17));
+    aug_apply(&all, one, 1, 0, 28, 28, -1.0f, aug_key(5, 17));
     ck_assert(memcmp(one, a, sizeof one) == 0);
     const char *bad[] = {"crop=0", "crop=9", "crop=x", "mirror", "flip,", ",flip", "flip,,erase", ""};
     for (int i = 0; i < 8; i++) {

@@ -95,6 +95,7 @@ static const struct {
     {"model", "models/mlp.cfg", "models/cnn.cfg", "", 0},
     {"epochs", "2", "3", "", 0},
     {"batch", "32", "64", "", 0},
+    {"micro-batch", "16", "0", "", 0},
     {"optim", "sgd", "adamw", "", 0},
     {"lr", "0.01", "0.02", "", 0},
     {"momentum", "0.5", "0.9", "--optim sgd", 0},

@@ -4,6 +4,7 @@
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "team_threads.h"
@@ -70,6 +71,42 @@ START_TEST(test_fold_floats_any_ranks)
         differs |= memcmp(&other[i], &want[i], sizeof(float)) != 0;
     }
     ck_assert(differs);
+}
+END_TEST
+
+/* A vector longer than the chain's segments: the pipeline gives the
+ * serial fold's bits too. */
+enum { BIG = 150001, BK = 5 };
+typedef struct {
+    float *leaves, *out[4];
+} BigArg;
+
+static void big_member(const Team *t, void *arg, int rank)
+{
+    BigArg *a = arg;
+    int j0, j1;
+    team_share(BK, rank, t->size, &j0, &j1);
+    float *g = calloc(BIG, sizeof(float));
+    team_fold_floats(t, g, a->leaves + (size_t)j0 * BIG, j1 - j0, BIG, BIG);
+    a->out[rank] = g;
+}
+
+START_TEST(test_fold_floats_segments)
+{
+    static BigArg a;
+    a.leaves = malloc((size_t)BK * BIG * sizeof(float));
+    float *want = calloc(BIG, sizeof(float));
+    for (int j = 0; j < BK; j++)
+        for (int i = 0; i < BIG; i++) a.leaves[(size_t)j * BIG + i] = leaf_value(j, i % 97) * (1.0f + (float)i * 1e-6f);
+    for (int j = 0; j < BK; j++)
+        for (int i = 0; i < BIG; i++) want[i] += a.leaves[(size_t)j * BIG + i];
+    ck_assert_int_eq(team_threads_run(3, big_member, &a), 0);
+    for (int r = 0; r < 3; r++) {
+        ck_assert(!memcmp(a.out[r], want, BIG * sizeof(float)));
+        free(a.out[r]);
+    }
+    free(want);
+    free(a.leaves);
 }
 END_TEST
 
@@ -164,6 +201,7 @@ Suite *team_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_share);
     tcase_add_test(tc, test_fold_floats_any_ranks);
+    tcase_add_test(tc, test_fold_floats_segments);
     tcase_add_test(tc, test_fold_doubles_any_ranks);
     tcase_add_test(tc, test_agree);
     tcase_add_test(tc, test_take_each_once);

@@ -4,7 +4,11 @@
  * axis, and the settings are the cross product of the axes. Each trial
  * trains in OUT/SETTING/seedS/ through train/sweep.c, which also writes the
  * manifest, the summary and the charts; `--summarize DIR` rebuilds those
- * from disk, `--list` prints the trials. This file parses and prints. */
+ * from disk, `--list` prints the trials. Under `mpirun -np N` (a Team of
+ * N ranks) the ranks take the trials from a queue: rank 0 prints the
+ * header, the plan and the summary, every rank one line per trial it
+ * starts and ends ("[rank R] ..."), no progress bars. This file parses and
+ * prints. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -479,6 +483,7 @@ static int check_files(const SweepArgs *a, const SweepSpec *s, int val)
 /* A sweep: its spec, data and folder. */
 typedef struct {
     SweepSpec spec;
+    const Team *team;         /* the ranks (NULL: one process)               */
     Dataset train, test;
     char data_dir[FM_PATH];
     char outbase[FM_PATH], outbuf[FM_PATH];
@@ -526,7 +531,8 @@ static void make_spec(SweepArgs *a, SweepJob *j)
     if (!a->out) cli_default_out_base("sweep", j->outbase, sizeof j->outbase);
     j->spec = (SweepSpec){.out = a->out ? a->out : j->outbase, .settings = a->settings, .nsettings = a->nsettings,
                           .seeds = a->seedv, .nseeds = a->nseeds, .val = a->first.val, .logy = a->logy,
-                          .show_seeds = a->show_seeds, .has_trial = a->has_trial, .trial = a->trial};
+                          .show_seeds = a->show_seeds, .has_trial = a->has_trial, .trial = a->trial,
+                          .team = j->team};
 }
 
 /* The files, the data and the validation size; the default folder is made
@@ -632,7 +638,10 @@ static void print_header(const SweepArgs *a, const SweepJob *j)
     if (emin == emax) printf(") = %d run%s of %d epoch%s", sweep_ntrials(s), sweep_ntrials(s) == 1 ? "" : "s", emin,
                              emin == 1 ? "" : "s");
     else printf(") = %d runs of %d to %d epochs", sweep_ntrials(s), emin, emax);
-    printf("; %d thread%s; writing %s\n", cli_max_threads(), cli_max_threads() == 1 ? "" : "s", s->out);
+    if (team_size(j->team) > 1)
+        printf("; %d ranks of %d thread%s take them from a queue, the longest first; writing %s\n",
+               team_size(j->team), cli_max_threads(), cli_max_threads() == 1 ? "" : "s", s->out);
+    else printf("; %d thread%s; writing %s\n", cli_max_threads(), cli_max_threads() == 1 ? "" : "s", s->out);
     if (s->has_trial) {
         int seed;
         const SweepSetting *st = sweep_trial(s, s->trial, &seed);
@@ -648,6 +657,8 @@ typedef struct {
     int trained;              /* runs trained (or resumed) in this session       */
     int one;                  /* --trial K: no plan, no estimate                 */
     double seconds;           /* and their time                                  */
+    int rank, ranks;          /* under a team: each trial's lines "[rank R] ..." */
+    EpochStats last;          /* and the last epoch's figures, for its end line  */
 } SweepCtx;
 
 static void on_plan(void *ctx, const SweepTrialState *states, int n)
@@ -671,15 +682,39 @@ static void on_trial(void *ctx, int k, int n, const SweepSetting *st, int seed, 
     c->pr.epochs = st->run.train.epochs;
     c->pr.batch = st->run.train.batch;
     static const char *const WHAT[3] = {"", " (resuming its model.fmw)", ": finished earlier, skipped"};
+    if (c->ranks > 1) {
+        printf("[rank %d] run %d/%d (trial %d): %s, seed %d -> %s%s\n", c->rank, k + 1, n, k, st->label, seed, dir,
+               WHAT[state]);
+        fflush(stdout);
+        return;
+    }
     printf("%srun %d/%d (trial %d): %s, seed %d -> %s%s\n", state == SWEEP_TRIAL_FINISHED ? "" : "\n", k + 1, n, k,
            st->label, seed, dir, WHAT[state]);
+    fflush(stdout);
+}
+
+/* Under a team: the epoch's figures kept for the trial's end line. */
+static void on_epoch_quiet(void *ctx, const EpochStats *s)
+{
+    SweepCtx *c = ctx;
+    c->last = *s;
+}
+
+/* Under a team: a trained trial's end, with its last epoch's figures. */
+static void team_trial_done(const SweepCtx *c, int k, int n, double seconds)
+{
+    printf("[rank %d] run %d/%d (trial %d) done in %.1f s: test acc %.2f%%", c->rank, k + 1, n, k, seconds,
+           100.0 * c->last.test_acc);
+    if (c->last.has_val) printf(", validation loss %.4f", c->last.val_loss);
+    printf("\n");
     fflush(stdout);
 }
 
 static void on_trial_done(void *ctx, int k, int n, double seconds)
 {
     SweepCtx *c = ctx;
-    if (seconds <= 0 || c->one) return;
+    if (seconds > 0 && c->ranks > 1) team_trial_done(c, k, n, seconds);
+    if (seconds <= 0 || c->one || c->ranks > 1) return;
     c->trained++;
     c->seconds += seconds;
     int left = 0;
@@ -693,7 +728,8 @@ static void on_trial_done(void *ctx, int k, int n, double seconds)
 
 static void on_trial_failed(void *ctx, int k, int n, const Err *e)
 {
-    (void)ctx;
+    SweepCtx *c = ctx;
+    if (c->ranks > 1) printf("[rank %d] ", c->rank);
     printf("run %d/%d (trial %d) stopped: %s; its folder keeps what it last saved; the sweep goes on without it\n",
            k + 1, n, k, e->msg);
     fflush(stdout);
@@ -730,27 +766,38 @@ static int print_trial_done(const SweepSpec *s)
     return 0;
 }
 
+/* The exit code of a stopped sweep: 128 + the signal (SIGINT if another
+ * rank was stopped, not this one). */
+static int interrupted_rc(void) { return 128 + (int)(cli_signal ? cli_signal : SIGINT); }
+
 /* Trains every trial (or --trial K's), then prints the comparison. Returns
  * the exit code. */
 static int sweep_go(const SweepArgs *a, SweepJob *j)
 {
-    print_header(a, j);
+    const int rank = team_rank(j->team), ranks = team_size(j->team);
+    if (!rank) print_header(a, j);
     SweepCtx *c = calloc(1, sizeof *c);
     Err e;
     if (!c) return cli_fail(err_set(&e, ST_ERR_NOMEM, "out of memory"), &e);
-    c->pr = (CliProgress){.progress = !a->first.no_progress && isatty(STDERR_FILENO)};
+    c->pr = (CliProgress){.progress = !a->first.no_progress && isatty(STDERR_FILENO) && ranks == 1};
     c->one = j->spec.has_trial;
+    c->rank = rank, c->ranks = ranks;
     SweepHooks hooks = {on_trial, on_plan, on_trial_done, c, {cli_on_batch, cli_on_epoch, c, &cli_signal, NULL}, on_trial_failed};
+    if (ranks > 1) hooks.run.on_batch = NULL, hooks.run.on_epoch = on_epoch_quiet; /* no bars, no epoch lines */
     SweepResult res;
     cli_catch_signals();
     Status st = sweep_execute(&j->spec, &j->train, &j->test, &hooks, &res, &e);
     if (c->pr.progress) report_progress_clear(stderr);
     free(c);
     int rc;
+    if (rank > 0) { /* every rank has rank 0's status; rank 0 says it */
+        sweep_result_free(&res);
+        return st == ST_ERR_INTERRUPTED ? interrupted_rc() : st == ST_ERR_ARG ? EXIT_USAGE : st ? 1 : 0;
+    }
     if (st == ST_ERR_INTERRUPTED) {
         fprintf(stderr, "fmnist: %s; the run's model.fmw holds its position: run the same command again to resume "
                         "it (finished runs are skipped)\n", e.msg);
-        return 128 + (int)cli_signal;
+        return interrupted_rc();
     }
     rc = st ? cli_fail(st, &e) : j->spec.has_trial ? print_trial_done(&j->spec) : print_summary(j->spec.out, &res);
     sweep_result_free(&res);
@@ -775,19 +822,63 @@ static void args_free(SweepArgs *a)
     free(a);
 }
 
-/* parse -> (summarize | list | check -> run). */
+/* ---- under mpirun: a team of ranks ---- */
+
+/* The largest exit code over the ranks, on every rank: a rank that failed
+ * alone (its data, a model file) stops every rank rather than leave them
+ * waiting for it. */
+static int team_rc(const Team *t, int rc) { return team_size(t) > 1 ? t->max_int(t, rc) : rc; }
+
+/* What a sweep on n > 1 ranks cannot take: -1 to go on, else the exit code
+ * (rank 0 says why). */
+static int check_team(const SweepArgs *a, int rank, int n)
+{
+    Err e;
+    if (a->has_trial)
+        err_set(&e, ST_ERR_ARG, "--trial %d runs one trial in one process, not on %d ranks (under mpirun the ranks "
+                                "take the trials from a queue: leave --trial out)", a->trial, n);
+    else if (!a->out && !a->list)
+        err_set(&e, ST_ERR_ARG, "on %d ranks every rank writes into the same sweep folder: give --out DIR (a folder "
+                                "every host shares)", n);
+    else return -1;
+    return rank ? EXIT_USAGE : cli_usage_error("sweep", &e);
+}
+
+/* `--list` (rank 0 alone under a team). */
+static int list_trials(SweepArgs *a, SweepJob *j)
+{
+    int rc = check_nets(a);
+    if (rc) return rc;
+    make_spec(a, j);
+    return print_list(a, &j->spec);
+}
+
+/* check -> run; under a team every rank checks its own files, data and
+ * threads, and all go on only if all passed. */
+static int run_sweep(SweepArgs *a, SweepJob *j)
+{
+    int rc = check_nets(a);
+    if (!rc) make_spec(a, j);
+    if (!rc) rc = cli_set_threads("sweep", a->first.threads);
+    if (!rc) rc = sweep_check(a, j);
+    if ((rc = team_rc(j->team, rc))) return rc;
+    return sweep_go(a, j);
+}
+
+/* parse -> (summarize | list | check -> run); --summarize and --list on
+ * rank 0 alone under a team. */
 int cmd_sweep(int argc, char **argv)
 {
     SweepArgs *a = calloc(1, sizeof *a);
     SweepJob *j = calloc(1, sizeof *j);
+    const Team *team = cli_team();
     Err e;
     int rc = !a || !j ? cli_fail(err_set(&e, ST_ERR_NOMEM, "out of memory"), &e) : sweep_parse(argc, argv, a);
-    if (rc < 0 && a->summarize) rc = sweep_resummarize(a);
-    if (rc < 0 && !(rc = check_nets(a))) {
-        make_spec(a, j);
-        if (a->list) rc = print_list(a, &j->spec);
-        else if (!(rc = cli_set_threads("sweep", a->first.threads)) && !(rc = sweep_check(a, j))) rc = sweep_go(a, j);
-    }
+    if (rc < 0 && a->summarize) rc = team_rc(team, team_rank(team) ? 0 : sweep_resummarize(a));
+    if (rc < 0 && team_size(team) > 1) rc = check_team(a, team_rank(team), team_size(team));
+    if (rc < 0) j->team = team;
+    if (rc < 0 && a->list) rc = team_rank(team) ? 0 : list_trials(a, j);
+    if (rc < 0) rc = run_sweep(a, j);
     if (j) {
         dataset_free(&j->train);
         dataset_free(&j->test);

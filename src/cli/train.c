@@ -18,6 +18,7 @@
 #include "report/log.h"
 #include "report/plot.h"
 #include "train/resume.h"
+#include "util/team.h"
 #include "train/run.h"
 #include "util/args.h"
 #include "util/fileio.h"
@@ -116,6 +117,41 @@ static const char *shell_word(const char *s, char *buf, size_t len)
     return buf;
 }
 
+/* Under mpirun (more than one rank): every rank's exit code becomes the
+ * largest, so that all stop together (rank 0 printed why). */
+static int agree_rc(const Team *t, int rc) { return team_size(t) > 1 ? t->max_int(t, rc) : rc; }
+
+/* The ranks that share the run (util/team.h): NULL for one process. */
+static const Team *run_team(void) { return team_size(cli_team()) > 1 ? cli_team() : NULL; }
+
+/* With ranks, each needs micro-batches of its own: a usage error (exit
+ * code) unless a full batch has at least as many micro-batches as ranks. */
+static int ranks_fit(const TrainConfig *tc)
+{
+    const int ranks = team_size(tc->team);
+    if (ranks <= 1) return 0;
+    int k = tc->micro_batch > 0 ? (tc->batch + tc->micro_batch - 1) / tc->micro_batch : 1;
+    if (k >= ranks) return 0;
+    Err e;
+    if (tc->micro_batch == 0)
+        err_set(&e, ST_ERR_ARG, "--micro-batch 0 keeps each batch whole, so only one of the %d ranks would compute; "
+                "give --micro-batch N (at most %d for %d ranks)", ranks, tc->batch / ranks, ranks);
+    else
+        err_set(&e, ST_ERR_ARG, "--batch %d in micro-batches of %d gives %d micro-batch%s for %d ranks; each rank "
+                "needs one: use --micro-batch %d or fewer ranks", tc->batch, tc->micro_batch, k, k == 1 ? "" : "es",
+                ranks, tc->batch / ranks > 0 ? tc->batch / ranks : 1);
+    return cli_usage_error("train", &e);
+}
+
+/* "2 threads" or "4 ranks x 2 threads": who shares the work. */
+static const char *workers(const Team *t, char *buf, size_t len)
+{
+    int th = cli_max_threads(), r = team_size(t);
+    if (r > 1) snprintf(buf, len, "%d ranks x %d thread%s", r, th, th == 1 ? "" : "s");
+    else snprintf(buf, len, "%d thread%s", th, th == 1 ? "" : "s");
+    return buf;
+}
+
 /* What the user sees when run_train returns: the result, or what stopped
  * it, where the last good state is and how to go on. Returns the exit code. */
 static int finish(Status st, const Err *e, const TrainCtx *tx, const char *model_path, const char *log_path,
@@ -123,12 +159,15 @@ static int finish(Status st, const Err *e, const TrainCtx *tx, const char *model
 {
     char where[96];
     where_saved(tx, where, sizeof where);
+    const Team *team = run_team();
     if (st == ST_ERR_INTERRUPTED) {
+        /* the signal that stopped the run, on whichever rank it came */
+        int sig = team ? team->max_int(team, (int)cli_signal) : (int)cli_signal;
         fprintf(stderr, "fmnist: %s; saved %s (%s)\n", e->msg, model_path, where);
         char w1[2 * FM_PATH_NAME], w2[2 * FM_PATH_NAME]; /* quoting may lengthen a path */
         fprintf(stderr, "fmnist: resume with: fmnist train --resume %s%s%s\n", shell_word(model_path, w1, sizeof w1),
                 data ? " --data " : "", data ? shell_word(data, w2, sizeof w2) : "");
-        return 128 + (int)cli_signal;
+        return 128 + sig;
     }
     if (st) {
         int rc = cli_fail(st, e);
@@ -142,7 +181,8 @@ static int finish(Status st, const Err *e, const TrainCtx *tx, const char *model
     char png[FM_PATH_NAME];
     Err pe;
     snprintf(png, sizeof png, "%s/curves.png", out);
-    if ((st = plot_log_file(log_path, png, &pe))) return cli_fail(st, &pe); /* the chart of log.csv */
+    st = team_rank(team) == 0 ? plot_log_file(log_path, png, &pe) : ST_OK; /* the chart of log.csv: rank 0 writes */
+    if ((st = team_agree(team, st, &pe))) return cli_fail(st, &pe);
     printf("saved %s, %s and %s\n", model_path, log_path, png);
     return 0;
 }
@@ -179,24 +219,32 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
     if (resume_flags_ok(specs, nspecs)) return EXIT_USAGE;
     if (cli_set_threads("train", threads)) return EXIT_USAGE;
     ResumedRun r;
-    Status st = resume_load(path, epochs, &r, &e);
+    const Team *team = run_team();
+    const int lead = team_rank(team) == 0;
+    Status st = team_agree(team, resume_load(path, epochs, &r, &e), &e);
     if (st) return cli_fail(st, &e);
     Dataset train = {0}, test = {0}, valset = {0};
     char dir[FM_PATH], model_path[FM_PATH_NAME], log_path[FM_PATH_NAME], data_dir[FM_PATH];
     int rc = 0;
+    r.spec.train.team = team; /* the run keeps its micro-batches: any rank count gives its numbers */
+    if ((rc = ranks_fit(&r.spec.train))) goto done;
     file_folder_of(path, dir, sizeof dir);
     r.spec.out = out ? out : dir;
     r.spec.overwrite = overwrite || file_same(r.spec.out, dir); /* continue in place, not over another run */
     r.spec.save_every = save_every;
     run_paths(&r.spec, model_path, log_path, sizeof model_path);
     /* the checkpoint is an input unless the run goes on in it (in place) */
-    if ((rc = check_run_files(&r.spec, file_same(path, model_path) ? NULL : path, NULL, data, r.settings.val > 0)))
+    if ((rc = agree_rc(team, lead ? check_run_files(&r.spec, file_same(path, model_path) ? NULL : path, NULL, data,
+                                                    r.settings.val > 0)
+                                  : 0)))
         goto done;
-    if ((st = run_check(&r.spec, &e)) ||
-        (st = cli_load_data(data, DATA_MAX_CLASSES, r.settings.train_n + r.settings.val, &train, &test, data_dir,
-                            sizeof data_dir, &e)) ||
-        (r.settings.val && train.n > r.settings.val &&
-         (st = dataset_hold_out(&train, r.settings.val, r.settings.train.seed, &valset, &e)))) {
+    st = lead ? run_check(&r.spec, &e) : ST_OK;
+    if (!st)
+        st = cli_load_data(data, DATA_MAX_CLASSES, r.settings.train_n + r.settings.val, &train, &test, data_dir,
+                           sizeof data_dir, &e);
+    if (!st && r.settings.val && train.n > r.settings.val)
+        st = dataset_hold_out(&train, r.settings.val, r.settings.train.seed, &valset, &e);
+    if ((st = team_agree(team, st, &e))) {
         rc = cli_fail(st, &e);
         goto done;
     }
@@ -208,8 +256,9 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
         goto done;
     }
     RunMemory mem;
-    if ((st = train_check_sets(r.net, &train, &test, &e)) ||
-        (st = run_memory_check(&r.spec, r.net, &train, &test, &mem, &e)) || (st = run_prepare(&r.spec, &e))) {
+    if (!(st = train_check_sets(r.net, &train, &test, &e)) && !(st = run_memory_check(&r.spec, r.net, &train, &test, &mem, &e)) && lead)
+        st = run_prepare(&r.spec, &e);
+    if ((st = team_agree(team, st, &e))) {
         rc = cli_fail(st, &e);
         goto done;
     }
@@ -229,8 +278,8 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
     net_summary(r.net, stdout);
     print_settings(&r.settings, r.net);
     print_memory(&mem);
-    printf("step %llu, %d thread%s; writing %s\n", (unsigned long long)at->step, cli_max_threads(),
-           cli_max_threads() == 1 ? "" : "s", r.spec.out);
+    char who[64];
+    printf("step %llu, %s; writing %s\n", (unsigned long long)at->step, workers(team, who, sizeof who), r.spec.out);
     fflush(stdout);
     cli_catch_signals();
     RunHooks hooks = {cli_on_batch, cli_on_epoch, &tx, &cli_signal, on_save};
@@ -303,6 +352,9 @@ static int train_build(const TrainArgs *a, TrainJob *j)
     Err e;
     Status st = trainflags_run(&a->f, a->specs, a->nspecs, &j->spec, &e);
     if (st) return cli_usage_error("train", &e);
+    j->spec.train.team = run_team();
+    int rc = ranks_fit(&j->spec.train);
+    if (rc) return rc;
     if (cli_set_threads("train", a->f.threads)) return EXIT_USAGE;
     if ((st = run_build_net(a->f.model, a->f.dropout.v, a->f.dropout.n, a->f.batch, &j->net, &e)))
         return st == ST_ERR_ARG ? cli_usage_error("train", &e) : cli_fail(st, &e);
@@ -327,22 +379,25 @@ static int train_build(const TrainArgs *a, TrainJob *j)
  * earlier run can be in it). Returns 0 or the exit code. */
 static int train_check(const TrainArgs *a, TrainJob *j)
 {
-    int rc = check_run_files(&j->spec, NULL, a->f.model, a->f.data, a->f.val > 0);
+    /* with ranks: rank 0 checks and makes the files (it alone writes them),
+     * every rank loads the data; a failure anywhere stops every rank */
+    const Team *team = j->spec.train.team;
+    const int lead = team_rank(team) == 0;
+    int rc = agree_rc(team, lead ? check_run_files(&j->spec, NULL, a->f.model, a->f.data, a->f.val > 0) : 0);
     if (rc) return rc;
     Err e;
-    Status st;
-    if ((!j->default_out && (st = run_check(&j->spec, &e))) || (st = trainflags_load_data(&a->f, &j->data, &e)))
-        return st == ST_ERR_ARG ? cli_usage_error("train", &e) : cli_fail(st, &e);
+    Status st = lead && !j->default_out ? run_check(&j->spec, &e) : ST_OK;
+    if (!st) st = trainflags_load_data(&a->f, &j->data, &e);
+    if ((st = team_agree(team, st, &e))) return st == ST_ERR_ARG ? cli_usage_error("train", &e) : cli_fail(st, &e);
     if (a->f.val) j->spec.train.val = &j->data.val;
-    if ((st = train_check_sets(j->net, &j->data.train, &j->data.test, &e)) ||
-        (st = run_memory_check(&j->spec, j->net, &j->data.train, &j->data.test, &j->mem, &e)))
-        return cli_fail(st, &e);
-    if (j->default_out) {
-        if ((st = cli_default_out_create(j->outbase, j->outbuf, sizeof j->outbuf, &e))) return cli_fail(st, &e);
+    if (!(st = train_check_sets(j->net, &j->data.train, &j->data.test, &e)))
+        st = run_memory_check(&j->spec, j->net, &j->data.train, &j->data.test, &j->mem, &e);
+    if (!st && lead && j->default_out && !(st = cli_default_out_create(j->outbase, j->outbuf, sizeof j->outbuf, &e))) {
         j->spec.out = j->outbuf;
         run_paths(&j->spec, j->model_path, j->log_path, sizeof j->model_path);
     }
-    return (st = run_prepare(&j->spec, &e)) ? cli_fail(st, &e) : 0;
+    if (!st && lead) st = run_prepare(&j->spec, &e);
+    return (st = team_agree(team, st, &e)) ? cli_fail(st, &e) : 0;
 }
 
 /* Prints the run's header, trains, and says how it ended. Returns the exit code. */
@@ -359,7 +414,8 @@ static int train_go(const TrainArgs *a, TrainJob *j)
     run_settings(&j->spec, train->n, &set);
     print_settings(&set, j->net);
     print_memory(&j->mem);
-    printf("%d thread%s; writing %s\n", cli_max_threads(), cli_max_threads() == 1 ? "" : "s", j->spec.out);
+    char who[64];
+    printf("%s; writing %s\n", workers(j->spec.train.team, who, sizeof who), j->spec.out);
     fflush(stdout);
     cli_catch_signals();
     net_init(j->net, (uint64_t)f->seed);

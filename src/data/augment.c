@@ -50,11 +50,12 @@ uint64_t aug_key(uint64_t seed, uint64_t step) { return rng_mix64(rng_mix64(seed
 /* The draw of slot k (< 32) of sample i, uniform in [0, 1). */
 static float draw(uint64_t key, int i, int k) { return rng_hash_uniform(key, 32 * (uint64_t)i + (uint64_t)k); }
 
-void aug_apply(const AugConfig *a, float *x, int n, int h, int w, float black, uint64_t key)
+void aug_apply(const AugConfig *a, float *x, int n, int first, int h, int w, float black, uint64_t key)
 {
     size_t hw = (size_t)h * w;
-    for (int i = 0; i < n; i++) {
-        float *im = x + (size_t)i * hw;
+    for (int s = 0; s < n; s++) {
+        float *im = x + (size_t)s * hw;
+        const int i = first + s; /* the draws' index: the place in the batch */
         if (a->crop > 0) {
             /* out(y, x) = in(y + dy, x + dx), black outside: the window at
              * (P + dy, P + dx) of the image padded by P. In place: walk in the

@@ -34,7 +34,10 @@ uint64_t aug_key(uint64_t seed, uint64_t step);
 
 /* Augments x in place: n samples of h x w floats (one channel), in the order
  * crop, flip, erase. black is the normalized value of a black pixel
- * ((0 - mean)/std): what the crop's padding shows. */
-void aug_apply(const AugConfig *a, float *x, int n, int h, int w, float black, uint64_t key);
+ * ((0 - mean)/std): what the crop's padding shows. x's samples are samples
+ * first .. first + n of the batch: each sample's draws are keyed by its
+ * place in the batch, so ranks holding parts of a batch draw what one
+ * process holding all of it draws. */
+void aug_apply(const AugConfig *a, float *x, int n, int first, int h, int w, float black, uint64_t key);
 
 #endif

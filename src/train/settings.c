@@ -54,6 +54,7 @@ static const Key KEYS[] = {
     {"aug", K_AUG, AT(train.aug), 0, 0, 0},
     {"early_stop", K_INT, AT(train.early_stop), 0, 100000, 0},
     {"report_penalty", K_BOOL, AT(train.report_penalty), 0, 1, 0},
+    {"micro_batch", K_INT, AT(train.micro_batch), 0, TRAIN_MAX_MICRO_BATCH, 0}, /* absent: 0, the whole batch */
 };
 #define NKEYS (int)(sizeof KEYS / sizeof KEYS[0])
 
@@ -333,7 +334,10 @@ static void describe_training(const RunSettings *s, Buf *b)
                  o->nesterov ? " (Nesterov)" : "");
     else
         line_add(&l, "optimizer %s, lr %s", optim_kind_name(o->kind), num(o->lr, x, sizeof x));
-    line_add(&l, "batch %d", s->train.batch);
+    if (s->train.micro_batch > 0 && s->train.micro_batch < s->train.batch)
+        line_add(&l, "batch %d in micro-batches of %d", s->train.batch, s->train.micro_batch);
+    else
+        line_add(&l, "batch %d", s->train.batch);
     line_add(&l, "%d epoch%s", s->train.epochs, s->train.epochs == 1 ? "" : "s");
     line_add(&l, "seed %llu", (unsigned long long)s->train.seed);
     line_add(&l, "%d training images per epoch", s->train_n);

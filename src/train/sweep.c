@@ -605,6 +605,7 @@ static RunSpec trial_spec(const SweepSetting *st, int seed, const char *dir)
     rs.overwrite = 1; /* only ever a NEW or RESUME folder of this very trial */
     rs.resume = NULL;
     rs.log_so_far = NULL;
+    rs.train.team = NULL; /* a trial is one process's, under a team too */
     return rs;
 }
 
@@ -640,11 +641,26 @@ static void trial_want(const SweepSpec *s, const SweepSetting *st, int seed, con
     want->val = s->val;
 }
 
+/* The work of one image through net, forward: the multiply-adds of its
+ * weighted layers (a conv's weights once per output position; a dense
+ * layer has one) and one per output of every layer. A measure to order
+ * trials by, not a time. */
+static double net_work(const Net *net)
+{
+    double w = 0.0;
+    for (int i = 0; i < net->nlayers; i++) {
+        const Layer *l = &net->layers[i];
+        w += ((double)l->nw + (double)l->out.c) * (double)l->out.h * (double)l->out.w;
+    }
+    return w;
+}
+
 /* Before anything is made: every setting's net against the data and the
  * memory, every trial's folder (its state into states[k]), and every
- * other member of the manifest readable. */
+ * other member of the manifest readable. work (if not NULL) gets each
+ * setting's epochs x net_work. */
 static Status check_all(const SweepSpec *s, const Manifest *m, const Dataset *train, const Dataset *test,
-                        SweepTrialState *states, Err *e)
+                        SweepTrialState *states, double *work, Err *e)
 {
     char dir[FM_PATH_NAME + FM_NAME];
     if (s->val < 0 || (s->val > 0 && s->val >= train->n))
@@ -666,6 +682,7 @@ static Status check_all(const SweepSpec *s, const Manifest *m, const Dataset *tr
             net_free(net);
             return r;
         }
+        if (work) work[i] = (double)st->run.train.epochs * net_work(net);
         for (int j = 0; !r && j < s->nseeds; j++) {
             int k = i * s->nseeds + j, seed;
             if (s->has_trial && k != s->trial) continue; /* another task's: it may be training now */
@@ -734,6 +751,7 @@ static Status trial_resume(const SweepSpec *s, int k, const char *dir, const Dat
     rr.spec.out = dir;
     rr.spec.overwrite = 1;
     rr.spec.save_every = st->run.save_every;
+    rr.spec.train.team = NULL;
     if (h && h->on_trial) h->on_trial(h->ctx, k, sweep_ntrials(s), st, seed, dir, SWEEP_TRIAL_RESUME, rr.net);
     Dataset rest, val;
     if (!(r = hold_out(train, rr.settings.val, rr.settings.train.seed, &rest, &val, e))) {
@@ -770,34 +788,178 @@ static Status trial_run(const SweepSpec *s, int k, SweepTrialState state, const 
     return ST_OK;
 }
 
-Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *test, const SweepHooks *h,
-                     SweepResult *res, Err *e)
+/* The serial sweep's first steps, on one process: the manifest read, every
+ * folder checked (states, and each setting's work if work is not NULL),
+ * on_plan called, the folder and the manifest written. */
+static Status plan_and_write(const SweepSpec *s, const Dataset *train, const Dataset *test, const SweepHooks *h,
+                             SweepTrialState *states, double *work, Err *e)
 {
-    if (res) memset(res, 0, sizeof *res);
+    Manifest m;
+    Status st = manifest_read(s->out, 0, &m, e);
+    if (!st) st = check_all(s, &m, train, test, states, work, e);
+    if (!st && h && h->on_plan) h->on_plan(h->ctx, states, sweep_ntrials(s));
+    if (!st) st = file_mkdirs(s->out, e);
+    if (!st) st = manifest_merge(s, &m, e);
+    manifest_free(&m);
+    return st;
+}
+
+/* The spec's counts (and its trial) in range. */
+static Status check_counts(const SweepSpec *s, Err *e)
+{
     if (s->nsettings < 1 || s->nsettings > SWEEP_MAX_SETTINGS || s->nseeds < 1 || s->nseeds > SWEEP_MAX_SEEDS ||
         sweep_ntrials(s) > SWEEP_MAX_TRIALS)
         return err_set(e, ST_ERR_ARG, "a sweep has 1 to %d settings and 1 to %d seeds, %d trials at most, not %d x %d",
                        SWEEP_MAX_SETTINGS, SWEEP_MAX_SEEDS, SWEEP_MAX_TRIALS, s->nsettings, s->nseeds);
     int n = sweep_ntrials(s);
+    if (s->has_trial && team_size(s->team) > 1)
+        return err_set(e, ST_ERR_ARG, "--trial %d runs one trial in one process, not on %d ranks (under mpirun the "
+                                      "ranks take the trials from a queue: leave --trial out)", s->trial,
+                       team_size(s->team));
     if (s->has_trial && (s->trial < 0 || s->trial >= n))
         return err_set(e, ST_ERR_ARG, "--trial %d: this sweep has trials 0 to %d (see --list)", s->trial, n - 1);
+    return ST_OK;
+}
+
+/* Runs trial k; a diverged one is reported and is no failure. */
+static Status trial_go(const SweepSpec *s, int k, SweepTrialState state, const Dataset *train, const Dataset *test,
+                       const SweepHooks *h, Err *e)
+{
+    Status st = trial_run(s, k, state, train, test, h, e);
+    if (st == ST_ERR_DIVERGED) { /* the others go on */
+        if (h && h->on_trial_failed) h->on_trial_failed(h->ctx, k, sweep_ntrials(s), e);
+        st = ST_OK;
+    }
+    return st;
+}
+
+/* ---- the trials from a queue: a team of ranks ---- */
+
+/* What rank 0 tells the others once its check passed: each trial's state,
+ * and the order the queue gives them in. */
+typedef struct {
+    int *state;    /* [n] a SweepTrialState                                 */
+    int *order;    /* [n] the trial the queue's index q gives              */
+} QueuePlan;
+
+/* order[0..n): the trials by their work (epochs x net_work of their
+ * setting), the most first; finished trials (nothing to do) last; ties in
+ * trial order. A stable insertion sort: n is at most SWEEP_MAX_TRIALS. */
+static void queue_order(const SweepSpec *s, const SweepTrialState *states, const double *work, int *order)
+{
+    int n = sweep_ntrials(s);
+    for (int k = 0; k < n; k++) {
+        double wk = states[k] == SWEEP_TRIAL_FINISHED ? -1.0 : work[k / s->nseeds];
+        int j = k;
+        for (; j > 0; j--) {
+            int o = order[j - 1];
+            double wo = states[o] == SWEEP_TRIAL_FINISHED ? -1.0 : work[o / s->nseeds];
+            if (wo >= wk) break;
+            order[j] = o;
+        }
+        order[j] = k;
+    }
+}
+
+/* Rank 0's part before the trials: the serial sweep's check and manifest,
+ * and the queue's plan. */
+static Status root_plan(const SweepSpec *s, const Dataset *train, const Dataset *test, const SweepHooks *h,
+                        QueuePlan *p, Err *e)
+{
+    int n = sweep_ntrials(s);
+    SweepTrialState *states = calloc((size_t)n, sizeof *states);
+    double *work = calloc((size_t)s->nsettings, sizeof *work);
+    Status st = states && work ? ST_OK : err_set(e, ST_ERR_NOMEM, "out of memory");
+    if (!st) st = plan_and_write(s, train, test, h, states, work, e);
+    if (!st) {
+        queue_order(s, states, work, p->order);
+        for (int k = 0; k < n; k++) p->state[k] = (int)states[k];
+    }
+    free(states);
+    free(work);
+    return st;
+}
+
+static int stop_raised(const SweepHooks *h) { return h && h->run.stop && *h->run.stop; }
+
+/* This rank's trials: taken from the queue until it is empty or the stop
+ * flag is raised. A failed trial is reported and the next one taken; the
+ * first failure (or the stop) is the rank's status. */
+static Status take_trials(const SweepSpec *s, const QueuePlan *p, const Dataset *train, const Dataset *test,
+                          const SweepHooks *h, Err *e)
+{
+    const Team *t = s->team;
+    const int n = sweep_ntrials(s);
+    Status mine = ST_OK;
+    Err sub;
+    for (;;) {
+        if (stop_raised(h)) {
+            if (!mine) mine = err_set(e, ST_ERR_INTERRUPTED, "interrupted: no further trial taken");
+            break;
+        }
+        long q = t->take(t);
+        if (q >= n) break;
+        int k = p->order[q];
+        Status st = trial_go(s, k, (SweepTrialState)p->state[k], train, test, h, &sub);
+        if (st == ST_ERR_INTERRUPTED) { /* the stop wins over an earlier failure: rerun to resume */
+            mine = st, *e = sub;
+            break;
+        }
+        if (st && h && h->on_trial_failed) h->on_trial_failed(h->ctx, k, n, &sub);
+        if (st && !mine) mine = st, *e = sub;
+    }
+    return mine;
+}
+
+/* team_agree on a status only rank 0 can have failed with: its message as
+ * it is, on every rank (the check is the sweep's, not a rank's). */
+static Status agree_root(const Team *t, Status st, Err *e)
+{
+    static const char pre[] = "rank 0: ";
+    st = team_agree(t, st, e);
+    size_t n = strlen(pre);
+    if (st && !strncmp(e->msg, pre, n)) memmove(e->msg, e->msg + n, strlen(e->msg + n) + 1);
+    return st;
+}
+
+/* sweep_execute with a team of more than one rank. */
+static Status team_execute(const SweepSpec *s, const Dataset *train, const Dataset *test, const SweepHooks *h,
+                           SweepResult *res, Err *e)
+{
+    const Team *t = s->team;
+    const int n = sweep_ntrials(s);
+    int *buf = calloc(2 * (size_t)n, sizeof *buf);
+    QueuePlan p = {buf, buf ? buf + n : NULL};
+    Status st = buf ? ST_OK : err_set(e, ST_ERR_NOMEM, "out of memory");
+    if (!st && t->rank == 0) st = root_plan(s, train, test, h, &p, e);
+    if (!(st = agree_root(t, st, e))) {
+        t->bcast(t, buf, 2 * (size_t)n * sizeof *buf, 0);
+        st = team_agree(t, take_trials(s, &p, train, test, h, e), e);
+    }
+    if (!st) {
+        Status sum = t->rank == 0 ? sweep_summarize(s->out, s->logy, s->show_seeds, res, e) : ST_OK;
+        st = agree_root(t, sum, e);
+    }
+    free(buf);
+    return st;
+}
+
+/* ---- the sweep ---- */
+
+Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *test, const SweepHooks *h,
+                     SweepResult *res, Err *e)
+{
+    if (res) memset(res, 0, sizeof *res);
+    Status st = check_counts(s, e);
+    if (st) return st;
+    if (team_size(s->team) > 1) return team_execute(s, train, test, h, res, e);
+    int n = sweep_ntrials(s);
     SweepTrialState *states = calloc((size_t)n, sizeof *states);
     if (!states) return err_set(e, ST_ERR_NOMEM, "out of memory");
-    Manifest m;
-    Status st = manifest_read(s->out, 0, &m, e);
-    if (!st) st = check_all(s, &m, train, test, states, e);
-    if (!st && h && h->on_plan) h->on_plan(h->ctx, states, n);
-    if (!st) st = file_mkdirs(s->out, e);
-    if (!st) st = manifest_merge(s, &m, e);
-    for (int k = 0; !st && k < n; k++) {
-        if (s->has_trial && k != s->trial) continue;
-        if ((st = trial_run(s, k, states[k], train, test, h, e)) == ST_ERR_DIVERGED) { /* the others go on */
-            if (h && h->on_trial_failed) h->on_trial_failed(h->ctx, k, n, e);
-            st = ST_OK;
-        }
-    }
-    if (!st && !s->has_trial) st = summarize(s->out, &m, s->logy, s->show_seeds, res, e);
-    manifest_free(&m);
+    st = plan_and_write(s, train, test, h, states, NULL, e);
+    for (int k = 0; !st && k < n; k++)
+        if (!s->has_trial || k == s->trial) st = trial_go(s, k, states[k], train, test, h, e);
+    if (!st && !s->has_trial) st = sweep_summarize(s->out, s->logy, s->show_seeds, res, e);
     free(states);
     return st;
 }

@@ -24,6 +24,7 @@
 #include "train/run.h"
 #include "util/args.h"
 #include "util/fileio.h"
+#include "util/team.h"
 
 #define SWEEP_MAX_SETTINGS 256
 #define SWEEP_MAX_SEEDS 64
@@ -58,6 +59,12 @@ typedef struct {
      * training theirs), the manifest gets the whole plan, and no summary is
      * written (sweep_summarize, once every task is done). */
     int has_trial, trial;
+    /* The ranks sharing the sweep (`mpirun -np N`, util/team.h); NULL or
+     * one rank: the serial sweep. With more, every rank calls
+     * sweep_execute with the same spec and data (its own hooks and stop
+     * flag), and the trials go out from a queue (Team.take): see
+     * sweep_execute. has_trial is refused then (one trial, one process). */
+    const Team *team;
 } SweepSpec;
 
 /* The number of trials, and trial k's setting and seed. */
@@ -118,8 +125,10 @@ typedef struct {
     void (*on_trial_done)(void *ctx, int k, int n, double seconds);
     void *ctx;
     RunHooks run;             /* per-batch and per-epoch progress of each run */
-    /* Trial k diverged (ST_ERR_DIVERGED, e says where): its folder keeps
-     * its last good epoch, the sweep goes on, the summary leaves it out. */
+    /* Trial k failed, e says why. Diverged (ST_ERR_DIVERGED): its folder
+     * keeps its last good epoch, the sweep goes on, the summary leaves it
+     * out. Under a team, any other failure of a trial too: the rank takes
+     * the next one, and the sweep ends with that failure (no summary). */
     void (*on_trial_failed)(void *ctx, int k, int n, const Err *e);
 } SweepHooks;
 
@@ -140,7 +149,20 @@ void sweep_result_free(SweepResult *r);
  * writes the summary and charts of every finished trial the manifest
  * lists (not with has_trial: *res then stays empty), into *res (if not NULL; sweep_result_free it). Returns
  * ST_ERR_INTERRUPTED when hooks->run.stop was raised (the trial's
- * model.fmw holds its position; rerunning resumes it). */
+ * model.fmw holds its position; rerunning resumes it).
+ *
+ * With s->team of more than one rank (each rank calls it alike): rank 0
+ * alone checks everything (as above), calls on_plan and writes the
+ * manifest, and every rank fails with its message if that fails. Then the
+ * trials go out from the team's queue, the longest first (epochs x the
+ * net's work per image; finished ones last): each rank takes the next
+ * trial when done with one, and runs it as --trial K would (skipped,
+ * resumed or new), with its own hooks. A raised stop flag ends the rank's
+ * trial (its model.fmw saved) and its taking. Once all ranks are done,
+ * rank 0 writes the summary and charts (into its *res; the others' stays
+ * empty), exactly as sweep_summarize does. Every rank returns the same
+ * status: that of the lowest rank that failed (ST_ERR_INTERRUPTED if it
+ * was stopped), its message prefixed "rank R: " (but rank 0's check's). */
 Status sweep_execute(const SweepSpec *s, const Dataset *train, const Dataset *test, const SweepHooks *h,
                      SweepResult *res, Err *e);
 

@@ -3,7 +3,16 @@
  * Reproducibility: the shuffle of epoch k comes from an Rng seeded with
  * (seed, k); the dropout key of step s is train_step_key(seed, s); losses are
  * summed in sample order. None depends on the thread count, so the same seed
- * gives the same numbers with 1 or N threads. */
+ * gives the same numbers with 1 or N threads.
+ *
+ * Ranks (cfg->team, util/team.h): each batch's micro-batches are shared out
+ * (team_share), each rank forwards and backpropagates its run of them, and
+ * every sum over samples (gradients, losses, batchnorm's statistics, the
+ * evaluations' chunks) is added in micro-batch (chunk) order through
+ * team_fold_*: every rank holds the same numbers after each step, the ones
+ * one process computes. Rank 0 alone calls the hooks; their status, the stop
+ * flag and every failure are agreed (team_agree), so all ranks stop at the
+ * same batch and return the same status. */
 #include "train/train.h"
 
 #include "kernels/elementwise.h"
@@ -15,6 +24,7 @@
 
 #include "nn/loss.h"
 #include "nn/penalty.h"
+#include "util/team.h"
 
 static double now(void)
 {
@@ -32,6 +42,9 @@ typedef struct {
     float *x, *dlogits;
     int *labels;
     uint32_t *idx;
+    double *rec, *scratch;      /* per micro-batch or chunk: (loss sum, right) */
+    int nrec;                   /* records each holds                          */
+    float *leaves;              /* ranks: this rank's micro-batches' gradients */
 } Buffers;
 
 static void buffers_free(Buffers *b)
@@ -40,16 +53,28 @@ static void buffers_free(Buffers *b)
     free(b->dlogits);
     free(b->labels);
     free(b->idx);
+    free(b->rec);
+    free(b->scratch);
+    free(b->leaves);
 }
 
-static Status buffers_alloc(Buffers *b, const Net *net, int nidx, Err *e)
+static int chunks(int n, int size) { return n / size + (n % size != 0); }
+
+/* nidx: the shuffle's length; nrec: the most micro-batches of a batch or
+ * chunks of an evaluation; nleaves: gradient copies (ranks only). */
+static Status buffers_alloc(Buffers *b, const Net *net, int nidx, int nrec, int nleaves, Err *e)
 {
     size_t mb = (size_t)net->max_batch;
     b->x = malloc(mb * shape_numel(net->in) * sizeof(float));
     b->dlogits = malloc(mb * (size_t)net->nclasses * sizeof(float));
     b->labels = malloc(mb * sizeof(int));
     b->idx = malloc((size_t)(nidx > 0 ? nidx : 1) * sizeof(uint32_t));
-    if (!b->x || !b->dlogits || !b->labels || !b->idx) {
+    b->nrec = nrec > 0 ? nrec : 1;
+    b->rec = malloc((size_t)b->nrec * 2 * sizeof(double));
+    b->scratch = malloc((size_t)b->nrec * 2 * sizeof(double));
+    size_t nl = 0;
+    int ok = nleaves <= 0 || (size_mul((size_t)nleaves, net->nparams, &nl) && (b->leaves = malloc(nl * sizeof(float))));
+    if (!ok || !b->x || !b->dlogits || !b->labels || !b->idx || !b->rec || !b->scratch) {
         buffers_free(b);
         return err_set(e, ST_ERR_NOMEM, "out of memory for the training buffers");
     }
@@ -91,18 +116,33 @@ Status train_check_sets(const Net *net, const Dataset *train, const Dataset *tes
     return st ? st : train_check_data(net, test, "test", e);
 }
 
-static Status eval_with(Net *net, const Dataset *d, Buffers *b, double *loss, double *acc)
+/* The set in chunks of max_batch images, each chunk's loss summed in sample
+ * order and the chunks' sums added in order; with ranks, each evaluates
+ * its share of the chunks (the same sums, in the same order). b->rec holds
+ * at least the chunks of this rank (one process: just the running sum). */
+static Status eval_with(Net *net, const Dataset *d, Buffers *b, const Team *team, double *loss, double *acc)
 {
+    const int nch = chunks(d->n, net->max_batch);
+    int c0 = 0, c1 = nch;
+    if (team_size(team) > 1) team_share(nch, team_rank(team), team_size(team), &c0, &c1);
     double total = 0.0;
     long right = 0;
-    for (int start = 0; start < d->n; start += net->max_batch) {
+    for (int ch = c0; ch < c1; ch++) {
+        int start = ch * net->max_batch;
         int n = d->n - start < net->max_batch ? d->n - start : net->max_batch;
         for (int i = 0; i < n; i++) b->idx[i] = (uint32_t)(start + i);
         dataset_batch(d, b->idx, n, net->spec.mean, net->spec.std, b->x, b->labels);
         const float *z = net_forward(net, b->x, n, MODE_EVAL, 0);
         int c;
-        total += softmax_xent(z, b->labels, n, net->nclasses, 0.0f, NULL, &c);
+        double l = softmax_xent(z, b->labels, n, net->nclasses, 0.0f, NULL, &c);
+        total += l;
         right += c;
+        if (team_size(team) > 1) b->rec[2 * (ch - c0)] = l, b->rec[2 * (ch - c0) + 1] = c;
+    }
+    if (team_size(team) > 1) {
+        double sum[2];
+        team_fold_doubles(team, sum, b->rec, nch, 2, b->scratch);
+        total = sum[0], right = (long)sum[1];
     }
     *loss = total / d->n;
     *acc = (double)right / d->n;
@@ -114,8 +154,8 @@ Status train_evaluate(Net *net, const Dataset *d, double *loss, double *acc, Err
     Status st = check_data(net, d, "test", e);
     if (st) return st;
     Buffers b = {0};
-    if ((st = buffers_alloc(&b, net, net->max_batch, e))) return st;
-    st = eval_with(net, d, &b, loss, acc);
+    if ((st = buffers_alloc(&b, net, net->max_batch, 1, 0, e))) return st;
+    st = eval_with(net, d, &b, NULL, loss, acc);
     buffers_free(&b);
     return st;
 }
@@ -212,8 +252,17 @@ static Status trainer_start(Trainer *t, const TrainProgress *resume, Err *e)
     t->nbatches = (int)(((long long)t->train->n + cfg->batch - 1) / cfg->batch); /* n near INT_MAX: no overflow */
     if (resume && (st = check_resume(t, resume, e))) return st;
     if ((st = optim_init(&t->opt, &cfg->opt, net->nparams, e))) return st;
+    if (cfg->micro_batch < 0 || cfg->micro_batch > TRAIN_MAX_MICRO_BATCH)
+        return err_set(e, ST_ERR_ARG, "micro-batch %d is outside 0..%d", cfg->micro_batch, TRAIN_MAX_MICRO_BATCH);
     int nidx = t->train->n > net->max_batch ? t->train->n : net->max_batch;
-    if ((st = buffers_alloc(&t->b, net, nidx, e))) return st;
+    /* records: the micro-batches of a batch, the chunks of an evaluation */
+    int nrec = cfg->micro_batch > 0 ? chunks(cfg->batch, cfg->micro_batch) : 1;
+    const Dataset *sets[3] = {t->train, t->test, cfg->val};
+    for (int i = 1; i < 3; i++)
+        if (sets[i] && chunks(sets[i]->n, net->max_batch) > nrec) nrec = chunks(sets[i]->n, net->max_batch);
+    const int size = team_size(cfg->team);
+    int nleaves = size > 1 ? chunks(cfg->micro_batch > 0 ? chunks(cfg->batch, cfg->micro_batch) : 1, size) : 0;
+    if ((st = buffers_alloc(&t->b, net, nidx, nrec, nleaves, e))) return st;
     if (cfg->val && cfg->early_stop > 0 && !(t->best = malloc(net->nparams * sizeof(float))))
         return err_set(e, ST_ERR_NOMEM, "out of memory for the best weights");
     trainer_restore(t, resume);
@@ -239,8 +288,69 @@ static void epoch_begin(Trainer *t)
     t->t0 = now();
 }
 
+/* The micro-batches of a batch of n: their size and count, and this
+ * rank's run of them [j0, j1) (all of them for one process). */
+typedef struct {
+    int mb, k, j0, j1;
+} Share;
+
+static Share share_of(const TrainConfig *cfg, int n)
+{
+    Share sh = {.mb = cfg->micro_batch > 0 && cfg->micro_batch < n ? cfg->micro_batch : n};
+    sh.k = chunks(n, sh.mb);
+    sh.j1 = sh.k;
+    if (team_size(cfg->team) > 1) team_share(sh.k, team_rank(cfg->team), team_size(cfg->team), &sh.j0, &sh.j1);
+    return sh;
+}
+
+/* The loss of this rank's samples (x holds them: n_local from the batch's
+ * sample first): each micro-batch's sum in sample order, the micro-batch
+ * sums added in order over all ranks (the batch's loss and right
+ * predictions, the same on every rank); dlogits = (softmax - onehot) / n. */
+static double batch_loss(Trainer *t, const float *z, const Share *sh, int n, long *right)
+{
+    Buffers *b = &t->b;
+    const int nc = t->net->nclasses;
+    double total = 0.0;
+    long c_all = 0;
+    for (int j = sh->j0; j < sh->j1; j++) {
+        int s0 = (j - sh->j0) * sh->mb, len = n - j * sh->mb < sh->mb ? n - j * sh->mb : sh->mb, c;
+        double l = softmax_xent(z + (size_t)s0 * (size_t)nc, b->labels + s0, len, nc, 1.0f / (float)n,
+                                b->dlogits + (size_t)s0 * (size_t)nc, &c);
+        total += l;
+        c_all += c;
+        if (team_size(t->cfg->team) > 1) b->rec[2 * (j - sh->j0)] = l, b->rec[2 * (j - sh->j0) + 1] = c;
+    }
+    if (team_size(t->cfg->team) > 1) {
+        double sum[2];
+        team_fold_doubles(t->cfg->team, sum, b->rec, sh->k, 2, b->scratch);
+        total = sum[0], c_all = (long)sum[1];
+    }
+    *right = c_all;
+    return total;
+}
+
+/* The gradient of the batch into net->grads: one process adds each
+ * micro-batch's straight into it (in order); a rank writes its
+ * micro-batches' into its leaves, which team_fold_floats adds in the
+ * canonical order over all ranks. */
+static void batch_backward(Trainer *t, const Share *sh, int n, int n_local, int first)
+{
+    Net *net = t->net;
+    const Team *team = t->cfg->team;
+    const int ranks = team_size(team) > 1, nl = sh->j1 - sh->j0;
+    net_zero_grad(net);
+    BatchPart part = {.mb = sh->mb, .batch_n = n, .first = first, .gstride = ranks ? net->nparams : 0,
+                      .team = ranks ? team : NULL};
+    if (ranks && nl > 0) memset(t->b.leaves, 0, (size_t)nl * net->nparams * sizeof(float));
+    net_backward_part(net, t->b.x, t->b.dlogits, n_local, &part);
+    if (ranks) team_fold_floats(team, net->grads, t->b.leaves, nl, net->nparams, net->nparams);
+}
+
 /* One batch: forward, loss, backward, one optimizer step; the divergence
- * checks come before the step, so a bad gradient never reaches the weights. */
+ * checks come before the step, so a bad gradient never reaches the weights.
+ * With ranks, this rank's share of the batch (every rank then holds the
+ * same loss, gradient and weights). */
 static Status train_batch(Trainer *t, Err *e)
 {
     Net *net = t->net;
@@ -248,14 +358,18 @@ static Status train_batch(Trainer *t, Err *e)
     Buffers *b = &t->b;
     int bi = t->batch, start = bi * cfg->batch;
     int n = t->train->n - start < cfg->batch ? t->train->n - start : cfg->batch;
-    dataset_batch(t->train, b->idx + start, n, net->spec.mean, net->spec.std, b->x, b->labels);
-    if (aug_active(&cfg->aug)) /* keyed by (seed, step): the same whatever the threads */
-        aug_apply(&cfg->aug, b->x, n, t->train->h, t->train->w, -net->spec.mean / net->spec.std,
+    const Share sh = share_of(cfg, n);
+    const int first = sh.j0 * sh.mb, n_local = (sh.j1 * sh.mb < n ? sh.j1 * sh.mb : n) - first;
+    dataset_batch(t->train, b->idx + start + first, n_local, net->spec.mean, net->spec.std, b->x, b->labels);
+    if (aug_active(&cfg->aug)) /* keyed by (seed, step) and the sample's place in the batch */
+        aug_apply(&cfg->aug, b->x, n_local, first, t->train->h, t->train->w, -net->spec.mean / net->spec.std,
                   aug_key(cfg->seed, t->step));
-    net_zero_grad(net);
-    const float *z = net_forward(net, b->x, n, MODE_TRAIN, train_step_key(cfg->seed, t->step++));
-    int c;
-    double l = softmax_xent(z, b->labels, n, net->nclasses, 1.0f / (float)n, b->dlogits, &c);
+    const int ranks = team_size(cfg->team) > 1;
+    BatchPart part = {.mb = sh.mb, .batch_n = n, .first = first, .gstride = ranks ? net->nparams : 0,
+                      .team = ranks ? cfg->team : NULL};
+    const float *z = net_forward_part(net, b->x, n_local, &part, MODE_TRAIN, train_step_key(cfg->seed, t->step++));
+    long c;
+    double l = batch_loss(t, z, &sh, n, &c);
     if (!isfinite(l))
         return diverged(e, isnan(l) ? "the loss became NaN" : "the loss became infinite", t->epoch, bi, t->nbatches,
                         t->opt.cfg.lr);
@@ -263,18 +377,25 @@ static Status train_batch(Trainer *t, Err *e)
     t->right += c;
     if (cfg->report_penalty) /* the objective: each sample's loss plus the penalty before this step */
         t->loss_sum += n * penalty_value(net->params, net->tensors, net->ntensors, &t->opt.cfg);
-    net_backward(net, b->x, b->dlogits, n);
+    batch_backward(t, &sh, n, n_local, first);
     if (!ew_all_finite(net->nparams, net->grads)) /* before it reaches the weights */
         return diverged(e, "a gradient became NaN or infinite", t->epoch, bi, t->nbatches, t->opt.cfg.lr);
     if (lrsched_active(&cfg->lr)) t->opt.cfg.lr = lrsched_rate(&cfg->lr, t->epoch, bi, t->nbatches);
     optim_step(&t->opt, net->params, net->grads, net->tensors, net->ntensors);
     t->batch++;
     const TrainHooks *h = t->hooks;
-    if (h && h->on_batch) h->on_batch(h->ctx, t->epoch, t->batch, t->nbatches, t->spent + now() - t->t0);
+    if (h && h->on_batch && team_rank(cfg->team) == 0)
+        h->on_batch(h->ctx, t->epoch, t->batch, t->nbatches, t->spent + now() - t->t0);
     return ST_OK;
 }
 
-static int stop_requested(const Trainer *t) { return t->hooks && t->hooks->stop && *t->hooks->stop; }
+/* Asked to stop on any rank: every rank stops before the same batch. */
+static int stop_requested(const Trainer *t)
+{
+    int mine = t->hooks && t->hooks->stop && *t->hooks->stop;
+    const Team *team = t->cfg->team;
+    return team_size(team) > 1 ? team->max_int(team, mine) : mine;
+}
 
 /* Asked to stop (Ctrl-C): ST_ERR_INTERRUPTED, after on_stop has saved the
  * position before the next batch. */
@@ -284,10 +405,11 @@ static Status stop_at(Trainer *t, Err *e)
                                    t->batch, t->nbatches)
                          : err_set(e, ST_ERR_INTERRUPTED, "interrupted at the start of epoch %d", t->epoch);
     const TrainHooks *h = t->hooks;
-    if (!h->on_stop) return st;
+    if (!h || !h->on_stop) return st;
     TrainProgress p = trainer_progress(t);
-    Err se;
-    Status ss = h->on_stop(h->ctx, &p, t->net, &se);
+    Err se = {{0}};
+    Status ss = team_rank(t->cfg->team) == 0 ? h->on_stop(h->ctx, &p, t->net, &se) : ST_OK;
+    ss = team_agree(t->cfg->team, ss, &se);
     if (ss) {
         char what[sizeof e->msg];
         snprintf(what, sizeof what, "%s", e->msg);
@@ -300,7 +422,7 @@ static Status stop_at(Trainer *t, Err *e)
 static void validate(Trainer *t, EpochStats *s)
 {
     const TrainConfig *cfg = t->cfg;
-    eval_with(t->net, cfg->val, &t->b, &s->val_loss, &s->val_acc);
+    eval_with(t->net, cfg->val, &t->b, cfg->team, &s->val_loss, &s->val_acc);
     s->has_val = 1;
     if (s->val_loss < t->val_best) {
         t->val_best = s->val_loss, t->best_epoch = t->epoch, s->val_improved = 1;
@@ -324,16 +446,17 @@ static Status epoch_end(Trainer *t, Err *e)
     s.images_per_s = (n - (double)t->first * cfg->batch) / (session > 0 ? session : 1e-9);
     s.weight_norm = penalty_weight_norm(t->net);
     double t1 = now();
-    eval_with(t->net, t->test, &t->b, &s.test_loss, &s.test_acc); /* uses idx: the next epoch shuffles anew */
+    eval_with(t->net, t->test, &t->b, cfg->team, &s.test_loss, &s.test_acc); /* uses idx: the next epoch shuffles anew */
     if (cfg->val) validate(t, &s);
     s.eval_seconds = now() - t1;
     t->epoch++, t->batch = 0; /* this epoch is finished */
     Status st = ST_OK;
     const TrainHooks *h = t->hooks;
-    if (h && h->on_epoch) {
+    if (h && h->on_epoch && team_rank(cfg->team) == 0) { /* rank 0 writes; its status is every rank's */
         TrainProgress p = trainer_progress(t);
         st = h->on_epoch(h->ctx, &s, &p, t->net, e);
     }
+    st = team_agree(cfg->team, st, e);
     if (!st && t->best && (s.stopped_early || s.epoch == cfg->epochs)) { /* early stopping: the best weights */
         memcpy(t->net->params, t->best, t->net->nparams * sizeof(float));
         t->finished = 1;
@@ -345,7 +468,7 @@ Status train_run(Net *net, const Dataset *train, const Dataset *test, const Trai
                  const TrainProgress *resume, const TrainHooks *hooks, Err *e)
 {
     Trainer t = {.net = net, .train = train, .test = test, .cfg = cfg, .hooks = hooks};
-    Status st = trainer_start(&t, resume, e);
+    Status st = team_agree(cfg->team, trainer_start(&t, resume, e), e);
     while (!st && !t.finished && t.epoch <= cfg->epochs) {
         epoch_begin(&t);
         while (!st && t.batch < t.nbatches) st = stop_requested(&t) ? stop_at(&t, e) : train_batch(&t, e);

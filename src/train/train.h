@@ -23,6 +23,10 @@
 #include "report/epoch.h"
 #include "train/lrsched.h"
 
+/* The largest micro-batch (TrainConfig.micro_batch): one block of the
+ * products' k loop (kernels/gemm.c), so a micro-batch's sum is one sum. */
+#define TRAIN_MAX_MICRO_BATCH 256
+
 typedef struct {
     int epochs;
     int batch;
@@ -41,7 +45,7 @@ typedef struct {
      * per micro-batch of this many samples and the sums added in order, so
      * that ranks sharing a batch get the numbers one process gets. 0: the
      * whole batch is one micro-batch. */
-    int micro_batch;
+    int micro_batch;            /* 0 .. TRAIN_MAX_MICRO_BATCH */
     /* The ranks that share each batch (util/team.h): each computes a run of
      * its micro-batches, and the evaluations are split over them too. NULL:
      * one process. Every rank runs train_run with the same arguments; the

@@ -22,13 +22,25 @@ static void add_leaves(float *g, const float *leaves, int nleaves, size_t stride
     }
 }
 
+/* The chain goes in segments of this many floats: rank r adds its leaves to
+ * segment s while rank r-1 works on segment s+1 (a pipeline), so the time
+ * of the chain is about one pass of the vector plus a hop per rank, not a
+ * pass per rank. Each element's adds are the same whatever the segments. */
+#define FOLD_SEGMENT ((size_t)1 << 16)
+
 void team_fold_floats(const Team *t, float *g, const float *leaves, int nleaves, size_t stride, size_t n)
 {
     const int size = team_size(t), rank = team_rank(t);
-    if (size > 1 && rank > 0) t->recv(t, rank - 1, g, n * sizeof(float));
-    add_leaves(g, leaves, nleaves, stride, n);
-    if (size == 1) return;
-    if (rank < size - 1) t->send(t, rank + 1, g, n * sizeof(float));
+    if (size == 1) {
+        add_leaves(g, leaves, nleaves, stride, n);
+        return;
+    }
+    for (size_t off = 0; off < n; off += FOLD_SEGMENT) {
+        const size_t len = n - off < FOLD_SEGMENT ? n - off : FOLD_SEGMENT;
+        if (rank > 0) t->recv(t, rank - 1, g + off, len * sizeof(float));
+        add_leaves(g + off, leaves + off, nleaves, stride, len);
+        if (rank < size - 1) t->send(t, rank + 1, g + off, len * sizeof(float));
+    }
     t->bcast(t, g, n * sizeof(float), size - 1);
 }
 

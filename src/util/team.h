@@ -61,8 +61,9 @@ void team_share(int k, int rank, int size, int *j0, int *j1);
  * where L_0 .. L_{k-1} are all ranks' leaves in rank order, rank r's being
  * leaves[0 .. nleaves) (stride floats apart). g on rank 0 is the start
  * (the other ranks' g is overwritten). A chain: rank r receives the running
- * sum from r-1, adds its leaves, passes it to r+1; the last rank's sum is
- * broadcast. With t NULL or one rank: g += each leaf, in order. */
+ * sum from r-1, adds its leaves, passes it to r+1 (segment by segment, a
+ * pipeline); the last rank's sum is broadcast. With t NULL or one rank:
+ * g += each leaf, in order. */
 void team_fold_floats(const Team *t, float *g, const float *leaves, int nleaves, size_t stride, size_t n);
 
 /* The same for small double vectors (width doubles each): the k parts,
