@@ -119,11 +119,6 @@ typedef struct {
 void cli_on_batch(void *ctx, int epoch, int done, int total, double elapsed);
 void cli_on_epoch(void *ctx, const EpochStats *s);
 
-/* The ranks of this job (util/team.h) in the MPI build, set once by main
- * before any command; NULL in the plain build. */
-typedef struct Team Team;
-const Team *cli_team(void);
-
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_info(int argc, char **argv);

@@ -273,5 +273,3 @@ void cli_on_epoch(void *ctx, const EpochStats *s)
     report_epoch_line(stdout, s);
     fflush(stdout); /* one line per epoch as it ends, also into a pipe or a file */
 }
-
-const Team *cli_team(void) { return NULL; } /* TEMP: the MPI build's team comes with src/cli/mpi.c */
