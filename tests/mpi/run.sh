@@ -185,22 +185,22 @@ if [ $have_train = 1 ]; then
     # (odls_base_sigkill_timeout): the ranks must agree on the batch and rank 0
     # write model.fmw within that second.
     long="--model $root/models/mlp.cfg --train-limit 12000 --epochs 20 --batch 64 --micro-batch 16 --threads 1 --no-progress"
-    rm -rf int.rc && mkdir int.rc
-    $MPIRUN -np 2 "$rankrc" "$t/int.rc" "$bin" train $long --out int > int.out 2> int.err &
+    # (not through rankrc.sh: mpirun's SIGTERM would reach the wrapper shell)
+    $MPIRUN -np 2 "$bin" train $long --out int > int.out 2> int.err &
     mp=$!
     i=0
     while [ $i -lt 300 ] && ! grep -q "^epoch *1/" int.out 2> /dev/null; do sleep 0.1; i=$((i + 1)); done
     kill -INT $mp 2> /dev/null
     wait $mp
-    rc=$?
+    irc=$?
     done_epochs=$(($(wc -l < int/log.csv 2> /dev/null || echo 1) - 1))
     if [ -f int/model.fmw ] && "$plain" info int/model.fmw > int.info 2>&1 && [ "$done_epochs" -lt 20 ]; then
         job int3 3 train --resume int/model.fmw --threads 1 --no-progress
         "$plain" train $long --out int1 > int1.out 2>&1
-        if [ $rc != 0 ] && ranks_exited int3 3 0 && same_run int int1; then
-            ok "[train] Ctrl-C to mpirun -np 2 in epoch $((done_epochs + 1)) (mpirun exit $rc; ranks: $(cat int.rc/* 2> /dev/null | tr '\n' ' ')): one checkpoint, resumed at -np 3 = the plain run"
-        else fail "[train] Ctrl-C: interrupted (mpirun exit $rc) and resumed at -np 3: not the plain run"; show int.err; show int3.err; fi
-    else fail "[train] Ctrl-C to mpirun -np 2: no readable int/model.fmw of an unfinished run (mpirun exit $rc, $done_epochs epochs logged)"; show int.err; fi
+        if [ $irc != 0 ] && ranks_exited int3 3 0 && same_run int int1 && [ "$(grep -c "saved int/model.fmw" int.err)" = 1 ]; then
+            ok "[train] Ctrl-C to mpirun -np 2 in epoch $((done_epochs + 1)) (mpirun exit $irc): one checkpoint, resumed at -np 3 = the plain run"
+        else fail "[train] Ctrl-C: interrupted (mpirun exit $irc, $(grep -c "saved int/model.fmw" int.err) 'saved' lines) and resumed at -np 3: not the plain run, or not one message"; show int.err; show int3.err; fi
+    else fail "[train] Ctrl-C to mpirun -np 2: no readable int/model.fmw of an unfinished run (mpirun exit $irc, $done_epochs epochs logged)"; show int.err; fi
 else skip "[train] resume at another rank count, and Ctrl-C under mpirun (needs the lead's train loop)"; fi
 
 # ---- [sweep] a 3-rank sweep = the serial sweep ----
