@@ -17,7 +17,7 @@
 #define FMNIST_VERSION "0.1.0"
 #define EXIT_USAGE 2
 
-/* Set by the SIGINT/SIGTERM handler (one of the program's two globals; the
+/* Set by the SIGINT/SIGTERM/SIGUSR1 handler (one of the program's two globals; the
  * other is the team below). */
 extern volatile sig_atomic_t cli_signal;
 /* Installs the handler: the first signal sets cli_signal, a second exits. */

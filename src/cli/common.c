@@ -43,6 +43,7 @@ void cli_catch_signals(void)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL); /* mpirun forwards it at once (SIGINT it turns into a SIGTERM a second later) */
 }
 
 void cli_ignore_file_size_signal(void)
