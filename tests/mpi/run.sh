@@ -13,12 +13,9 @@
 # root the OMPI_ALLOW_RUN_AS_ROOT variables are set). TIMEOUT bounds each
 # job (default 300 s): a hang fails its check instead of blocking.
 #
-# Checks marked [train] need the distributed train loop (lead, issue 15:
-# the shards, --micro-batch, team_agree after loading, the stop at the same
-# batch); they run when `fmnist train --help` lists --micro-batch and are
-# skipped, saying so, before. [sweep] needs the distributed sweep (the queue
-# of trials): it runs when `fmnist sweep --help` mentions mpirun.
-# FORCE_TRAIN=1 and FORCE_SWEEP=1 run them regardless.
+# Checks marked [train] are the data-parallel train loop's (the shards,
+# --micro-batch, the agreement after loading, the stop at the same batch);
+# [sweep] the distributed sweep's (the queue of trials).
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -86,13 +83,7 @@ echo "tests/mpi/run.sh: $bin against $plain; $(mpirun --version 2>&1 | head -n 1
 # (mpirun then exits 0 whatever the ranks' statuses: those are checked)
 keep=
 mpirun --version 2>&1 | grep -q "Open MPI" && keep="--mca orte_abort_on_non_zero_status 0"
-have_train=0 have_sweep=0
-"$bin" train --help 2> /dev/null | grep -q -- --micro-batch && have_train=1
-"$bin" sweep --help 2> /dev/null | grep -q mpirun && have_sweep=1
-[ "${FORCE_TRAIN:-}" = 1 ] && have_train=1 # to try the [train] checks before the guard holds
-[ "${FORCE_SWEEP:-}" = 1 ] && have_sweep=1
-[ $have_train = 1 ] || echo "     (fmnist train --help lists no --micro-batch: the [train] checks are skipped until the lead's train loop is merged)"
-[ $have_sweep = 1 ] || echo "     (fmnist sweep --help does not mention mpirun: the [sweep] check is skipped until the distributed sweep is merged)"
+have_train=1 have_sweep=1
 tiny="--model $root/models/mlp.cfg --epochs 1 --train-limit 300 --batch 50 --threads 1 --no-progress"
 
 # ---- the Team over MPI itself ----
