@@ -195,9 +195,8 @@ if [ $have_train = 1 ]; then
 else skip "[train] resume at another rank count, and Ctrl-C under mpirun (needs the lead's train loop)"; fi
 
 # ---- [sweep] a 3-rank sweep = the serial sweep ----
-# (Before the distributed sweep, every rank runs the whole sweep into the same
-# folder and this passes too: the sweep's author adds a check that each trial
-# ran on one rank only, e.g. from rank 0's report.)
+# (each trial is trained by one rank: its "[rank R] ... done" line, on
+# stderr, appears once)
 if [ $have_sweep = 1 ]; then
     sw="--model $root/models/mlp.cfg --epochs 1 --train-limit 600 --seeds 1,2 --lr 1e-3,2e-3 --threads 1 --no-progress"
     "$plain" sweep $sw --out sw1 > sw1.out 2>&1
@@ -206,8 +205,10 @@ if [ $have_sweep = 1 ]; then
     strip_seconds sw3/summary.csv > sw3.sum 2> /dev/null
     same=1
     for d in sw1/*/seed*; do [ -d "$d" ] && same_run "$d" "sw3/${d#sw1/}" || same=0; done
-    if ranks_exited sw3 3 0 && [ -s sw1.sum ] && cmp -s sw1.sum sw3.sum && [ $same = 1 ]; then
-        ok "[sweep] mpirun -np 3 sweep: the serial sweep's runs and summary.csv"
+    once=1
+    for k in 0 1 2 3; do [ "$(grep -c "(trial $k) done" sw3.err 2> /dev/null)" = 1 ] || once=0; done
+    if ranks_exited sw3 3 0 && [ -s sw1.sum ] && cmp -s sw1.sum sw3.sum && [ $same = 1 ] && [ $once = 1 ]; then
+        ok "[sweep] mpirun -np 3 sweep: the serial sweep's runs and summary.csv, each trial trained by one rank"
     else fail "[sweep] mpirun -np 3 sweep: ranks exited $(cat sw3.rc/* 2> /dev/null | tr '\n' ' '); not the serial sweep's runs and summary"; show sw3.err; fi
 else skip "[sweep] a 3-rank sweep gives the serial sweep's summary (needs the distributed sweep)"; fi
 
