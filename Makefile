@@ -6,6 +6,9 @@
 #   make bench      speed figures (kernels, epochs, PyTorch beside them when installed)
 #   make valgrind   a short run and the fast suites under valgrind (AVX2 build)
 #   make fuzz       build the libFuzzer targets (clang) and run each FUZZ_SECONDS (60)
+#   make MPI=1      build ./fmnist with MPI (mpicc, objects in build/mpi): mpirun -np N ./fmnist train ...
+#   make test-mpi   build build/mpi/fmnist and run tiny jobs under mpirun -np 1 to 4 (tests/mpi/run.sh)
+#   make bench-mpi  loopback latency and bandwidth (pingpong), images/s of -np 1 and 2 against the plain run
 #   make data       link the Fashion-MNIST files into data/ (or say how to get them)
 #   make install    install the binary into $(DESTDIR)$(PREFIX)/bin
 #   make clean
@@ -16,12 +19,24 @@ OMP     ?= -fopenmp
 OPT     ?= -O3 -march=native
 CFLAGS  ?= -g $(OPT)
 SAN     ?=
+MPI     ?=
+MPICC   ?= mpicc
 
+# MPI=1: the MPI build (-DFMNIST_MPI, src/cli/mpi.c), compiled by mpicc into
+# build/mpi*, so that its objects never mix with the plain build's.
+ifeq ($(MPI),1)
+  CC       := $(MPICC)
+  MPI_DIR  := mpi
+  MPIFLAGS := -DFMNIST_MPI
+else
+  MPI_DIR  := rel
+  MPIFLAGS :=
+endif
 ifeq ($(SAN),1)
-  BUILD   ?= build/san
+  BUILD   ?= build/$(if $(filter 1,$(MPI)),mpi-)san
   SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 else
-  BUILD   ?= build/rel
+  BUILD   ?= build/$(MPI_DIR)
   SANFLAGS :=
 endif
 ifeq ($(strip $(OMP)),)
@@ -36,11 +51,11 @@ CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
 # -fno-math-errno lets sqrtf vectorize; unlike -ffast-math it changes no result.
 ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -fno-math-errno -Wall -Wextra -Werror -Isrc \
-              $(DEPS_CFLAGS) $(OMP) $(SANFLAGS) $(CFLAGS) -MMD -MP
+              $(DEPS_CFLAGS) $(OMP) $(SANFLAGS) $(MPIFLAGS) $(CFLAGS) -MMD -MP
 ALL_LDFLAGS := $(OMP) $(SANFLAGS) $(LDFLAGS)
 
 LIB_SRC  := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
-CLI_SRC  := $(sort $(wildcard src/cli/*.c)) src/main.c
+CLI_SRC  := $(sort $(filter-out $(if $(filter 1,$(MPI)),,src/cli/mpi.c),$(wildcard src/cli/*.c))) src/main.c
 CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
 LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
@@ -49,11 +64,18 @@ SUITES   := $(patsubst tests/test_%.c,%,$(TEST_SRC))
 
 BIN ?= fmnist$(if $(filter 1,$(SAN)),-san)$(if $(strip $(OMP)),,-serial)
 
-.PHONY: all deps train test bench data install clean help check-deps valgrind fuzz fuzz-build
+.PHONY: all deps train test bench data install clean help check-deps valgrind fuzz fuzz-build test-mpi bench-mpi FORCE
 all: $(BIN)
 
-$(BIN): $(CLI_OBJ) $(BUILD)/libfmnist.a
-	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(DEPS_LIBS)
+# The build folder BIN was last linked from: when it changes (make MPI=1, then
+# make), BIN is linked again, although its new objects may be older than it.
+BIN_FROM := build/.from-$(subst /,_,$(BIN))
+$(BIN_FROM): FORCE
+	@mkdir -p build
+	@echo '$(BUILD)' | cmp -s - $@ || echo '$(BUILD)' > $@
+
+$(BIN): $(CLI_OBJ) $(BUILD)/libfmnist.a $(BIN_FROM)
+	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libfmnist.a $(ALL_LDFLAGS) $(DEPS_LIBS)
 
 $(BUILD)/libfmnist.a: $(LIB_OBJ)
 	@rm -f $@
@@ -118,6 +140,33 @@ $(BUILD)/bench_fmnist: $(BUILD)/tools/bench_fmnist.o $(BUILD)/libfmnist.a
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(DEPS_LIBS)
 -include $(BUILD)/tools/bench_fmnist.d
 
+# The MPI build and its checks: build/mpi/fmnist against the plain build/rel/fmnist,
+# so that ./fmnist stays what it was. MPIRUN_FLAGS adds flags to every mpirun (e.g. --mca btl_vader_single_copy_mechanism none).
+MPI_B := build/mpi
+test-mpi:
+	@command -v $(MPICC) >/dev/null || { echo "fmnist: make test-mpi needs $(MPICC): run sudo tools/install-mpi.sh" >&2; exit 1; }
+	@$(MAKE) --no-print-directory MPI=1 BUILD=$(MPI_B) BIN=$(MPI_B)/fmnist $(MPI_B)/fmnist $(MPI_B)/team_mpi
+	@$(MAKE) --no-print-directory MPI= BUILD=build/rel BIN=build/rel/fmnist build/rel/fmnist
+	@tools/link-data.sh
+	tests/mpi/run.sh $(MPI_B)/fmnist $(MPI_B)/team_mpi build/rel/fmnist
+
+bench-mpi:
+	@command -v $(MPICC) >/dev/null || { echo "fmnist: make bench-mpi needs $(MPICC): run sudo tools/install-mpi.sh" >&2; exit 1; }
+	@$(MAKE) --no-print-directory MPI=1 BUILD=$(MPI_B) BIN=$(MPI_B)/fmnist $(MPI_B)/fmnist $(MPI_B)/pingpong
+	@$(MAKE) --no-print-directory MPI= BUILD=build/rel BIN=build/rel/fmnist build/rel/fmnist
+	@tools/link-data.sh
+	tools/bench-mpi.sh build/rel/fmnist $(MPI_B)/fmnist $(MPI_B)/pingpong
+
+# The team's test program (tests/mpi/team_mpi.c) links its own mpi.c, built
+# with 1000-byte message pieces so that the splitting of long messages is tested.
+$(BUILD)/tests/mpi/mpi_small.o: src/cli/mpi.c | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DMPI_CHUNK=1000 -c $< -o $@
+$(BUILD)/team_mpi: $(BUILD)/tests/mpi/team_mpi.o $(BUILD)/tests/mpi/mpi_small.o $(BUILD)/libfmnist.a
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(DEPS_LIBS)
+$(BUILD)/pingpong: $(BUILD)/tools/pingpong.o
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) -lm
+
 install: $(BIN)
 	install -D -m755 $(BIN) $(DESTDIR)$(PREFIX)/bin/fmnist
 
@@ -169,6 +218,7 @@ clean:
 	rm -rf build fmnist fmnist-san fmnist-serial fmnist-san-serial
 
 help:
-	@sed -n "3,11p" Makefile
+	@sed -n "3,14p" Makefile
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
+-include $(BUILD)/tests/mpi/team_mpi.d $(BUILD)/tests/mpi/mpi_small.d $(BUILD)/tools/pingpong.d

@@ -12,11 +12,13 @@
 #include "train/train.h"
 #include "util/fileio.h"
 #include "util/status.h"
+#include "util/team.h"
 
 #define FMNIST_VERSION "0.1.0"
 #define EXIT_USAGE 2
 
-/* Set by the SIGINT/SIGTERM handler (the program's only global). */
+/* Set by the SIGINT/SIGTERM/SIGUSR1 handler (one of the program's two globals; the
+ * other is the team below). */
 extern volatile sig_atomic_t cli_signal;
 /* Installs the handler: the first signal sets cli_signal, a second exits. */
 void cli_catch_signals(void);
@@ -27,9 +29,25 @@ void cli_catch_signals(void);
  * process being killed with the temp file left behind. */
 void cli_ignore_file_size_signal(void);
 
-/* "fmnist: error: MSG" on stderr; returns the exit status (2 for ST_ERR_ARG). */
+/* The processes this run shares its work with (util/team.h): in the MPI
+ * build (make MPI=1) the MPI ranks, even one alone; NULL in the plain build.
+ * main.c sets it once, before any command runs (the program's second global
+ * beside cli_signal), and nothing changes it afterwards. */
+const Team *cli_team(void);
+void cli_set_team(const Team *t);
+/* 1 on the rank that prints (rank 0, or the only process). The others
+ * print nothing on stdout (main.c sends it to /dev/null) and leave the
+ * closing error line to rank 0, which team_agree tells what they met. */
+int cli_is_lead(void);
+/* Lets MPI make progress on this rank (cli/mpi.h: mpi_team_poll), so that the
+ * other ranks' takes from the queue whose counter rank 0 holds need not wait
+ * for rank 0's next collective call; cli_on_batch calls it each batch.
+ * Nothing in the plain build or without a team. */
+void cli_team_poll(void);
+
+/* "fmnist: error: MSG" on stderr (rank 0 only); returns the exit status (2 for ST_ERR_ARG). */
 int cli_fail(Status st, const Err *e);
-/* "fmnist CMD: MSG (see 'fmnist CMD --help')"; returns 2. */
+/* "fmnist CMD: MSG (see 'fmnist CMD --help')" (rank 0 only); returns 2. */
 int cli_usage_error(const char *cmd, const Err *e);
 /* The most threads --threads and OMP_NUM_THREADS may ask for. */
 #define CLI_MAX_THREADS 1024
@@ -100,11 +118,6 @@ typedef struct {
 } CliProgress;
 void cli_on_batch(void *ctx, int epoch, int done, int total, double elapsed);
 void cli_on_epoch(void *ctx, const EpochStats *s);
-
-/* The ranks of this job (util/team.h) in the MPI build, set once by main
- * before any command; NULL in the plain build. */
-typedef struct Team Team;
-const Team *cli_team(void);
 
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

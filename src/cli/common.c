@@ -11,10 +11,25 @@
 #endif
 
 #include "cli/cli.h"
+#ifdef FMNIST_MPI
+#include "cli/mpi.h"
+#endif
 #include "report/log.h"
 #include "util/fileio.h"
 
 volatile sig_atomic_t cli_signal;
+static const Team *team;   /* set once by main.c, before any command */
+
+const Team *cli_team(void) { return team; }
+void cli_set_team(const Team *t) { team = t; }
+int cli_is_lead(void) { return team_rank(team) == 0; }
+
+void cli_team_poll(void)
+{
+#ifdef FMNIST_MPI
+    mpi_team_poll(team);
+#endif
+}
 
 static void on_signal(int sig)
 {
@@ -28,6 +43,7 @@ void cli_catch_signals(void)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL); /* mpirun forwards it at once (SIGINT it turns into a SIGTERM a second later) */
 }
 
 void cli_ignore_file_size_signal(void)
@@ -39,13 +55,13 @@ void cli_ignore_file_size_signal(void)
 
 int cli_fail(Status st, const Err *e)
 {
-    fprintf(stderr, "fmnist: error: %s\n", e->msg);
+    if (cli_is_lead()) fprintf(stderr, "fmnist: error: %s\n", e->msg);
     return st == ST_ERR_ARG ? EXIT_USAGE : 1;
 }
 
 int cli_usage_error(const char *cmd, const Err *e)
 {
-    fprintf(stderr, "fmnist %s: %s\n(see 'fmnist %s --help')\n", cmd, e->msg, cmd);
+    if (cli_is_lead()) fprintf(stderr, "fmnist %s: %s\n(see 'fmnist %s --help')\n", cmd, e->msg, cmd);
     return EXIT_USAGE;
 }
 
@@ -246,6 +262,7 @@ Status cli_default_out_create(const char *base, char *out, size_t len, Err *e)
 void cli_on_batch(void *ctx, int epoch, int done, int total, double elapsed)
 {
     CliProgress *pr = ctx;
+    cli_team_poll();
     if (pr->progress && (done % 8 == 0 || done == total))
         report_progress(stderr, epoch, pr->epochs, done, total, pr->batch, elapsed);
 }
@@ -257,5 +274,3 @@ void cli_on_epoch(void *ctx, const EpochStats *s)
     report_epoch_line(stdout, s);
     fflush(stdout); /* one line per epoch as it ends, also into a pipe or a file */
 }
-
-const Team *cli_team(void) { return NULL; } /* TEMP: the MPI build's team comes with src/cli/mpi.c */

@@ -7,7 +7,7 @@
  * from disk, `--list` prints the trials. Under `mpirun -np N` (a Team of
  * N ranks) the ranks take the trials from a queue: rank 0 prints the
  * header, the plan and the summary, every rank one line per trial it
- * starts and ends ("[rank R] ..."), no progress bars. This file parses and
+ * starts and ends ("[rank R] ...", on stderr), no progress bars. This file parses and
  * prints. */
 #include <limits.h>
 #include <stdio.h>
@@ -683,9 +683,9 @@ static void on_trial(void *ctx, int k, int n, const SweepSetting *st, int seed, 
     c->pr.batch = st->run.train.batch;
     static const char *const WHAT[3] = {"", " (resuming its model.fmw)", ": finished earlier, skipped"};
     if (c->ranks > 1) {
-        printf("[rank %d] run %d/%d (trial %d): %s, seed %d -> %s%s\n", c->rank, k + 1, n, k, st->label, seed, dir,
-               WHAT[state]);
-        fflush(stdout);
+        /* on stderr: ranks above 0 have no stdout (main.c) */
+        fprintf(stderr, "[rank %d] run %d/%d (trial %d): %s, seed %d -> %s%s\n", c->rank, k + 1, n, k, st->label,
+                seed, dir, WHAT[state]);
         return;
     }
     printf("%srun %d/%d (trial %d): %s, seed %d -> %s%s\n", state == SWEEP_TRIAL_FINISHED ? "" : "\n", k + 1, n, k,
@@ -703,11 +703,10 @@ static void on_epoch_quiet(void *ctx, const EpochStats *s)
 /* Under a team: a trained trial's end, with its last epoch's figures. */
 static void team_trial_done(const SweepCtx *c, int k, int n, double seconds)
 {
-    printf("[rank %d] run %d/%d (trial %d) done in %.1f s: test acc %.2f%%", c->rank, k + 1, n, k, seconds,
-           100.0 * c->last.test_acc);
-    if (c->last.has_val) printf(", validation loss %.4f", c->last.val_loss);
-    printf("\n");
-    fflush(stdout);
+    char val[48] = "";
+    if (c->last.has_val) snprintf(val, sizeof val, ", validation loss %.4f", c->last.val_loss);
+    fprintf(stderr, "[rank %d] run %d/%d (trial %d) done in %.1f s: test acc %.2f%%%s\n", c->rank, k + 1, n, k,
+            seconds, 100.0 * c->last.test_acc, val);
 }
 
 static void on_trial_done(void *ctx, int k, int n, double seconds)
@@ -729,10 +728,11 @@ static void on_trial_done(void *ctx, int k, int n, double seconds)
 static void on_trial_failed(void *ctx, int k, int n, const Err *e)
 {
     SweepCtx *c = ctx;
-    if (c->ranks > 1) printf("[rank %d] ", c->rank);
-    printf("run %d/%d (trial %d) stopped: %s; its folder keeps what it last saved; the sweep goes on without it\n",
-           k + 1, n, k, e->msg);
-    fflush(stdout);
+    FILE *f = c->ranks > 1 ? stderr : stdout; /* ranks above 0 have no stdout (main.c) */
+    if (c->ranks > 1) fprintf(f, "[rank %d] ", c->rank);
+    fprintf(f, "run %d/%d (trial %d) stopped: %s; its folder keeps what it last saved; the sweep goes on without it\n",
+            k + 1, n, k, e->msg);
+    fflush(f);
 }
 
 /* The summary as text, what is missing and the files written. Returns the

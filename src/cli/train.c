@@ -163,6 +163,7 @@ static int finish(Status st, const Err *e, const TrainCtx *tx, const char *model
     if (st == ST_ERR_INTERRUPTED) {
         /* the signal that stopped the run, on whichever rank it came */
         int sig = team ? team->max_int(team, (int)cli_signal) : (int)cli_signal;
+        if (!cli_is_lead()) return 128 + sig; /* rank 0 says where it saved */
         fprintf(stderr, "fmnist: %s; saved %s (%s)\n", e->msg, model_path, where);
         char w1[2 * FM_PATH_NAME], w2[2 * FM_PATH_NAME]; /* quoting may lengthen a path */
         fprintf(stderr, "fmnist: resume with: fmnist train --resume %s%s%s\n", shell_word(model_path, w1, sizeof w1),
@@ -171,6 +172,7 @@ static int finish(Status st, const Err *e, const TrainCtx *tx, const char *model
     }
     if (st) {
         int rc = cli_fail(st, e);
+        if (!cli_is_lead()) return rc;
         if (st != ST_ERR_DIVERGED && st != ST_ERR_IO && st != ST_ERR_NOMEM) return rc;
         if (tx->saved)
             fprintf(stderr, "fmnist: the last good checkpoint is %s (%s)\n", model_path, where);
