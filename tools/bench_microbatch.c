@@ -3,8 +3,9 @@
  * (forward + backward, MODE_TRAIN) of a model at a batch size, with no part
  * (the whole batch in one micro-batch) against a part of micro-batches of
  * mb (gstride 0, no team), and dense's dW product alone (gemm_tn against
- * gemm_tn_mb). A benchmark: it prints the best of several repetitions and
- * never fails on timing.
+ * gemm_tn_mb). A benchmark: it prints the best of many repetitions, the two
+ * ways taking turns step by step (the machine may be shared), and never
+ * fails on timing.
  *
  *   cc -std=c11 -D_POSIX_C_SOURCE=200809L -O3 -march=native -fopenmp -Isrc \
  *      tools/bench_microbatch.c build/rel/libfmnist.a -lm -o build/rel/bench_microbatch
@@ -66,10 +67,10 @@ static int bench_model(const char *model, int batch, int mb, int reps)
     float *dl = random_floats((size_t)batch * (size_t)net->nclasses, 2, -0.01f, 0.01f);
     const BatchPart p = {mb, batch, 0, 0, NULL};
     best_step(net, x, dl, batch, NULL, 2); /* warm-up */
-    /* interleaved rounds, so a busy spell of the machine hits both */
+    /* step by step in turn, so a busy spell of the machine hits both */
     double whole = 1e30, micro = 1e30;
-    for (int round = 0; round < 5; round++) {
-        double a = best_step(net, x, dl, batch, NULL, reps), b = best_step(net, x, dl, batch, &p, reps);
+    for (int r = 0; r < reps; r++) {
+        double a = best_step(net, x, dl, batch, NULL, 1), b = best_step(net, x, dl, batch, &p, 1);
         if (a < whole) whole = a;
         if (b < micro) micro = b;
     }
@@ -87,7 +88,7 @@ static void bench_gemm(int batch, int mb, int reps)
     float *A = random_floats((size_t)batch * M, 3, -1, 1), *B = random_floats((size_t)batch * N, 4, -1, 1);
     float *C = calloc((size_t)M * N, sizeof *C);
     double whole = 1e30, micro = 1e30;
-    for (int round = 0; round < 5; round++)
+    for (int round = 0; round < 5; round++) /* in turn, as above */
         for (int r = 0; r < reps; r++) {
             double t0 = now();
             gemm_tn(M, N, batch, A, M, B, N, 1.0f, C, N);
@@ -107,7 +108,7 @@ int main(int argc, char **argv)
     if (argc == 1) {
         bench_gemm(128, 32, 50);
         const char *models[] = {"models/mlp.cfg", "models/cnn.cfg", "models/cnn-bn.cfg"};
-        const int reps[] = {50, 5, 5};
+        const int reps[] = {400, 40, 40};
         for (int i = 0; i < 3; i++)
             if (bench_model(models[i], 128, 32, reps[i])) return 1;
         return 0;

@@ -436,76 +436,182 @@ static void batch_stats(const Layer *l, const float *x, int n, Micro *m)
     for (int c = 0; c < nc; c++) m->var[c] = m->sum[c] / count;
 }
 
-/* bn_forward in MODE_TRAIN on a part (see above). */
+/* The running statistics of channel c from the batch's mean and biased
+ * variance over count values (not with count 1: no unbiased variance);
+ * returns its scale weight / std. */
+static double update_channel(Layer *l, int c, double mean, double var, size_t count)
+{
+    const int nc = l->in.c;
+    const double mom = l->spec.momentum;
+    float *rmean = l->buf, *rvar = l->buf + nc;
+    if (count > 1) {
+        rmean[c] = (float)((1.0 - mom) * rmean[c] + mom * mean);
+        rvar[c] = (float)((1.0 - mom) * rvar[c] + mom * var * ((double)count / (double)(count - 1)));
+    }
+    return (double)l->w[c] / sqrt(var + l->spec.eps);
+}
+
+/* dweight, dbias of channels c0..c0+cb: micro-batch j's sums (m->parts,
+ * SUM_GRAD) added once to its gradients, dw + j*gstride. */
+static void param_grads(Layer *l, const Micro *m, int c0, int cb)
+{
+    const size_t gs = l->part->gstride, w2 = 2 * (size_t)l->in.c, nc = (size_t)l->in.c;
+    for (int j = 0; j < m->k; j++) {
+        const double *pj = m->parts + (size_t)j * w2;
+        for (int c = c0; c < c0 + cb; c++) {
+            const double inv = 1.0 / sqrt(m->var[c] + l->spec.eps);
+            l->dw[(size_t)j * gs + (size_t)c] += (float)(pj[nc + (size_t)c] * inv);
+            l->db[(size_t)j * gs + (size_t)c] += (float)pj[c];
+        }
+    }
+}
+
+/* dx of channels c0..c0+cb from the batch's sums sdy, sdyd (count values). */
+ALWAYS_INLINE void block_dx(const Layer *l, const float *x, const float *dy, float *dx, int n, size_t hw, int c0,
+                            int cb, const Micro *m, const double *sdy, const double *sdyd, double count)
+{
+    double a[CB], b[CB], kk[CB];
+    for (int k = 0; k < cb; k++) {
+        const int c = c0 + k;
+        const double inv = 1.0 / sqrt(m->var[c] + l->spec.eps);
+        kk[k] = (double)l->w[c] * inv;
+        a[k] = sdy[c] / count;
+        b[k] = inv * inv * sdyd[c] / count;
+    }
+    block_input_grad(x, dy, dx, n, l->in.c, hw, c0, cb, m->mean + c0, kk, a, b);
+}
+
+/* sum[c] = ((0 + parts[0][c]) + parts[1][c]) + ... for c = c0..c0+cb: what
+ * team_fold_doubles computes, element by element, without a team. */
+static void fold_local(double *sum, const double *parts, int k, size_t width, int c0, int cb)
+{
+    for (int c = c0; c < c0 + cb; c++) sum[c] = 0.0;
+    for (int j = 0; j < k; j++)
+        for (int c = c0; c < c0 + cb; c++) sum[c] += parts[(size_t)j * width + (size_t)c];
+}
+
+/* The batch's mean and variance of channels c0..c0+cb, when this call holds
+ * the whole batch (no other rank): batch_stats on one block, its values
+ * still in cache from one pass to the next. */
+ALWAYS_INLINE void block_batch_stats(const Layer *l, const float *x, int n, size_t hw, int c0, int cb, Micro *m,
+                                     double count)
+{
+    const int nc = l->in.c, mb = l->part->mb;
+    block_micro_sums(x, NULL, n, mb, nc, hw, c0, cb, NULL, SUM_X, m->parts, (size_t)nc);
+    fold_local(m->sum, m->parts, m->k, (size_t)nc, c0, cb);
+    for (int c = c0; c < c0 + cb; c++) m->mean[c] = m->sum[c] / count;
+    block_micro_sums(x, NULL, n, mb, nc, hw, c0, cb, m->mean, SUM_SQDEV, m->parts, (size_t)nc);
+    fold_local(m->sum, m->parts, m->k, (size_t)nc, c0, cb);
+    for (int c = c0; c < c0 + cb; c++) m->var[c] = m->sum[c] / count;
+}
+
+/* forward_micro's work on one block, the call holding the whole batch. */
+ALWAYS_INLINE void forward_local_block(Layer *l, const float *x, float *y, int n, size_t hw, int c0, int cb, Micro *m)
+{
+    const size_t count = (size_t)l->part->batch_n * hw;
+    double scale[CB];
+    block_batch_stats(l, x, n, hw, c0, cb, m, (double)count);
+    for (int k = 0; k < cb; k++) scale[k] = update_channel(l, c0 + k, m->mean[c0 + k], m->var[c0 + k], count);
+    block_normalize(x, y, n, l->in.c, hw, c0, cb, m->mean + c0, scale, l->b + c0, l->fuse_relu != 0);
+}
+
+/* bn_forward in MODE_TRAIN on a part (see above). Without other ranks the
+ * folds are local and each block of channels goes through every step at
+ * once (the same arithmetic); with them each step is a pass over all
+ * channels, the folds between. */
 static void forward_micro(Layer *l, const float *x, float *y, int n)
 {
     const int nc = l->in.c;
     const size_t hw = (size_t)l->in.h * (size_t)l->in.w, count = (size_t)l->part->batch_n * hw;
-    const double eps = l->spec.eps, mom = l->spec.momentum;
-    float *rmean = l->buf, *rvar = l->buf + nc;
+    const int bs = block_size(hw), nblocks = (nc + bs - 1) / bs;
     Micro m = micro_scratch(l, n);
-    batch_stats(l, x, n, &m);
-    double *scale = m.sum;
-    for (int c = 0; c < nc; c++) {
-        if (count > 1) {
-            rmean[c] = (float)((1.0 - mom) * rmean[c] + mom * m.mean[c]);
-            rvar[c] = (float)((1.0 - mom) * rvar[c] + mom * m.var[c] * ((double)count / (double)(count - 1)));
+    if (team_size(l->part->team) == 1) {
+#pragma omp parallel for schedule(static) if ((size_t)n * hw * (size_t)nc >= PAR_MIN)
+        for (int blk = 0; blk < nblocks; blk++) {
+            const int c0 = blk * bs, cb = nc - c0 < bs ? nc - c0 : bs;
+            if (hw == 1) forward_local_block(l, x, y, n, 1, c0, cb, &m);
+            else forward_local_block(l, x, y, n, hw, c0, cb, &m);
         }
-        scale[c] = (double)l->w[c] / sqrt(m.var[c] + eps);
+    } else {
+        batch_stats(l, x, n, &m);
+        double *scale = m.sum;
+        for (int c = 0; c < nc; c++) scale[c] = update_channel(l, c, m.mean[c], m.var[c], count);
+        const int relu = l->fuse_relu != 0;
+#pragma omp parallel for schedule(static) if ((size_t)n * hw * (size_t)nc >= PAR_MIN)
+        for (int blk = 0; blk < nblocks; blk++) {
+            const int c0 = blk * bs, cb = nc - c0 < bs ? nc - c0 : bs;
+            if (hw == 1) block_normalize(x, y, n, nc, 1, c0, cb, m.mean + c0, scale + c0, l->b + c0, relu);
+            else block_normalize(x, y, n, nc, hw, c0, cb, m.mean + c0, scale + c0, l->b + c0, relu);
+        }
     }
     if (count > 1) l->buf[2 * (size_t)nc] += 1.0f; /* num_batches_tracked */
-    const int bs = block_size(hw), nblocks = (nc + bs - 1) / bs, relu = l->fuse_relu != 0;
-#pragma omp parallel for schedule(static) if ((size_t)n * hw * (size_t)nc >= PAR_MIN)
-    for (int blk = 0; blk < nblocks; blk++) {
-        const int c0 = blk * bs, cb = nc - c0 < bs ? nc - c0 : bs;
-        if (hw == 1) block_normalize(x, y, n, nc, 1, c0, cb, m.mean + c0, scale + c0, l->b + c0, relu);
-        else block_normalize(x, y, n, nc, hw, c0, cb, m.mean + c0, scale + c0, l->b + c0, relu);
+}
+
+/* dy * [y > 0] of channels c0..c0+cb into the scratch (a folded relu). */
+ALWAYS_INLINE void block_relu_mask(const Layer *l, const float *y, const float *dy, int n, size_t hw, int c0, int cb)
+{
+    const size_t nc = (size_t)l->in.c, len = (size_t)cb * hw;
+    float *gm = l->ws;
+    for (int i = 0; i < n; i++) {
+        const size_t off = ((size_t)i * nc + (size_t)c0) * hw;
+        for (size_t t = 0; t < len; t++) gm[off + t] = y[off + t] > 0.0f ? dy[off + t] : 0.0f;
     }
 }
 
-/* bn_backward on a part (see above). */
+/* backward_micro's work on one block, the call holding the whole batch. */
+ALWAYS_INLINE void backward_local_block(Layer *l, const float *x, const float *y, const float *dy, float *dx, int n,
+                                        size_t hw, int c0, int cb, Micro *m)
+{
+    const int nc = l->in.c;
+    const double count = (double)((size_t)l->part->batch_n * hw);
+    const size_t w2 = 2 * (size_t)nc;
+    block_batch_stats(l, x, n, hw, c0, cb, m, count);
+    if (l->fuse_relu) {
+        block_relu_mask(l, y, dy, n, hw, c0, cb);
+        dy = l->ws;
+    }
+    block_micro_sums(x, dy, n, l->part->mb, nc, hw, c0, cb, m->mean, SUM_GRAD, m->parts, w2);
+    param_grads(l, m, c0, cb);
+    fold_local(m->sum, m->parts, m->k, w2, c0, cb);
+    fold_local(m->sum, m->parts, m->k, w2, nc + c0, cb);
+    if (dx) block_dx(l, x, dy, dx, n, hw, c0, cb, m, m->sum, m->sum + nc, count);
+}
+
+/* bn_backward on a part (see above; as forward_micro, local or by passes). */
 static void backward_micro(Layer *l, const float *x, const float *y, const float *dy, float *dx, int n)
 {
     const int nc = l->in.c;
     const size_t hw = (size_t)l->in.h * (size_t)l->in.w, w2 = 2 * (size_t)nc;
     const double count = (double)((size_t)l->part->batch_n * hw);
+    const int bs = block_size(hw), nblocks = (nc + bs - 1) / bs;
     Micro m = micro_scratch(l, n);
+    if (team_size(l->part->team) == 1) {
+#pragma omp parallel for schedule(static) if ((size_t)n * hw * (size_t)nc >= PAR_MIN)
+        for (int blk = 0; blk < nblocks; blk++) {
+            const int c0 = blk * bs, cb = nc - c0 < bs ? nc - c0 : bs;
+            if (hw == 1) backward_local_block(l, x, y, dy, dx, n, 1, c0, cb, &m);
+            else backward_local_block(l, x, y, dy, dx, n, hw, c0, cb, &m);
+        }
+        return;
+    }
     batch_stats(l, x, n, &m);
-    if (l->fuse_relu) { /* a folded relu: dy * [y > 0], in the scratch */
-        const long len = (long)((size_t)n * hw * (size_t)nc);
-        float *gm = l->ws;
-#pragma omp parallel for simd schedule(static) if ((size_t)len >= PAR_MIN)
-        for (long t = 0; t < len; t++) gm[t] = y[t] > 0.0f ? dy[t] : 0.0f;
-        dy = gm;
+    if (l->fuse_relu) {
+#pragma omp parallel for schedule(static) if ((size_t)n * hw * (size_t)nc >= PAR_MIN)
+        for (int blk = 0; blk < nblocks; blk++) {
+            const int c0 = blk * bs, cb = nc - c0 < bs ? nc - c0 : bs;
+            block_relu_mask(l, y, dy, n, hw, c0, cb);
+        }
+        dy = l->ws;
     }
     micro_sums(l, x, dy, n, m.mean, SUM_GRAD, m.parts, w2);
-    /* dweight, dbias: micro-batch j's sums, added once to its gradients */
-    const size_t gs = l->part->gstride;
-    for (int j = 0; j < m.k; j++) {
-        const double *pj = m.parts + (size_t)j * w2;
-        for (int c = 0; c < nc; c++) {
-            const double inv = 1.0 / sqrt(m.var[c] + l->spec.eps);
-            l->dw[(size_t)j * gs + (size_t)c] += (float)(pj[(size_t)nc + (size_t)c] * inv);
-            l->db[(size_t)j * gs + (size_t)c] += (float)pj[c];
-        }
-    }
+    param_grads(l, &m, 0, nc);
     team_fold_doubles(l->part->team, m.sum, m.parts, m.K, (int)w2, m.scratch);
     if (!dx) return;
-    const double *sdy = m.sum, *sdyd = m.sum + nc;
-    const int bs = block_size(hw), nblocks = (nc + bs - 1) / bs;
 #pragma omp parallel for schedule(static) if ((size_t)n * hw * (size_t)nc >= PAR_MIN)
     for (int blk = 0; blk < nblocks; blk++) {
         const int c0 = blk * bs, cb = nc - c0 < bs ? nc - c0 : bs;
-        double a[CB], b[CB], kk[CB];
-        for (int k = 0; k < cb; k++) {
-            const int c = c0 + k;
-            const double inv = 1.0 / sqrt(m.var[c] + l->spec.eps);
-            kk[k] = (double)l->w[c] * inv;
-            a[k] = sdy[c] / count;
-            b[k] = inv * inv * sdyd[c] / count;
-        }
-        if (hw == 1) block_input_grad(x, dy, dx, n, nc, 1, c0, cb, m.mean + c0, kk, a, b);
-        else block_input_grad(x, dy, dx, n, nc, hw, c0, cb, m.mean + c0, kk, a, b);
+        if (hw == 1) block_dx(l, x, dy, dx, n, 1, c0, cb, &m, m.sum, m.sum + nc, count);
+        else block_dx(l, x, dy, dx, n, hw, c0, cb, &m, m.sum, m.sum + nc, count);
     }
 }
 
