@@ -79,7 +79,8 @@ typedef struct {
     size_t resumed;    /* resuming: the saved moments and early stopping's saved weights,
                           held beside the optimizer's own                               */
     size_t best;       /* early stopping: the weights of the best epoch so far          */
-    size_t batch;      /* the batch as floats, its gradients and labels, the shuffle    */
+    size_t batch;      /* the batch as floats, its gradients and labels, the shuffle; with
+                          ranks, the gradients of a rank's micro-batches (train.c)  */
     size_t checkpoint; /* one checkpoint (weights, moments, log) built in memory to be written */
     size_t data;       /* the images and labels in memory (as loaded, before --train-limit) */
     size_t program;    /* the program itself, and the chart drawn after training        */
