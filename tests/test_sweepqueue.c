@@ -21,18 +21,6 @@
 
 enum { RANKS = 3, NTRIALS = 4 };
 
-/* A setting of the mlp as `train --lr LR --batch 50 --epochs EPOCHS`. */
-static void mlp_setting(SweepSetting *st, const char *name, float lr, int epochs)
-{
-    memset(st, 0, sizeof *st);
-    snprintf(st->name, sizeof st->name, "%s", name);
-    snprintf(st->label, sizeof st->label, "label of %s", name);
-    snprintf(st->flags, sizeof st->flags, "--x %s", name);
-    TrainConfig tc = {.epochs = epochs, .batch = 50, .seed = 1, .opt = optim_defaults()};
-    tc.opt.lr = lr;
-    tc.lr = (LrSchedule){.kind = LRS_CONSTANT, .base = lr, .step = 5, .gamma = 0.1f, .epochs = epochs};
-    st->run = (RunSpec){.model = "models/mlp.cfg", .train = tc, .save_every = 1};
-}
 
 /* ---- a rank's record ---- */
 
@@ -256,8 +244,8 @@ static void fix_open(Fix *f)
     f->dir = make_temp_dir();
     synthetic_dataset(&f->train, 300, 1);
     synthetic_dataset(&f->test, 100, 2);
-    mlp_setting(&f->st[0], "s0", 1e-3f, 1);
-    mlp_setting(&f->st[1], "s1", 3e-3f, 2);
+    test_mlp_setting(&f->st[0], "s0", 1e-3f, 1);
+    test_mlp_setting(&f->st[1], "s1", 3e-3f, 2);
     f->seeds[0] = 4, f->seeds[1] = 5;
     f->job = calloc(1, sizeof *f->job);
     ck_assert_ptr_nonnull(f->job);
@@ -356,7 +344,7 @@ START_TEST(test_check_fails_everywhere)
     char a[700];
     snprintf(a, sizeof a, "%s/a", f.dir);
     run_serial(j, a);
-    mlp_setting(&f.st[1], "s1", 1e-2f, 2); /* s1's folders hold lr 3e-3 */
+    test_mlp_setting(&f.st[1], "s1", 1e-2f, 2); /* s1's folders hold lr 3e-3 */
     j->spec.out = a;
     SweepSpec s = j->spec;
     Err serial;

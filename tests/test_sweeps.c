@@ -326,19 +326,6 @@ END_TEST
 
 /* ---- the library: resume, subset, summarize, unreadable members ---- */
 
-/* A setting of the mlp as `train --lr LR --batch 50 --epochs EPOCHS` makes
- * it (trainflags_run's TrainConfig). */
-static void mlp_setting(SweepSetting *st, const char *name, float lr, int epochs)
-{
-    memset(st, 0, sizeof *st);
-    snprintf(st->name, sizeof st->name, "%s", name);
-    snprintf(st->label, sizeof st->label, "label of %s", name);
-    snprintf(st->flags, sizeof st->flags, "--x %s", name);
-    TrainConfig tc = {.epochs = epochs, .batch = 50, .seed = 1, .opt = optim_defaults()};
-    tc.opt.lr = lr;
-    tc.lr = (LrSchedule){.kind = LRS_CONSTANT, .base = lr, .step = 5, .gamma = 0.1f, .epochs = epochs};
-    st->run = (RunSpec){.model = "models/mlp.cfg", .train = tc, .save_every = 1};
-}
 
 /* The hooks' record: epochs begun, trials and their states, a stop after
  * stop_after batches (0: never). */
@@ -389,8 +376,8 @@ START_TEST(test_resume_mid_run)
     synthetic_dataset(&train, 600, 1);
     synthetic_dataset(&test, 200, 2);
     SweepSetting st[2];
-    mlp_setting(&st[0], "lr1e-3", 1e-3f, 2);
-    mlp_setting(&st[1], "lr3e-3", 3e-3f, 2);
+    test_mlp_setting(&st[0], "lr1e-3", 1e-3f, 2);
+    test_mlp_setting(&st[1], "lr3e-3", 3e-3f, 2);
     int seeds[2] = {4, 5};
     snprintf(a, sizeof a, "%s/a", dir);
     snprintf(b, sizeof b, "%s/b", dir);
@@ -451,9 +438,9 @@ START_TEST(test_subset_and_summarize)
     synthetic_dataset(&train, 300, 1);
     synthetic_dataset(&test, 100, 2);
     SweepSetting st[3];
-    mlp_setting(&st[0], "s0", 1e-3f, 1);
-    mlp_setting(&st[1], "s1", 2e-3f, 1);
-    mlp_setting(&st[2], "s2", 3e-3f, 1);
+    test_mlp_setting(&st[0], "s0", 1e-3f, 1);
+    test_mlp_setting(&st[1], "s1", 2e-3f, 1);
+    test_mlp_setting(&st[2], "s2", 3e-3f, 1);
     int seeds[2] = {1, 2};
     snprintf(a, sizeof a, "%s/a", dir);
     SweepSpec s = {.out = a, .settings = st, .nsettings = 3, .seeds = seeds, .nseeds = 2, .val = 25};
@@ -520,8 +507,8 @@ START_TEST(test_unreadable_member)
     synthetic_dataset(&train, 300, 1);
     synthetic_dataset(&test, 100, 2);
     SweepSetting st[2];
-    mlp_setting(&st[0], "s0", 1e-3f, 1);
-    mlp_setting(&st[1], "s1", 2e-3f, 1);
+    test_mlp_setting(&st[0], "s0", 1e-3f, 1);
+    test_mlp_setting(&st[1], "s1", 2e-3f, 1);
     int seed = 1;
     snprintf(a, sizeof a, "%s/a", dir);
     SweepSpec s = {.out = a, .settings = st, .nsettings = 2, .seeds = &seed, .nseeds = 1, .val = 25};
@@ -569,9 +556,9 @@ START_TEST(test_no_choice_reads_test)
     synthetic_dataset(&test2, 200, 2);
     for (int i = 0; i < test2.n; i++) test2.labels[i] = (uint8_t)((test2.labels[i] + 3) % 10);
     SweepSetting st[3];
-    mlp_setting(&st[0], "s0", 3e-4f, 3);
-    mlp_setting(&st[1], "s1", 3e-3f, 3);
-    mlp_setting(&st[2], "s2", 3e-2f, 3);
+    test_mlp_setting(&st[0], "s0", 3e-4f, 3);
+    test_mlp_setting(&st[1], "s1", 3e-3f, 3);
+    test_mlp_setting(&st[2], "s2", 3e-2f, 3);
     int seeds[2] = {1, 2};
     snprintf(a, sizeof a, "%s/a", dir);
     snprintf(b, sizeof b, "%s/b", dir);
@@ -618,8 +605,8 @@ START_TEST(test_trial_tasks)
     synthetic_dataset(&train, 300, 1);
     synthetic_dataset(&test, 100, 2);
     SweepSetting st[2];
-    mlp_setting(&st[0], "s0", 1e-3f, 1);
-    mlp_setting(&st[1], "s1", 2e-3f, 1);
+    test_mlp_setting(&st[0], "s0", 1e-3f, 1);
+    test_mlp_setting(&st[1], "s1", 2e-3f, 1);
     int seeds[2] = {1, 2};
     snprintf(a, sizeof a, "%s/a", dir);
     snprintf(b, sizeof b, "%s/b", dir);

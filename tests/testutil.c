@@ -255,3 +255,15 @@ void csv_strip_seconds(char *csv)
     }
     *w = 0;
 }
+
+void test_mlp_setting(SweepSetting *st, const char *name, float lr, int epochs)
+{
+    memset(st, 0, sizeof *st);
+    snprintf(st->name, sizeof st->name, "%s", name);
+    snprintf(st->label, sizeof st->label, "label of %s", name);
+    snprintf(st->flags, sizeof st->flags, "--x %s", name);
+    TrainConfig tc = {.epochs = epochs, .batch = 50, .seed = 1, .opt = optim_defaults()};
+    tc.opt.lr = lr;
+    tc.lr = (LrSchedule){.kind = LRS_CONSTANT, .base = lr, .step = 5, .gamma = 0.1f, .epochs = epochs};
+    st->run = (RunSpec){.model = "models/mlp.cfg", .train = tc, .save_every = 1};
+}

@@ -8,6 +8,7 @@
 #include "data/dataset.h"
 #include "nn/layer.h"
 #include "nn/optim.h"
+#include "train/sweep.h"
 
 typedef enum {
     GC_X_AWAY_FROM_ZERO, /* x = +-(0.1 .. 1): no input near a ReLU kink        */
@@ -84,6 +85,10 @@ char *read_all_or_fail(const char *path, size_t *len);
 /* Drops the 6th column (seconds) of every line of a log.csv in place; the
  * later columns stay. */
 void csv_strip_seconds(char *csv);
+
+/* A sweep setting of models/mlp.cfg as `train --lr LR --batch 50 --epochs
+ * EPOCHS` makes it (trainflags_run's TrainConfig), named name. */
+void test_mlp_setting(SweepSetting *st, const char *name, float lr, int epochs);
 
 /* 1 if the Fashion-MNIST files are found where the binary would look. */
 int have_real_data(void);
