@@ -157,26 +157,12 @@ static void same_file(const char *a, const char *b, const char *name, int strip)
 static void same_runs(const SweepSpec *s, const char *a, const char *b)
 {
     for (int k = 0; k < sweep_ntrials(s); k++) {
-        char name[400], pa[1400], pb[1400];
+        char pa[1400], pb[1400];
         int seed;
         const SweepSetting *st = sweep_trial(s, k, &seed);
-        snprintf(name, sizeof name, "%s/seed%d/log.csv", st->name, seed);
-        same_file(a, b, name, 1);
-        snprintf(name, sizeof name, "%s/seed%d", st->name, seed);
-        snprintf(pa, sizeof pa, "%s/%s/model.fmw", a, name);
-        snprintf(pb, sizeof pb, "%s/%s/model.fmw", b, name);
-        Net *na, *nb;
-        CkptState ca, cb;
-        Err e;
-        ck_assert_int_eq(weights_load_run(pa, 1, &na, &ca, &e), ST_OK);
-        ck_assert_int_eq(weights_load_run(pb, 1, &nb, &cb, &e), ST_OK);
-        ck_assert_int_eq(na->nparams, nb->nparams);
-        ck_assert_msg(!memcmp(na->params, nb->params, na->nparams * sizeof(float)), "%s and %s differ", pa, pb);
-        ck_assert_str_eq(ca.settings, cb.settings);
-        ck_assert_int_eq(ca.epoch, cb.epoch);
-        ck_assert(ca.step == cb.step);
-        net_free(na), net_free(nb);
-        weights_state_free(&ca), weights_state_free(&cb);
+        snprintf(pa, sizeof pa, "%s/%s/seed%d", a, st->name, seed);
+        snprintf(pb, sizeof pb, "%s/%s/seed%d", b, st->name, seed);
+        test_same_run(pa, pb);
     }
 }
 

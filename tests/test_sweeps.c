@@ -230,33 +230,6 @@ END_TEST
 
 /* ---- a trial is the train command ---- */
 
-/* The parameters, settings text and log (without seconds) of two runs are
- * the same. */
-static void same_run(const char *a_dir, const char *b_dir)
-{
-    char pa[1400], pb[1400];
-    snprintf(pa, sizeof pa, "%s/log.csv", a_dir);
-    snprintf(pb, sizeof pb, "%s/log.csv", b_dir);
-    char *la = read_all_or_fail(pa, NULL), *lb = read_all_or_fail(pb, NULL);
-    csv_strip_seconds(la);
-    csv_strip_seconds(lb);
-    ck_assert_str_eq(la, lb);
-    free(la), free(lb);
-    snprintf(pa, sizeof pa, "%s/model.fmw", a_dir);
-    snprintf(pb, sizeof pb, "%s/model.fmw", b_dir);
-    Net *na, *nb;
-    CkptState ca, cb;
-    Err e;
-    ck_assert_int_eq(weights_load_run(pa, 1, &na, &ca, &e), ST_OK);
-    ck_assert_int_eq(weights_load_run(pb, 1, &nb, &cb, &e), ST_OK);
-    ck_assert_int_eq(na->nparams, nb->nparams);
-    ck_assert_msg(!memcmp(na->params, nb->params, na->nparams * sizeof(float)), "%s and %s differ", pa, pb);
-    ck_assert_str_eq(ca.settings, cb.settings);
-    ck_assert_int_eq(ca.epoch, cb.epoch);
-    ck_assert(ca.step == cb.step);
-    net_free(na), net_free(nb);
-    weights_state_free(&ca), weights_state_free(&cb);
-}
 
 START_TEST(test_trial_is_train)
 {
@@ -292,7 +265,7 @@ START_TEST(test_trial_is_train)
     snprintf(args, sizeof args, "train --data %s %s --lr 0.03 --seed 2 --val 100 --out %s", data, common, tr);
     expect(args, 0, "saved");
     snprintf(a, sizeof a, "%s/lr0.03/seed2", sw);
-    same_run(a, tr);
+    test_same_run(a, tr);
     snprintf(b, sizeof b, "%s/best.fmw", a);
     ck_assert(file_exists(b));
     /* --val 0: no validation columns, no hold-out: the train command without --val */
@@ -303,7 +276,7 @@ START_TEST(test_trial_is_train)
     snprintf(args, sizeof args, "train --data %s %s --lr 0.03 --out %s", data, common, tr);
     expect(args, 0, "saved");
     snprintf(a, sizeof a, "%s/base/seed1", sw);
-    same_run(a, tr);
+    test_same_run(a, tr);
     snprintf(b, sizeof b, "%s/log.csv", a);
     char *log = read_all_or_fail(b, NULL);
     ck_assert_ptr_null(strstr(log, "val_loss"));
@@ -420,7 +393,7 @@ START_TEST(test_resume_mid_run)
         s.out = a;
         sweep_trial_dir(&s, k, p, sizeof p, NULL);
         s.out = b;
-        same_run(p, q);
+        test_same_run(p, q);
     }
     dataset_free(&train);
     dataset_free(&test);
@@ -632,7 +605,7 @@ START_TEST(test_trial_tasks)
     for (int k = 0; k < 4; k++) {
         snprintf(p, sizeof p, "%s/s%d/seed%d", a, k / 2, seeds[k % 2]);
         snprintf(q, sizeof q, "%s/s%d/seed%d", b, k / 2, seeds[k % 2]);
-        same_run(p, q);
+        test_same_run(p, q);
     }
     s.trial = 4;
     ck_assert_int_eq(sweep_execute(&s, &train, &test, NULL, &res, &e), ST_ERR_ARG);

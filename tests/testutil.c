@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "model/weights.h"
 #include "util/fileio.h"
 #include "util/rng.h"
 
@@ -266,4 +267,32 @@ void test_mlp_setting(SweepSetting *st, const char *name, float lr, int epochs)
     tc.opt.lr = lr;
     tc.lr = (LrSchedule){.kind = LRS_CONSTANT, .base = lr, .step = 5, .gamma = 0.1f, .epochs = epochs};
     st->run = (RunSpec){.model = "models/mlp.cfg", .train = tc, .save_every = 1};
+}
+
+/* The parameters, settings text and log (without seconds) of two runs are
+ * the same. */
+void test_same_run(const char *a_dir, const char *b_dir)
+{
+    char pa[1400], pb[1400];
+    snprintf(pa, sizeof pa, "%s/log.csv", a_dir);
+    snprintf(pb, sizeof pb, "%s/log.csv", b_dir);
+    char *la = read_all_or_fail(pa, NULL), *lb = read_all_or_fail(pb, NULL);
+    csv_strip_seconds(la);
+    csv_strip_seconds(lb);
+    ck_assert_str_eq(la, lb);
+    free(la), free(lb);
+    snprintf(pa, sizeof pa, "%s/model.fmw", a_dir);
+    snprintf(pb, sizeof pb, "%s/model.fmw", b_dir);
+    Net *na, *nb;
+    CkptState ca, cb;
+    Err e;
+    ck_assert_int_eq(weights_load_run(pa, 1, &na, &ca, &e), ST_OK);
+    ck_assert_int_eq(weights_load_run(pb, 1, &nb, &cb, &e), ST_OK);
+    ck_assert_int_eq(na->nparams, nb->nparams);
+    ck_assert_msg(!memcmp(na->params, nb->params, na->nparams * sizeof(float)), "%s and %s differ", pa, pb);
+    ck_assert_str_eq(ca.settings, cb.settings);
+    ck_assert_int_eq(ca.epoch, cb.epoch);
+    ck_assert(ca.step == cb.step);
+    net_free(na), net_free(nb);
+    weights_state_free(&ca), weights_state_free(&cb);
 }

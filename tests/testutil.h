@@ -90,6 +90,10 @@ void csv_strip_seconds(char *csv);
  * EPOCHS` makes it (trainflags_run's TrainConfig), named name. */
 void test_mlp_setting(SweepSetting *st, const char *name, float lr, int epochs);
 
+/* The runs in folders a_dir and b_dir are the same: log.csv (but its
+ * seconds), the weights, settings text and position of model.fmw. */
+void test_same_run(const char *a_dir, const char *b_dir);
+
 /* 1 if the Fashion-MNIST files are found where the binary would look. */
 int have_real_data(void);
 

@@ -130,7 +130,7 @@ static int ranks_fit(const TrainConfig *tc)
 {
     const int ranks = team_size(tc->team);
     if (ranks <= 1) return 0;
-    int k = tc->micro_batch > 0 ? (tc->batch + tc->micro_batch - 1) / tc->micro_batch : 1;
+    const int k = train_micro_batches(tc);
     if (k >= ranks) return 0;
     Err e;
     if (tc->micro_batch == 0)

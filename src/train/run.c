@@ -108,10 +108,8 @@ void run_memory(const RunSpec *spec, const Net *net, const Dataset *train, const
     m->batch = mb * (shape_numel(net->in) + (size_t)net->nclasses) * sizeof(float) + mb * sizeof(int) +
                nidx * sizeof(uint32_t);
     const int ranks = team_size(tc->team);
-    if (ranks > 1) { /* a rank's micro-batches' gradients (train.c), each a copy of the arena */
-        int k = tc->micro_batch > 0 ? (tc->batch + tc->micro_batch - 1) / tc->micro_batch : 1;
-        m->batch += (size_t)((k + ranks - 1) / ranks) * copy;
-    }
+    if (ranks > 1) /* a rank's micro-batches' gradients (train.c), each a copy of the arena */
+        m->batch += (size_t)train_micro_batches_per_rank(tc, ranks) * copy;
     size_t text = RUN_TEXT_BYTES + (spec->log_so_far ? strlen(spec->log_so_far) : 0) +
                   (size_t)(tc->epochs > 0 ? tc->epochs : 0) * RUN_LOG_ROW_BYTES;
     m->checkpoint = weights_file_bytes(net, 1, best, text);

@@ -60,6 +60,16 @@ static void buffers_free(Buffers *b)
 
 static int chunks(int n, int size) { return n / size + (n % size != 0); }
 
+int train_micro_batches(const TrainConfig *cfg)
+{
+    return cfg->micro_batch > 0 ? chunks(cfg->batch, cfg->micro_batch) : 1;
+}
+
+int train_micro_batches_per_rank(const TrainConfig *cfg, int ranks)
+{
+    return chunks(train_micro_batches(cfg), ranks);
+}
+
 /* nidx: the shuffle's length; nrec: the most micro-batches of a batch or
  * chunks of an evaluation; nleaves: gradient copies (ranks only). */
 static Status buffers_alloc(Buffers *b, const Net *net, int nidx, int nrec, int nleaves, Err *e)
@@ -116,6 +126,24 @@ Status train_check_sets(const Net *net, const Dataset *train, const Dataset *tes
     return st ? st : train_check_data(net, test, "test", e);
 }
 
+/* With ranks: item i of this rank's share (a micro-batch, an evaluation's
+ * chunk) summed l with c right into the records. */
+static void record(Buffers *b, const Team *team, int i, double l, int c)
+{
+    if (team_size(team) > 1) b->rec[2 * i] = l, b->rec[2 * i + 1] = c;
+}
+
+/* With ranks: *total and *right become the sums of all k items' records,
+ * added in item order over the ranks (team_fold_doubles); one process keeps
+ * its own running sums, the same numbers. */
+static void fold_records(Buffers *b, const Team *team, int k, double *total, long *right)
+{
+    if (team_size(team) <= 1) return;
+    double sum[2];
+    team_fold_doubles(team, sum, b->rec, k, 2, b->scratch);
+    *total = sum[0], *right = (long)sum[1];
+}
+
 /* The set in chunks of max_batch images, each chunk's loss summed in sample
  * order and the chunks' sums added in order; with ranks, each evaluates
  * its share of the chunks (the same sums, in the same order). b->rec holds
@@ -137,13 +165,9 @@ static Status eval_with(Net *net, const Dataset *d, Buffers *b, const Team *team
         double l = softmax_xent(z, b->labels, n, net->nclasses, 0.0f, NULL, &c);
         total += l;
         right += c;
-        if (team_size(team) > 1) b->rec[2 * (ch - c0)] = l, b->rec[2 * (ch - c0) + 1] = c;
+        record(b, team, ch - c0, l, c);
     }
-    if (team_size(team) > 1) {
-        double sum[2];
-        team_fold_doubles(team, sum, b->rec, nch, 2, b->scratch);
-        total = sum[0], right = (long)sum[1];
-    }
+    fold_records(b, team, nch, &total, &right);
     *loss = total / d->n;
     *acc = (double)right / d->n;
     return ST_OK;
@@ -256,12 +280,12 @@ static Status trainer_start(Trainer *t, const TrainProgress *resume, Err *e)
         return err_set(e, ST_ERR_ARG, "micro-batch %d is outside 0..%d", cfg->micro_batch, TRAIN_MAX_MICRO_BATCH);
     int nidx = t->train->n > net->max_batch ? t->train->n : net->max_batch;
     /* records: the micro-batches of a batch, the chunks of an evaluation */
-    int nrec = cfg->micro_batch > 0 ? chunks(cfg->batch, cfg->micro_batch) : 1;
+    int nrec = train_micro_batches(cfg);
     const Dataset *sets[3] = {t->train, t->test, cfg->val};
     for (int i = 1; i < 3; i++)
         if (sets[i] && chunks(sets[i]->n, net->max_batch) > nrec) nrec = chunks(sets[i]->n, net->max_batch);
     const int size = team_size(cfg->team);
-    int nleaves = size > 1 ? chunks(cfg->micro_batch > 0 ? chunks(cfg->batch, cfg->micro_batch) : 1, size) : 0;
+    int nleaves = size > 1 ? train_micro_batches_per_rank(cfg, size) : 0;
     if ((st = buffers_alloc(&t->b, net, nidx, nrec, nleaves, e))) return st;
     if (cfg->val && cfg->early_stop > 0 && !(t->best = malloc(net->nparams * sizeof(float))))
         return err_set(e, ST_ERR_NOMEM, "out of memory for the best weights");
@@ -319,13 +343,9 @@ static double batch_loss(Trainer *t, const float *z, const Share *sh, int n, lon
                                 b->dlogits + (size_t)s0 * (size_t)nc, &c);
         total += l;
         c_all += c;
-        if (team_size(t->cfg->team) > 1) b->rec[2 * (j - sh->j0)] = l, b->rec[2 * (j - sh->j0) + 1] = c;
+        record(b, t->cfg->team, j - sh->j0, l, c);
     }
-    if (team_size(t->cfg->team) > 1) {
-        double sum[2];
-        team_fold_doubles(t->cfg->team, sum, b->rec, sh->k, 2, b->scratch);
-        total = sum[0], c_all = (long)sum[1];
-    }
+    fold_records(b, t->cfg->team, sh->k, &total, &c_all);
     *right = c_all;
     return total;
 }
@@ -334,19 +354,20 @@ static double batch_loss(Trainer *t, const float *z, const Share *sh, int n, lon
  * micro-batch's straight into it (in order); a rank writes its
  * micro-batches' into its leaves, which team_fold_floats adds in the
  * canonical order over all ranks. */
-static void batch_backward(Trainer *t, const Share *sh, int n, int n_local, int first)
+static void batch_backward(Trainer *t, const Share *sh, const BatchPart *part, int n_local)
 {
     Net *net = t->net;
-    const Team *team = t->cfg->team;
-    const int ranks = team_size(team) > 1, nl = sh->j1 - sh->j0;
     net_zero_grad(net);
-    BatchPart part = {.mb = sh->mb, .batch_n = n, .first = first, .gstride = ranks ? net->nparams : 0,
-                      .team = ranks ? team : NULL};
-    if (ranks && nl > 0) memset(t->b.leaves, 0, (size_t)nl * net->nparams * sizeof(float));
-    if (ranks) net_point_grads(net, t->b.leaves); /* micro-batch j's into leaf j */
-    net_backward_part(net, t->b.x, t->b.dlogits, n_local, &part);
-    if (ranks) net_point_grads(net, NULL);
-    if (ranks) team_fold_floats(team, net->grads, t->b.leaves, nl, net->nparams, net->nparams);
+    if (!part->team) {
+        net_backward_part(net, t->b.x, t->b.dlogits, n_local, part);
+        return;
+    }
+    const int nl = sh->j1 - sh->j0;
+    memset(t->b.leaves, 0, (size_t)nl * net->nparams * sizeof(float));
+    net_point_grads(net, t->b.leaves); /* micro-batch j's into leaf j */
+    net_backward_part(net, t->b.x, t->b.dlogits, n_local, part);
+    net_point_grads(net, NULL);
+    team_fold_floats(part->team, net->grads, t->b.leaves, nl, net->nparams, net->nparams);
 }
 
 /* One batch: forward, loss, backward, one optimizer step; the divergence
@@ -379,7 +400,7 @@ static Status train_batch(Trainer *t, Err *e)
     t->right += c;
     if (cfg->report_penalty) /* the objective: each sample's loss plus the penalty before this step */
         t->loss_sum += n * penalty_value(net->params, net->tensors, net->ntensors, &t->opt.cfg);
-    batch_backward(t, &sh, n, n_local, first);
+    batch_backward(t, &sh, &part, n_local);
     if (!ew_all_finite(net->nparams, net->grads)) /* before it reaches the weights */
         return diverged(e, "a gradient became NaN or infinite", t->epoch, bi, t->nbatches, t->opt.cfg.lr);
     if (lrsched_active(&cfg->lr)) t->opt.cfg.lr = lrsched_rate(&cfg->lr, t->epoch, bi, t->nbatches);

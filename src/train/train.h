@@ -98,6 +98,12 @@ typedef struct {
     Status (*on_stop)(void *ctx, const TrainProgress *p, const Net *net, Err *e);
 } TrainHooks;
 
+/* The micro-batches of a full batch of cfg (1 with micro_batch 0), and
+ * the most of them one of `ranks` ranks computes (team_share's largest
+ * share): the gradient copies a rank holds. */
+int train_micro_batches(const TrainConfig *cfg);
+int train_micro_batches_per_rank(const TrainConfig *cfg, int ranks);
+
 /* The per-step key of the dropout masks: a function of (seed, step) alone. */
 uint64_t train_step_key(uint64_t seed, uint64_t step);
 
