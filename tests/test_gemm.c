@@ -18,7 +18,7 @@
 
 enum { VAR_NN, VAR_NT, VAR_TN, VAR_COUNT };
 
-typedef void (*GemmFn)(int, int, int, const float *, int, const float *, int, float, float *,
+typedef void (*GemmFn)(Math, int, int, int, const float *, int, const float *, int, float, float *,
                        int);
 static const GemmFn gemm_fns[VAR_COUNT] = {gemm_nn, gemm_nt, gemm_tn};
 static const char *const var_names[VAR_COUNT] = {"nn", "nt", "tn"};
@@ -97,7 +97,7 @@ static void check_variant(int var, GemmShape s, float beta, uint32_t seed)
     for (int i = 0; i < s.M; i++)
         for (int j = s.N; j < l.ldc; j++) C[(size_t)i * l.ldc + j] = 12345.0f;
 
-    gemm_fns[var](s.M, s.N, s.K, A, l.lda, B, l.ldb, beta, C, l.ldc);
+    gemm_fns[var](MATH_FP32, s.M, s.N, s.K, A, l.lda, B, l.ldb, beta, C, l.ldc);
 
     for (int i = 0; i < s.M; i++) {
         for (int j = 0; j < s.N; j++) {
@@ -141,9 +141,9 @@ START_TEST(test_gemm_empty)
 {
     float one = 1.0f;
     for (int var = 0; var < VAR_COUNT; var++) {
-        gemm_fns[var](0, 5, 3, &one, 3, &one, 5, 0.0f, NULL, 5);
-        gemm_fns[var](5, 0, 3, &one, 3, &one, 1, 0.0f, NULL, 1);
-        gemm_fns[var](0, 0, 0, NULL, 1, NULL, 1, 1.0f, NULL, 1);
+        gemm_fns[var](MATH_FP32, 0, 5, 3, &one, 3, &one, 5, 0.0f, NULL, 5);
+        gemm_fns[var](MATH_FP32, 5, 0, 3, &one, 3, &one, 1, 0.0f, NULL, 1);
+        gemm_fns[var](MATH_FP32, 0, 0, 0, NULL, 1, NULL, 1, 1.0f, NULL, 1);
     }
 }
 END_TEST
@@ -173,9 +173,9 @@ START_TEST(test_gemm_thread_determinism)
             memcpy(C2, C1, nc * sizeof *C2);
 
             omp_set_num_threads(1);
-            gemm_fns[var](s.M, s.N, s.K, A, l.lda, B, l.ldb, beta, C1, l.ldc);
+            gemm_fns[var](MATH_FP32, s.M, s.N, s.K, A, l.lda, B, l.ldb, beta, C1, l.ldc);
             omp_set_num_threads(2);
-            gemm_fns[var](s.M, s.N, s.K, A, l.lda, B, l.ldb, beta, C2, l.ldc);
+            gemm_fns[var](MATH_FP32, s.M, s.N, s.K, A, l.lda, B, l.ldb, beta, C2, l.ldc);
             ck_assert_msg(memcmp(C1, C2, nc * sizeof *C1) == 0,
                           "gemm_%s %dx%dx%d beta %d differs between 1 and 2 threads",
                           var_names[var], s.M, s.N, s.K, b);

@@ -338,11 +338,11 @@ START_TEST(test_gemm_tn_mb)
         float *L = random_floats(cs * (size_t)k, 4, -1, 1), *L1 = malloc(cs * (size_t)k * sizeof(float));
         memcpy(C1, C0, cs * sizeof(float));
         memcpy(L1, L, cs * (size_t)k * sizeof(float));
-        gemm_tn_mb(M, N, K, A, M, B, N, C0, ldc, mb, 0);
-        gemm_tn_mb(M, N, K, A, M, B, N, L, ldc, mb, cs);
+        gemm_tn_mb(MATH_FP32, M, N, K, A, M, B, N, C0, ldc, mb, 0);
+        gemm_tn_mb(MATH_FP32, M, N, K, A, M, B, N, L, ldc, mb, cs);
         for (int j = 0; j < k; j++) {
             const int r0 = j * mb, kr = K - r0 < mb ? K - r0 : mb;
-            gemm_tn(M, N, kr, A + (size_t)r0 * M, M, B + (size_t)r0 * N, N, 0.0f, T, N);
+            gemm_tn(MATH_FP32, M, N, kr, A + (size_t)r0 * M, M, B + (size_t)r0 * N, N, 0.0f, T, N);
             for (int i = 0; i < M; i++)
                 for (int c = 0; c < N; c++) {
                     C1[(size_t)i * ldc + c] += T[(size_t)i * N + c];
@@ -354,8 +354,8 @@ START_TEST(test_gemm_tn_mb)
         /* one micro-batch on a zeroed C: gemm_tn with beta 1 */
         if (K <= GEMM_MB_MAX) {
             memset(C0, 0, cs * sizeof(float)), memset(C1, 0, cs * sizeof(float));
-            gemm_tn_mb(M, N, K, A, M, B, N, C0, ldc, K, 0);
-            gemm_tn(M, N, K, A, M, B, N, 1.0f, C1, ldc);
+            gemm_tn_mb(MATH_FP32, M, N, K, A, M, B, N, C0, ldc, K, 0);
+            gemm_tn(MATH_FP32, M, N, K, A, M, B, N, 1.0f, C1, ldc);
             ck_assert_mem_eq(C0, C1, cs * sizeof(float));
         }
         free(A), free(B), free(C0), free(C1), free(T), free(L), free(L1);

@@ -122,9 +122,9 @@ typedef struct {
 static void run_gemm(void *p)
 {
     GemmCase *g = p;
-    if (g->var == 'n') gemm_nn(g->M, g->N, g->K, g->a, g->K, g->b, g->N, 0.0f, g->c, g->N);
-    if (g->var == 't') gemm_nt(g->M, g->N, g->K, g->a, g->K, g->b, g->K, 0.0f, g->c, g->N);
-    if (g->var == 'T') gemm_tn(g->M, g->N, g->K, g->a, g->M, g->b, g->N, 1.0f, g->c, g->N);
+    if (g->var == 'n') gemm_nn(MATH_FP32, g->M, g->N, g->K, g->a, g->K, g->b, g->N, 0.0f, g->c, g->N);
+    if (g->var == 't') gemm_nt(MATH_FP32, g->M, g->N, g->K, g->a, g->K, g->b, g->K, 0.0f, g->c, g->N);
+    if (g->var == 'T') gemm_tn(MATH_FP32, g->M, g->N, g->K, g->a, g->M, g->b, g->N, 1.0f, g->c, g->N);
 }
 
 static void kernel_row(const char *name, const char *shape, double flops, double secs)
@@ -155,9 +155,9 @@ static void run_conv(void *p)
 {
     ConvCase *c = p;
     if (!c->back)
-        conv_forward(&c->g, c->oc, c->x, c->w, c->b, c->n, NULL, c->y, c->ws);
+        conv_forward(MATH_FP32, &c->g, c->oc, c->x, c->w, c->b, c->n, NULL, c->y, c->ws);
     else
-        conv_backward(&c->g, c->oc, c->x, c->w, c->b, c->y, NULL, c->dy, c->n, c->need_dx ? c->dx : NULL, c->dw, c->db, 0, 0, c->ws);
+        conv_backward(MATH_FP32, &c->g, c->oc, c->x, c->w, c->b, c->y, NULL, c->dy, c->n, c->need_dx ? c->dx : NULL, c->dw, c->db, 0, 0, c->ws);
 }
 
 static void bench_conv(const char *what, int cin, int hw, int oc, int n, int need_dx)

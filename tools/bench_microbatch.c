@@ -91,9 +91,9 @@ static void bench_gemm(int batch, int mb, int reps)
     for (int round = 0; round < 5; round++) /* in turn, as above */
         for (int r = 0; r < reps; r++) {
             double t0 = now();
-            gemm_tn(M, N, batch, A, M, B, N, 1.0f, C, N);
+            gemm_tn(MATH_FP32, M, N, batch, A, M, B, N, 1.0f, C, N);
             double t1 = now();
-            gemm_tn_mb(M, N, batch, A, M, B, N, C, N, mb, 0);
+            gemm_tn_mb(MATH_FP32, M, N, batch, A, M, B, N, C, N, mb, 0);
             double t2 = now();
             if (t1 - t0 < whole) whole = t1 - t0;
             if (t2 - t1 < micro) micro = t2 - t1;

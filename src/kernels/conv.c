@@ -107,7 +107,7 @@ size_t conv_ws_per_sample(const ConvGeom *g, int oc)
  * thread that takes it: col[K, P] = im2col(x_s) in that thread's slot of ws
  * (K*P floats, still in cache for the gemm); y_s [OC, P] = w col + b, then
  * the fused relu and pool. */
-static void im2col_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
+static void im2col_forward(Math m, const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
                            const ConvFuse *f, float *y, float *ws)
 {
     const int relu = f && f->relu;
@@ -121,7 +121,7 @@ static void im2col_forward(const ConvGeom *g, int oc, const float *x, const floa
         float *col = ws + (size_t)thread_num() * (size_t)K * (size_t)P;
         float *ys = y + (size_t)s * oimg;
         im2col(g, x + (size_t)s * img, col);
-        gemm_nn(oc, P, K, w, K, col, P, 0.0f, ys, P);
+        gemm_nn(m, oc, P, K, w, K, col, P, 0.0f, ys, P);
         for (int o = 0; o < oc; o++)
             for (int q = 0; q < P; q++) {
                 float *v = &ys[(size_t)o * (size_t)P + q];
@@ -152,7 +152,7 @@ static float plane_sum4(const float *v, int len)
  * dy_s and dx_s = col2im(col). The parts (after the n*K*P floats of slots)
  * are added to dw, db in chunk order (conv_fold_parts: per micro-batch of
  * mb samples, into dw + j*gstride): the same sums for any team. */
-static void im2col_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *y,
+static void im2col_backward(Math m, const ConvGeom *g, int oc, const float *x, const float *w, const float *y,
                             const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db, int mb,
                             size_t gstride, float *ws)
 {
@@ -184,13 +184,13 @@ static void im2col_backward(const ConvGeom *g, int oc, const float *x, const flo
                     dys = dmask;
                 }
                 im2col(g, x + (size_t)s * img, col);
-                gemm_nt(oc, K, P, dys, P, col, P, first ? 0.0f : 1.0f, pw, K);
+                gemm_nt(m, oc, K, P, dys, P, col, P, first ? 0.0f : 1.0f, pw, K);
                 for (int o = 0; o < oc; o++) {
                     const float sum = plane_sum4(dys + (size_t)o * (size_t)P, P);
                     pb[o] = first ? sum : pb[o] + sum;
                 }
                 if (dx) {
-                    gemm_tn(K, P, oc, w, K, dys, P, 0.0f, col, P);
+                    gemm_tn(m, K, P, oc, w, K, dys, P, 0.0f, col, P);
                     col2im(g, col, dx + (size_t)s * img);
                 }
             }
@@ -201,23 +201,23 @@ static void im2col_backward(const ConvGeom *g, int oc, const float *x, const flo
     }
 }
 
-void conv_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
+void conv_forward(Math m, const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
                   const ConvFuse *f, float *y, float *ws)
 {
     if (n <= 0) return;
     if (conv_direct_ok(g))
-        conv_direct_forward(g, oc, x, w, b, n, f, y, ws);
+        conv_direct_forward(m, g, oc, x, w, b, n, f, y, ws);
     else
-        im2col_forward(g, oc, x, w, b, n, f, y, ws);
+        im2col_forward(m, g, oc, x, w, b, n, f, y, ws);
 }
 
-void conv_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, const float *y,
+void conv_backward(Math m, const ConvGeom *g, int oc, const float *x, const float *w, const float *b, const float *y,
                    const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db, int mb,
                    size_t gstride, float *ws)
 {
     if (n <= 0) return;
     if (conv_direct_ok(g))
-        conv_direct_backward(g, oc, x, w, b, y, f, dy, n, dx, dw, db, mb, gstride, ws);
+        conv_direct_backward(m, g, oc, x, w, b, y, f, dy, n, dx, dw, db, mb, gstride, ws);
     else
-        im2col_backward(g, oc, x, w, y, f, dy, n, dx, dw, db, mb, gstride, ws);
+        im2col_backward(m, g, oc, x, w, y, f, dy, n, dx, dw, db, mb, gstride, ws);
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "kernels/conv_geom.h"
+#include "kernels/math.h"
 
 /* Scratch floats per sample that conv_forward/conv_backward need for a batch
  * of n: ws holds n * conv_ws_per_sample(g, oc) floats. im2col path: K * P for
@@ -22,7 +23,10 @@
  * P = OH*OW); the direct path's needs are in conv_direct.h. */
 size_t conv_ws_per_sample(const ConvGeom *g, int oc);
 
-/* y = conv(x, w) + b, with the fusions of f. Per sample (im2col path):
+/* m, the first argument of both, is the arithmetic of the products
+ * (kernels/math.h); conv_ws_per_sample covers every Math.
+ *
+ * y = conv(x, w) + b, with the fusions of f. Per sample (im2col path):
  * col[K, P] (row (c*KH + i)*KW + j, column oy*OW + ox holding
  * x[c][oy*SH - PH + i][ox*SW - PW + j], or 0 in the padding); y = w col + b.
  * Parallel over samples.
@@ -36,7 +40,7 @@ size_t conv_ws_per_sample(const ConvGeom *g, int oc);
  *   y   is (n, OC, OH, OW), OVERWRITTEN (may be NULL if conv_recomputes(g)
  *       with f->pool: backward recomputes it)
  *   ws  is the scratch: n * conv_ws_per_sample(g, oc) floats */
-void conv_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
+void conv_forward(Math m, const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
                   const ConvFuse *f, float *y, float *ws);
 
 /* The gradients of conv_forward: dw += sum over samples of dy_s col_s^T,
@@ -57,7 +61,7 @@ void conv_forward(const ConvGeom *g, int oc, const float *x, const float *w, con
  *   db  is (OC), ACCUMULATED (+=)
  *   mb, gstride  the micro-batches (above)
  *   ws  is the scratch, as for conv_forward */
-void conv_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, const float *y,
+void conv_backward(Math m, const ConvGeom *g, int oc, const float *x, const float *w, const float *b, const float *y,
                    const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db, int mb,
                    size_t gstride, float *ws);
 

@@ -320,10 +320,11 @@ static void flip_weights(const ConvGeom *g, int oc, const float *w, float *wflip
 /* conv_forward for the direct path (conv.h gives the arguments' shapes):
  * per sample, x_s padded into the thread's slot, then y_s = conv_sample + b
  * (relu'd if fused), and its 2x2 maxpool if fused. Parallel over samples. */
-void conv_direct_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
+void conv_direct_forward(Math m, const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
                          const ConvFuse *f, float *y, float *ws)
 {
     const Dims d = dims(g, oc);
+    (void)m; /* MATH_BF16_DP: not yet (fp32) */
     const size_t img = (size_t)g->c * (size_t)g->h * (size_t)g->w, oimg = (size_t)oc * d.P;
     const size_t pimg = (size_t)oc * (size_t)(g->oh / 2) * (size_t)(g->ow / 2);
     const int relu = f && f->relu, keep = !(f && f->pool && conv_recomputes(g));
@@ -464,11 +465,12 @@ static void backward_chunk(const Backward *bw, const Slot *sl, int c, float *par
  * each chunk of CONV_CHUNK samples (within a micro-batch: conv_chunks) is
  * one task summing its own dW^T, db part; the parts are added to dw, db in
  * chunk order (conv_fold_parts), so the sums are the same for any team. */
-void conv_direct_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b,
+void conv_direct_backward(Math m, const ConvGeom *g, int oc, const float *x, const float *w, const float *b,
                           const float *y, const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db,
                           int mb, size_t gstride, float *ws)
 {
     const Dims d = dims(g, oc);
+    (void)m; /* MATH_BF16_DP: not yet (fp32) */
     const ConvChunks ck = conv_chunks(n, mb);
     const int nch = ck.nch;
     const size_t nw = (size_t)oc * d.K;

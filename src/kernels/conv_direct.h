@@ -26,15 +26,16 @@
 #include <stddef.h>
 
 #include "kernels/conv_geom.h"
+#include "kernels/math.h"
 
 /* Scratch floats per sample of a batch (any n >= 1 is covered). */
 size_t conv_direct_ws_per_sample(const ConvGeom *g, int oc);
 
 /* conv_forward / conv_backward (conv.h: the same arguments and contracts)
  * for a g with conv_direct_ok(g). */
-void conv_direct_forward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
+void conv_direct_forward(Math m, const ConvGeom *g, int oc, const float *x, const float *w, const float *b, int n,
                          const ConvFuse *f, float *y, float *ws);
-void conv_direct_backward(const ConvGeom *g, int oc, const float *x, const float *w, const float *b,
+void conv_direct_backward(Math m, const ConvGeom *g, int oc, const float *x, const float *w, const float *b,
                           const float *y, const ConvFuse *f, const float *dy, int n, float *dx, float *dw, float *db,
                           int mb, size_t gstride, float *ws);
 

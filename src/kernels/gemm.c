@@ -38,6 +38,7 @@ typedef struct {
     ptrdiff_t ldc;
     int mb;             /* > 0: micro-batches of mb taps (gemm_tn_mb); 0: one sum */
     ptrdiff_t cstride;  /* gemm_tn_mb: floats between micro-batch j's C and j+1's */
+    Math math;          /* the arithmetic (gemm.h)                                */
 } GemmArgs;
 
 /* How the micro-kernel starts and ends each element's chain. */
@@ -246,6 +247,12 @@ static void tile_micro_batches(int kc, int mb, const float *ap, const float *bp,
     }
 }
 
+/* PLACEHOLDER until the vdpbf16ps kernels: a packed block rounded to bf16. */
+static void round_bf16(float *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) p[i] = bf16_round(p[i]);
+}
+
 /* Computes rows [m0,m1) x columns [n0,n1) of C (g->c, [M][N] rows ldc
  * apart) from op(A) and op(B) as g describes them; the calling thread owns
  * those elements. Blocks of NC columns x KC taps of B and MC rows of A are
@@ -279,9 +286,11 @@ static void gemm_tile(const GemmArgs *g, int m0, int m1, int n0, int n1)
             const int mode = g->mb > 0 ? ADD_TO_C : pc > 0 || g->beta != 0.0f ? START_C : START_ZERO;
             float *cb = g->c + (g->mb > 0 ? (ptrdiff_t)(pc / g->mb) * g->cstride : 0);
             gemm_pack(bpack, g->b + jc * g->b_js + pc * g->b_ks, g->b_js, g->b_ks, nc, kc, NR);
+            if (g->math != MATH_FP32) round_bf16(bpack, (size_t)((nc + NR - 1) / NR * NR) * (size_t)kc);
             for (int ic = m0; ic < m1; ic += mc_step) {
                 const int mc = m1 - ic < mc_step ? m1 - ic : mc_step;
                 gemm_pack(apack, g->a + ic * g->a_is + pc * g->a_ks, g->a_is, g->a_ks, mc, kc, MR);
+                if (g->math != MATH_FP32) round_bf16(apack, (size_t)((mc + MR - 1) / MR * MR) * (size_t)kc);
                 for (int jr = 0; jr < nc; jr += NR) {
                     const int nr = nc - jr < NR ? nc - jr : NR;
                     for (int ir = 0; ir < mc; ir += MR) {
@@ -361,34 +370,34 @@ static void gemm_run(const GemmArgs *g)
 }
 
 /* A is [M,K] (lda), B is [K,N] (ldb), C is [M,N] (ldc): C = beta*C + A B. */
-void gemm_nn(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+void gemm_nn(Math m, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc)
 {
-    const GemmArgs g = {M, N, K, A, lda, 1, B, 1, ldb, beta, C, ldc, 0, 0};
+    const GemmArgs g = {M, N, K, A, lda, 1, B, 1, ldb, beta, C, ldc, 0, 0, m};
     gemm_run(&g);
 }
 
 /* A is [M,K] (lda), B is [N,K] (ldb), C is [M,N] (ldc): C = beta*C + A B^T. */
-void gemm_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+void gemm_nt(Math m, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc)
 {
-    const GemmArgs g = {M, N, K, A, lda, 1, B, ldb, 1, beta, C, ldc, 0, 0};
+    const GemmArgs g = {M, N, K, A, lda, 1, B, ldb, 1, beta, C, ldc, 0, 0, m};
     gemm_run(&g);
 }
 
 /* A is [K,M] (lda), B is [K,N] (ldb), C is [M,N] (ldc): C = beta*C + A^T B. */
-void gemm_tn(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+void gemm_tn(Math m, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc)
 {
-    const GemmArgs g = {M, N, K, A, 1, lda, B, 1, ldb, beta, C, ldc, 0, 0};
+    const GemmArgs g = {M, N, K, A, 1, lda, B, 1, ldb, beta, C, ldc, 0, 0, m};
     gemm_run(&g);
 }
 
 /* gemm_tn by micro-batches of mb taps: block j from 0, added to C + j*cstride. */
-void gemm_tn_mb(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, int mb,
+void gemm_tn_mb(Math m, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, int mb,
                 size_t cstride)
 {
     mb = mb < 1 ? 1 : mb > GEMM_MB_MAX ? GEMM_MB_MAX : mb;
-    const GemmArgs g = {M, N, K, A, 1, lda, B, 1, ldb, 1.0f, C, ldc, mb, (ptrdiff_t)cstride};
+    const GemmArgs g = {M, N, K, A, 1, lda, B, 1, ldb, 1.0f, C, ldc, mb, (ptrdiff_t)cstride, m};
     gemm_run(&g);
 }

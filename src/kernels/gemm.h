@@ -8,6 +8,9 @@
  *   gemm_tn: A is [K,M] (lda >= M), B is [K,N] (ldb >= N)      C = A^T B
  *
  * (gemm_tn_mb, below, adds micro-batches' products to C one by one.)
+ * m is the arithmetic (kernels/math.h): MATH_FP32 as described here;
+ * MATH_BF16_DP rounds op(A) and op(B) to bf16 as it packs them and sums
+ * pairs of taps with vdpbf16ps, in fixed order per element too.
  * beta is 0 (C is overwritten; its old content may be garbage/NaN) or 1
  * (accumulate). Parallel with OpenMP over blocks of C; each element of C is
  * summed over k in one fixed order, so results are bit-identical whatever the
@@ -17,11 +20,13 @@
 
 #include <stddef.h>
 
-void gemm_nn(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+#include "kernels/math.h"
+
+void gemm_nn(Math m, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc);
-void gemm_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+void gemm_nt(Math m, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc);
-void gemm_tn(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+void gemm_tn(Math m, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc);
 
 /* gemm_tn by micro-batches: the K taps (rows of A and B) are split into
@@ -37,7 +42,7 @@ void gemm_tn(int M, int N, int K, const float *A, int lda, const float *B, int l
  * 1 <= mb <= GEMM_MB_MAX (a larger mb counts as GEMM_MB_MAX: a micro-batch
  * is summed in one block of the product). */
 #define GEMM_MB_MAX 288
-void gemm_tn_mb(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, int mb,
+void gemm_tn_mb(Math m, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, int mb,
                 size_t cstride);
 
 /* The panel packing the products use, for kernels that want the same layout:

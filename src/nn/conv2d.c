@@ -72,7 +72,7 @@ static void conv2d_forward(Layer *l, const float *x, float *y, int n, Mode mode,
     assert(y || (l->fuse_pool && l->pool_recompute)); /* only then is y not stored */
     ConvGeom g = conv2d_geom(l);
     const ConvFuse f = {l->fuse_relu, l->fuse_relu && l->fuse_pool ? l->pool_out : NULL};
-    conv_forward(&g, l->out.c, x, l->w, l->b, n, &f, y, l->ws);
+    conv_forward(l->math, &g, l->out.c, x, l->w, l->b, n, &f, y, l->ws);
 }
 
 static void conv2d_backward(Layer *l, const float *x, const float *y, const float *dy, float *dx, int n)
@@ -83,7 +83,7 @@ static void conv2d_backward(Layer *l, const float *x, const float *y, const floa
     const ConvFuse f = {l->fuse_relu, l->fuse_relu && l->fuse_pool ? l->pool_out : NULL};
     const int mb = l->part ? l->part->mb : 0; /* 0: the call is one micro-batch */
     const size_t gstride = l->part ? l->part->gstride : 0;
-    conv_backward(&g, l->out.c, x, l->w, l->b, y, &f, dy, n, dx, l->dw, l->db, mb, gstride, l->ws);
+    conv_backward(l->math, &g, l->out.c, x, l->w, l->b, y, &f, dy, n, dx, l->dw, l->db, mb, gstride, l->ws);
 }
 
 /* weight [OC, C, KH, KW], bias [OC] */

@@ -47,7 +47,7 @@ static void dense_forward(Layer *l, const float *x, float *y, int n, Mode mode, 
 {
     (void)mode, (void)key;
     int in = l->in.c, out = l->out.c;
-    gemm_nt(n, out, in, x, in, l->w, in, 0.0f, y, out);
+    gemm_nt(l->math, n, out, in, x, in, l->w, in, 0.0f, y, out);
     if (l->fuse_relu)
         ew_add_bias_relu((size_t)n, (size_t)out, y, l->b);
     else
@@ -86,12 +86,12 @@ static void dense_backward(Layer *l, const float *x, const float *y, const float
     const BatchPart *p = l->part;
     if (p && p->mb < n) {
         /* micro-batches (layer.h): each one's dW and db summed from 0, then added */
-        gemm_tn_mb(out, in, n, dy, out, x, in, l->dw, in, p->mb, p->gstride);
+        gemm_tn_mb(l->math, out, in, n, dy, out, x, in, l->dw, in, p->mb, p->gstride);
         bias_grad_micro(dy, n, out, p->mb, p->gstride, l->db);
     } else {
         /* the whole call is one micro-batch (into dw, db: first 0) */
         /* dW[out,in] += dy^T (out x n) . x (n x in) */
-        gemm_tn(out, in, n, dy, out, x, in, 1.0f, l->dw, in);
+        gemm_tn(l->math, out, in, n, dy, out, x, in, 1.0f, l->dw, in);
         /* db[out] += sum over the batch of dy, samples in order */
         for (int i = 0; i < n; i++) {
             const float *dyi = dy + (size_t)i * out;
@@ -99,7 +99,7 @@ static void dense_backward(Layer *l, const float *x, const float *y, const float
         }
     }
     /* dx[n,in] = dy (n x out) . W (out x in) */
-    if (dx) gemm_nn(n, in, out, dy, out, l->w, in, 0.0f, dx, in);
+    if (dx) gemm_nn(l->math, n, in, out, dy, out, l->w, in, 0.0f, dx, in);
 }
 
 /* weight [out, in] (nn.Linear's layout), bias [out] */

@@ -59,6 +59,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/math.h"
 #include "nn/tensor.h"
 #include "util/rng.h"
 #include "util/status.h"
@@ -198,6 +199,8 @@ struct Layer {
     size_t ws_per_sample; /* scratch floats needed per sample             */
     float *ws;            /* scratch view (shared by all layers)          */
     int index;            /* position in the network, from 0             */
+    Math math;            /* the arithmetic of its products (kernels/math.h):
+                             MATH_FP32 unless net_set_math says otherwise  */
     uint64_t key;         /* dropout: the key of the last MODE_TRAIN forward */
     const BatchPart *part;/* set by net_forward_part / net_backward_part for the
                              call (NULL: the call is the whole batch, one

@@ -333,6 +333,12 @@ void net_backward(Net *net, const float *x, const float *dlogits, int n)
 
 void net_zero_grad(Net *net) { memset(net->grads, 0, net->nparams * sizeof(float)); }
 
+void net_set_math(Net *net, Math m)
+{
+    net->math = m;
+    for (int i = 0; i < net->nlayers; i++) net->layers[i].math = m;
+}
+
 void net_point_grads(Net *net, float *g)
 {
     if (!g) g = net->grads;

@@ -49,6 +49,7 @@ typedef struct {
     float *dbuf[2];         /* ping-pong buffers for activation gradients */
     float *ws;              /* scratch shared by all layers               */
     size_t bytes;           /* what net_build allocated for all the above  */
+    Math math;              /* its layers' products (net_set_math); MATH_FP32 from net_build */
 } Net;
 
 /* Builds the network for spec (which it takes over: the caller must not free
@@ -93,6 +94,10 @@ void net_backward(Net *net, const float *x, const float *dlogits, int n);
 const float *net_forward_part(Net *net, const float *x, int n, const BatchPart *p, Mode mode, uint64_t key);
 void net_backward_part(Net *net, const float *x, const float *dlogits, int n, const BatchPart *p);
 void net_zero_grad(Net *net);
+/* Sets the arithmetic of every layer's products (kernels/math.h) from now
+ * on; the caller has checked that the CPU runs it (math_choose). The
+ * parameters stay fp32 whatever m. */
+void net_set_math(Net *net, Math m);
 /* Points every layer's gradient views (dw, db) at arena g, laid out as
  * net->grads (g NULL: back at net->grads, which is left as it is). A
  * backward with p->gstride = nparams writes micro-batch j's gradients to
