@@ -172,65 +172,286 @@ static void conv_sample(const Padded *p, const float *ap, const float *xp, int m
         }
 }
 
-/* One register tile of dW^T: acc rows r (TR taps) x TN channels =
- * (first ? 0 : acc) + the sum over valid positions q (row-major) of
- * xr[r][t(q)] * dyt[q*TN + 0..TN), t(q) = oy*pitch + ox.
- *   p       the padded image's layout
- *   xr      TR pointers: where each tap of the tile reads the padded x
- *   dyt     is [OH*OW][TN]: one panel of TN channels of dy, transposed
- *   acc_io  is [TR][ld]: TN columns of each row, ACCUMULATED unless first */
-static void tile_dw(const Padded *p, const float *const *xr, const float *restrict dyt, float *acc_io, size_t ld,
-                    int first)
+/* ---- the narrow path: one input channel, at most NARROW_K taps ---------- */
+
+/* A first layer (one input channel, 3x3 "same" padding) has only 9 taps per
+ * output: an 8 x 32 tile of tile_conv spends more on loads, zeroing and
+ * stores than on its 9 FMAs per element. The narrow path instead holds the
+ * taps' weights of two output channels in registers (2 x 9 broadcasts) and
+ * streams vectors of 16 output positions, numbered p = oy*OW + ox as y
+ * stores them: tap (i, j) of the vector at p reads 16 consecutive floats
+ * of a "flat" padded image (rows of pitch W = OW, PH zero rows above and
+ * below), with the lanes whose column ox + j - PW leaves [0, W) masked to
+ * zero. Each element is still 0, then one FMA per tap in tap order, then
+ * + bias and max(., 0): the same chain, the same bits as tile_conv. */
+enum { NARROW_K = 9, NARROW_MAXV = 256, NARROW_NV = 4 };
+
+/* 1 if g takes the narrow path in forward (and in backward's recompute). */
+static int narrow_ok(const ConvGeom *g)
 {
 #ifdef __AVX512F__
-    __m512 acc[TR][2];
-    for (int r = 0; r < TR; r++) {
+    /* the windows narrow_sample has a case for (ow == w makes kw odd) */
+    const int k = g->kh * 16 + g->kw;
+    const int shape = k == 0x33 || k == 0x11 || k == 0x13 || k == 0x31 || k == 0x15 || k == 0x51 || k == 0x17 ||
+                      k == 0x71 || k == 0x19 || k == 0x91;
+    return shape && g->c == 1 && g->ow == g->w &&
+           ((size_t)g->oh * (size_t)g->ow + 15) / 16 <= NARROW_MAXV;
+#else
+    (void)g;
+    return 0;
+#endif
+}
+
+/* The flat padded image: lead floats of slack, then h + 2ph rows of w. */
+typedef struct {
+    size_t lead, size;
+} Flat;
+
+static Flat flat_of(const ConvGeom *g)
+{
+    Flat f;
+    f.lead = 16; /* >= pw: tap (0, 0) of position 0 reads lead - pw */
+    f.size = up(f.lead + (size_t)(g->h + 2 * g->ph) * (size_t)g->w + (size_t)g->kw + 32, 16);
+    return f;
+}
+
+/* Copies x_s (1, h, w) into the flat buffer's interior; the rest stays 0. */
+static void flat_copy(const ConvGeom *g, const Flat *f, const float *src, float *dst)
+{
+    memcpy(dst + f->lead + (size_t)g->ph * (size_t)g->w, src, (size_t)g->h * (size_t)g->w * sizeof *dst);
+}
+
+/* What every pass of one sample shares (lane masks: bit l for lane l). */
+typedef struct {
+    int kh, kw, pw, w, nvec;     /* the window, padding, width; vectors of 16 positions */
+    size_t P;                    /* positions: oh*ow                           */
+    ptrdiff_t off0;              /* tap (i, j) reads xf + off0 + i*w + j + p   */
+    unsigned short tail;         /* the lanes of the last vector inside P      */
+    const unsigned short *mask;  /* [nvec][kw]: lanes where tap column j is inside the image */
+} NarrowPlan;
+
+#ifdef __AVX512F__
+#define NARROW_INLINE static inline __attribute__((always_inline))
+
+/* The loop-invariant part of a NarrowPlan, in locals (y's stores could
+ * otherwise alias the plan and force reloads). */
+typedef struct {
+    const float *xb;            /* xf + off0: tap (i, j) of position p reads xb + i*w + j + p */
+    ptrdiff_t w;                /* the row pitch                                              */
+    const unsigned short *mask; /* [nvec][kw]                                                 */
+    int nvec;
+    __mmask16 tail;
+} NarrowRun;
+
+/* nv vectors from vector v0 on, outputs o and o + 1 (wa, wb: their KH*KW
+ * taps' weights, broadcast): y rows = the chains, + bias, relu'd. KH, KW
+ * are constants where it is inlined, so the loops unroll into registers;
+ * the centre column (j = KW/2: ow == w makes PW = KW/2) is never masked. */
+NARROW_INLINE void narrow_block(const int KH, const int KW, const int nv, const NarrowRun r, const __m512 *wa,
+                                const __m512 *wb, int v0, __m512 ba, __m512 bb, int bias, int relu, int two,
+                                float *ya, float *yb)
+{
+    __m512 a[NARROW_NV], b[NARROW_NV];
+    __mmask16 m[NARROW_NV][9];
+#pragma GCC unroll 4
+    for (int u = 0; u < nv; u++) {
+        a[u] = b[u] = _mm512_setzero_ps();
+#pragma GCC unroll 9
+        for (int j = 0; j < KW; j++) m[u][j] = j == KW / 2 ? 0xFFFF : r.mask[(size_t)(v0 + u) * KW + (size_t)j];
+    }
+#pragma GCC unroll 9
+    for (int i = 0; i < KH; i++) {
+#pragma GCC unroll 9
+        for (int j = 0; j < KW; j++) {
+            const int k = i * KW + j;
+#pragma GCC unroll 4
+            for (int u = 0; u < nv; u++) {
+                const float *xp = r.xb + (ptrdiff_t)i * r.w + j + (ptrdiff_t)(v0 + u) * 16;
+                const __m512 x = j == KW / 2 ? _mm512_loadu_ps(xp) : _mm512_maskz_loadu_ps(m[u][j], xp);
+                a[u] = _mm512_fmadd_ps(wa[k], x, a[u]);
+                b[u] = _mm512_fmadd_ps(wb[k], x, b[u]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int u = 0; u < nv; u++) {
+        const int v = v0 + u;
+        const __mmask16 sm = v == r.nvec - 1 ? r.tail : 0xFFFF;
+        if (bias) a[u] = _mm512_add_ps(a[u], ba), b[u] = _mm512_add_ps(b[u], bb);
+        if (relu) a[u] = _mm512_max_ps(a[u], _mm512_setzero_ps()), b[u] = _mm512_max_ps(b[u], _mm512_setzero_ps());
+        _mm512_mask_storeu_ps(ya + (size_t)v * 16, sm, a[u]);
+        if (two) _mm512_mask_storeu_ps(yb + (size_t)v * 16, sm, b[u]);
+    }
+}
+
+/* Output channels o and o + 1 (o alone if !two) of one sample, KH x KW taps. */
+NARROW_INLINE void narrow_pair(const int KH, const int KW, const NarrowPlan *np, const float *w, const float *bias,
+                               int relu, const float *xf, int o, int two, float *y)
+{
+    const int K = KH * KW;
+    const NarrowRun r = {xf + np->off0, np->w, np->mask, np->nvec, np->tail};
+    __m512 wa[NARROW_K], wb[NARROW_K];
+#pragma GCC unroll 9
+    for (int k = 0; k < K; k++) {
+        wa[k] = _mm512_set1_ps(w[(size_t)o * (size_t)K + (size_t)k]);
+        wb[k] = two ? _mm512_set1_ps(w[(size_t)(o + 1) * (size_t)K + (size_t)k]) : _mm512_setzero_ps();
+    }
+    const __m512 ba = _mm512_set1_ps(bias ? bias[o] : 0.0f), bb = _mm512_set1_ps(bias && two ? bias[o + 1] : 0.0f);
+    float *ya = y + (size_t)o * np->P, *yb = ya + np->P;
+    const int has_bias = bias != NULL;
+    int v = 0;
+    for (; v + NARROW_NV <= r.nvec; v += NARROW_NV)
+        narrow_block(KH, KW, NARROW_NV, r, wa, wb, v, ba, bb, has_bias, relu, two, ya, yb);
+    for (; v < r.nvec; v++) narrow_block(KH, KW, 1, r, wa, wb, v, ba, bb, has_bias, relu, two, ya, yb);
+}
+
+/* All oc outputs of one sample: w is (oc, KH*KW) as the layer holds it. */
+static void narrow_sample(const NarrowPlan *np, const float *w, const float *bias, int relu, const float *xf, int oc,
+                          float *y)
+{
+    for (int o = 0; o < oc; o += 2) {
+        const int two = o + 1 < oc;
+        switch (np->kh * 16 + np->kw) {
+#define NARROW_CASE(kh, kw)                                                                                            \
+    case kh * 16 + kw:                                                                                                 \
+        narrow_pair(kh, kw, np, w, bias, relu, xf, o, two, y);                                                         \
+        break;
+            NARROW_CASE(3, 3)
+            NARROW_CASE(1, 1)
+            NARROW_CASE(1, 3)
+            NARROW_CASE(3, 1)
+            NARROW_CASE(1, 5)
+            NARROW_CASE(5, 1)
+            NARROW_CASE(1, 7)
+            NARROW_CASE(7, 1)
+            NARROW_CASE(1, 9)
+            NARROW_CASE(9, 1)
+#undef NARROW_CASE
+        default:
+            break; /* narrow_ok admits only these */
+        }
+    }
+}
+
+#else
+static void narrow_sample(const NarrowPlan *np, const float *w, const float *bias, int relu, const float *xf, int oc,
+                          float *y)
+{
+    (void)np, (void)w, (void)bias, (void)relu, (void)xf, (void)oc, (void)y; /* narrow_ok is 0: never called */
+}
+#endif
+
+/* np for g (narrow_ok), its masks in mask ([NARROW_MAXV][kw]). */
+static void narrow_plan(const ConvGeom *g, const Flat *f, unsigned short *mask, NarrowPlan *np)
+{
+    np->kh = g->kh;
+    np->kw = g->kw;
+    np->pw = g->pw;
+    np->w = g->w;
+    np->P = (size_t)g->oh * (size_t)g->ow;
+    np->nvec = (int)((np->P + 15) / 16);
+    const int rem = (int)(np->P - (size_t)(np->nvec - 1) * 16);
+    np->tail = rem >= 16 ? 0xFFFF : (unsigned short)((1u << rem) - 1);
+    np->off0 = (ptrdiff_t)f->lead - g->pw;
+    for (int v = 0; v < np->nvec; v++)
+        for (int j = 0; j < g->kw; j++) {
+            unsigned m = 0;
+            for (int l = 0; l < 16; l++) {
+                const int col = (int)(((size_t)v * 16 + (size_t)l) % (size_t)g->ow) + j - g->pw;
+                if (col >= 0 && col < g->w) m |= 1u << l;
+            }
+            mask[v * g->kw + j] = (unsigned short)m;
+        }
+    np->mask = mask;
+}
+
+/* dW tiles have up to TDW taps (rows) x TN channels: 24 accumulators, and
+ * a first layer's 9 taps fit one tile exactly. */
+enum { TDW = 12 };
+
+#ifdef __AVX512F__
+/* tile_dw with KR rows, a constant where it is inlined. */
+static inline __attribute__((always_inline)) void tile_dw_rows(const int KR, const Padded *p,
+                                                               const float *const *xr, const float *restrict dyt,
+                                                               float *acc_io, size_t ld, int first)
+{
+    __m512 acc[TDW][2];
+    const float *x[TDW];
+#pragma GCC unroll 12
+    for (int r = 0; r < KR; r++) {
         acc[r][0] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(acc_io + r * ld);
         acc[r][1] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(acc_io + r * ld + 16);
+        x[r] = xr[r];
     }
-    const float *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3], *x4 = xr[4], *x5 = xr[5], *x6 = xr[6],
-                *x7 = xr[7];
     for (int oy = 0; oy < p->oh; oy++) {
         const size_t base = (size_t)oy * (size_t)p->pitch;
         for (int ox = 0; ox < p->ow; ox++) {
             const size_t t = base + (size_t)ox;
             const __m512 b0 = _mm512_loadu_ps(dyt), b1 = _mm512_loadu_ps(dyt + 16);
             dyt += TN;
-#define W_ROW(r, xp)                                                                                                   \
-    do {                                                                                                               \
-        const __m512 av = _mm512_set1_ps(xp[t]);                                                                      \
-        acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);                                                                \
-        acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);                                                                \
-    } while (0)
-            W_ROW(0, x0);
-            W_ROW(1, x1);
-            W_ROW(2, x2);
-            W_ROW(3, x3);
-            W_ROW(4, x4);
-            W_ROW(5, x5);
-            W_ROW(6, x6);
-            W_ROW(7, x7);
-#undef W_ROW
+#pragma GCC unroll 12
+            for (int r = 0; r < KR; r++) {
+                const __m512 av = _mm512_set1_ps(x[r][t]);
+                acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+                acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+            }
         }
     }
-    for (int r = 0; r < TR; r++) {
+#pragma GCC unroll 12
+    for (int r = 0; r < KR; r++) {
         _mm512_storeu_ps(acc_io + r * ld, acc[r][0]);
         _mm512_storeu_ps(acc_io + r * ld + 16, acc[r][1]);
     }
+}
+#endif
+
+/* One register tile of dW^T: acc rows r (kr <= TDW taps) x TN channels =
+ * (first ? 0 : acc) + the sum over valid positions q (row-major) of
+ * xr[r][t(q)] * dyt[q*TN + 0..TN), t(q) = oy*pitch + ox: one chain per
+ * element, so the tile's height never changes a result.
+ *   p       the padded image's layout
+ *   xr      kr pointers: where each tap of the tile reads the padded x
+ *   dyt     is [OH*OW][TN]: one panel of TN channels of dy, transposed
+ *   acc_io  is [kr][ld]: TN columns of each row, ACCUMULATED unless first */
+static void tile_dw(const Padded *p, const float *const *xr, int kr, const float *restrict dyt, float *acc_io,
+                    size_t ld, int first)
+{
+#ifdef __AVX512F__
+    switch (kr) {
+#define DW_CASE(k)                                                                                                     \
+    case k:                                                                                                            \
+        tile_dw_rows(k, p, xr, dyt, acc_io, ld, first);                                                                \
+        break;
+        DW_CASE(1)
+        DW_CASE(2)
+        DW_CASE(3)
+        DW_CASE(4)
+        DW_CASE(5)
+        DW_CASE(6)
+        DW_CASE(7)
+        DW_CASE(8)
+        DW_CASE(9)
+        DW_CASE(10)
+        DW_CASE(11)
+        DW_CASE(12)
+#undef DW_CASE
+    default:
+        break; /* kr is 1..TDW */
+    }
 #else
-    float acc[TR][TN];
-    for (int r = 0; r < TR; r++)
+    float acc[TDW][TN];
+    for (int r = 0; r < kr; r++)
         for (int x = 0; x < TN; x++) acc[r][x] = first ? 0.0f : acc_io[r * ld + x];
     for (int oy = 0; oy < p->oh; oy++)
         for (int ox = 0; ox < p->ow; ox++) {
             const size_t t = (size_t)oy * (size_t)p->pitch + (size_t)ox;
-            for (int r = 0; r < TR; r++) {
+            for (int r = 0; r < kr; r++) {
                 const float a = xr[r][t];
                 for (int x = 0; x < TN; x++) acc[r][x] += a * dyt[x];
             }
             dyt += TN;
         }
-    for (int r = 0; r < TR; r++)
+    for (int r = 0; r < kr; r++)
         for (int x = 0; x < TN; x++) acc_io[r * ld + x] = acc[r][x];
 #endif
 }
@@ -259,7 +480,10 @@ typedef struct {
     size_t part;     /* one chunk's part: dW^T [K_tiled][OC_tiled], then db [OC] */
     Padded xpad;     /* x padded by PH, PW: read by forward and dW               */
     Padded dypad;    /* dy padded by KH-1-PH, KW-1-PW: read by dX                */
-    size_t slot;     /* per thread: xpad.size + dypad.size + P*OC_tiled + 2*OC*P */
+    int narrow;      /* forward (and recompute) on the narrow path: narrow_ok    */
+    Flat flat;       /* x flat-padded for the narrow path (size 0 if not narrow) */
+    size_t slot;     /* per thread: xpad.size + dypad.size + P*OC_tiled + 2*OC*P
+                      * + flat.size                                              */
 } Dims;
 
 static Dims dims(const ConvGeom *g, int oc)
@@ -273,7 +497,10 @@ static Dims dims(const ConvGeom *g, int oc)
     d.part = d.K_tiled * d.OC_tiled + (size_t)oc;
     d.xpad = padded(g->c, g->h, g->w, g->ph, g->pw, g->kh, g->kw);
     d.dypad = padded(oc, g->oh, g->ow, g->kh - 1 - g->ph, g->kw - 1 - g->pw, g->kh, g->kw);
-    d.slot = d.xpad.size + d.dypad.size + d.P * d.OC_tiled + 2 * (size_t)oc * d.P;
+    d.narrow = narrow_ok(g);
+    d.flat = flat_of(g);
+    if (!d.narrow) d.flat.size = 0;
+    d.slot = d.xpad.size + d.dypad.size + d.P * d.OC_tiled + 2 * (size_t)oc * d.P + d.flat.size;
     return d;
 }
 
@@ -329,18 +556,32 @@ void conv_direct_forward(Math m, const ConvGeom *g, int oc, const float *x, cons
     const size_t pimg = (size_t)oc * (size_t)(g->oh / 2) * (size_t)(g->ow / 2);
     const int relu = f && f->relu, keep = !(f && f->pool && conv_recomputes(g));
     float *wpack = ws, *slots = ws + up((size_t)oc, TR) * d.K;
-    pack_weights(w, oc, d.K, wpack);
+    unsigned short mask[NARROW_MAXV * NARROW_K];
+    NarrowPlan np;
+    if (d.narrow)
+        narrow_plan(g, &d.flat, mask, &np);
+    else
+        pack_weights(w, oc, d.K, wpack);
     const int nt = max_threads() < n ? max_threads() : n;
     (void)nt;
 #pragma omp parallel num_threads(nt) if ((double)n * (double)d.K * (double)d.P * oc >= PAR_MIN)
     {
         float *xpad = slots + (size_t)thread_num() * d.slot, *ybuf = xpad + d.xpad.size;
-        memset(xpad, 0, d.xpad.size * sizeof *xpad);
+        float *flat = xpad + d.slot - d.flat.size;
+        if (d.narrow)
+            memset(flat, 0, d.flat.size * sizeof *flat);
+        else
+            memset(xpad, 0, d.xpad.size * sizeof *xpad);
 #pragma omp for schedule(dynamic, 1)
         for (int s = 0; s < n; s++) {
             float *ys = keep ? y + (size_t)s * oimg : ybuf; /* recomputed in backward: not stored */
-            pad_copy(&d.xpad, x + (size_t)s * img, g->h, g->w, xpad);
-            conv_sample(&d.xpad, wpack, xpad, oc, b, relu, ys);
+            if (d.narrow) {
+                flat_copy(g, &d.flat, x + (size_t)s * img, flat);
+                narrow_sample(&np, w, b, relu, flat, oc, ys);
+            } else {
+                pad_copy(&d.xpad, x + (size_t)s * img, g->h, g->w, xpad);
+                conv_sample(&d.xpad, wpack, xpad, oc, b, relu, ys);
+            }
             if (f && f->pool) pool_max2x2_sample(ys, oc, g->oh, g->ow, f->pool + (size_t)s * pimg);
         }
     }
@@ -360,6 +601,8 @@ typedef struct {
     ConvChunks ck;      /* the chunks (micro-batches)                          */
     const float *wpack; /* w packed for tile_conv, to recompute y (recompute only) */
     const float *wflip; /* the flipped weights of dX's convolution (dx only)      */
+    const float *w;     /* the weights as given: the narrow path's recompute       */
+    const NarrowPlan *np; /* the narrow path's plan (d.narrow only)                */
 } Backward;
 
 /* One thread's slot of the scratch, for the sample it is working on. */
@@ -369,6 +612,7 @@ typedef struct {
     float *dyt;   /* dy_s transposed, panels of TN channels: [P][TN] each       */
     float *dmask; /* dy_s taken back through the fused relu (and pool): (OC, P) */
     float *ybuf;  /* y_s, recomputed: (OC, P)                                   */
+    float *flat;  /* x_s flat-padded for the narrow path (flat.size)            */
 } Slot;
 
 static Slot slot_of(const Dims *d, int oc, float *slots, int thread)
@@ -379,6 +623,7 @@ static Slot slot_of(const Dims *d, int oc, float *slots, int thread)
     sl.dyt = sl.dypad + d->dypad.size;
     sl.dmask = sl.dyt + d->P * d->OC_tiled;
     sl.ybuf = sl.dmask + (size_t)oc * d->P;
+    sl.flat = sl.ybuf + (size_t)oc * d->P;
     return sl;
 }
 
@@ -393,7 +638,12 @@ static const float *output_grad(const Backward *bw, const Slot *sl, int s)
     if (!bw->relu) return bw->dy + (size_t)s * oimg;
     const float *ys;
     if (bw->recompute) {
-        conv_sample(&bw->d.xpad, bw->wpack, sl->xpad, bw->oc, bw->b, 1, sl->ybuf);
+        if (bw->d.narrow) {
+            flat_copy(g, &bw->d.flat, bw->x + (size_t)s * (size_t)g->h * (size_t)g->w, sl->flat);
+            narrow_sample(bw->np, bw->w, bw->b, 1, sl->flat, bw->oc, sl->ybuf);
+        } else {
+            conv_sample(&bw->d.xpad, bw->wpack, sl->xpad, bw->oc, bw->b, 1, sl->ybuf);
+        }
         ys = sl->ybuf;
     } else {
         ys = bw->y + (size_t)s * oimg;
@@ -421,16 +671,16 @@ static void backward_dw(const Backward *bw, const Slot *sl, const float *dys, fl
     const Dims *d = &bw->d;
     const size_t kh = (size_t)bw->g->kh, kw = (size_t)bw->g->kw;
     gemm_pack(sl->dyt, dys, (ptrdiff_t)d->P, 1, bw->oc, (int)d->P, TN); /* zero past OC */
-    const float *xr[TR]; /* where each tap of the tile reads x_s */
-    for (size_t k0 = 0; k0 < d->K_tiled; k0 += TR) {
-        for (int r = 0; r < TR; r++) {
-            /* taps past K repeat the last one: their rows are never read */
-            const size_t k = k0 + (size_t)r < d->K ? k0 + (size_t)r : d->K - 1;
+    const float *xr[TDW]; /* where each tap of the tile reads x_s */
+    for (size_t k0 = 0; k0 < d->K; k0 += TDW) {
+        const int kr = d->K - k0 < TDW ? (int)(d->K - k0) : TDW;
+        for (int r = 0; r < kr; r++) {
+            const size_t k = k0 + (size_t)r;
             const size_t ch = k / (kh * kw), i = (k / kw) % kh, j = k % kw;
             xr[r] = sl->xpad + ch * d->xpad.plane + i * (size_t)d->xpad.pitch + j;
         }
         for (size_t o0 = 0; o0 < d->OC_tiled; o0 += TN)
-            tile_dw(&d->xpad, xr, sl->dyt + o0 * d->P, dw_part + k0 * d->OC_tiled + o0, d->OC_tiled, first);
+            tile_dw(&d->xpad, xr, kr, sl->dyt + o0 * d->P, dw_part + k0 * d->OC_tiled + o0, d->OC_tiled, first);
     }
 }
 
@@ -477,8 +727,12 @@ void conv_direct_backward(Math m, const ConvGeom *g, int oc, const float *x, con
     const int relu = f && f->relu, pooled = relu && f->pool;
     float *wflip = ws, *wpack = wflip + up((size_t)g->c, TR) * d.K_flip, *parts = wpack + up((size_t)oc, TR) * d.K;
     float *slots = parts + (size_t)nch * d.part;
-    const Backward bw = {g, d, oc, n, relu, pooled, pooled && conv_recomputes(g), x, b, y, dy, dx, ck, wpack, wflip};
-    if (bw.recompute) pack_weights(w, oc, d.K, wpack);
+    unsigned short mask[NARROW_MAXV * NARROW_K];
+    NarrowPlan np;
+    if (d.narrow) narrow_plan(g, &d.flat, mask, &np);
+    const Backward bw = {g,  d,  oc, n,  relu, pooled, pooled && conv_recomputes(g), x, b, y, dy, dx, ck, wpack, wflip,
+                         w, &np};
+    if (bw.recompute && !d.narrow) pack_weights(w, oc, d.K, wpack);
     if (dx) flip_weights(g, oc, w, wflip);
     const int nt = max_threads() < nch ? max_threads() : nch;
     (void)nt;
@@ -487,6 +741,7 @@ void conv_direct_backward(Math m, const ConvGeom *g, int oc, const float *x, con
         const Slot sl = slot_of(&d, oc, slots, thread_num());
         /* the padded images' borders; the rest of the slot is written before it is read */
         memset(sl.xpad, 0, (d.xpad.size + d.dypad.size) * sizeof *sl.xpad);
+        memset(sl.flat, 0, d.flat.size * sizeof *sl.flat);
 #pragma omp for schedule(dynamic, 1)
         for (int c = 0; c < nch; c++) backward_chunk(&bw, &sl, c, parts + (size_t)c * d.part);
         /* dw (OC, K) and db (OC) += the parts, transposed back, in chunk order
