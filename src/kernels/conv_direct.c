@@ -369,12 +369,22 @@ static void narrow_plan(const ConvGeom *g, const Flat *f, unsigned short *mask, 
  * a first layer's 9 taps fit one tile exactly. */
 enum { TDW = 12 };
 
+/* Cache lines [from, to) that a dW tile fetches ahead (per_step of them per
+ * position, into L2) while its FMAs leave the loads idle: the next sample's
+ * gradient, which would otherwise come from memory when its turn comes. */
+typedef struct {
+    const char *from, *to;
+    int per_step;
+} Prefetch;
+
 #ifdef __AVX512F__
 /* tile_dw with KR rows, a constant where it is inlined. */
 static inline __attribute__((always_inline)) void tile_dw_rows(const int KR, const Padded *p,
                                                                const float *const *xr, const float *restrict dyt,
-                                                               float *acc_io, size_t ld, int first)
+                                                               float *acc_io, size_t ld, int first,
+                                                               const Prefetch *pf)
 {
+    const char *pl = pf->from, *pe = pf->to;
     __m512 acc[TDW][2];
     const float *x[TDW];
 #pragma GCC unroll 12
@@ -389,6 +399,7 @@ static inline __attribute__((always_inline)) void tile_dw_rows(const int KR, con
             const size_t t = base + (size_t)ox;
             const __m512 b0 = _mm512_loadu_ps(dyt), b1 = _mm512_loadu_ps(dyt + 16);
             dyt += TN;
+            for (int z = 0; z < pf->per_step && pl < pe; z++, pl += 64) __builtin_prefetch(pl, 0, 2);
 #pragma GCC unroll 12
             for (int r = 0; r < KR; r++) {
                 const __m512 av = _mm512_set1_ps(x[r][t]);
@@ -414,13 +425,13 @@ static inline __attribute__((always_inline)) void tile_dw_rows(const int KR, con
  *   dyt     is [OH*OW][TN]: one panel of TN channels of dy, transposed
  *   acc_io  is [kr][ld]: TN columns of each row, ACCUMULATED unless first */
 static void tile_dw(const Padded *p, const float *const *xr, int kr, const float *restrict dyt, float *acc_io,
-                    size_t ld, int first)
+                    size_t ld, int first, const Prefetch *pf)
 {
 #ifdef __AVX512F__
     switch (kr) {
 #define DW_CASE(k)                                                                                                     \
     case k:                                                                                                            \
-        tile_dw_rows(k, p, xr, dyt, acc_io, ld, first);                                                                \
+        tile_dw_rows(k, p, xr, dyt, acc_io, ld, first, pf);                                                            \
         break;
         DW_CASE(1)
         DW_CASE(2)
@@ -439,6 +450,7 @@ static void tile_dw(const Padded *p, const float *const *xr, int kr, const float
         break; /* kr is 1..TDW */
     }
 #else
+    (void)pf;
     float acc[TDW][TN];
     for (int r = 0; r < kr; r++)
         for (int x = 0; x < TN; x++) acc[r][x] = first ? 0.0f : acc_io[r * ld + x];
@@ -469,6 +481,37 @@ static float plane_sum(const float *restrict v, size_t len)
         for (int u = 0; u < w; u++) acc[u] += acc[u + w];
     return (float)acc[0];
 }
+
+#ifdef __AVX512F__
+/* plane_sum of the four planes v, v + len, v + 2len, v + 3len, before the
+ * final rounding to float (sum[u] is plane u's double): lane q % 16 of each
+ * plane is added in q order, masked zeros past the end (adding +0 changes
+ * no sum: one that starts at +0 is never -0), the same tree at the end. */
+static void plane_sum4(const float *restrict v, size_t len, double *sum)
+{
+    __m512d lo[4], hi[4];
+    for (int u = 0; u < 4; u++) lo[u] = hi[u] = _mm512_setzero_pd();
+    for (size_t q = 0; q < len; q += 16) {
+        const size_t left = len - q;
+        const __mmask8 ml = left >= 8 ? 0xFF : (__mmask8)((1u << left) - 1);
+        const __mmask8 mh = left >= 16 ? 0xFF : left <= 8 ? 0 : (__mmask8)((1u << (left - 8)) - 1);
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++) {
+            const float *p = v + (size_t)u * len + q;
+            lo[u] = _mm512_add_pd(lo[u], _mm512_cvtps_pd(_mm256_maskz_loadu_ps(ml, p)));
+            hi[u] = _mm512_add_pd(hi[u], _mm512_cvtps_pd(_mm256_maskz_loadu_ps(mh, p + 8)));
+        }
+    }
+    for (int u = 0; u < 4; u++) {
+        double acc[16];
+        _mm512_storeu_pd(acc, lo[u]);
+        _mm512_storeu_pd(acc + 8, hi[u]);
+        for (int w = 8; w >= 1; w /= 2)
+            for (int l = 0; l < w; l++) acc[l] += acc[l + w];
+        sum[u] = acc[0];
+    }
+}
+#endif
 
 /* The sizes of one call, shared by the entry points. */
 typedef struct {
@@ -657,7 +700,17 @@ static const float *output_grad(const Backward *bw, const Slot *sl, int s)
  * output gradient dys (OC, P). */
 static void backward_db(const float *dys, int oc, size_t P, float *db_part, int first)
 {
-    for (int o = 0; o < oc; o++) {
+    int o = 0;
+#ifdef __AVX512F__
+    /* four planes at a time: plane_sum's sixteen double lanes (two vectors
+     * per plane) in eight independent chains instead of two */
+    for (; o + 4 <= oc; o += 4) {
+        double sum[4];
+        plane_sum4(dys + (size_t)o * P, P, sum);
+        for (int u = 0; u < 4; u++) db_part[o + u] = first ? (float)sum[u] : db_part[o + u] + (float)sum[u];
+    }
+#endif
+    for (; o < oc; o++) {
         const float sum = plane_sum(dys + (size_t)o * P, P);
         db_part[o] = first ? sum : db_part[o] + sum;
     }
@@ -666,12 +719,18 @@ static void backward_db(const float *dys, int oc, size_t P, float *db_part, int 
 /* dW part^T [K_tiled][OC_tiled] = (first ? 0 : itself) + the sum over the
  * valid positions of x_s's taps (sl->xpad) times dys (OC, P), a tile of TR
  * taps x TN channels at a time. */
-static void backward_dw(const Backward *bw, const Slot *sl, const float *dys, float *dw_part, int first)
+static void backward_dw(const Backward *bw, const Slot *sl, const float *dys, float *dw_part, int first,
+                        const float *next, size_t next_len)
 {
     const Dims *d = &bw->d;
     const size_t kh = (size_t)bw->g->kh, kw = (size_t)bw->g->kw;
     gemm_pack(sl->dyt, dys, (ptrdiff_t)d->P, 1, bw->oc, (int)d->P, TN); /* zero past OC */
     const float *xr[TDW]; /* where each tap of the tile reads x_s */
+    /* next (next_len floats, NULL: none) spread over the tiles' positions */
+    const size_t tiles = (d->K + TDW - 1) / TDW * (d->OC_tiled / TN);
+    const size_t lines = next ? (next_len * sizeof *next + 63) / 64 : 0, slice = (lines + tiles - 1) / tiles;
+    const char *pf_at = (const char *)next;
+    const int per_step = (int)((slice + d->P - 1) / d->P);
     for (size_t k0 = 0; k0 < d->K; k0 += TDW) {
         const int kr = d->K - k0 < TDW ? (int)(d->K - k0) : TDW;
         for (int r = 0; r < kr; r++) {
@@ -679,8 +738,11 @@ static void backward_dw(const Backward *bw, const Slot *sl, const float *dys, fl
             const size_t ch = k / (kh * kw), i = (k / kw) % kh, j = k % kw;
             xr[r] = sl->xpad + ch * d->xpad.plane + i * (size_t)d->xpad.pitch + j;
         }
-        for (size_t o0 = 0; o0 < d->OC_tiled; o0 += TN)
-            tile_dw(&d->xpad, xr, kr, sl->dyt + o0 * d->P, dw_part + k0 * d->OC_tiled + o0, d->OC_tiled, first);
+        for (size_t o0 = 0; o0 < d->OC_tiled; o0 += TN) {
+            const Prefetch pf = {pf_at, pf_at + (next ? slice * 64 : 0), per_step};
+            if (next) pf_at += slice * 64;
+            tile_dw(&d->xpad, xr, kr, sl->dyt + o0 * d->P, dw_part + k0 * d->OC_tiled + o0, d->OC_tiled, first, &pf);
+        }
     }
 }
 
@@ -705,7 +767,9 @@ static void backward_chunk(const Backward *bw, const Slot *sl, int c, float *par
         pad_copy(&bw->d.xpad, bw->x + (size_t)s * img, g->h, g->w, sl->xpad);
         const float *dys = output_grad(bw, sl, s);
         backward_db(dys, bw->oc, bw->d.P, part + bw->d.K_tiled * bw->d.OC_tiled, first);
-        backward_dw(bw, sl, dys, part, first);
+        /* the gradient output_grad reads for the chunk's next sample */
+        const size_t dyimg = (size_t)bw->oc * (bw->pooled ? (size_t)(g->oh / 2) * (size_t)(g->ow / 2) : bw->d.P);
+        backward_dw(bw, sl, dys, part, first, s + 1 < s1 ? bw->dy + (size_t)(s + 1) * dyimg : NULL, dyimg);
         if (bw->dx) backward_dx(bw, sl, dys, bw->dx + (size_t)s * img);
     }
 }
