@@ -416,6 +416,117 @@ static inline __attribute__((always_inline)) void tile_dw_rows(const int KR, con
 }
 #endif
 
+#ifdef __AVX512F__
+/* r[x] lane k -> r[k] lane x: a 16 x 16 transpose in registers (unpacks
+ * and shuffles inside 128-bit lanes, then across them). */
+static inline __attribute__((always_inline)) void transpose16(__m512 *r)
+{
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int j = 0; j < 4; j++) {
+        const __m512 u = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x44);
+        const __m512 v = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x44);
+        const __m512 u2 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xEE);
+        const __m512 v2 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xEE);
+        t[j] = _mm512_shuffle_f32x4(u, v, 0x88);
+        t[4 + j] = _mm512_shuffle_f32x4(u, v, 0xDD);
+        t[8 + j] = _mm512_shuffle_f32x4(u2, v2, 0x88);
+        t[12 + j] = _mm512_shuffle_f32x4(u2, v2, 0xDD);
+    }
+    for (int k = 0; k < 16; k++) r[k] = t[k];
+}
+
+/* tile_dw_rows reading dy (channels o0.., rows of P) as it is: each block
+ * of 16 positions is transposed into blk on the way, instead of the whole
+ * sample beforehand (for a tile that is the only one over its channels: a
+ * first layer, K <= TDW). The same chains in the same order. */
+static inline __attribute__((always_inline)) void tile_dw_rows_direct(const int KR, const Padded *p,
+                                                                      const float *const *xr,
+                                                                      const float *restrict dys, int rows,
+                                                                      float *acc_io, size_t ld, int first,
+                                                                      const Prefetch *pf)
+{
+    const size_t P = (size_t)p->oh * (size_t)p->ow;
+    const char *pl = pf->from, *pe = pf->to;
+    _Alignas(64) float blk[16][TN];
+    __m512 acc[TDW][2];
+    const float *x[TDW];
+#pragma GCC unroll 12
+    for (int r = 0; r < KR; r++) {
+        acc[r][0] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(acc_io + r * ld);
+        acc[r][1] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(acc_io + r * ld + 16);
+        x[r] = xr[r];
+    }
+    int oy = 0, ox = 0;
+    for (size_t q0 = 0; q0 < P; q0 += 16) {
+        const int kn = P - q0 < 16 ? (int)(P - q0) : 16;
+        const __mmask16 km = kn == 16 ? 0xFFFF : (__mmask16)((1u << kn) - 1);
+        for (int h = 0; h < 2; h++) {
+            __m512 r[16];
+            for (int c = 0; c < 16; c++)
+                r[c] = h * 16 + c < rows ? _mm512_maskz_loadu_ps(km, dys + (size_t)(h * 16 + c) * P + q0)
+                                         : _mm512_setzero_ps();
+            transpose16(r);
+            for (int k = 0; k < 16; k++) _mm512_store_ps(blk[k] + h * 16, r[k]);
+        }
+        for (int k = 0; k < kn; k++) {
+            const size_t t = (size_t)oy * (size_t)p->pitch + (size_t)ox;
+            const __m512 b0 = _mm512_load_ps(blk[k]), b1 = _mm512_load_ps(blk[k] + 16);
+            for (int z = 0; z < pf->per_step && pl < pe; z++, pl += 64) __builtin_prefetch(pl, 0, 2);
+#pragma GCC unroll 12
+            for (int r = 0; r < KR; r++) {
+                const __m512 av = _mm512_set1_ps(x[r][t]);
+                acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+                acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+            }
+            if (++ox == p->ow) ox = 0, oy++;
+        }
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < KR; r++) {
+        _mm512_storeu_ps(acc_io + r * ld, acc[r][0]);
+        _mm512_storeu_ps(acc_io + r * ld + 16, acc[r][1]);
+    }
+}
+
+/* tile_dw on dy as it is (channels o0 .. o0 + rows - 1, rows <= TN, rows of
+ * P floats): see tile_dw_rows_direct. */
+static void tile_dw_direct(const Padded *p, const float *const *xr, int kr, const float *dys, int rows,
+                           float *acc_io, size_t ld, int first, const Prefetch *pf)
+{
+    switch (kr) {
+#define DWD_CASE(k)                                                                                                    \
+    case k:                                                                                                            \
+        tile_dw_rows_direct(k, p, xr, dys, rows, acc_io, ld, first, pf);                                               \
+        break;
+        DWD_CASE(1)
+        DWD_CASE(2)
+        DWD_CASE(3)
+        DWD_CASE(4)
+        DWD_CASE(5)
+        DWD_CASE(6)
+        DWD_CASE(7)
+        DWD_CASE(8)
+        DWD_CASE(9)
+        DWD_CASE(10)
+        DWD_CASE(11)
+        DWD_CASE(12)
+#undef DWD_CASE
+    default:
+        break; /* kr is 1..TDW */
+    }
+}
+#endif
+
 /* One register tile of dW^T: acc rows r (kr <= TDW taps) x TN channels =
  * (first ? 0 : acc) + the sum over valid positions q (row-major) of
  * xr[r][t(q)] * dyt[q*TN + 0..TN), t(q) = oy*pitch + ox: one chain per
@@ -724,7 +835,13 @@ static void backward_dw(const Backward *bw, const Slot *sl, const float *dys, fl
 {
     const Dims *d = &bw->d;
     const size_t kh = (size_t)bw->g->kh, kw = (size_t)bw->g->kw;
-    gemm_pack(sl->dyt, dys, (ptrdiff_t)d->P, 1, bw->oc, (int)d->P, TN); /* zero past OC */
+#ifdef __AVX512F__
+    /* one tile of taps: each panel of channels is read once, transposed on the way */
+    const int direct = d->K <= TDW;
+#else
+    const int direct = 0;
+#endif
+    if (!direct) gemm_pack(sl->dyt, dys, (ptrdiff_t)d->P, 1, bw->oc, (int)d->P, TN); /* zero past OC */
     const float *xr[TDW]; /* where each tap of the tile reads x_s */
     /* next (next_len floats, NULL: none) spread over the tiles' positions */
     const size_t tiles = (d->K + TDW - 1) / TDW * (d->OC_tiled / TN);
@@ -741,6 +858,14 @@ static void backward_dw(const Backward *bw, const Slot *sl, const float *dys, fl
         for (size_t o0 = 0; o0 < d->OC_tiled; o0 += TN) {
             const Prefetch pf = {pf_at, pf_at + (next ? slice * 64 : 0), per_step};
             if (next) pf_at += slice * 64;
+#ifdef __AVX512F__
+            if (direct) {
+                const int rows = bw->oc - (int)o0 < TN ? bw->oc - (int)o0 : TN;
+                tile_dw_direct(&d->xpad, xr, kr, dys + o0 * d->P, rows, dw_part + k0 * d->OC_tiled + o0, d->OC_tiled,
+                               first, &pf);
+                continue;
+            }
+#endif
             tile_dw(&d->xpad, xr, kr, sl->dyt + o0 * d->P, dw_part + k0 * d->OC_tiled + o0, d->OC_tiled, first, &pf);
         }
     }
