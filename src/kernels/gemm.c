@@ -153,17 +153,14 @@ void gemm_pack(float *restrict dst, const float *restrict src, ptrdiff_t xs, ptr
     }
 }
 
-/* START_ZERO: c = ap^T bp; START_C: c = the chain continued from c;
- * ADD_TO_C: c = c + (ap^T bp, from 0): the block's sum added once. Each
- * element's sum is one chain acc = fma(a_k, b_k, acc) for k ascending, so
- * the result does not depend on blocking or threads.
- *   ap  is [kc][MR]: a packed panel of A
- *   bp  is [kc][NR]: a packed panel of B (64-byte aligned)
- *   c   is [MR][NR], rows ldc apart */
-static void micro_kernel(int kc, const float *restrict ap, const float *restrict bp,
-                         float *restrict c, ptrdiff_t ldc, int mode)
-{
 #ifdef __AVX512F__
+/* The micro-kernel, with element (i, k) of the A panel at ap[i*ais + k*aks]:
+ * (1, MR) for a packed panel, or A's own strides, read in place. Inlined
+ * where ais, aks are constants or where reading A in place pays. */
+static inline __attribute__((always_inline)) void micro_kernel_at(int kc, const float *restrict ap, ptrdiff_t ais,
+                                                                  ptrdiff_t aks, const float *restrict bp,
+                                                                  float *restrict c, ptrdiff_t ldc, int mode)
+{
     __m512 acc[MR][2];
 #pragma GCC unroll 12
     for (int i = 0; i < MR; i++) {
@@ -180,11 +177,11 @@ static void micro_kernel(int kc, const float *restrict ap, const float *restrict
         const __m512 b1 = _mm512_load_ps(bp + 16);
 #pragma GCC unroll 12
         for (int i = 0; i < MR; i++) {
-            const __m512 a = _mm512_set1_ps(ap[i]);
+            const __m512 a = _mm512_set1_ps(ap[i * ais]);
             acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
             acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
         }
-        ap += MR;
+        ap += aks;
         bp += NR;
     }
     if (mode == ADD_TO_C) {
@@ -199,6 +196,34 @@ static void micro_kernel(int kc, const float *restrict ap, const float *restrict
         _mm512_storeu_ps(c + i * ldc, acc[i][0]);
         _mm512_storeu_ps(c + i * ldc + 16, acc[i][1]);
     }
+}
+
+/* micro_kernel on an A panel read in place: rows lda apart along k (nn,
+ * nt), or k rows lda apart (tn). The same chains as on a packed panel. */
+static void micro_kernel_rows(int kc, const float *restrict a, ptrdiff_t lda, const float *restrict bp,
+                              float *restrict c, ptrdiff_t ldc, int mode)
+{
+    micro_kernel_at(kc, a, lda, 1, bp, c, ldc, mode);
+}
+static void micro_kernel_cols(int kc, const float *restrict a, ptrdiff_t lda, const float *restrict bp,
+                              float *restrict c, ptrdiff_t ldc, int mode)
+{
+    micro_kernel_at(kc, a, 1, lda, bp, c, ldc, mode);
+}
+#endif
+
+/* START_ZERO: c = ap^T bp; START_C: c = the chain continued from c;
+ * ADD_TO_C: c = c + (ap^T bp, from 0): the block's sum added once. Each
+ * element's sum is one chain acc = fma(a_k, b_k, acc) for k ascending, so
+ * the result does not depend on blocking or threads.
+ *   ap  is [kc][MR]: a packed panel of A
+ *   bp  is [kc][NR]: a packed panel of B (64-byte aligned)
+ *   c   is [MR][NR], rows ldc apart */
+static void micro_kernel(int kc, const float *restrict ap, const float *restrict bp,
+                         float *restrict c, ptrdiff_t ldc, int mode)
+{
+#ifdef __AVX512F__
+    micro_kernel_at(kc, ap, 1, MR, bp, c, ldc, mode);
 #else
     /* Portable path: the j loop vectorizes; plain multiply-add (C11 forbids
      * contraction), still one fixed order per element. */
@@ -247,6 +272,25 @@ static void tile_micro_batches(int kc, int mb, const float *ap, const float *bp,
     }
 }
 
+/* The micro-kernel on A's tile read in place at a_at (not NULL: g's own
+ * strides) or packed at ap. */
+static void tile_kernel(const GemmArgs *g, const float *a_at, const float *ap, int kc, const float *bp, float *c,
+                        ptrdiff_t ldc, int mode)
+{
+#ifdef __AVX512F__
+    if (a_at) {
+        if (g->a_ks == 1)
+            micro_kernel_rows(kc, a_at, g->a_is, bp, c, ldc, mode);
+        else
+            micro_kernel_cols(kc, a_at, g->a_ks, bp, c, ldc, mode);
+        return;
+    }
+#else
+    (void)g, (void)a_at;
+#endif
+    micro_kernel(kc, ap, bp, c, ldc, mode);
+}
+
 /* PLACEHOLDER until the vdpbf16ps kernels: a packed block rounded to bf16. */
 static void round_bf16(float *p, size_t n)
 {
@@ -278,6 +322,14 @@ static void gemm_tile(const GemmArgs *g, int m0, int m1, int n0, int n1)
     const int mb_block = g->mb > 0 ? KC / g->mb * g->mb : 0;
     const int kc_step = g->mb > 0 ? (K < mb_block ? K : mb_block) : split_step(K, KC, 1);
     const int mc_step = split_step(m1 - m0, MC_MAX, MR);
+#ifdef __AVX512F__
+    /* fp32 without micro-batches reads A's full tiles in place: its rows
+     * (nn, nt) or columns (tn) are streams of k already; only a ragged last
+     * tile of rows is packed */
+    const int a_in_place = g->mb == 0 && g->math == MATH_FP32;
+#else
+    const int a_in_place = 0;
+#endif
     for (int jc = n0; jc < n1; jc += nc_step) {
         const int nc = n1 - jc < nc_step ? n1 - jc : nc_step;
         int kc;
@@ -289,7 +341,12 @@ static void gemm_tile(const GemmArgs *g, int m0, int m1, int n0, int n1)
             if (g->math != MATH_FP32) round_bf16(bpack, (size_t)((nc + NR - 1) / NR * NR) * (size_t)kc);
             for (int ic = m0; ic < m1; ic += mc_step) {
                 const int mc = m1 - ic < mc_step ? m1 - ic : mc_step;
-                gemm_pack(apack, g->a + ic * g->a_is + pc * g->a_ks, g->a_is, g->a_ks, mc, kc, MR);
+                const int full = mc / MR * MR; /* rows in full tiles */
+                if (!a_in_place)
+                    gemm_pack(apack, g->a + ic * g->a_is + pc * g->a_ks, g->a_is, g->a_ks, mc, kc, MR);
+                else if (full < mc) /* the ragged tile, packed where its offset ir*kc puts it */
+                    gemm_pack(apack + (ptrdiff_t)full * kc, g->a + (ic + full) * g->a_is + pc * g->a_ks, g->a_is,
+                              g->a_ks, mc - full, kc, MR);
                 if (g->math != MATH_FP32) round_bf16(apack, (size_t)((mc + MR - 1) / MR * MR) * (size_t)kc);
                 for (int jr = 0; jr < nc; jr += NR) {
                     const int nr = nc - jr < NR ? nc - jr : NR;
@@ -302,15 +359,17 @@ static void gemm_tile(const GemmArgs *g, int m0, int m1, int n0, int n1)
                             tile_micro_batches(kc, g->mb, ap, bp, c, g->ldc, g->cstride, mr, nr, edge);
                             continue;
                         }
+                        /* a full tile of rows, read in place (a_in_place), else packed */
+                        const float *a_at = a_in_place && mr == MR ? g->a + (ic + ir) * g->a_is + pc * g->a_ks : NULL;
                         if (mr == MR && nr == NR) {
-                            micro_kernel(kc, ap, bp, c, g->ldc, mode);
+                            tile_kernel(g, a_at, ap, kc, bp, c, g->ldc, mode);
                             continue;
                         }
                         /* Ragged edge: run the full tile on a scratch copy. */
                         if (mode != START_ZERO)
                             for (int i = 0; i < mr; i++)
                                 memcpy(edge + i * NR, c + i * g->ldc, sizeof(float) * nr);
-                        micro_kernel(kc, ap, bp, edge, NR, mode);
+                        tile_kernel(g, a_at, ap, kc, bp, edge, NR, mode);
                         for (int i = 0; i < mr; i++)
                             memcpy(c + i * g->ldc, edge + i * NR, sizeof(float) * nr);
                     }
