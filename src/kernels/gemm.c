@@ -157,44 +157,68 @@ void gemm_pack(float *restrict dst, const float *restrict src, ptrdiff_t xs, ptr
 /* The micro-kernel, with element (i, k) of the A panel at ap[i*ais + k*aks]:
  * (1, MR) for a packed panel, or A's own strides, read in place. Inlined
  * where ais, aks are constants or where reading A in place pays. */
-static inline __attribute__((always_inline)) void micro_kernel_at(int kc, const float *restrict ap, ptrdiff_t ais,
+static inline __attribute__((always_inline)) void micro_kernel_at(const int ROWS, const int NV, int kc,
+                                                                  const float *restrict ap, ptrdiff_t ais,
                                                                   ptrdiff_t aks, const float *restrict bp,
                                                                   float *restrict c, ptrdiff_t ldc, int mode)
 {
     __m512 acc[MR][2];
 #pragma GCC unroll 12
-    for (int i = 0; i < MR; i++) {
-        if (mode == START_C) {
-            acc[i][0] = _mm512_loadu_ps(c + i * ldc);
-            acc[i][1] = _mm512_loadu_ps(c + i * ldc + 16);
-        } else {
-            acc[i][0] = _mm512_setzero_ps();
-            acc[i][1] = _mm512_setzero_ps();
-        }
-    }
+    for (int i = 0; i < ROWS; i++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++)
+            acc[i][v] = mode == START_C ? _mm512_loadu_ps(c + i * ldc + 16 * v) : _mm512_setzero_ps();
     for (int k = 0; k < kc; k++) {
         const __m512 b0 = _mm512_load_ps(bp);
-        const __m512 b1 = _mm512_load_ps(bp + 16);
+        const __m512 b1 = NV > 1 ? _mm512_load_ps(bp + 16) : b0;
 #pragma GCC unroll 12
-        for (int i = 0; i < MR; i++) {
+        for (int i = 0; i < ROWS; i++) {
             const __m512 a = _mm512_set1_ps(ap[i * ais]);
             acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+            if (NV > 1) acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
         }
         ap += aks;
         bp += NR;
     }
-    if (mode == ADD_TO_C) {
 #pragma GCC unroll 12
-        for (int i = 0; i < MR; i++) {
-            acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(c + i * ldc), acc[i][0]);
-            acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(c + i * ldc + 16), acc[i][1]);
+    for (int i = 0; i < ROWS; i++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) {
+            if (mode == ADD_TO_C) acc[i][v] = _mm512_add_ps(_mm512_loadu_ps(c + i * ldc + 16 * v), acc[i][v]);
+            _mm512_storeu_ps(c + i * ldc + 16 * v, acc[i][v]);
         }
-    }
-#pragma GCC unroll 12
-    for (int i = 0; i < MR; i++) {
-        _mm512_storeu_ps(c + i * ldc, acc[i][0]);
-        _mm512_storeu_ps(c + i * ldc + 16, acc[i][1]);
+}
+
+/* A ragged tile (rows <= MR, columns <= NR) on packed panels, into c
+ * (the edge buffer: MR x NR, rows ldc apart): only its rows, and one
+ * vector of columns when 16 suffice. Columns past the tile's are not
+ * written (nv 1) or hold padding (nv 2); the caller copies its own. */
+static void micro_kernel_edge(int rows, int cols, int kc, const float *restrict ap, const float *restrict bp,
+                              float *restrict c, ptrdiff_t ldc, int mode)
+{
+    switch (rows * 2 + (cols > 16)) {
+#define EDGE_CASE(r)                                                                                                   \
+    case 2 * r:                                                                                                        \
+        micro_kernel_at(r, 1, kc, ap, 1, MR, bp, c, ldc, mode);                                                        \
+        break;                                                                                                         \
+    case 2 * r + 1:                                                                                                    \
+        micro_kernel_at(r, 2, kc, ap, 1, MR, bp, c, ldc, mode);                                                        \
+        break;
+        EDGE_CASE(1)
+        EDGE_CASE(2)
+        EDGE_CASE(3)
+        EDGE_CASE(4)
+        EDGE_CASE(5)
+        EDGE_CASE(6)
+        EDGE_CASE(7)
+        EDGE_CASE(8)
+        EDGE_CASE(9)
+        EDGE_CASE(10)
+        EDGE_CASE(11)
+        EDGE_CASE(12)
+#undef EDGE_CASE
+    default:
+        break; /* 1 <= rows <= MR */
     }
 }
 
@@ -203,12 +227,23 @@ static inline __attribute__((always_inline)) void micro_kernel_at(int kc, const 
 static void micro_kernel_rows(int kc, const float *restrict a, ptrdiff_t lda, const float *restrict bp,
                               float *restrict c, ptrdiff_t ldc, int mode)
 {
-    micro_kernel_at(kc, a, lda, 1, bp, c, ldc, mode);
+    micro_kernel_at(MR, 2, kc, a, lda, 1, bp, c, ldc, mode);
 }
 static void micro_kernel_cols(int kc, const float *restrict a, ptrdiff_t lda, const float *restrict bp,
                               float *restrict c, ptrdiff_t ldc, int mode)
 {
-    micro_kernel_at(kc, a, 1, lda, bp, c, ldc, mode);
+    micro_kernel_at(MR, 2, kc, a, 1, lda, bp, c, ldc, mode);
+}
+/* The same for a last panel of at most 16 columns: one vector of them. */
+static void micro_kernel_rows16(int kc, const float *restrict a, ptrdiff_t lda, const float *restrict bp,
+                                float *restrict c, ptrdiff_t ldc, int mode)
+{
+    micro_kernel_at(MR, 1, kc, a, lda, 1, bp, c, ldc, mode);
+}
+static void micro_kernel_cols16(int kc, const float *restrict a, ptrdiff_t lda, const float *restrict bp,
+                                float *restrict c, ptrdiff_t ldc, int mode)
+{
+    micro_kernel_at(MR, 1, kc, a, 1, lda, bp, c, ldc, mode);
 }
 #endif
 
@@ -223,7 +258,7 @@ static void micro_kernel(int kc, const float *restrict ap, const float *restrict
                          float *restrict c, ptrdiff_t ldc, int mode)
 {
 #ifdef __AVX512F__
-    micro_kernel_at(kc, ap, 1, MR, bp, c, ldc, mode);
+    micro_kernel_at(MR, 2, kc, ap, 1, MR, bp, c, ldc, mode);
 #else
     /* Portable path: the j loop vectorizes; plain multiply-add (C11 forbids
      * contraction), still one fixed order per element. */
@@ -267,7 +302,11 @@ static void tile_micro_batches(int kc, int mb, const float *ap, const float *bp,
             continue;
         }
         for (int i = 0; i < mr; i++) memcpy(edge + i * NR, c + i * ldc, sizeof(float) * nr);
+#ifdef __AVX512F__
+        micro_kernel_edge(mr, nr, kn, a, b, edge, NR, ADD_TO_C);
+#else
         micro_kernel(kn, a, b, edge, NR, ADD_TO_C);
+#endif
         for (int i = 0; i < mr; i++) memcpy(c + i * ldc, edge + i * NR, sizeof(float) * nr);
     }
 }
@@ -275,18 +314,18 @@ static void tile_micro_batches(int kc, int mb, const float *ap, const float *bp,
 /* The micro-kernel on A's tile read in place at a_at (not NULL: g's own
  * strides) or packed at ap. */
 static void tile_kernel(const GemmArgs *g, const float *a_at, const float *ap, int kc, const float *bp, float *c,
-                        ptrdiff_t ldc, int mode)
+                        ptrdiff_t ldc, int mode, int nr)
 {
 #ifdef __AVX512F__
     if (a_at) {
         if (g->a_ks == 1)
-            micro_kernel_rows(kc, a_at, g->a_is, bp, c, ldc, mode);
+            (nr <= 16 ? micro_kernel_rows16 : micro_kernel_rows)(kc, a_at, g->a_is, bp, c, ldc, mode);
         else
-            micro_kernel_cols(kc, a_at, g->a_ks, bp, c, ldc, mode);
+            (nr <= 16 ? micro_kernel_cols16 : micro_kernel_cols)(kc, a_at, g->a_ks, bp, c, ldc, mode);
         return;
     }
 #else
-    (void)g, (void)a_at;
+    (void)g, (void)a_at, (void)nr;
 #endif
     micro_kernel(kc, ap, bp, c, ldc, mode);
 }
@@ -362,14 +401,19 @@ static void gemm_tile(const GemmArgs *g, int m0, int m1, int n0, int n1)
                         /* a full tile of rows, read in place (a_in_place), else packed */
                         const float *a_at = a_in_place && mr == MR ? g->a + (ic + ir) * g->a_is + pc * g->a_ks : NULL;
                         if (mr == MR && nr == NR) {
-                            tile_kernel(g, a_at, ap, kc, bp, c, g->ldc, mode);
+                            tile_kernel(g, a_at, ap, kc, bp, c, g->ldc, mode, nr);
                             continue;
                         }
-                        /* Ragged edge: run the full tile on a scratch copy. */
+                        /* Ragged edge: run the tile on a scratch copy. */
                         if (mode != START_ZERO)
                             for (int i = 0; i < mr; i++)
                                 memcpy(edge + i * NR, c + i * g->ldc, sizeof(float) * nr);
-                        tile_kernel(g, a_at, ap, kc, bp, edge, NR, mode);
+#ifdef __AVX512F__
+                        if (!a_at)
+                            micro_kernel_edge(mr, nr, kc, ap, bp, edge, NR, mode);
+                        else
+#endif
+                            tile_kernel(g, a_at, ap, kc, bp, edge, NR, mode, nr);
                         for (int i = 0; i < mr; i++)
                             memcpy(c + i * g->ldc, edge + i * NR, sizeof(float) * nr);
                     }
@@ -379,24 +423,37 @@ static void gemm_tile(const GemmArgs *g, int m0, int m1, int n0, int n1)
     }
 }
 
-/* Chooses an mt x nt grid of thread rectangles (mt*nt = threads) minimizing
- * the slowest thread's padded tile area plus its packing traffic. */
-static void choose_grid(int M, int N, int threads, int *mt_out, int *nt_out)
+/* Chooses an mt x nt grid of thread rectangles (mt*nt = threads) of rows x
+ * cols elements (the last ones take what is left), minimizing the slowest
+ * thread's tile area plus its packing traffic. Rows are whole tiles of MR,
+ * or an even share rounded to 4 when that is smaller (a ragged tile of 4 or
+ * 8 rows is cheap with the edge kernels: M = 64 on 2 threads is 32 + 32,
+ * not 36 + 28); the area counts ragged tiles by their rows and columns
+ * rounded to 4 and 16. Which elements a thread owns never changes a bit. */
+static void choose_grid(int M, int N, int threads, int *mt_out, int *nt_out, int *rows_out, int *cols_out)
 {
     const long mb = (M + MR - 1) / MR, nb = (N + NR - 1) / NR;
     long best = -1;
-    *mt_out = 1;
-    *nt_out = 1;
+    *mt_out = *nt_out = 1;
+    *rows_out = M, *cols_out = N;
     for (int mt = 1; mt <= threads; mt++) {
         if (threads % mt) continue;
         const int nt = threads / mt;
         if (mt > mb || nt > nb) continue;
-        const long rows = (mb + mt - 1) / mt * MR, cols = (nb + nt - 1) / nt * NR;
-        const long cost = rows * cols + 16 * (rows + cols);
-        if (best < 0 || cost < best) {
-            best = cost;
-            *mt_out = mt;
-            *nt_out = nt;
+        const long cols = (nb + nt - 1) / nt * NR;
+        for (int even = 0; even < 2; even++) {
+            const long rows = even ? ((M + mt - 1) / mt + 3) / 4 * 4 : (mb + mt - 1) / mt * MR;
+            if ((mt - 1) * rows >= M) continue; /* a thread without rows */
+            const long r = (rows < M ? rows : M) + 3, c = (cols < N ? cols : N) + 15;
+            const long re = r / 4 * 4, ce = c / 16 * 16;
+            const long cost = re * ce + 16 * (re + ce);
+            if (best < 0 || cost < best) {
+                best = cost;
+                *mt_out = mt;
+                *nt_out = nt;
+                *rows_out = (int)rows;
+                *cols_out = (int)cols;
+            }
         }
     }
 }
@@ -415,11 +472,9 @@ static void gemm_run(const GemmArgs *g)
     /* Below ~1 MFLOP waking the team costs more than it saves (a product
      * is worth more per float than PAR_MIN's element-wise loops). */
     int threads = 2.0 * M * N * K >= 1e6 ? max_threads() : 1;
-    int mt, nt;
-    choose_grid(M, N, threads, &mt, &nt);
+    int mt, nt, rows, cols;
+    choose_grid(M, N, threads, &mt, &nt, &rows, &cols);
     threads = mt * nt;
-    const int mb = (M + MR - 1) / MR, nb = (N + NR - 1) / NR;
-    const int rows = (mb + mt - 1) / mt * MR, cols = (nb + nt - 1) / nt * NR;
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
     for (int t = 0; t < threads; t++) {
         const int m0 = (t / nt) * rows, n0 = (t % nt) * cols;
