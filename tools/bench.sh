@@ -115,3 +115,44 @@ for t in $threads; do
     fi
     echo
 done
+
+# ---- OpenMP wait policy: idle and with a busy neighbour ----------------------
+# Seconds per epoch of `fmnist train` (epochs 2-3 of 3, mean; median of 3 runs)
+# with libgomp's default wait (spin a while, then sleep), OMP_WAIT_POLICY=passive
+# (sleep at once) and active (spin), on the idle machine and with one busy-loop
+# process beside it. BENCH_WAIT=0 leaves it out.
+[ "${BENCH_WAIT:-1}" = 0 ] && exit 0
+wait_run() { # MODEL LIMIT ENV
+    o=$tmp/wait
+    rm -rf "$o"
+    env "$3" "$bin" train --model "$1" --epochs 3 --train-limit "$2" --no-progress --out "$o" >/dev/null 2>&1 || {
+        echo nan
+        return
+    }
+    awk -F, 'NR > 2 {s += $6} END {printf "%.3f\n", s / (NR - 2)}' "$o/log.csv"
+}
+echo "OpenMP wait policy ($(nproc) cores, all threads): seconds per epoch (MLP: 30000 images, conv net: 3000), median of 3 runs"
+printf '| %-34s | %12s | %12s | %12s | %12s |\n' "wait policy" "MLP idle" "MLP loaded" "conv idle" "conv loaded"
+printf '|%s|%s|%s|%s|%s|\n' "------------------------------------" "--------------" "--------------" "--------------" "--------------"
+for pol in default passive active; do
+    case $pol in
+    default) e="FMNIST_WAIT=default" ;;
+    *) e="OMP_WAIT_POLICY=$pol" ;;
+    esac
+    row=
+    for model in mlp cnn; do
+        [ $model = mlp ] && lim=30000 || lim=3000
+        for load in idle loaded; do
+            if [ $load = loaded ]; then
+                sh -c 'while :; do :; done' &
+                busy=$!
+            fi
+            v=$(for r in 1 2 3; do wait_run "models/$model.cfg" $lim "$e"; done | median)
+            [ $load = loaded ] && kill $busy
+            row="$row $v"
+        done
+    done
+    # shellcheck disable=SC2086
+    printf '| %-34s | %12s | %12s | %12s | %12s |\n' "$([ $pol = default ] && echo "libgomp default (unset)" || echo "OMP_WAIT_POLICY=$pol")" $row
+done
+echo "(loaded: one busy-loop process beside the run, so its threads share the cores)"
