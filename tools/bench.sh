@@ -136,7 +136,7 @@ printf '| %-34s | %12s | %12s | %12s | %12s |\n' "wait policy" "MLP idle" "MLP l
 printf '|%s|%s|%s|%s|%s|\n' "------------------------------------" "--------------" "--------------" "--------------" "--------------"
 for pol in default passive active; do
     case $pol in
-    default) e="FMNIST_WAIT=default" ;;
+    default) e="-uOMP_WAIT_POLICY" ;; # unset, whatever the caller had
     *) e="OMP_WAIT_POLICY=$pol" ;;
     esac
     row=
