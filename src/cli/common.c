@@ -108,6 +108,76 @@ int cli_set_threads(const char *cmd, int threads)
     return 0;
 }
 
+Status cli_precision(const char *name, Precision *p, Err *e)
+{
+    if (precision_parse(name, p))
+        return err_set(e, ST_ERR_ARG, "--precision: expected fp32 or bf16, got '%s'", name);
+    CpuFeatures cpu;
+    cpu_detect(&cpu);
+    Math m;
+    Err sub;
+    if (math_choose(*p, &cpu, &m, &sub)) return err_set(e, ST_ERR_ARG, "--precision %s: %s; train in fp32 (the default)", name, sub.msg);
+    return ST_OK;
+}
+
+Status cli_net_precision(Net *net, const char *name, Precision dflt, Err *e)
+{
+    Precision p = dflt;
+    Status st = cli_precision(name ? name : precision_name(dflt), &p, e);
+    if (st) {
+        if (!name) /* the checkpoint's: say so */
+            err_set(e, st, "%s (the checkpoint was trained in bf16: give --precision fp32)", e->msg);
+        return st;
+    }
+    CpuFeatures cpu;
+    cpu_detect(&cpu);
+    Math m;
+    if ((st = math_choose(p, &cpu, &m, e))) return st;
+    net_set_math(net, m);
+    return ST_OK;
+}
+
+const char *cli_math_name(Precision p)
+{
+    CpuFeatures cpu;
+    cpu_detect(&cpu);
+    Math m;
+    Err sub;
+    return math_choose(p, &cpu, &m, &sub) ? precision_name(p) : math_name(m);
+}
+
+void cli_wait_default(char **argv)
+{
+#ifdef _OPENMP
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    if (setenv("GOMP_SPINCOUNT", CLI_SPINCOUNT, 1) || setenv("FMNIST_SPINCOUNT_DEFAULT", CLI_SPINCOUNT, 1)) return;
+    execv("/proc/self/exe", argv);
+    /* not run again: libgomp's default stands, and the environment says so */
+    unsetenv("GOMP_SPINCOUNT");
+    unsetenv("FMNIST_SPINCOUNT_DEFAULT");
+#else
+    (void)argv;
+#endif
+}
+
+const char *cli_wait_policy(char *buf, size_t len)
+{
+    const char *pol = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    const char *ours = getenv("FMNIST_SPINCOUNT_DEFAULT");
+#ifndef _OPENMP
+    snprintf(buf, len, "none (a serial build)");
+#else
+    if (spin && ours && !strcmp(spin, ours) && !pol)
+        snprintf(buf, len, "GOMP_SPINCOUNT=%s (fmnist's default: spin, then sleep)", spin);
+    else if (pol || spin)
+        snprintf(buf, len, "%s%s%s%s%s (from the environment)", pol ? "OMP_WAIT_POLICY=" : "", pol ? pol : "",
+                 pol && spin ? " " : "", spin ? "GOMP_SPINCOUNT=" : "", spin ? spin : "");
+    else
+        snprintf(buf, len, "libgomp's default (fmnist could not set its own)");
+#endif
+    return buf;
+}
+
 int cli_max_threads(void)
 {
 #ifdef _OPENMP
