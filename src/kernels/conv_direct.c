@@ -1,8 +1,9 @@
 /* conv_direct.c - stride-1 convolution without im2col (see conv_direct.h).
  *
- * Reading order: the padded image (Padded), the three tile kernels
- * (tile_conv and tile_store for forward and dX, tile_dw for dW), the weight
- * packings, then forward, and backward as named steps per sample.
+ * Reading order: the padded image (Padded), the tile kernels (tile_conv
+ * and tile_store for forward and dX; the narrow path of one input channel,
+ * narrow_sample; tile_dw and tile_dw_direct for dW), the weight packings,
+ * then forward, and backward as named steps per sample.
  *
  * Scratch layout (floats of ws). Forward: the packed weights, then one slot
  * per thread (the padded image, and a sample's output when it is not stored).

@@ -14,8 +14,14 @@
  *  - dX: the same product on dy, zero-padded by KH-1-PH, with the weights
  *    flipped and transposed (a stride-1 convolution's adjoint).
  *  - dW[o][k] = sum over samples and valid p of dy[o][p] xp[off(k) + p]: a
- *    tile of 8 taps x 32 output channels, dy transposed per sample so the 32
- *    channels are one load, summed in the same fixed order as conv.c's chunks.
+ *    tile of up to 12 taps x 32 output channels, dy transposed per sample
+ *    (or, when one tile covers all taps, 16 positions at a time on the way)
+ *    so the 32 channels are one load, summed in the same fixed order as
+ *    conv.c's chunks.
+ *  - the narrow path (one input channel, "same" padding, at most 9 taps: a
+ *    first layer): forward holds two outputs' weights in registers and
+ *    walks y's own numbering oy*OW + ox, 16 positions a vector, masking the
+ *    lanes whose window column falls outside the image; the same chains.
  *
  * Every output element is one chain in a fixed order, so results never
  * depend on the thread count. Which geometries take this path:
