@@ -452,14 +452,16 @@ typedef struct {
     int c, h, w, k, s, p, oc, n, mb, relu, pool;
 } ConvCase;
 
-/* im2col + bf16 gemm unless marked R (rounded operands on the fp32 direct
- * kernels: stride 1, at most 32 taps). */
+/* Stride 1: the channel-pair path, or if marked R the rounded operands on
+ * the fp32 direct kernels (at most 32 taps); stride 2: im2col + bf16 gemm. */
 static const ConvCase CONVS[] = {
     {5, 7, 9, 3, 1, 1, 6, 11, 0, 0, 0},   /* 45 taps, 63 positions: both odd     */
     {5, 8, 8, 3, 1, 1, 7, 11, 4, 1, 1},   /* relu + pool, micro-batches of 4     */
     {4, 6, 6, 3, 1, 0, 3, 9, 0, 1, 0},    /* no padding, relu                    */
     {3, 9, 9, 3, 2, 1, 5, 10, 3, 1, 0},   /* stride 2: im2col, 27 taps           */
-    {32, 6, 6, 3, 1, 1, 9, 10, 4, 1, 1},  /* 288 taps                            */
+    {32, 6, 6, 3, 1, 1, 9, 10, 4, 1, 1},  /* 288 taps, odd OC (dX's pairs)       */
+    {6, 5, 20, 5, 1, 2, 3, 4, 0, 0, 0},   /* 5x5, a row longer than a tile       */
+    {7, 9, 4, 3, 1, 2, 2, 5, 0, 1, 0},    /* pad 2, tiles across rows            */
     {1, 8, 8, 3, 1, 1, 5, 11, 0, 1, 1},   /* R: C = 1, pool: y recomputed        */
     {1, 6, 7, 3, 1, 1, 4, 9, 4, 0, 0},    /* R: C = 1, micro-batches             */
     {3, 6, 6, 3, 1, 1, 4, 9, 0, 1, 0},    /* R: C = 3, relu                      */
@@ -474,9 +476,70 @@ static ConvGeom geom_of(const ConvCase *t)
     return g;
 }
 
-static int rounds(const ConvGeom *g)
+static int stride1(const ConvGeom *g)
 {
-    return g->sh == 1 && g->sw == 1 && g->ph <= g->kh - 1 && g->pw <= g->kw - 1 && g->c * g->kh * g->kw <= 32;
+    return g->sh == 1 && g->sw == 1 && g->ph <= g->kh - 1 && g->pw <= g->kw - 1;
+}
+
+static int rounds(const ConvGeom *g) { return stride1(g) && g->c * g->kh * g->kw <= 32; }
+
+/* x[c][yy][xx] of a (C, H, W) image, 0 outside it or past C. */
+static float pix(const float *x, int C, int H, int W, int c, int yy, int xx)
+{
+    return c < C && yy >= 0 && yy < H && xx >= 0 && xx < W ? x[((size_t)c * H + yy) * W + xx] : 0.0f;
+}
+
+/* The channel-pair path's forward of one output: tap pairs (2cp, i, j),
+ * (2cp+1, i, j) in (cp, i, j) order, from 0. */
+static float ref_pair_forward(const ConvGeom *g, const float *xs, const float *w, int o, int oy, int ox)
+{
+    float acc = 0.0f;
+    const int taps = g->kh * g->kw;
+    for (int cp = 0; cp < (g->c + 1) / 2; cp++)
+        for (int i = 0; i < g->kh; i++)
+            for (int j = 0; j < g->kw; j++) {
+                const int c = 2 * cp, yy = oy - g->ph + i, xx = ox - g->pw + j;
+                const float *wo = w + ((size_t)o * g->c + c) * taps + i * g->kw + j;
+                acc = step(acc, wo[0], c + 1 < g->c ? wo[taps] : 0.0f, pix(xs, g->c, g->h, g->w, c, yy, xx),
+                           pix(xs, g->c, g->h, g->w, c + 1, yy, xx));
+            }
+    return acc;
+}
+
+/* Its dW chain of (o, tap k) over one sample, from acc: positions paired
+ * in the padded numbering t = oy*(W + PW) + ox, where the columns past OW
+ * (and t past OH rows) count as zero products. */
+static float ref_pair_dw(const ConvGeom *g, const float *xs, const float *dys, int o, int k, float acc)
+{
+    const int pitch = g->w + g->pw, np = g->oh * pitch;
+    const int c = k / (g->kh * g->kw), i = (k / g->kw) % g->kh, j = k % g->kw;
+    float xv[2], dv[2];
+    for (int t0 = 0; t0 < np; t0 += 2) {
+        for (int u = 0; u < 2; u++) {
+            const int t = t0 + u, oy = t / pitch, ox = t % pitch, valid = t < np && ox < g->ow;
+            xv[u] = valid ? pix(xs, g->c, g->h, g->w, c, oy - g->ph + i, ox - g->pw + j) : 0.0f;
+            dv[u] = valid ? dys[((size_t)o * g->oh + oy) * g->ow + ox] : 0.0f;
+        }
+        acc = step(acc, dv[0], dv[1], xv[0], xv[1]);
+    }
+    return acc;
+}
+
+/* Its dX of one input element: output channels in pairs, weights flipped. */
+static float ref_pair_dx(const ConvGeom *g, int oc, const float *dys, const float *w, int c, int yy, int xx)
+{
+    float acc = 0.0f;
+    const int taps = g->kh * g->kw, qh = g->kh - 1 - g->ph, qw = g->kw - 1 - g->pw;
+    for (int op = 0; op < (oc + 1) / 2; op++)
+        for (int i = 0; i < g->kh; i++)
+            for (int j = 0; j < g->kw; j++) {
+                const int o = 2 * op, t = (g->kh - 1 - i) * g->kw + (g->kw - 1 - j);
+                const float w0 = w[((size_t)o * g->c + c) * taps + t];
+                const float w1 = o + 1 < oc ? w[((size_t)(o + 1) * g->c + c) * taps + t] : 0.0f;
+                acc = step(acc, w0, w1, pix(dys, oc, g->oh, g->ow, o, yy - qh + i, xx - qw + j),
+                           pix(dys, oc, g->oh, g->ow, o + 1, yy - qh + i, xx - qw + j));
+            }
+    return acc;
 }
 
 /* col [K][P] of one sample (zero in the padding). */
@@ -556,7 +619,9 @@ static void conv_data_free(ConvData *d)
     free(d->x), free(d->w), free(d->b), free(d->y), free(d->pool), free(d->dy), free(d->dx), free(d->grad);
 }
 
-/* The reference of the im2col path: fills r's y, pool, dx, grad from d's
+/* The reference of the channel-pair path (stride 1: forward and dX by
+ * channel pairs, dW by pairs of positions in the padded numbering) or the
+ * im2col path (pair chains of the gemm); db by 4 double lanes in both. Fills r's y, pool, dx, grad from d's
  * inputs (r's grad starts as d's). */
 static void ref_conv_im2col(const ConvCase *t, const ConvGeom *g, const ConvData *d, ConvData *r)
 {
@@ -570,7 +635,9 @@ static void ref_conv_im2col(const ConvCase *t, const ConvGeom *g, const ConvData
         ref_im2col(g, d->x + s * img, col);
         for (int o = 0; o < oc; o++)
             for (int q = 0; q < P; q++) {
-                float v = ref_pairs(d->w + (size_t)o * K, 1, col + q, P, K, 0.0f) + d->b[o];
+                float v = stride1(g) ? ref_pair_forward(g, d->x + s * img, d->w, o, q / g->ow, q % g->ow)
+                                     : ref_pairs(d->w + (size_t)o * K, 1, col + q, P, K, 0.0f);
+                v += d->b[o];
                 if (t->relu && !(v > 0.0f)) v = 0.0f;
                 r->y[s * oimg + (size_t)o * P + q] = v;
             }
@@ -593,9 +660,19 @@ static void ref_conv_im2col(const ConvCase *t, const ConvGeom *g, const ConvData
             ref_im2col(g, d->x + s * img, col);
             for (int o = 0; o < oc; o++) {
                 for (int k = 0; k < K; k++)
-                    pw[o * K + k] = ref_pairs(dys + o * P, 1, col + (size_t)k * P, 1, P, s == s0 ? 0.0f : pw[o * K + k]);
+                    pw[o * K + k] = stride1(g) ? ref_pair_dw(g, d->x + s * img, dys, o, k, s == s0 ? 0.0f : pw[o * K + k])
+                                               : ref_pairs(dys + o * P, 1, col + (size_t)k * P, 1, P,
+                                                           s == s0 ? 0.0f : pw[o * K + k]);
                 const float sum = ref_plane_sum4(dys + o * P, P);
                 pb[o] = s == s0 ? sum : pb[o] + sum;
+            }
+            if (stride1(g)) {
+                for (int c2 = 0; c2 < g->c; c2++)
+                    for (int yy = 0; yy < g->h; yy++)
+                        for (int xx = 0; xx < g->w; xx++)
+                            r->dx[s * img + ((size_t)c2 * g->h + yy) * g->w + xx] =
+                                ref_pair_dx(g, oc, dys, d->w, c2, yy, xx);
+                continue;
             }
             for (int k = 0; k < K; k++)
                 for (int q = 0; q < P; q++)

@@ -31,8 +31,6 @@ enum { MR = 12, NR = 32, KP = 288, NC = 256, MC_MAX = 192 };
 
 enum { START_ZERO = 0, START_C = 1, ADD_TO_C = 2 };
 
-/* One pair word: a's bf16 in the low half, b's in the high half. */
-static inline uint32_t pair_word(float a, float b) { return (uint32_t)bf16_bits(a) | (uint32_t)bf16_bits(b) << 16; }
 
 /* Packs a w x kc slice (element (x, k) at src[x*xs + k*ks]) as ceil(w/W)
  * panels of pairs, panel q at dst + q*pstride: word dst[q*pstride + p*W + x]
@@ -52,7 +50,7 @@ static void pack_pairs_c(uint32_t *dst, size_t pstride, const float *src, ptrdif
                     continue;
                 }
                 const float *s = src + r * xs + 2 * p * ks;
-                d[(size_t)p * W + x] = pair_word(s[0], 2 * p + 1 < kc ? s[ks] : 0.0f);
+                d[(size_t)p * W + x] = bf16_pair(s[0], 2 * p + 1 < kc ? s[ks] : 0.0f);
             }
     }
 }
@@ -228,6 +226,27 @@ static void micro_kernel(int kp, const uint32_t *ap, const uint32_t *bp, float *
 }
 #endif
 
+#if BF16_X86
+BF16_TARGET static void pair_rows_avx(uint32_t *dst, const float *even, const float *odd, int n)
+{
+    for (int i = 0; i < n; i += 16) {
+        const __mmask16 m = first_n(n - i);
+        const __m512 e = _mm512_maskz_loadu_ps(m, even + i);
+        const __m512 o = odd ? _mm512_maskz_loadu_ps(m, odd + i) : _mm512_setzero_ps();
+        _mm512_mask_storeu_epi32(dst + i, m, pairs_of(e, o));
+    }
+}
+#endif
+
+void bf16_pair_rows(uint32_t *dst, const float *even, const float *odd, int n)
+{
+#if BF16_X86
+    pair_rows_avx(dst, even, odd, n);
+#else
+    for (int i = 0; i < n; i++) dst[i] = bf16_pair(even[i], odd ? odd[i] : 0.0f);
+#endif
+}
+
 /* pack_pairs_c through the fastest packer for the strides. */
 static void pack_pairs(uint32_t *dst, size_t pstride, const float *src, ptrdiff_t xs, ptrdiff_t ks, int w, int kc,
                        int W)
@@ -243,6 +262,12 @@ static void pack_pairs(uint32_t *dst, size_t pstride, const float *src, ptrdiff_
     }
 #endif
     pack_pairs_c(dst, pstride, src, xs, ks, w, kc, W);
+}
+
+void bf16_pack_pairs(uint32_t *dst, size_t pstride, const float *src, ptrdiff_t xs, ptrdiff_t ks, int w, int kc,
+                     int W)
+{
+    pack_pairs(dst, pstride, src, xs, ks, w, kc, W);
 }
 
 /* Pairs of a block of kc taps: ceil(kc/2), or with micro-batches of mb

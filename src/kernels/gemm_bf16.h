@@ -44,6 +44,19 @@ typedef struct {
 /* Runs g on the OpenMP team (a rectangle of C per thread). */
 void gemm_bf16_run(const GemmBf16 *g);
 
+/* dst[i] = the pair word (even[i] in the low half, odd[i] in the high
+ * half; odd NULL: 0) of bf16-rounded floats, for i < n. For the
+ * convolutions' channel-pair images. */
+void bf16_pair_rows(uint32_t *dst, const float *even, const float *odd, int n);
+
+/* Packs a w x kc slice of a strided matrix (element (x, k) at
+ * src[x*xs + k*ks]) as ceil(w/W) panels of pairs along k, panel q at
+ * dst + q*pstride: word dst[q*pstride + p*W + x] = the pair (element
+ * (qW+x, 2p), element (qW+x, 2p+1)), 0 past kc and past w. W is 12 or a
+ * multiple of 16. The gemm's own packing, for the convolutions' dW. */
+void bf16_pack_pairs(uint32_t *dst, size_t pstride, const float *src, ptrdiff_t xs, ptrdiff_t ks, int w, int kc,
+                     int W);
+
 /* x's bf16 (nearest, ties to even; a NaN stays a NaN, quieted) as raw bits:
  * the high half of bf16_round(x)'s bits for every non-NaN x. */
 static inline uint16_t bf16_bits(float x)
@@ -55,5 +68,8 @@ static inline uint16_t bf16_bits(float x)
     if ((v.u & 0x7f800000u) == 0x7f800000u && (v.u & 0x007fffffu)) return (uint16_t)((v.u | 0x00400000u) >> 16);
     return (uint16_t)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
 }
+
+/* The pair word of two floats (a low, b high), rounded as bf16_bits. */
+static inline uint32_t bf16_pair(float a, float b) { return (uint32_t)bf16_bits(a) | (uint32_t)bf16_bits(b) << 16; }
 
 #endif
