@@ -1,14 +1,26 @@
-/* conv_bf16.c - MATH_BF16_DP convolutions with few taps (see conv_bf16.h):
- * the operands rounded to bf16 into the scratch, then conv_direct.c's fp32
- * kernels on them. Scratch: the rounded x (n images), w, and dy (n of the
- * gradient the conv receives: pooled when a pool is fused), each padded to
- * 16 floats, then the direct path's scratch. No allocation. */
+/* conv_bf16.c - MATH_BF16_DP convolutions of stride 1 (see conv_bf16.h).
+ *
+ * Reading order: the rounded-operand path (few taps), then the channel-pair
+ * path: its images, the tile kernels (tile_pairs for forward and dX,
+ * tile_dw_pairs for dW), the weight packings, forward, backward.
+ *
+ * Scratch of the rounded-operand path: the rounded x (n images), w, and dy
+ * (n of the gradient the conv receives: pooled when a pool is fused), each
+ * padded to 16 floats, then the direct path's scratch. Of the channel-pair
+ * path: the packed (forward) or flipped (backward) weights, one dW/db part
+ * per chunk (backward), then one slot per thread (PairDims). The padded
+ * images are zeroed once per call; only their interiors are rewritten per
+ * sample. No allocation. */
 #include "kernels/conv_bf16.h"
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "kernels/conv_direct.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/math.h"
+#include "kernels/pool.h"
 #include "kernels/threads.h"
 
 static size_t up16(size_t v) { return (v + 15) / 16 * 16; }
@@ -56,13 +68,6 @@ void conv_bf16_backward(const ConvGeom *g, int oc, const float *x, const float *
 }
 
 /* ---- stride 1, many taps: channel-pair images and vdpbf16ps tiles --------- */
-
-#include <stdint.h>
-#include <string.h>
-
-#include "kernels/gemm.h"
-#include "kernels/gemm_bf16.h"
-#include "kernels/pool.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
