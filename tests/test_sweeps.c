@@ -97,6 +97,7 @@ static const struct {
     {"batch", "32", "64", "", 0},
     {"micro-batch", "16", "0", "", 0},
     {"optim", "sgd", "adamw", "", 0},
+    {"precision", "fp32", "bf16", "", 0},
     {"lr", "0.01", "0.02", "", 0},
     {"momentum", "0.5", "0.9", "--optim sgd", 0},
     {"nesterov", "=1", "=0", "--optim sgd --momentum 0.9", 0},

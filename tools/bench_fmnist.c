@@ -299,7 +299,7 @@ static void eval_call(void *p)
 
 /* Trains `epochs` epochs of `limit` images (0: all) with Adam 1e-3, batch 128;
  * prints images/s and seconds per 60000-image epoch (the median epoch). */
-static int bench_train(const char *label, const char *key, const char *model, const Dataset *train,
+static int bench_train(const char *label, const char *key, const char *model, Precision prec, const Dataset *train,
                        const Dataset *test, int limit, int epochs)
 {
     NetSpec cfg;
@@ -312,7 +312,9 @@ static int bench_train(const char *label, const char *key, const char *model, co
     net_init(net, 1);
     Dataset sub = *train;
     if (limit > 0 && limit < sub.n) sub.n = limit;
-    TrainConfig tc = {.epochs = epochs + 1, .batch = 128, .seed = 1, .opt = optim_defaults()};
+    /* micro-batches of 32: what `fmnist train` does by default */
+    TrainConfig tc = {.epochs = epochs + 1, .batch = 128, .micro_batch = 32, .seed = 1, .opt = optim_defaults(),
+                      .precision = prec};
     EpochLog log = {.last_faults = minor_faults()};
     TrainHooks hooks = {.on_epoch = on_epoch, .ctx = &log};
     if (train_run(net, &sub, test, &tc, NULL, &hooks, &e)) {
@@ -406,10 +408,24 @@ int main(int argc, char **argv)
     }
     printf("| %-28s | %10s | %8s | %-40s |\n", "training (Adam, batch 128)", "images/s", "s/epoch", "how");
     printf("|------------------------------|------------|----------|------------------------------------------|\n");
-    int rc = bench_train("fmnist MLP", "mlp", "models/mlp.cfg", &train, &test, 0, g_reps);
-    rc |= bench_train("fmnist conv net", "cnn", "models/cnn.cfg", &train, &test, cnn_batches * 128, g_reps);
-    rc |= bench_train("fmnist cnn-bn (no aug)", "cnnbn", "models/cnn-bn.cfg", &train, &test, cnn_batches * 128,
-                      g_reps);
+    int rc = 0;
+    CpuFeatures cpu;
+    cpu_detect(&cpu);
+    for (int p = 0; p < 2; p++) {
+        const Precision prec = p ? PREC_BF16 : PREC_FP32;
+        if (prec == PREC_BF16 && !cpu.avx512_bf16) {
+            printf("| %-28s | %10s | %8s | %-40s |\n", "bf16 epochs", "-", "-", "this CPU has no AVX512_BF16");
+            continue;
+        }
+        char l1[64], l2[64], l3[64], k1[32], k2[32], k3[32];
+        const char *sfx = p ? " bf16" : "", *ksfx = p ? "_bf16" : "";
+        snprintf(l1, sizeof l1, "fmnist MLP%s", sfx), snprintf(k1, sizeof k1, "mlp%s", ksfx);
+        snprintf(l2, sizeof l2, "fmnist conv net%s", sfx), snprintf(k2, sizeof k2, "cnn%s", ksfx);
+        snprintf(l3, sizeof l3, "fmnist cnn-bn%s (no aug)", sfx), snprintf(k3, sizeof k3, "cnnbn%s", ksfx);
+        rc |= bench_train(l1, k1, "models/mlp.cfg", prec, &train, &test, 0, g_reps);
+        rc |= bench_train(l2, k2, "models/cnn.cfg", prec, &train, &test, cnn_batches * 128, g_reps);
+        rc |= bench_train(l3, k3, "models/cnn-bn.cfg", prec, &train, &test, cnn_batches * 128, g_reps);
+    }
     dataset_free(&train);
     dataset_free(&test);
     if (g_results) fclose(g_results);

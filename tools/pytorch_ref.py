@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """pytorch_ref.py - the product's models trained by PyTorch, for comparison.
 
-Trains the same network as models/mlp.cfg or models/cnn.cfg (same layers, same
+Trains the same network as models/mlp.cfg, models/cnn.cfg or models/cnn-bn.cfg (same layers, same
 default initialization, normalization (x/255-0.5)/0.5, Adam lr 1e-3, batch 128,
 shuffled every epoch, last partial batch kept) with the whole data set
 preloaded as tensors, and prints one line per epoch like fmnist does:
@@ -9,7 +9,9 @@ preloaded as tensors, and prints one line per epoch like fmnist does:
     /usr/bin/python3 tools/pytorch_ref.py --model mlp --epochs 10 --threads 2
 
 `make bench` runs it with --bench (training pass timed only, optionally a
-fixed number of batches per epoch, extrapolated to 60000 images).
+fixed number of batches per epoch, extrapolated to 60000 images). --autocast
+bf16 runs forward and loss under torch.autocast("cpu", dtype=torch.bfloat16),
+PyTorch's way to bf16 products on a CPU (oneDNN; AMX where the CPU has it).
 
 Needs Debian's python3-torch and python3-numpy.
 """
@@ -53,6 +55,13 @@ def build(kind):
     if kind == "mlp":
         return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.3),
                              nn.Linear(256, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 10))
+    if kind == "cnn-bn":
+        def block(cin, cout):
+            return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU()]
+        return nn.Sequential(*block(1, 32), *block(32, 32), nn.MaxPool2d(2), nn.Dropout(0.1),
+                             *block(32, 64), *block(64, 64), nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(),
+                             nn.Linear(64 * 7 * 7, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.5),
+                             nn.Linear(256, 10))
     return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                          nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 10))
@@ -60,7 +69,9 @@ def build(kind):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    ap.add_argument("--model", choices=["mlp", "cnn", "cnn-bn"], default="mlp")
+    ap.add_argument("--autocast", choices=["none", "bf16"], default="none",
+                    help="bf16: forward and loss under torch.autocast('cpu', dtype=torch.bfloat16)")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
@@ -91,8 +102,9 @@ def main():
             idx = perm[s:s + a.batch]
             xb, yb = xtr[idx], ytr[idx]
             opt.zero_grad()
-            out = net(xb)
-            loss = lossf(out, yb)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast == "bf16"):
+                out = net(xb)
+                loss = lossf(out, yb)
             loss.backward()
             opt.step()
             tot += loss.item() * len(idx)
@@ -105,7 +117,8 @@ def main():
         with torch.no_grad():
             tl, tr = 0.0, 0
             for s in range(0, xte.shape[0], 1000):
-                out = net(xte[s:s + 1000])
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast == "bf16"):
+                    out = net(xte[s:s + 1000]).float()
                 tl += lossf(out, yte[s:s + 1000]).item() * out.shape[0]
                 tr += (out.argmax(1) == yte[s:s + 1000]).sum().item()
         print(f"epoch {epoch:2d}/{a.epochs}  train loss {tot / n:.4f} acc {100 * right / n:.2f}%  |  "

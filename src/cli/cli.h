@@ -61,6 +61,16 @@ int cli_usage_error(const char *cmd, const Err *e);
  * when all is well. (A serial build ignores both.) */
 int cli_set_threads(const char *cmd, int threads);
 int cli_max_threads(void);
+/* --precision NAME (fp32 | bf16) into *p, checked against this CPU
+ * (math_choose): ST_ERR_ARG naming the flag, the CPU and what bf16 needs. */
+Status cli_precision(const char *name, Precision *p, Err *e);
+/* The Math of precision p on this CPU, for the run header: "fp32", "bf16
+ * (AVX512_BF16 dot products)"; p must have passed cli_precision. */
+const char *cli_math_name(Precision p);
+/* eval and predict: the net's products in --precision NAME if given, else
+ * in precision dflt (the checkpoint's); errors as cli_precision's. */
+Status cli_net_precision(Net *net, const char *name, Precision dflt, Err *e);
+#define CLI_PRECISION_HELP "fp32 | bf16: the products' operands (default: the checkpoint's, else fp32)"
 /* Finds the data folder (--data, else $FMNIST_DATA, else data/ or the Debian
  * folder: see data_find_dir), copies its path into dir (dirlen bytes, for
  * the run header) and loads the test split, and the training split if train

@@ -108,6 +108,44 @@ int cli_set_threads(const char *cmd, int threads)
     return 0;
 }
 
+Status cli_precision(const char *name, Precision *p, Err *e)
+{
+    if (precision_parse(name, p))
+        return err_set(e, ST_ERR_ARG, "--precision: expected fp32 or bf16, got '%s'", name);
+    CpuFeatures cpu;
+    cpu_detect(&cpu);
+    Math m;
+    Err sub;
+    if (math_choose(*p, &cpu, &m, &sub)) return err_set(e, ST_ERR_ARG, "--precision %s: %s; train in fp32 (the default)", name, sub.msg);
+    return ST_OK;
+}
+
+Status cli_net_precision(Net *net, const char *name, Precision dflt, Err *e)
+{
+    Precision p = dflt;
+    Status st = cli_precision(name ? name : precision_name(dflt), &p, e);
+    if (st) {
+        if (!name) /* the checkpoint's: say so */
+            err_set(e, st, "%s (the checkpoint was trained in bf16: give --precision fp32)", e->msg);
+        return st;
+    }
+    CpuFeatures cpu;
+    cpu_detect(&cpu);
+    Math m;
+    if ((st = math_choose(p, &cpu, &m, e))) return st;
+    net_set_math(net, m);
+    return ST_OK;
+}
+
+const char *cli_math_name(Precision p)
+{
+    CpuFeatures cpu;
+    cpu_detect(&cpu);
+    Math m;
+    Err sub;
+    return math_choose(p, &cpu, &m, &sub) ? precision_name(p) : math_name(m);
+}
+
 int cli_max_threads(void)
 {
 #ifdef _OPENMP

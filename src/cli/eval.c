@@ -93,7 +93,7 @@ static void print_what(const char *path, const CkptInfo *ci)
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *weights = NULL, *data = NULL, *confusion = NULL, *errors = NULL;
+    const char *weights = NULL, *data = NULL, *confusion = NULL, *errors = NULL, *precision = NULL;
     int batch = 256, threads = 0, mc = 0, seed = 1;
     ArgSpec specs[] = {
         {"weights", ARG_STR, &weights, 0, 0, "FILE", "checkpoint written by train (model.fmw)", 0},
@@ -104,6 +104,7 @@ int cmd_eval(int argc, char **argv)
         {"errors", ARG_STR, &errors, 0, 0, "FILE.png", "write a grid of test images, misclassified first", 0},
         {"mc", ARG_INT, &mc, 1, 100000, "N", "also average N passes with dropout on (MC dropout)", 0},
         {"seed", ARG_INT, &seed, 0, 2147483647, "N", "seed of the MC dropout masks (default 1)", 0},
+        {"precision", ARG_STR, &precision, 0, 0, "P", CLI_PRECISION_HELP, 0},
     };
     int nspecs = (int)(sizeof specs / sizeof specs[0]), npos, help;
     const char *pos[1];
@@ -121,6 +122,8 @@ int cmd_eval(int argc, char **argv)
         err_set(&e, ST_ERR_ARG, "--weights FILE is required");
         return cli_usage_error("eval", &e);
     }
+    Precision prec;
+    if (precision && cli_precision(precision, &prec, &e)) return cli_usage_error("eval", &e);
     CliFiles in = {0}, out = {0}; /* the pictures replace no input, and their folders exist */
     cli_files_add(&in, "the checkpoint --weights", weights, "");
     cli_files_add_data(&in, data);
@@ -134,6 +137,10 @@ int cmd_eval(int argc, char **argv)
     CkptInfo ci;
     if ((st = ckptinfo_load(weights, batch, &ci, &e))) return cli_fail(st, &e);
     Net *net = ci.net;
+    if ((st = cli_net_precision(net, precision, ci.has_settings ? ci.settings.train.precision : PREC_FP32, &e))) {
+        ckptinfo_free(&ci);
+        return cli_fail(st, &e);
+    }
     Dataset test = {0};
     char data_dir[FM_PATH];
     if ((st = cli_load_data(data, DATA_MAX_CLASSES, 0, NULL, &test, data_dir, sizeof data_dir, &e))) {
@@ -144,7 +151,8 @@ int cmd_eval(int argc, char **argv)
     double loss, acc;
     st = train_evaluate(net, &test, &loss, &acc, &e);
     if (!st) {
-        printf("test loss %.4f acc %.2f%% (%d images from %s)\n", loss, 100 * acc, test.n, data_dir);
+        printf("test loss %.4f acc %.2f%% (%d images from %s%s%s)\n", loss, 100 * acc, test.n, data_dir,
+               net->math != MATH_FP32 ? "; products in " : "", net->math != MATH_FP32 ? math_name(net->math) : "");
         st = analyse(net, &test, confusion, errors, mc, seed, &e);
     }
     dataset_free(&test);

@@ -14,6 +14,7 @@
 #include "model/weights.h"
 #include "nn/softmax.h"
 #include "train/mc.h"
+#include "train/settings.h"
 #include "util/args.h"
 
 #define MAX_IMAGES 4096
@@ -102,7 +103,7 @@ static void read_labels_beside(const char *images, IdxLabels *lb)
 }
 
 typedef struct {
-    const char *weights, *idx;
+    const char *weights, *idx, *precision;
     int index, count, threads;
     Options o;
     const char *pos[MAX_IMAGES];
@@ -123,6 +124,7 @@ static int predict_parse(int argc, char **argv, PredictArgs *a)
         {"mc", ARG_INT, &a->o.mc, 1, 100000, "N", "Monte-Carlo dropout: average N passes with dropout on", 0},
         {"seed", ARG_INT, &a->o.seed, 0, 2147483647, "N", "with --mc: seed of the dropout masks (default 1)", 0},
         {"threads", ARG_INT, &a->threads, 1, CLI_MAX_THREADS, "N", CLI_THREADS_HELP, 0},
+        {"precision", ARG_STR, &a->precision, 0, 0, "P", CLI_PRECISION_HELP, 0},
     };
     int nspecs = (int)(sizeof specs / sizeof specs[0]), help;
     Err e;
@@ -141,6 +143,7 @@ static int predict_parse(int argc, char **argv, PredictArgs *a)
     else if (!a->idx && !a->npos) err_set(&e, ST_ERR_ARG, "give image files, or --idx FILE");
     else if (!a->idx && (args_given(specs, nspecs, &a->index) || args_given(specs, nspecs, &a->count)))
         err_set(&e, ST_ERR_ARG, "--index and --count go with --idx FILE");
+    else if (a->precision && cli_precision(a->precision, &(Precision){0}, &e)) (void)0;
     else return cli_set_threads("predict", a->threads) ? EXIT_USAGE : -1;
     return cli_usage_error("predict", &e);
 }
@@ -203,6 +206,15 @@ static int predict_pictures(Net *net, PredictArgs *a)
     return rc;
 }
 
+/* The precision a checkpoint was trained in: its settings' (fp32 if it has
+ * none, or none that parse: eval reports those). */
+static Precision checkpoint_precision(const char *path, const char *text)
+{
+    RunSettings s;
+    Err e;
+    return text && *text && !settings_parse(path, text, &s, &e) ? s.train.precision : PREC_FP32;
+}
+
 int cmd_predict(int argc, char **argv)
 {
     PredictArgs *a = malloc(sizeof *a); /* MAX_IMAGES names: not on the stack */
@@ -210,10 +222,12 @@ int cmd_predict(int argc, char **argv)
     if (!a) return cli_fail(err_set(&e, ST_ERR_NOMEM, "out of memory"), &e);
     int rc = predict_parse(argc, argv, a);
     Net *net = NULL;
+    char *text = NULL;
     Status st;
     if (rc >= 0) goto done;
     rc = 0;
-    if ((st = weights_load(a->weights, 1, &net, NULL, &e))) {
+    if ((st = weights_load(a->weights, 1, &net, &text, &e)) ||
+        (st = cli_net_precision(net, a->precision, checkpoint_precision(a->weights, text), &e))) {
         rc = cli_fail(st, &e);
     } else if (net->in.c != 1) {
         err_set(&e, ST_ERR_SHAPE, "%s: the model takes %d-channel images; predict reads gray images only",
@@ -224,6 +238,7 @@ int cmd_predict(int argc, char **argv)
         if (!rc) rc = predict_pictures(net, a);
     }
 done:
+    free(text);
     net_free(net);
     free(a);
     return rc;

@@ -144,11 +144,13 @@ static int ranks_fit(const TrainConfig *tc)
 }
 
 /* "2 threads" or "4 ranks x 2 threads": who shares the work. */
-static const char *workers(const Team *t, char *buf, size_t len)
+static const char *workers(const TrainConfig *tc, char *buf, size_t len)
 {
-    int th = cli_max_threads(), r = team_size(t);
-    if (r > 1) snprintf(buf, len, "%d ranks x %d thread%s", r, th, th == 1 ? "" : "s");
-    else snprintf(buf, len, "%d thread%s", th, th == 1 ? "" : "s");
+    int th = cli_max_threads(), r = team_size(tc->team);
+    const char *bf16 = tc->precision == PREC_BF16 ? ", products in " : "";
+    const char *math = tc->precision == PREC_BF16 ? cli_math_name(tc->precision) : "";
+    if (r > 1) snprintf(buf, len, "%d ranks x %d thread%s%s%s", r, th, th == 1 ? "" : "s", bf16, math);
+    else snprintf(buf, len, "%d thread%s%s%s", th, th == 1 ? "" : "s", bf16, math);
     return buf;
 }
 
@@ -280,8 +282,8 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
     net_summary(r.net, stdout);
     print_settings(&r.settings, r.net);
     print_memory(&mem);
-    char who[64];
-    printf("step %llu, %s; writing %s\n", (unsigned long long)at->step, workers(team, who, sizeof who), r.spec.out);
+    char who[128];
+    printf("step %llu, %s; writing %s\n", (unsigned long long)at->step, workers(tc, who, sizeof who), r.spec.out);
     fflush(stdout);
     cli_catch_signals();
     RunHooks hooks = {cli_on_batch, cli_on_epoch, &tx, &cli_signal, on_save};
@@ -416,8 +418,8 @@ static int train_go(const TrainArgs *a, TrainJob *j)
     run_settings(&j->spec, train->n, &set);
     print_settings(&set, j->net);
     print_memory(&j->mem);
-    char who[64];
-    printf("%s; writing %s\n", workers(j->spec.train.team, who, sizeof who), j->spec.out);
+    char who[128];
+    printf("%s; writing %s\n", workers(&j->spec.train, who, sizeof who), j->spec.out);
     fflush(stdout);
     cli_catch_signals();
     net_init(j->net, (uint64_t)f->seed);

@@ -30,6 +30,10 @@ static const TrainFlag TABLE[] = {
     {"micro-batch", ARG_INT, AT(micro_batch), 0, TRAIN_MAX_MICRO_BATCH, "N",
      "sum each batch over micro-batches of N samples, in order (default 32; 0 = the whole batch): the order that "
      "gives the same numbers under mpirun at any rank count", NULL},
+    {"precision", ARG_STR, AT(precision), 0, 0, "P",
+     "fp32 | bf16: the operands of the matrix and convolution products (bf16: rounded to bfloat16, summed in "
+     "fp32 by the CPU's AVX512_BF16 dot products; weights, optimizer and other sums stay fp32; default fp32)",
+     NULL},
     {"optim", ARG_STR, AT(optim), 0, 0, "NAME", "sgd | adam | adamw (default adam)", NULL},
     {"lr", ARG_FLOAT, AT(lr), 0, 1e3, "X", "learning rate (default 1e-3)", NULL},
     {"momentum", ARG_FLOAT, AT(momentum), 0, 0.9999, "X", "sgd momentum (default 0)", NULL},
@@ -65,7 +69,7 @@ _Static_assert(sizeof TABLE / sizeof TABLE[0] <= TRAINFLAGS_MAX, "TRAINFLAGS_MAX
 
 TrainFlags trainflags_defaults(void)
 {
-    return (TrainFlags){.model = "models/mlp.cfg", .optim = "adam", .lr_schedule = "constant", .epochs = 10,
+    return (TrainFlags){.model = "models/mlp.cfg", .optim = "adam", .precision = "fp32", .lr_schedule = "constant", .epochs = 10,
                         .batch = 128, .micro_batch = 32, .seed = 1, .lr = 1e-3f, .lr_gamma = 0.1f, .lr_step = 5, .save_every = 1};
 }
 
@@ -120,6 +124,7 @@ Status trainflags_run(const TrainFlags *f, const ArgSpec *specs, int nspecs, Run
     for (int i = 0; i < f->aug.n; i++)
         if ((st = aug_parse(f->aug.v[i], &tc.aug, e))) return st;
     if (f->early_stop && !f->val) return err_set(e, ST_ERR_ARG, "--early-stop needs a validation set (--val N)");
+    if ((st = cli_precision(f->precision, &tc.precision, e))) return st;
     *spec = (RunSpec){.model = f->model, .train = tc, .save_every = f->save_every};
     return ST_OK;
 }

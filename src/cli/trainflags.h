@@ -20,7 +20,7 @@
 
 /* The values of the flags, as given (else the defaults). */
 typedef struct {
-    const char *model, *optim, *lr_schedule, *data;
+    const char *model, *optim, *lr_schedule, *data, *precision;
     int epochs, batch, micro_batch, seed, threads, train_limit;
     float lr, momentum, weight_decay, l1, lr_gamma;
     int nesterov, decay_bias, report_penalty;

@@ -83,9 +83,7 @@ Status math_choose(Precision p, const CpuFeatures *c, Math *m, Err *e)
         *m = MATH_BF16_DP;
         return ST_OK;
     }
-    return err_set(e, ST_ERR_ARG,
-                   "precision bf16 needs a CPU with AVX512_BF16 (or AMX-BF16); this one (%s) has %s: use "
-                   "--precision fp32",
+    return err_set(e, ST_ERR_ARG, "bf16 products need a CPU with AVX512_BF16 (or AMX-BF16); this one (%s) has %s",
                    c->name[0] ? c->name : "unnamed", c->amx_bf16 ? "AMX-BF16 only, which fmnist does not use yet"
                                                      : c->avx512 ? "AVX-512 without BF16"
                                                                  : "neither");

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { K_STR, K_INT, K_BOOL, K_U64, K_F32, K_OPTIM, K_SCHEDULE, K_AUG } KeyType;
+typedef enum { K_STR, K_INT, K_BOOL, K_U64, K_F32, K_OPTIM, K_SCHEDULE, K_AUG, K_PRECISION } KeyType;
 
 enum {
     REQUIRED = 1,   /* a version 3 text must have it */
@@ -55,6 +55,7 @@ static const Key KEYS[] = {
     {"early_stop", K_INT, AT(train.early_stop), 0, 100000, 0},
     {"report_penalty", K_BOOL, AT(train.report_penalty), 0, 1, 0},
     {"micro_batch", K_INT, AT(train.micro_batch), 0, TRAIN_MAX_MICRO_BATCH, 0}, /* absent: 0, the whole batch */
+    {"precision", K_PRECISION, AT(train.precision), 0, 0, 0}, /* absent: fp32 */
 };
 #define NKEYS (int)(sizeof KEYS / sizeof KEYS[0])
 
@@ -88,6 +89,7 @@ static void put_value(Buf *b, const Key *k, const RunSettings *s)
         break;
     case K_OPTIM: buf_printf(b, "%s", optim_kind_name(*(const OptKind *)f)); break;
     case K_SCHEDULE: buf_printf(b, "%s", lrsched_kind_name(*(const LrKind *)f)); break;
+    case K_PRECISION: buf_printf(b, "%s", precision_name(*(const Precision *)f)); break;
     case K_AUG:
         aug_format((const AugConfig *)f, aug, sizeof aug);
         buf_printf(b, "%s", aug);
@@ -161,6 +163,7 @@ static int get_value(const Key *k, const char *v, RunSettings *s)
     }
     case K_OPTIM: return optim_parse_kind(v, (OptKind *)f);
     case K_SCHEDULE: return lrsched_parse_kind(v, (LrKind *)f);
+    case K_PRECISION: return precision_parse(v, (Precision *)f) == 0;
     case K_AUG: {
         AugConfig a = {0};
         Err sub;
@@ -341,6 +344,7 @@ static void describe_training(const RunSettings *s, Buf *b)
     line_add(&l, "%d epoch%s", s->train.epochs, s->train.epochs == 1 ? "" : "s");
     line_add(&l, "seed %llu", (unsigned long long)s->train.seed);
     line_add(&l, "%d training images per epoch", s->train_n);
+    if (s->train.precision == PREC_BF16) line_add(&l, "bf16 products (fp32 weights, optimizer and sums)");
     if (s->train.report_penalty) line_add(&l, "the train loss shown includes the penalty");
     line_end(&l);
 }

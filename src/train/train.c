@@ -276,6 +276,11 @@ static Status trainer_start(Trainer *t, const TrainProgress *resume, Err *e)
     t->nbatches = (int)(((long long)t->train->n + cfg->batch - 1) / cfg->batch); /* n near INT_MAX: no overflow */
     if (resume && (st = check_resume(t, resume, e))) return st;
     if ((st = optim_init(&t->opt, &cfg->opt, net->nparams, e))) return st;
+    CpuFeatures cpu;
+    cpu_detect(&cpu);
+    Math math;
+    if ((st = math_choose(cfg->precision, &cpu, &math, e))) return st;
+    net_set_math(net, math);
     if (cfg->micro_batch < 0 || cfg->micro_batch > TRAIN_MAX_MICRO_BATCH)
         return err_set(e, ST_ERR_ARG, "micro-batch %d is outside 0..%d", cfg->micro_batch, TRAIN_MAX_MICRO_BATCH);
     int nidx = t->train->n > net->max_batch ? t->train->n : net->max_batch;

@@ -51,6 +51,10 @@ typedef struct {
      * one process. Every rank runs train_run with the same arguments; the
      * hooks are called on rank 0 only (its status is every rank's). */
     const Team *team;
+    /* The products' precision (kernels/math.h): train_run sets the net's
+     * Math to the fastest tier of it this CPU runs (math_choose: ST_ERR_ARG
+     * if none), for training and every evaluation. fp32: the default. */
+    Precision precision;
 } TrainConfig;
 
 /* Validation's record: the lowest validation loss so far, the epoch that

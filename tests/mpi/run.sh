@@ -162,6 +162,17 @@ if [ $have_train = 1 ]; then
         done
     done
 else skip "[train] bit-identity of mlp, cnn, cnn-bn: plain = -np 1 = 2 = 3 = 4 (needs the lead's train loop)"; fi
+# bf16 products (--precision bf16) keep the micro-batch order too
+if [ $have_train = 1 ] && grep -q avx512_bf16 /proc/cpuinfo; then
+    "$plain" train --model "$root/models/cnn-bn.cfg" $short --precision bf16 --out p-bf16 > p-bf16.out 2>&1 ||
+        { fail "[train] plain bf16 run failed"; show p-bf16.out; }
+    for np in 2 3; do
+        job r$np-bf16 $np train --model "$root/models/cnn-bn.cfg" $short --precision bf16 --out r$np-bf16
+        if ranks_exited r$np-bf16 $np 0 && same_run p-bf16 r$np-bf16; then
+            ok "[train] cnn-bn --precision bf16: mpirun -np $np gives the plain run's log.csv and weights, bit for bit"
+        else fail "[train] cnn-bn bf16 -np $np: ranks exited $(cat r$np-bf16.rc/* 2> /dev/null | tr '\n' ' '); not the plain run's"; show r$np-bf16.err; fi
+    done
+else skip "[train] bf16 at 2 and 3 ranks: this CPU has no AVX512_BF16"; fi
 
 # ---- [train] resume under another rank count; Ctrl-C ----
 if [ $have_train = 1 ]; then
