@@ -72,7 +72,8 @@ static int run_command(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "--version")) {
-        printf("fmnist %s\n", FMNIST_VERSION);
+        char w[160];
+        printf("fmnist %s\nOpenMP waiting threads: %s\n", FMNIST_VERSION, cli_wait_policy(w, sizeof w));
         return 0;
     }
     for (size_t i = 0; i < NCOMMANDS; i++)
@@ -100,6 +101,7 @@ static int refuse_on_ranks(const Team *t, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    cli_wait_default(argv); /* before MPI starts: the image may run again */
     Team *t;
     Err e;
     if (mpi_team_start(&argc, &argv, &t, &e)) {
@@ -118,5 +120,9 @@ int main(int argc, char **argv)
     return rc;
 }
 #else
-int main(int argc, char **argv) { return run_command(argc, argv); }
+int main(int argc, char **argv)
+{
+    cli_wait_default(argv);
+    return run_command(argc, argv);
+}
 #endif

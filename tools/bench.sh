@@ -37,7 +37,9 @@ have_torch=0
 if [ -x "$py" ] && "$py" -c 'import torch, numpy' 2>/dev/null; then have_torch=1; fi
 
 echo "fmnist bench on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "OpenMP: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset} GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-unset}; $reps repetitions per figure (medians)"
+# bench_fmnist waits as fmnist does (its default, unless the caller set one)
+[ -n "${OMP_WAIT_POLICY:-}${GOMP_SPINCOUNT:-}" ] || export GOMP_SPINCOUNT=1000 FMNIST_SPINCOUNT_DEFAULT=1000
+echo "OpenMP waiting threads: $("$bin" --version | sed -n 2p | sed 's/^OpenMP waiting threads: //'); $reps repetitions per figure (medians)"
 echo
 
 # torch_epoch MODEL THREADS BATCHES AUTOCAST [ENV..]: median seconds per 60000-image epoch.
@@ -118,25 +120,27 @@ done
 
 # ---- OpenMP wait policy: idle and with a busy neighbour ----------------------
 # Seconds per epoch of `fmnist train` (epochs 2-3 of 3, mean; median of 3 runs)
-# with libgomp's default wait (spin a while, then sleep), OMP_WAIT_POLICY=passive
-# (sleep at once) and active (spin), on the idle machine and with one busy-loop
-# process beside it. BENCH_WAIT=0 leaves it out.
+# with fmnist's default wait (GOMP_SPINCOUNT=1000: spin briefly, then sleep;
+# src/cli/common.c, cli_wait_default), libgomp's own (300000 rounds),
+# OMP_WAIT_POLICY=passive (sleep at once) and active (spin), on the idle
+# machine and with one busy-loop process beside it. BENCH_WAIT=0 leaves it out.
 [ "${BENCH_WAIT:-1}" = 0 ] && exit 0
 wait_run() { # MODEL LIMIT ENV
     o=$tmp/wait
     rm -rf "$o"
-    env "$3" "$bin" train --model "$1" --epochs 3 --train-limit "$2" --no-progress --out "$o" >/dev/null 2>&1 || {
+    env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY "$3" "$bin" train --model "$1" --epochs 3 --train-limit "$2" --no-progress --out "$o" >/dev/null 2>&1 || {
         echo nan
         return
     }
     awk -F, 'NR > 2 {s += $6} END {printf "%.3f\n", s / (NR - 2)}' "$o/log.csv"
 }
 echo "OpenMP wait policy ($(nproc) cores, all threads): seconds per epoch (MLP: 30000 images, conv net: 3000), median of 3 runs"
-printf '| %-34s | %12s | %12s | %12s | %12s |\n' "wait policy" "MLP idle" "MLP loaded" "conv idle" "conv loaded"
-printf '|%s|%s|%s|%s|%s|\n' "------------------------------------" "--------------" "--------------" "--------------" "--------------"
-for pol in default passive active; do
+printf '| %-42s | %12s | %12s | %12s | %12s |\n' "wait policy" "MLP idle" "MLP loaded" "conv idle" "conv loaded"
+printf '|%s|%s|%s|%s|%s|\n' "--------------------------------------------" "--------------" "--------------" "--------------" "--------------"
+for pol in default libgomp passive active; do
     case $pol in
-    default) e="-uOMP_WAIT_POLICY" ;; # unset, whatever the caller had
+    default) e="-uOMP_WAIT_POLICY" ;; # (and GOMP_SPINCOUNT unset below)
+    libgomp) e="GOMP_SPINCOUNT=300000" ;;
     *) e="OMP_WAIT_POLICY=$pol" ;;
     esac
     row=
@@ -153,6 +157,11 @@ for pol in default passive active; do
         done
     done
     # shellcheck disable=SC2086
-    printf '| %-34s | %12s | %12s | %12s | %12s |\n' "$([ $pol = default ] && echo "libgomp default (unset)" || echo "OMP_WAIT_POLICY=$pol")" $row
+    case $pol in
+    default) label="fmnist's default (GOMP_SPINCOUNT=1000)" ;;
+    libgomp) label="libgomp's default (GOMP_SPINCOUNT=300000)" ;;
+    *) label="OMP_WAIT_POLICY=$pol" ;;
+    esac
+    printf '| %-42s | %12s | %12s | %12s | %12s |\n' "$label" $row
 done
 echo "(loaded: one busy-loop process beside the run, so its threads share the cores)"

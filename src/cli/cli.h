@@ -61,6 +61,19 @@ int cli_usage_error(const char *cmd, const Err *e);
  * when all is well. (A serial build ignores both.) */
 int cli_set_threads(const char *cmd, int threads);
 int cli_max_threads(void);
+/* OpenMP's waiting threads. libgomp reads its wait settings once, as it
+ * loads, before main; fmnist's default, GOMP_SPINCOUNT=CLI_SPINCOUNT (spin
+ * that many rounds, then sleep: README, "Waiting threads", has the
+ * measurement), is therefore set by running the program image again
+ * (/proc/self/exe, same argv) with it in the environment, once. Nothing is
+ * done if the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT (theirs stands),
+ * in a serial build, or if the image cannot be run again (then libgomp's
+ * own default stands). Call first thing in main. */
+#define CLI_SPINCOUNT "1000"
+void cli_wait_default(char **argv);
+/* "GOMP_SPINCOUNT=1000 (fmnist's default: spin, then sleep)", or what the
+ * environment set, for --version. */
+const char *cli_wait_policy(char *buf, size_t len);
 /* --precision NAME (fp32 | bf16) into *p, checked against this CPU
  * (math_choose): ST_ERR_ARG naming the flag, the CPU and what bf16 needs. */
 Status cli_precision(const char *name, Precision *p, Err *e);

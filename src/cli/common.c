@@ -146,6 +146,38 @@ const char *cli_math_name(Precision p)
     return math_choose(p, &cpu, &m, &sub) ? precision_name(p) : math_name(m);
 }
 
+void cli_wait_default(char **argv)
+{
+#ifdef _OPENMP
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    if (setenv("GOMP_SPINCOUNT", CLI_SPINCOUNT, 1) || setenv("FMNIST_SPINCOUNT_DEFAULT", CLI_SPINCOUNT, 1)) return;
+    execv("/proc/self/exe", argv);
+    /* not run again: libgomp's default stands, and the environment says so */
+    unsetenv("GOMP_SPINCOUNT");
+    unsetenv("FMNIST_SPINCOUNT_DEFAULT");
+#else
+    (void)argv;
+#endif
+}
+
+const char *cli_wait_policy(char *buf, size_t len)
+{
+    const char *pol = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    const char *ours = getenv("FMNIST_SPINCOUNT_DEFAULT");
+#ifndef _OPENMP
+    snprintf(buf, len, "none (a serial build)");
+#else
+    if (spin && ours && !strcmp(spin, ours) && !pol)
+        snprintf(buf, len, "GOMP_SPINCOUNT=%s (fmnist's default: spin, then sleep)", spin);
+    else if (pol || spin)
+        snprintf(buf, len, "%s%s%s%s%s (from the environment)", pol ? "OMP_WAIT_POLICY=" : "", pol ? pol : "",
+                 pol && spin ? " " : "", spin ? "GOMP_SPINCOUNT=" : "", spin ? spin : "");
+    else
+        snprintf(buf, len, "libgomp's default (fmnist could not set its own)");
+#endif
+    return buf;
+}
+
 int cli_max_threads(void)
 {
 #ifdef _OPENMP
