@@ -3,7 +3,10 @@
  *
  * For one thread count it measures the machine's fp32 FMA peak (independent
  * chains on every thread), each kernel at the shapes the two models use at
- * batch 128 as GFLOP/s and % of that peak, then trains the MLP (full 60000-
+ * batch 128 as GFLOP/s and % of that peak; where the CPU has AVX512_BF16
+ * (it prints the features cpu_detect found) the bf16 dot-product peak and
+ * every kernel again in MATH_BF16_DP (% of the bf16 peak, speed against
+ * the fp32 row); then trains the MLP (full 60000-
  * image epochs) and the conv net (a fixed number of batches, extrapolated to
  * an epoch) on the real data, and times evaluation. Every figure is the median
  * of several repetitions. tools/bench.sh runs it per thread count and adds
@@ -23,6 +26,7 @@
 #include "data/dataset.h"
 #include "kernels/conv.h"
 #include "kernels/gemm.h"
+#include "kernels/math.h"
 #include "kernels/peak.h"
 #include "model/cfg.h"
 #include "nn/net.h"
@@ -49,7 +53,8 @@ static double median(double *v, int n)
 
 static int g_reps = 5;
 static FILE *g_results;
-static double g_peak;
+static double g_peak, g_peak_bf16; /* flop/s; g_peak_bf16 0 without AVX512_BF16 */
+static CpuFeatures g_cpu;
 
 static void result(const char *key, double v)
 {
@@ -106,9 +111,35 @@ static void bench_peak(int threads)
     /* the best run is the ceiling; the median is noisier on shared machines */
     qsort(v, (size_t)(g_reps < 16 ? g_reps : 16), sizeof *v, cmp_double);
     g_peak = v[(g_reps < 16 ? g_reps : 16) - 1];
-    printf("measured fp32 FMA peak: %.0f GFLOP/s (independent AVX-512 FMA chains on %d thread%s)\n\n", g_peak / 1e9,
+    printf("measured fp32 FMA peak: %.0f GFLOP/s (independent AVX-512 FMA chains on %d thread%s)\n", g_peak / 1e9,
            threads, threads == 1 ? "" : "s");
     result("peak_gflops", g_peak / 1e9);
+    if (g_cpu.avx512_bf16) {
+        iters /= 2;
+        peak_bf16(iters / 10, threads);
+        for (int r = 0; r < g_reps && r < 16; r++) {
+            double t0 = now();
+            double flops = peak_bf16(iters, threads);
+            v[r] = flops / (now() - t0);
+        }
+        qsort(v, (size_t)(g_reps < 16 ? g_reps : 16), sizeof *v, cmp_double);
+        g_peak_bf16 = v[(g_reps < 16 ? g_reps : 16) - 1];
+        printf("measured bf16 peak: %.0f GFLOP/s (independent AVX512_BF16 vdpbf16ps chains, %.2fx the fp32 peak)\n",
+               g_peak_bf16 / 1e9, g_peak_bf16 / g_peak);
+        result("peak_bf16_gflops", g_peak_bf16 / 1e9);
+    } else {
+        printf("bf16 peak: not measured (no AVX512_BF16)\n");
+    }
+    printf("\n");
+}
+
+/* The CPU and the features cpu_detect found. */
+static void print_cpu(void)
+{
+    cpu_detect(&g_cpu);
+    printf("CPU: %s; AVX-512 %s, AVX512_BF16 %s, AMX-BF16 %s\n", g_cpu.name[0] ? g_cpu.name : "(unnamed)",
+           g_cpu.avx512 ? "yes" : "no", g_cpu.avx512_bf16 ? "yes" : "no",
+           g_cpu.amx_bf16 ? "yes (not used by fmnist yet)" : "no");
 }
 
 /* ---- kernels ------------------------------------------------------------ */
@@ -117,26 +148,41 @@ typedef struct {
     char var; /* 'n' nn, 't' nt, 'T' tn */
     int M, N, K;
     float *a, *b, *c;
+    Math m;
 } GemmCase;
 
 static void run_gemm(void *p)
 {
     GemmCase *g = p;
-    if (g->var == 'n') gemm_nn(MATH_FP32, g->M, g->N, g->K, g->a, g->K, g->b, g->N, 0.0f, g->c, g->N);
-    if (g->var == 't') gemm_nt(MATH_FP32, g->M, g->N, g->K, g->a, g->K, g->b, g->K, 0.0f, g->c, g->N);
-    if (g->var == 'T') gemm_tn(MATH_FP32, g->M, g->N, g->K, g->a, g->M, g->b, g->N, 1.0f, g->c, g->N);
+    if (g->var == 'n') gemm_nn(g->m, g->M, g->N, g->K, g->a, g->K, g->b, g->N, 0.0f, g->c, g->N);
+    if (g->var == 't') gemm_nt(g->m, g->M, g->N, g->K, g->a, g->K, g->b, g->K, 0.0f, g->c, g->N);
+    if (g->var == 'T') gemm_tn(g->m, g->M, g->N, g->K, g->a, g->M, g->b, g->N, 1.0f, g->c, g->N);
 }
+
+/* The Math of the table being printed, and each fp32 row's time (row
+ * order), which the bf16 table compares with. */
+static Math g_math;
+static double g_fp32_secs[64];
+static int g_row;
 
 static void kernel_row(const char *name, const char *shape, double flops, double secs)
 {
     double gf = flops / secs / 1e9;
-    printf("| %-34s | %-22s | %8.1f | %5.1f%% | %9.3f |\n", name, shape, gf, 100.0 * gf * 1e9 / g_peak, secs * 1e3);
+    if (g_math == MATH_FP32) {
+        if (g_row < 64) g_fp32_secs[g_row] = secs;
+        printf("| %-34s | %-22s | %8.1f | %5.1f%% | %9.3f |\n", name, shape, gf, 100.0 * gf * 1e9 / g_peak,
+               secs * 1e3);
+    } else {
+        printf("| %-34s | %-22s | %8.1f | %5.1f%% | %9.3f | %6.2fx |\n", name, shape, gf,
+               100.0 * gf * 1e9 / g_peak_bf16, secs * 1e3, g_row < 64 ? g_fp32_secs[g_row] / secs : 0.0);
+    }
+    g_row++;
 }
 
 static void bench_gemm(const char *what, char var, int M, int N, int K)
 {
     GemmCase g = {var, M, N, K, rand_floats((size_t)M * K, 1), rand_floats((size_t)K * N, 2),
-                  rand_floats((size_t)M * N, 3)};
+                  rand_floats((size_t)M * N, 3), g_math};
     double s = time_call(run_gemm, &g);
     char name[64], shape[48];
     snprintf(name, sizeof name, "gemm_%s %s", var == 'n' ? "nn" : var == 't' ? "nt" : "tn", what);
@@ -149,21 +195,22 @@ typedef struct {
     ConvGeom g;
     int oc, n, back, need_dx;
     float *x, *w, *b, *y, *dy, *dx, *dw, *db, *ws;
+    Math m;
 } ConvCase;
 
 static void run_conv(void *p)
 {
     ConvCase *c = p;
     if (!c->back)
-        conv_forward(MATH_FP32, &c->g, c->oc, c->x, c->w, c->b, c->n, NULL, c->y, c->ws);
+        conv_forward(c->m, &c->g, c->oc, c->x, c->w, c->b, c->n, NULL, c->y, c->ws);
     else
-        conv_backward(MATH_FP32, &c->g, c->oc, c->x, c->w, c->b, c->y, NULL, c->dy, c->n, c->need_dx ? c->dx : NULL, c->dw, c->db, 0, 0, c->ws);
+        conv_backward(c->m, &c->g, c->oc, c->x, c->w, c->b, c->y, NULL, c->dy, c->n, c->need_dx ? c->dx : NULL, c->dw, c->db, 0, 0, c->ws);
 }
 
 static void bench_conv(const char *what, int cin, int hw, int oc, int n, int need_dx)
 {
     ConvCase c = {{cin, hw, hw, 3, 3, 1, 1, 1, 1, hw, hw}, oc, n, 0, need_dx, NULL, NULL, NULL, NULL, NULL,
-                  NULL, NULL, NULL, NULL};
+                  NULL, NULL, NULL, NULL, g_math};
     const size_t nx = (size_t)n * cin * hw * hw, ny = (size_t)n * oc * hw * hw, K = (size_t)cin * 9;
     c.x = rand_floats(nx, 4), c.w = rand_floats(K * oc, 5), c.b = rand_floats(oc, 6);
     c.y = rand_floats(ny, 7), c.dy = rand_floats(ny, 8), c.dx = rand_floats(nx, 9);
@@ -180,12 +227,23 @@ static void bench_conv(const char *what, int cin, int hw, int oc, int n, int nee
     free(c.x), free(c.w), free(c.b), free(c.y), free(c.dy), free(c.dx), free(c.dw), free(c.db), free(c.ws);
 }
 
-static void bench_kernels(void)
+/* The kernel table in Math m (bf16: % of the bf16 peak and the speed
+ * against the fp32 table's row, which must have run first). */
+static void bench_kernels(Math m)
 {
-    printf("| %-34s | %-22s | %8s | %6s | %9s |\n", "kernel (batch 128)", "shape (MxNxK)", "GFLOP/s", "% peak",
-           "ms/call");
-    printf("|%s|%s|%s|%s|%s|\n", "------------------------------------", "------------------------", "----------",
-           "--------", "-----------");
+    g_math = m;
+    g_row = 0;
+    if (m == MATH_FP32) {
+        printf("| %-34s | %-22s | %8s | %6s | %9s |\n", "kernel (batch 128)", "shape (MxNxK)", "GFLOP/s", "% peak",
+               "ms/call");
+        printf("|%s|%s|%s|%s|%s|\n", "------------------------------------", "------------------------",
+               "----------", "--------", "-----------");
+    } else {
+        printf("| %-34s | %-22s | %8s | %6s | %9s | %7s |\n", "bf16 kernel (batch 128)", "shape (MxNxK)", "GFLOP/s",
+               "% bf16", "ms/call", "vs fp32");
+        printf("|%s|%s|%s|%s|%s|%s|\n", "------------------------------------", "------------------------",
+               "----------", "--------", "-----------", "---------");
+    }
     bench_gemm("MLP fc1 forward", 't', 128, 256, 784);
     bench_gemm("MLP fc1 dW", 'T', 256, 784, 128);
     bench_gemm("MLP fc2 forward", 't', 128, 128, 256);
@@ -332,8 +390,12 @@ int main(int argc, char **argv)
     }
     printf("== fmnist, %d thread%s ==\n", threads, threads == 1 ? "" : "s");
     result("threads", threads);
+    print_cpu();
     bench_peak(threads);
-    if (strcmp(only, "train")) bench_kernels();
+    if (strcmp(only, "train")) {
+        bench_kernels(MATH_FP32);
+        if (g_cpu.avx512_bf16) bench_kernels(MATH_BF16_DP);
+    }
     if (!strcmp(only, "kernels")) return 0;
 
     char dir[4096];

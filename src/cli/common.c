@@ -165,6 +165,7 @@ const char *cli_wait_policy(char *buf, size_t len)
     const char *pol = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
     const char *ours = getenv("FMNIST_SPINCOUNT_DEFAULT");
 #ifndef _OPENMP
+    (void)pol, (void)spin, (void)ours;
     snprintf(buf, len, "none (a serial build)");
 #else
     if (spin && ours && !strcmp(spin, ours) && !pol)

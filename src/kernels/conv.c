@@ -1,6 +1,9 @@
 /* conv.c - the convolution kernels (see conv.h): the im2col + gemm path,
  * sample by sample, and the dispatch between it and the direct path
- * (conv_direct.c) for stride 1.
+ * (conv_direct.c) for stride 1. MATH_BF16_DP: stride 1 goes to conv_bf16.c
+ * (few taps: rounded operands on the direct fp32 kernels; more: channel-pair
+ * images), the others to the im2col path with the bf16 gemm (conv_bf16.h
+ * says which does what).
  *
  * OpenMP splits the work by what a thread writes: samples (forward) or fixed
  * chunks of CONV_CHUNK samples with their own dW parts (backward). Each is
@@ -11,6 +14,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "kernels/conv_bf16.h"
 #include "kernels/conv_direct.h"
 #include "kernels/gemm.h"
 #include "kernels/pool.h"
@@ -99,8 +103,10 @@ size_t conv_ws_per_sample(const ConvGeom *g, int oc)
     const size_t P = (size_t)g->oh * (size_t)g->ow, K = (size_t)g->c * (size_t)g->kh * (size_t)g->kw;
     const size_t gemm_path = K * P + (size_t)oc * (K + 1) + (size_t)oc * P;
     if (!conv_direct_ok(g)) return gemm_path;
-    const size_t direct = conv_direct_ws_per_sample(g, oc);
-    return direct > gemm_path ? direct : gemm_path;
+    const size_t direct = conv_direct_ws_per_sample(g, oc), r = conv_bf16_ws_per_sample(g, oc);
+    const size_t pairs = conv_bf16_pairs_ws_per_sample(g, oc), bf16 = r > pairs ? r : pairs;
+    const size_t most = direct > gemm_path ? direct : gemm_path;
+    return bf16 > most ? bf16 : most;
 }
 
 /* conv_forward on the im2col path (same arguments, conv.h). Sample s on the
@@ -205,7 +211,11 @@ void conv_forward(Math m, const ConvGeom *g, int oc, const float *x, const float
                   const ConvFuse *f, float *y, float *ws)
 {
     if (n <= 0) return;
-    if (conv_direct_ok(g))
+    if (m == MATH_BF16_DP && conv_bf16_rounds(g))
+        conv_bf16_forward(g, oc, x, w, b, n, f, y, ws);
+    else if (m == MATH_BF16_DP && conv_bf16_pairs(g))
+        conv_bf16_pairs_forward(g, oc, x, w, b, n, f, y, ws);
+    else if (m == MATH_FP32 && conv_direct_ok(g))
         conv_direct_forward(m, g, oc, x, w, b, n, f, y, ws);
     else
         im2col_forward(m, g, oc, x, w, b, n, f, y, ws);
@@ -216,7 +226,11 @@ void conv_backward(Math m, const ConvGeom *g, int oc, const float *x, const floa
                    size_t gstride, float *ws)
 {
     if (n <= 0) return;
-    if (conv_direct_ok(g))
+    if (m == MATH_BF16_DP && conv_bf16_rounds(g))
+        conv_bf16_backward(g, oc, x, w, b, y, f, dy, n, dx, dw, db, mb, gstride, ws);
+    else if (m == MATH_BF16_DP && conv_bf16_pairs(g))
+        conv_bf16_pairs_backward(g, oc, x, w, y, f, dy, n, dx, dw, db, mb, gstride, ws);
+    else if (m == MATH_FP32 && conv_direct_ok(g))
         conv_direct_backward(m, g, oc, x, w, b, y, f, dy, n, dx, dw, db, mb, gstride, ws);
     else
         im2col_backward(m, g, oc, x, w, y, f, dy, n, dx, dw, db, mb, gstride, ws);

@@ -5,12 +5,14 @@
  * by an MR x NR micro-kernel (AVX-512 intrinsics, or portable C without them).
  * Every C element is one multiply-add chain over k ascending, started from
  * beta*C, so blocking and thread count never change a bit of the result.
+ * MATH_BF16_DP goes to gemm_bf16.c (bf16 pairs, vdpbf16ps) from gemm_run.
  * No heap, no global state; OpenMP splits C into one rectangle per thread. */
 #include "kernels/gemm.h"
 
 #include <stddef.h>
 #include <string.h>
 
+#include "kernels/gemm_bf16.h"
 #include "kernels/threads.h"
 
 #ifdef __AVX512F__
@@ -333,12 +335,6 @@ static void tile_kernel(const GemmArgs *g, const float *a_at, const float *ap, i
     micro_kernel(kc, ap, bp, c, ldc, mode);
 }
 
-/* PLACEHOLDER until the vdpbf16ps kernels: a packed block rounded to bf16. */
-static void round_bf16(float *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) p[i] = bf16_round(p[i]);
-}
-
 /* Computes rows [m0,m1) x columns [n0,n1) of C (g->c, [M][N] rows ldc
  * apart) from op(A) and op(B) as g describes them; the calling thread owns
  * those elements. Blocks of NC columns x KC taps of B and MC rows of A are
@@ -382,7 +378,6 @@ static void gemm_tile(const GemmArgs *g, int m0, int m1, int n0, int n1)
             const int mode = g->mb > 0 ? ADD_TO_C : pc > 0 || g->beta != 0.0f ? START_C : START_ZERO;
             float *cb = g->c + (g->mb > 0 ? (ptrdiff_t)(pc / g->mb) * g->cstride : 0);
             gemm_pack(bpack, g->b + jc * g->b_js + pc * g->b_ks, g->b_js, g->b_ks, nc, kc, NR);
-            if (g->math != MATH_FP32) round_bf16(bpack, (size_t)((nc + NR - 1) / NR * NR) * (size_t)kc);
             for (int ic = m0; ic < m1; ic += mc_step) {
                 const int mc = m1 - ic < mc_step ? m1 - ic : mc_step;
                 const int full = mc / MR * MR; /* rows in full tiles */
@@ -391,7 +386,6 @@ static void gemm_tile(const GemmArgs *g, int m0, int m1, int n0, int n1)
                 else if (full < mc) /* the ragged tile, packed where its offset ir*kc puts it */
                     gemm_pack(apack + (ptrdiff_t)full * kc, g->a + (ic + full) * g->a_is + pc * g->a_ks, g->a_is,
                               g->a_ks, mc - full, kc, MR);
-                if (g->math != MATH_FP32) round_bf16(apack, (size_t)((mc + MR - 1) / MR * MR) * (size_t)kc);
                 for (int jr = 0; jr < nc; jr += NR) {
                     const int nr = nc - jr < NR ? nc - jr : NR;
                     for (int ir = 0; ir < mc; ir += MR) {
@@ -472,6 +466,12 @@ static void gemm_run(const GemmArgs *g)
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++)
                 g->c[i * g->ldc + j] = g->beta == 0.0f ? 0.0f : g->beta * g->c[i * g->ldc + j];
+        return;
+    }
+    if (g->math == MATH_BF16_DP) { /* gemm_bf16.c: bf16 pairs, vdpbf16ps chains */
+        const GemmBf16 b = {M, N, K, g->a, g->a_is, g->a_ks, g->b, g->b_js, g->b_ks,
+                            g->beta, g->c, g->ldc, g->mb, g->cstride};
+        gemm_bf16_run(&b);
         return;
     }
     /* Below ~1 MFLOP waking the team costs more than it saves (a product
