@@ -30,21 +30,9 @@ enum { MR = 12, NR = 32, KC = GEMM_MB_MAX, NC = 256, MC_MAX = 192 };
 /* The most floats of A (M*K) read in place rather than packed: 2 MiB. */
 #define A_IN_PLACE_MAX ((size_t)1 << 19)
 
-/* Element (i,k) of op(A) is a[i*a_is + k*a_ks]; element (k,j) of op(B) is
- * b[j*b_js + k*b_ks]. nn: A(lda,1) B(1,ldb); nt: A(lda,1) B(ldb,1); tn: A(1,lda) B(1,ldb). */
-typedef struct {
-    int M, N, K;
-    const float *a;
-    ptrdiff_t a_is, a_ks;
-    const float *b;
-    ptrdiff_t b_js, b_ks;
-    float beta;
-    float *c;
-    ptrdiff_t ldc;
-    int mb;             /* > 0: micro-batches of mb taps (gemm_tn_mb); 0: one sum */
-    ptrdiff_t cstride;  /* gemm_tn_mb: floats between micro-batch j's C and j+1's */
-    Math math;          /* the arithmetic (gemm.h)                                */
-} GemmArgs;
+/* A product is a GemmCall (gemm_bf16.h): element (i,k) of op(A) is
+ * a[i*a_is + k*a_ks], element (k,j) of op(B) is b[j*b_js + k*b_ks].
+ * nn: A(lda,1) B(1,ldb); nt: A(lda,1) B(ldb,1); tn: A(1,lda) B(1,ldb). */
 
 /* How the micro-kernel starts and ends each element's chain. */
 enum { START_ZERO = 0, START_C = 1, ADD_TO_C = 2 };
@@ -318,7 +306,7 @@ static void tile_micro_batches(int kc, int mb, const float *ap, const float *bp,
 
 /* The micro-kernel on A's tile read in place at a_at (not NULL: g's own
  * strides) or packed at ap. */
-static void tile_kernel(const GemmArgs *g, const float *a_at, const float *ap, int kc, const float *bp, float *c,
+static void tile_kernel(const GemmCall *g, const float *a_at, const float *ap, int kc, const float *bp, float *c,
                         ptrdiff_t ldc, int mode, int nr)
 {
 #ifdef __AVX512F__
@@ -341,7 +329,7 @@ static void tile_kernel(const GemmArgs *g, const float *a_at, const float *ap, i
  * packed on the stack, then run through the micro-kernel tile by tile. With
  * micro-batches (g->mb > 0) the blocks of taps hold whole micro-batches,
  * each tile running through them one by one (tile_micro_batches). */
-static void gemm_tile(const GemmArgs *g, int m0, int m1, int n0, int n1)
+static void gemm_tile(const GemmCall *g, int m0, int m1, int n0, int n1)
 {
     _Alignas(64) float bpack[KC * NC];
     _Alignas(64) float apack[MC_MAX * KC];
@@ -366,7 +354,7 @@ static void gemm_tile(const GemmArgs *g, int m0, int m1, int n0, int n1)
      * tile of rows is packed. Not for an A far larger than L2 (a whole
      * batch's im2col): there twelve streams from memory lose to one packing
      * pass (about 5% on 25088 x 64 x 288) */
-    const int a_in_place = g->mb == 0 && g->math == MATH_FP32 && (size_t)g->M * (size_t)g->K <= A_IN_PLACE_MAX;
+    const int a_in_place = g->mb == 0 && (size_t)g->M * (size_t)g->K <= A_IN_PLACE_MAX;
 #else
     const int a_in_place = 0;
 #endif
@@ -457,7 +445,7 @@ static void choose_grid(int M, int N, int threads, int *mt_out, int *nt_out, int
     }
 }
 
-static void gemm_run(const GemmArgs *g)
+static void gemm_run(const GemmCall *g, Math m)
 {
     const int M = g->M, N = g->N, K = g->K;
     if (M <= 0 || N <= 0) return;
@@ -468,10 +456,8 @@ static void gemm_run(const GemmArgs *g)
                 g->c[i * g->ldc + j] = g->beta == 0.0f ? 0.0f : g->beta * g->c[i * g->ldc + j];
         return;
     }
-    if (g->math == MATH_BF16_DP) { /* gemm_bf16.c: bf16 pairs, vdpbf16ps chains */
-        const GemmBf16 b = {M, N, K, g->a, g->a_is, g->a_ks, g->b, g->b_js, g->b_ks,
-                            g->beta, g->c, g->ldc, g->mb, g->cstride};
-        gemm_bf16_run(&b);
+    if (m == MATH_BF16_DP) { /* gemm_bf16.c: bf16 pairs, vdpbf16ps chains */
+        gemm_bf16_run(g);
         return;
     }
     /* Below ~1 MFLOP waking the team costs more than it saves (a product
@@ -492,24 +478,24 @@ static void gemm_run(const GemmArgs *g)
 void gemm_nn(Math m, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc)
 {
-    const GemmArgs g = {M, N, K, A, lda, 1, B, 1, ldb, beta, C, ldc, 0, 0, m};
-    gemm_run(&g);
+    const GemmCall g = {M, N, K, A, lda, 1, B, 1, ldb, beta, C, ldc, 0, 0};
+    gemm_run(&g, m);
 }
 
 /* A is [M,K] (lda), B is [N,K] (ldb), C is [M,N] (ldc): C = beta*C + A B^T. */
 void gemm_nt(Math m, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc)
 {
-    const GemmArgs g = {M, N, K, A, lda, 1, B, ldb, 1, beta, C, ldc, 0, 0, m};
-    gemm_run(&g);
+    const GemmCall g = {M, N, K, A, lda, 1, B, ldb, 1, beta, C, ldc, 0, 0};
+    gemm_run(&g, m);
 }
 
 /* A is [K,M] (lda), B is [K,N] (ldb), C is [M,N] (ldc): C = beta*C + A^T B. */
 void gemm_tn(Math m, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc)
 {
-    const GemmArgs g = {M, N, K, A, 1, lda, B, 1, ldb, beta, C, ldc, 0, 0, m};
-    gemm_run(&g);
+    const GemmCall g = {M, N, K, A, 1, lda, B, 1, ldb, beta, C, ldc, 0, 0};
+    gemm_run(&g, m);
 }
 
 /* gemm_tn by micro-batches of mb taps: block j from 0, added to C + j*cstride. */
@@ -517,6 +503,6 @@ void gemm_tn_mb(Math m, int M, int N, int K, const float *A, int lda, const floa
                 size_t cstride)
 {
     mb = mb < 1 ? 1 : mb > GEMM_MB_MAX ? GEMM_MB_MAX : mb;
-    const GemmArgs g = {M, N, K, A, 1, lda, B, 1, ldb, 1.0f, C, ldc, mb, (ptrdiff_t)cstride, m};
-    gemm_run(&g);
+    const GemmCall g = {M, N, K, A, 1, lda, B, 1, ldb, 1.0f, C, ldc, mb, (ptrdiff_t)cstride};
+    gemm_run(&g, m);
 }

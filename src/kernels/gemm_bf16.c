@@ -319,7 +319,7 @@ static void tile_run(int kp, const uint32_t *ap, const uint32_t *bp, float *c, p
  * (NC columns x a block of taps) and A (MC rows) packed as pairs on the
  * stack, then tile by tile; with micro-batches, each tile runs through the
  * block's micro-batches one by one (ADD_TO_C into its own C). */
-static void gemm_tile(const GemmBf16 *g, int m0, int m1, int n0, int n1)
+static void gemm_tile(const GemmCall *g, int m0, int m1, int n0, int n1)
 {
     _Alignas(64) uint32_t bpack[KP * NC];
     _Alignas(64) uint32_t apack[MC_MAX * KP];
@@ -388,7 +388,7 @@ static void choose_grid(int M, int N, int threads, int *mt_out, int *nt_out)
     }
 }
 
-void gemm_bf16_run(const GemmBf16 *g)
+void gemm_bf16_run(const GemmCall *g)
 {
     const int M = g->M, N = g->N, K = g->K;
     int threads = 2.0 * M * N * K >= 1e6 ? max_threads() : 1;

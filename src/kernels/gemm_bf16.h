@@ -23,7 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One product, as gemm.c's driver describes it: element (i,k) of op(A) is
+/* One product, as both drivers (gemm.c's fp32, gemm_bf16.c's) take it:
+ * element (i,k) of op(A) is
  * a[i*a_is + k*a_ks], element (k,j) of op(B) is b[j*b_js + k*b_ks];
  * C = beta*C + op(A) op(B) (beta 0 or 1; others scale C first), or with
  * mb > 0 gemm_tn_mb's micro-batches of mb taps added to c + j*cstride.
@@ -39,10 +40,10 @@ typedef struct {
     ptrdiff_t ldc;
     int mb;            /* > 0: micro-batches of mb taps (mb <= GEMM_MB_MAX); 0: one sum */
     ptrdiff_t cstride; /* floats between micro-batch j's C and j+1's                   */
-} GemmBf16;
+} GemmCall;
 
 /* Runs g on the OpenMP team (a rectangle of C per thread). */
-void gemm_bf16_run(const GemmBf16 *g);
+void gemm_bf16_run(const GemmCall *g);
 
 /* dst[i] = the pair word (even[i] in the low half, odd[i] in the high
  * half; odd NULL: 0) of bf16-rounded floats, for i < n. For the
