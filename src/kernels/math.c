@@ -35,7 +35,7 @@ void cpu_detect(CpuFeatures *c)
         /* XCR0 bits 17, 18: XTILECFG, XTILEDATA */
         c->amx_bf16 = osxsave && amx_bf16 && amx_tile && ((xgetbv0() >> 17) & 3) == 3;
     }
-    if (__get_cpuid_max(0x80000000u, NULL) >= 0x80000004u) {
+    if ((unsigned)__get_cpuid_max(0x80000000u, NULL) >= 0x80000004u) {
         unsigned r[12];
         for (unsigned i = 0; i < 3; i++) __get_cpuid(0x80000002u + i, &r[4 * i], &r[4 * i + 1], &r[4 * i + 2], &r[4 * i + 3]);
         memcpy(c->name, r, 48);
