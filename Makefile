@@ -3,7 +3,7 @@
 #   make            build ./fmnist
 #   make train      install what is missing, link the data, build, train the default MLP
 #   make test       check the include rules, build and run every Check suite (SAN=1: with ASan+UBSan; OMP= : serial build)
-#   make bench      speed figures (kernels, epochs, PyTorch beside them when installed)
+#   make bench      speed figures (kernels and epochs in fp32 and bf16, PyTorch beside them, the OpenMP wait policies)
 #   make valgrind   a short run and the fast suites under valgrind (AVX2 build)
 #   make fuzz       build the libFuzzer targets (clang) and run each FUZZ_SECONDS (60)
 #   make MPI=1      build ./fmnist with MPI (mpicc, objects in build/mpi): mpirun -np N ./fmnist train ...
