@@ -857,7 +857,7 @@ static void backward_dw(const Backward *bw, const Slot *sl, const float *dys, fl
             xr[r] = sl->xpad + ch * d->xpad.plane + i * (size_t)d->xpad.pitch + j;
         }
         for (size_t o0 = 0; o0 < d->OC_tiled; o0 += TN) {
-            const Prefetch pf = {pf_at, pf_at + (next ? slice * 64 : 0), per_step};
+            const Prefetch pf = {pf_at, next ? pf_at + slice * 64 : pf_at, per_step}; /* no arithmetic on NULL */
             if (next) pf_at += slice * 64;
 #ifdef __AVX512F__
             if (direct) {
