@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "kernels/gemm.h"
+#include "kernels/transpose.h"
 #include "kernels/pool.h"
 #include "kernels/threads.h"
 
@@ -418,33 +419,6 @@ static inline __attribute__((always_inline)) void tile_dw_rows(const int KR, con
 #endif
 
 #ifdef __AVX512F__
-/* r[x] lane k -> r[k] lane x: a 16 x 16 transpose in registers (unpacks
- * and shuffles inside 128-bit lanes, then across them). */
-static inline __attribute__((always_inline)) void transpose16(__m512 *r)
-{
-    __m512 t[16];
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-    for (int j = 0; j < 4; j++) {
-        const __m512 u = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x44);
-        const __m512 v = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x44);
-        const __m512 u2 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xEE);
-        const __m512 v2 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xEE);
-        t[j] = _mm512_shuffle_f32x4(u, v, 0x88);
-        t[4 + j] = _mm512_shuffle_f32x4(u, v, 0xDD);
-        t[8 + j] = _mm512_shuffle_f32x4(u2, v2, 0x88);
-        t[12 + j] = _mm512_shuffle_f32x4(u2, v2, 0xDD);
-    }
-    for (int k = 0; k < 16; k++) r[k] = t[k];
-}
 
 /* tile_dw_rows reading dy (channels o0.., rows of P) as it is: each block
  * of 16 positions is transposed into blk on the way, instead of the whole

@@ -14,6 +14,7 @@
 
 #include "kernels/gemm_bf16.h"
 #include "kernels/threads.h"
+#include "kernels/transpose.h"
 
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -77,7 +78,7 @@ static void pack_along_k(float *restrict dst, const float *restrict src, ptrdiff
             for (int k0 = 0; k0 < kc; k0 += 16) {
                 const int kn = kc - k0 < 16 ? kc - k0 : 16;
                 const __mmask16 km = kn == 16 ? 0xFFFF : (__mmask16)((1u << kn) - 1);
-                __m512 r[16], t[16];
+                __m512 r[16];
                 for (int x = 0; x < 16; x++)
                     r[x] = x < rows
                                ? _mm512_maskz_loadu_ps(km, src + (p * W + x0 + x) * xs + k0)
@@ -86,31 +87,9 @@ static void pack_along_k(float *restrict dst, const float *restrict src, ptrdiff
                  * same chunk of the next panel's rows. */
                 for (int x = 0; x < rows && (p + 1) * W + x0 + x < w; x++)
                     __builtin_prefetch(src + ((p + 1) * W + x0 + x) * xs + k0, 0, 3);
-                /* Stage 1-2: 4 x 4 transposes inside each 128-bit lane. */
-                for (int i = 0; i < 8; i++) {
-                    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-                    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-                }
-                for (int i = 0; i < 4; i++) {
-                    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-                    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-                    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-                    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-                }
-                /* Stage 3-4: r[4i+j] lane L holds column 4L+j of rows 4i..4i+3;
-                 * gather lane L of r[j], r[4+j], r[8+j], r[12+j]. */
-                for (int j = 0; j < 4; j++) {
-                    const __m512 u = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x44);
-                    const __m512 v = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x44);
-                    const __m512 u2 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xEE);
-                    const __m512 v2 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xEE);
-                    t[j] = _mm512_shuffle_f32x4(u, v, 0x88);
-                    t[4 + j] = _mm512_shuffle_f32x4(u, v, 0xDD);
-                    t[8 + j] = _mm512_shuffle_f32x4(u2, v2, 0x88);
-                    t[12 + j] = _mm512_shuffle_f32x4(u2, v2, 0xDD);
-                }
+                transpose16(r);
                 for (int k = 0; k < kn; k++)
-                    _mm512_mask_storeu_ps(dp + (ptrdiff_t)(k0 + k) * W + x0, sm, t[k]);
+                    _mm512_mask_storeu_ps(dp + (ptrdiff_t)(k0 + k) * W + x0, sm, r[k]);
             }
         }
     }
