@@ -4,6 +4,7 @@
 #   make train      install what is missing, link the data, build, train the default MLP
 #   make test       check the include rules, build and run every Check suite (SAN=1: with ASan+UBSan; OMP= : serial build)
 #   make bench      speed figures (kernels and epochs in fp32 and bf16, PyTorch beside them, the OpenMP wait policies)
+#   make speedrun   the time-to-94% record: models/fast94.cfg's recipe, each of SEEDS="1 2 3 4 5" timed, mean +- sd (TORCH=both: PyTorch's too)
 #   make valgrind   a short run and the fast suites under valgrind (AVX2 build)
 #   make fuzz       build the libFuzzer targets (clang) and run each FUZZ_SECONDS (60)
 #   make MPI=1      build ./fmnist with MPI (mpicc, objects in build/mpi): mpirun -np N ./fmnist train ...
@@ -64,7 +65,7 @@ SUITES   := $(patsubst tests/test_%.c,%,$(TEST_SRC))
 
 BIN ?= fmnist$(if $(filter 1,$(SAN)),-san)$(if $(strip $(OMP)),,-serial)
 
-.PHONY: all deps train test bench data install clean help check-deps valgrind fuzz fuzz-build test-mpi bench-mpi FORCE
+.PHONY: all deps train test bench speedrun data install clean help check-deps valgrind fuzz fuzz-build test-mpi bench-mpi FORCE
 all: $(BIN)
 
 # The build folder BIN was last linked from: when it changes (make MPI=1, then
@@ -137,6 +138,16 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/bench_fmnist
 	@tools/link-data.sh
 	tools/bench.sh ./$(BIN) ./$(BUILD)/bench_fmnist "$(THREADS)"
+
+# The time-to-94% record (README, "Records"): SEEDS="1 2 3 4 5", PRECISION=bf16,
+# TORCH=fp32|bf16|both adds tools/speedrun_torch.py's runs of the same recipe.
+SEEDS ?= 1
+PRECISION ?= fp32
+TORCH ?= none
+speedrun: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@tools/link-data.sh
+	FMNIST_BIN=./$(BIN) tools/speedrun.sh -s "$(SEEDS)" -p $(PRECISION) -T $(TORCH) $(if $(THREADS),-t $(THREADS))
 
 $(BUILD)/bench_fmnist: $(BUILD)/tools/bench_fmnist.o $(BUILD)/libfmnist.a
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(DEPS_LIBS)
@@ -220,7 +231,7 @@ clean:
 	rm -rf build fmnist fmnist-san fmnist-serial fmnist-san-serial
 
 help:
-	@sed -n "3,14p" Makefile
+	@sed -n "3,15p" Makefile
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
 -include $(BUILD)/tests/mpi/team_mpi.d $(BUILD)/tests/mpi/mpi_small.d $(BUILD)/tools/pingpong.d
