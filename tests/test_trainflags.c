@@ -172,7 +172,7 @@ START_TEST(test_sweep_checks_like_train)
         {"--momentum 0.9", "--momentum applies to --optim sgd only"},
         {"--optim sgd --nesterov", "--nesterov needs --momentum above 0"},
         {"--early-stop 2", "--early-stop needs a validation set (--val N)"},
-        {"--lr-schedule bogus", "--lr-schedule: expected constant, step or cosine"},
+        {"--lr-schedule bogus", "--lr-schedule: expected constant, step, cosine or onecycle"},
         {"--warmup 3 --epochs 3", "--warmup 3: must be fewer than the 3 epochs"},
         {"--aug bogus", "bogus"},
         {"--optim rmsprop", "--optim: expected sgd, adam or adamw"},
