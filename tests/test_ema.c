@@ -463,6 +463,14 @@ START_TEST(test_live_section)
     /* train_run refuses a decay outside [0, 1) and live weights that do not match the setting */
     Sets s;
     sets_make(&s);
+    /* the memory estimate counts the second arena and LIVE */
+    RunSpec ms = {.model = model, .out = dir, .train = config(&s, 0.0f, 0)};
+    RunMemory m0, m1;
+    run_memory(&ms, net, &s.train, &s.test, &m0);
+    ms.train.ema = 0.9f;
+    run_memory(&ms, net, &s.train, &s.test, &m1);
+    ck_assert(m0.ema == 0 && m1.ema == net->nparams * sizeof(float));
+    ck_assert(m1.checkpoint >= m0.checkpoint + net->nparams * sizeof(float));
     Net *n2 = bn_net(model, 30, 1);
     TrainConfig tc = config(&s, 1.0f, 0);
     ck_assert_int_eq(train_run(n2, &s.train, &s.test, &tc, NULL, NULL, &e), ST_ERR_ARG);
