@@ -56,9 +56,8 @@ static const TrainFlag TABLE[] = {
     {"aug", ARG_STRS, AT(aug), 0, 0, "LIST",
      "augment training batches: crop=P, flip, erase (comma-separated, repeatable)", NULL},
     {"ema", ARG_FLOAT, AT(ema), 0, 1, "DECAY",
-     "evaluate and save an exponential moving average of the weights, updated after every step: "
-     "ema = DECAY*ema + (1-DECAY)*w (timm's ModelEmaV2; batchnorm's running statistics too), DECAY in (0, 1), "
-     "e.g. 0.999; the train loss stays the live weights'", NULL},
+     "evaluate and save as the model an exponential moving average of the weights and batchnorm statistics, "
+     "ema = DECAY*ema + (1-DECAY)*w after every step (timm's ModelEmaV2); DECAY in (0, 1), e.g. 0.999", NULL},
     {"dropout", ARG_FLOATS, AT(dropout), 0, 0.9999, "P1,P2,..", "dropout rates, in model-file order (0 = off)", NULL},
     {"seed", ARG_INT, AT(seed), 0, 2147483647, "N", "random seed (default 1)",
      "to run every setting with several seeds give --seeds 1,2,3 or --repeats N"},
