@@ -142,6 +142,8 @@ START_TEST(memory_estimate_against_peak)
                         "--early-stop", "2", "--threads", "2"),
                    1);
     check_estimate("dense 8192, sgd", ARGS("--model", cfg, "--data", dir, "--optim", "sgd", "--threads", "2"), 1);
+    check_estimate("dense 8192, sgd, --ema",
+                   ARGS("--model", cfg, "--data", dir, "--optim", "sgd", "--ema", "0.99", "--threads", "2"), 1);
     /* convolutions: their scratch has a slot per sample, of which a run
      * uses one per thread; with a thread per sample the estimate is tight,
      * with fewer threads the peak is lower, never higher */

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "data/split.h"
+#include "nn/ema.h"
 
 /* A row of the table: an ArgSpec whose value lives at offset in TrainFlags. */
 typedef struct {
@@ -54,6 +55,9 @@ static const TrainFlag TABLE[] = {
     {"lr-gamma", ARG_FLOAT, AT(lr_gamma), 0, 1, "G", "step schedule: factor of each decay (default 0.1)", NULL},
     {"aug", ARG_STRS, AT(aug), 0, 0, "LIST",
      "augment training batches: crop=P, flip, erase (comma-separated, repeatable)", NULL},
+    {"ema", ARG_FLOAT, AT(ema), 0, 1, "DECAY",
+     "evaluate and save as the model an exponential moving average of the weights and batchnorm statistics, "
+     "ema = DECAY*ema + (1-DECAY)*w after every step (timm's ModelEmaV2); DECAY in (0, 1), e.g. 0.999", NULL},
     {"dropout", ARG_FLOATS, AT(dropout), 0, 0.9999, "P1,P2,..", "dropout rates, in model-file order (0 = off)", NULL},
     {"seed", ARG_INT, AT(seed), 0, 2147483647, "N", "random seed (default 1)",
      "to run every setting with several seeds give --seeds 1,2,3 or --repeats N"},
@@ -133,6 +137,10 @@ Status trainflags_run(const TrainFlags *f, const ArgSpec *specs, int nspecs, Run
         if ((st = aug_parse(f->aug.v[i], &tc.aug, e))) return st;
     if (f->early_stop && !f->val) return err_set(e, ST_ERR_ARG, "--early-stop needs a validation set (--val N)");
     if ((st = cli_precision(f->precision, &tc.precision, e))) return st;
+    if (args_given(specs, nspecs, &f->ema) && !ema_decay_ok(f->ema))
+        return err_set(e, ST_ERR_ARG, "--ema %g: the decay must be above 0 and below 1 (e.g. 0.999; leave --ema out for "
+                       "no average)", (double)f->ema);
+    tc.ema = f->ema;
     *spec = (RunSpec){.model = f->model, .train = tc, .save_every = f->save_every};
     return ST_OK;
 }

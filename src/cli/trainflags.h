@@ -22,7 +22,7 @@
 typedef struct {
     const char *model, *optim, *lr_schedule, *data, *precision;
     int epochs, batch, micro_batch, seed, threads, train_limit;
-    float lr, momentum, weight_decay, l1, lr_gamma;
+    float lr, momentum, weight_decay, l1, lr_gamma, ema;
     int nesterov, decay_bias, report_penalty;
     int val, early_stop, warmup, lr_step;
     int save_every, no_progress;

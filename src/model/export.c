@@ -54,8 +54,8 @@ static void npy_header(Buf *out, const char *descr, const int *dims, int ndim)
 void export_npy_header(Buf *out, const int *dims, int ndim) { npy_header(out, "<f4", dims, ndim); }
 
 /* batchnorm's num_batches_tracked: a float count in the arena, an int64 of
- * shape () in a state_dict. */
-static int is_count(const ParamInfo *pi) { return pi->is_buffer && pi->ndim == 0; }
+ * shape () in a state_dict (net_tensor_is_count). */
+static int is_count(const ParamInfo *pi) { return net_tensor_is_count(pi); }
 
 #define ZIP_LOCAL 0x04034b50u
 #define ZIP_CENTRAL 0x02014b50u

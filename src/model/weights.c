@@ -132,15 +132,16 @@ static void put_val(Buf *b, const CkptState *st, size_t nparams)
     put_f32s(b, st->val_best_params, n);
 }
 
-size_t weights_file_bytes(const Net *net, int has_optim, int has_best, size_t text_bytes)
+size_t weights_file_bytes(const Net *net, int has_optim, int has_best, int has_live, size_t text_bytes)
 {
-    /* magic, version, section count, CRC; seven section headers at most;
+    /* magic, version, section count, CRC; eight section headers at most;
      * the model text (a rewritten rate is at most 16 bytes longer), RUN,
      * the tensors with their names and dims, OPTM (t, n, m and v), VAL */
-    size_t n = 16 + 7 * 12 + text_bytes + strlen(net->spec.text) + 16 * (size_t)net->nlayers + 36 + 4;
+    size_t n = 16 + 8 * 12 + text_bytes + strlen(net->spec.text) + 16 * (size_t)net->nlayers + 36 + 4;
     for (int k = 0; k < net->ntensors; k++)
         n += 4 + strlen(net->tensors[k].name) + 4 + 4 * (size_t)net->tensors[k].ndim + 4 * net->tensors[k].numel;
     if (has_optim) n += 16 + 8 * net->nparams;
+    if (has_live) n += 8 + 4 * net->nparams;
     return n + 20 + (has_best ? 4 * net->nparams : 0);
 }
 
@@ -154,7 +155,7 @@ Status weights_save_run(const char *path, const Net *net, const CkptState *st, E
     if (s) return s;
     /* the whole file in one buffer of its size: nothing is copied or grown */
     size_t texts = st ? (st->settings ? strlen(st->settings) : 0) + (st->log ? strlen(st->log) : 0) : 0;
-    Buf b = {.cap = weights_file_bytes(net, st && st->has_optim, st && st->val_best_params, texts)};
+    Buf b = {.cap = weights_file_bytes(net, st && st->has_optim, st && st->val_best_params, st && st->live, texts)};
     if (!(b.data = malloc(b.cap))) {
         free(text);
         return err_set(e, ST_ERR_NOMEM, "%s: out of memory", path);
@@ -162,7 +163,7 @@ Status weights_save_run(const char *path, const Net *net, const CkptState *st, E
     buf_put(&b, MAGIC, 4);
     buf_u32(&b, WEIGHTS_VERSION);
     unsigned nsec = 2 + (st && st->settings) + (st && st->log) + (st && st->has_progress) + (st && st->has_optim) +
-                    (st && st->has_val);
+                    (st && st->has_val) + (st && st->live);
     buf_u32(&b, nsec);
     put_section(&b, "CFG ", text, strlen(text));
     if (st && st->settings) put_section(&b, "SETS", st->settings, strlen(st->settings));
@@ -184,6 +185,12 @@ Status weights_save_run(const char *path, const Net *net, const CkptState *st, E
     if (st && st->has_val) {
         at = begin_section(&b, "VAL ");
         put_val(&b, st, net->nparams);
+        end_section(&b, at);
+    }
+    if (st && st->live) {
+        at = begin_section(&b, "LIVE");
+        buf_u64(&b, (unsigned long long)net->nparams);
+        put_f32s(&b, st->live, net->nparams);
         end_section(&b, at);
     }
     buf_u32(&b, crc_of((const unsigned char *)b.data, b.len));
@@ -450,12 +457,25 @@ static Status read_val(const char *path, Reader r, size_t nparams, CkptState *st
     return ST_OK;
 }
 
+/* The live weights beside TENS's average: n (the parameter count) and n
+ * floats, exactly. */
+static Status read_live(const char *path, Reader r, size_t nparams, CkptState *st, Err *e)
+{
+    uint64_t n;
+    if (!rd_u64(&r, &n) || n != nparams || r.left / 4 != n || r.left % 4)
+        return err_set(e, ST_ERR_FORMAT, "%s: malformed live-weights section (LIVE)", path);
+    if (!(st->live = malloc(n * sizeof(float)))) return err_set(e, ST_ERR_NOMEM, "%s: out of memory", path);
+    rd_f32s(&r, st->live, n);
+    return ST_OK;
+}
+
 void weights_state_free(CkptState *st)
 {
     if (!st) return;
     free(st->settings);
     free(st->log);
     free(st->val_best_params);
+    free(st->live);
     free(st->v2.meta);
     free(st->v2.reg);
     if (st->has_optim) optim_free(&st->opt);
@@ -469,7 +489,7 @@ typedef struct {
     int seen;
 } Section;
 
-enum { S_CFG, S_SETS, S_LOG, S_RUN, S_TENS, S_OPTM, S_VAL, S_META, S_DROP, S_REG, S_COUNT };
+enum { S_CFG, S_SETS, S_LOG, S_RUN, S_TENS, S_OPTM, S_VAL, S_LIVE, S_META, S_DROP, S_REG, S_COUNT };
 #define V2 (1u << 2)
 #define V3 (1u << 3)
 
@@ -596,8 +616,8 @@ Status weights_load_mem(const char *path, const void *data, size_t len, int max_
     Status st;
     Section sec[S_COUNT] = {{"CFG ", V2 | V3, {0}, 0}, {"SETS", V3, {0}, 0},      {"LOG ", V2 | V3, {0}, 0},
                             {"RUN ", V2 | V3, {0}, 0}, {"TENS", V2 | V3, {0}, 0}, {"OPTM", V2 | V3, {0}, 0},
-                            {"VAL ", V3, {0}, 0},      {"META", V2, {0}, 0},      {"DROP", V2, {0}, 0},
-                            {"REG ", V2, {0}, 0}};
+                            {"VAL ", V3, {0}, 0},      {"LIVE", V3, {0}, 0},      {"META", V2, {0}, 0},
+                            {"DROP", V2, {0}, 0},      {"REG ", V2, {0}, 0}};
     CkptState tmp = {0}, *cs = state ? state : &tmp;
     cs->version = version;
     char *text = NULL;
@@ -631,6 +651,7 @@ Status weights_load_mem(const char *path, const void *data, size_t len, int max_
             (st = (version == 2 ? read_optim_v2 : read_optim)(path, sec[S_OPTM].r, net->nparams, state, e)))
             goto fail;
         if (sec[S_VAL].seen && (st = read_val(path, sec[S_VAL].r, net->nparams, state, e))) goto fail;
+        if (sec[S_LIVE].seen && (st = read_live(path, sec[S_LIVE].r, net->nparams, state, e))) goto fail;
         if ((st = read_texts(path, version, sec, state, e))) goto fail;
     }
     free(text);

@@ -5,7 +5,8 @@
  * optionally the run's settings (one key=value text, read by
  * train/settings.h), its log so far, its progress (epoch, step, the position
  * inside an epoch), the optimizer's moments and validation's record (early
- * stopping). docs/checkpoint.md has the byte layout. Written atomically; a
+ * stopping) and, when TENS holds an average of the weights (--ema), the
+ * weights training goes on from. docs/checkpoint.md has the byte layout. Written atomically; a
  * file whose CRC, size, sections or shapes are not exactly right is refused
  * with a message, never loaded. */
 #ifndef FMNIST_WEIGHTS_H
@@ -57,6 +58,10 @@ typedef struct {
     int val_best_epoch;  /* its epoch (0: none yet)                            */
     float *val_best_params; /* early stopping: that epoch's weights (nparams
                             floats: save: read only, load: owned), or NULL     */
+    /* When TENS holds an average of the weights (--ema): the live weights,
+     * which training goes on from ("LIVE"; nparams floats: save: read only,
+     * load: owned), or NULL. */
+    float *live;
     CkptV2 v2;           /* load: a version 2 file's settings                  */
 } CkptState;
 
@@ -68,9 +73,10 @@ Status weights_save_run(const char *path, const Net *net, const CkptState *st, E
 
 /* The bytes of a checkpoint of net (an upper bound, within 100 bytes and 16
  * per layer): with the optimizer state if has_optim, validation's best
- * weights if has_best, and text_bytes of settings and log text.
- * weights_save_run builds the file in one buffer of this size. */
-size_t weights_file_bytes(const Net *net, int has_optim, int has_best, size_t text_bytes);
+ * weights if has_best, the live weights if has_live, and text_bytes of
+ * settings and log text. weights_save_run builds the file in one buffer of
+ * this size. */
+size_t weights_file_bytes(const Net *net, int has_optim, int has_best, int has_live, size_t text_bytes);
 
 /* Builds the network the file describes (for batches up to max_batch), with
  * the dropout rates of the run, and loads its tensors. *settings (malloc'd,

@@ -349,6 +349,8 @@ void net_point_grads(Net *net, float *g)
     }
 }
 
+int net_tensor_is_count(const ParamInfo *t) { return t->is_buffer && t->ndim == 0; }
+
 void net_summary(const Net *net, FILE *f)
 {
     char sb[48], kind[64], p[32];

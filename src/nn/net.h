@@ -105,6 +105,11 @@ void net_set_math(Net *net, Math m);
  * the call: a rank's leaves. */
 void net_point_grads(Net *net, float *g);
 
+/* 1 if t is a count (a 0-d buffer: batchnorm's num_batches_tracked, a
+ * float in the arena, an int64 in a state_dict): the EMA copies it, the
+ * NPZ export writes it as an integer. */
+int net_tensor_is_count(const ParamInfo *t);
+
 /* Prints a summary (each layer, its output shape and parameter count, and
  * a dropout layer's rate: "dropout p=0.3"; the total counts trained
  * parameters and names the buffers beside it). */

@@ -108,8 +108,14 @@ static Status resume_state(const char *path, int epochs, ResumedRun *r, Err *e)
     s->train.epochs = epochs;
     r->progress = (TrainProgress){.epoch = ck->epoch, .batch = ck->pos_batch, .step = ck->step,
                                   .loss_sum = ck->pos_loss, .right = ck->pos_right, .seconds = ck->pos_seconds,
-                                  .opt = &ck->opt, .val = {INFINITY, ck->epoch, NULL}};
+                                  .opt = &ck->opt, .val = {INFINITY, ck->epoch, NULL}, .live = ck->live};
     if (s->val && (st = val_record(path, r, e))) return st;
+    if (ck->live && !(s->train.ema > 0.0f))
+        return err_set(e, ST_ERR_FORMAT, "%s: holds live weights (LIVE) beside its model, but its settings have no ema",
+                       path);
+    if (!ck->live && s->train.ema > 0.0f)
+        return err_set(e, ST_ERR_FORMAT, "%s: its settings have ema=%g, but it holds no live weights (LIVE) to train on",
+                       path, (double)s->train.ema);
     RunSpec *sp = &r->spec;
     sp->model = s->model;
     sp->train = s->train;

@@ -4,7 +4,9 @@
  * A checkpoint written by run_train holds everything a run needs to go on:
  * weights, the model text with its dropout rates, the settings, the
  * optimizer's moments and step count, the progress (epoch, step, the
- * position inside an epoch), validation's record and the log so far. The
+ * position inside an epoch), validation's record, the log so far and, with
+ * --ema, the live weights beside the average (the net loaded holds the
+ * average, TENS; progress.live the LIVE section). The
  * continued run gets the same shuffles, dropout masks and updates as an
  * uninterrupted one, so its log and weights are bit-identical. Version 2
  * files are read too (their early stopping state is rebuilt from the log
@@ -39,8 +41,9 @@ typedef struct {
 /* Loads path for a run of epochs epochs in total (<= 0: the epochs the run
  * was started with, which finishes an interrupted run). Errors: those of
  * weights_load_run and settings_read; ST_ERR_FORMAT if the file holds
- * weights only (no progress or optimizer state) or its position does not
- * fit its settings; ST_ERR_ARG if epochs is not above the epochs done. */
+ * weights only (no progress or optimizer state), its position does not
+ * fit its settings, or it has live weights exactly when its settings have
+ * no ema; ST_ERR_ARG if epochs is not above the epochs done. */
 Status resume_load(const char *path, int epochs, ResumedRun *r, Err *e);
 void resume_free(ResumedRun *r);
 

@@ -102,8 +102,10 @@ void run_memory(const RunSpec *spec, const Net *net, const Dataset *train, const
     m->optim = copy * (size_t)(moments + (oc->l1 > 0.0f));
     if (r && r->opt) m->resumed += 2 * r->opt->n * sizeof(float); /* both read from the file */
     if (r && r->val.best_params) m->resumed += copy;
+    if (r && r->live) m->resumed += copy;
     int best = tc->val && tc->early_stop > 0;
     if (best) m->best = copy;
+    if (tc->ema > 0.0f) m->ema = copy;
     size_t nidx = (size_t)(train->n > net->max_batch ? train->n : net->max_batch);
     m->batch = mb * (shape_numel(net->in) + (size_t)net->nclasses) * sizeof(float) + mb * sizeof(int) +
                nidx * sizeof(uint32_t);
@@ -112,10 +114,10 @@ void run_memory(const RunSpec *spec, const Net *net, const Dataset *train, const
         m->batch += (size_t)train_micro_batches_per_rank(tc, ranks) * copy;
     size_t text = RUN_TEXT_BYTES + (spec->log_so_far ? strlen(spec->log_so_far) : 0) +
                   (size_t)(tc->epochs > 0 ? tc->epochs : 0) * RUN_LOG_ROW_BYTES;
-    m->checkpoint = weights_file_bytes(net, 1, best, text);
+    m->checkpoint = weights_file_bytes(net, 1, best, tc->ema > 0.0f, text);
     m->data = dataset_bytes(train) + dataset_bytes(test) + (tc->val ? dataset_bytes(tc->val) : 0);
     m->program = RUN_PROGRAM_BYTES;
-    size_t training = m->optim + m->best + m->batch + m->checkpoint;
+    size_t training = m->optim + m->best + m->ema + m->batch + m->checkpoint;
     m->total = m->program + m->data + m->net + m->resumed + (training > RUN_CHART_BYTES ? training : RUN_CHART_BYTES);
 }
 
@@ -140,7 +142,7 @@ Status run_memory_check(const RunSpec *spec, const Net *net, const Dataset *trai
                    "%s: this run needs an estimated %s of memory (network %s, optimizer %s, checkpoint %s, data %s), "
                    "more than %s (%s); try a smaller --batch or a smaller model",
                    net->spec.path, size_str(r->total, t, sizeof t), size_str(r->net, n, sizeof n),
-                   size_str(r->optim + r->resumed + r->best, o, sizeof o), size_str(r->checkpoint, c, sizeof c),
+                   size_str(r->optim + r->resumed + r->best + r->ema, o, sizeof o), size_str(r->checkpoint, c, sizeof c),
                    size_str(r->data, d, sizeof d), what, size_str(lim, l, sizeof l));
 }
 
@@ -165,7 +167,8 @@ static Status log_text(RunState *rs, Err *e)
 
 /* A checkpoint of everything --resume needs: the settings, the log so
  * far, the progress p (at an epoch's end or inside one), the optimizer
- * state and validation's record. */
+ * state and validation's record; net's weights (TENS) are the model, and
+ * with --ema p->live the weights training goes on from (LIVE). */
 static Status save_state(RunState *rs, const char *path, const Net *net, const TrainProgress *p, Err *e)
 {
     Status st = log_text(rs, e);
@@ -174,7 +177,8 @@ static Status save_state(RunState *rs, const char *path, const Net *net, const T
                     .step = p->step, .pos_batch = p->batch, .pos_right = p->right, .pos_loss = p->loss_sum,
                     .pos_seconds = p->seconds, .has_optim = 1, .opt = *p->opt,
                     .has_val = rs->spec->train.val != NULL, .val_best = p->val.best_loss,
-                    .val_best_epoch = p->val.best_epoch, .val_best_params = (float *)p->val.best_params};
+                    .val_best_epoch = p->val.best_epoch, .val_best_params = (float *)p->val.best_params,
+                    .live = (float *)p->live};
     if ((st = weights_save_run(path, net, &ck, e))) return st;
     if (path == rs->model_path && rs->hooks && rs->hooks->on_save)
         rs->hooks->on_save(rs->hooks->ctx, path, p->epoch, p->batch, p->batch ? rs->nbatches : 0);

@@ -76,16 +76,17 @@ typedef struct {
     size_t net;        /* net_build's buffers: parameters, gradients, activations, scratch */
     size_t optim;      /* the optimizer's state: Adam's two moments, SGD's momentum, L1's
                           gradient (each a copy of the parameters)                     */
-    size_t resumed;    /* resuming: the saved moments and early stopping's saved weights,
-                          held beside the optimizer's own                               */
+    size_t resumed;    /* resuming: the saved moments, early stopping's saved weights and
+                          --ema's live weights, held beside the optimizer's own         */
     size_t best;       /* early stopping: the weights of the best epoch so far          */
+    size_t ema;        /* --ema: the other arena (the average, or the live weights)     */
     size_t batch;      /* the batch as floats, its gradients and labels, the shuffle; with
                           ranks, the gradients of a rank's micro-batches (train.c)  */
     size_t checkpoint; /* one checkpoint (weights, moments, log) built in memory to be written */
     size_t data;       /* the images and labels in memory (as loaded, before --train-limit) */
     size_t program;    /* the program itself, and the chart drawn after training        */
     size_t total;      /* the peak: program + data + net + resumed + the larger of
-                          (optim + best + batch + checkpoint) and the chart             */
+                          (optim + best + ema + batch + checkpoint) and the chart       */
 } RunMemory;
 
 /* What training net with spec on train and test (and spec->train.val)
@@ -104,7 +105,9 @@ Status run_memory_check(const RunSpec *spec, const Net *net, const Dataset *trai
  * from spec->resume if it is not NULL; after each epoch writes the log
  * (LOG_CSV_HEADER and one row per epoch so far) and the checkpoint (the
  * settings of run_settings, the progress, the optimizer state and
- * validation's record). Call run_prepare first.
+ * validation's record; with spec->train.ema, the weights' average as the
+ * model (TENS) and the live weights beside it (LIVE), and net holds the
+ * average when it returns). Call run_prepare first.
  * Returns ST_ERR_INTERRUPTED if hooks->stop was raised (model.fmw then holds
  * the state after the last finished batch; an error writing it is returned
  * instead), ST_ERR_DIVERGED if the loss or a gradient stopped being finite

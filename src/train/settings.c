@@ -56,6 +56,7 @@ static const Key KEYS[] = {
     {"report_penalty", K_BOOL, AT(train.report_penalty), 0, 1, 0},
     {"micro_batch", K_INT, AT(train.micro_batch), 0, TRAIN_MAX_MICRO_BATCH, 0}, /* absent: 0, the whole batch */
     {"precision", K_PRECISION, AT(train.precision), 0, 0, 0}, /* absent: fp32 */
+    {"ema", K_F32, AT(train.ema), 0, 0x1.fffffep-1, 0}, /* the decay, below 1; 0 or absent: off */
 };
 #define NKEYS (int)(sizeof KEYS / sizeof KEYS[0])
 
@@ -433,10 +434,23 @@ static void describe_validation(const RunSettings *s, Buf *b)
     line_end(&l);
 }
 
+/* --ema, when on: what is evaluated and saved, and what the train loss is. */
+static void describe_weights(const RunSettings *s, Buf *b)
+{
+    if (!(s->train.ema > 0.0f)) return;
+    char x[32];
+    Line l;
+    line_start(&l, b, "weights");
+    line_add(&l, "EMA decay %s (evaluated and saved)", num(s->train.ema, x, sizeof x));
+    line_add(&l, "the train loss is the live weights'");
+    line_end(&l);
+}
+
 void settings_describe(const RunSettings *s, const Net *net, Buf *b)
 {
     describe_training(s, b);
     describe_regularization(s, net, b);
+    describe_weights(s, b);
     describe_schedule(s, b);
     describe_validation(s, b);
 }

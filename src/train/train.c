@@ -12,7 +12,15 @@
  * team_fold_*: every rank holds the same numbers after each step, the ones
  * one process computes. Rank 0 alone calls the hooks; their status, the stop
  * flag and every failure are agreed (team_agree), so all ranks stop at the
- * same batch and return the same status. */
+ * same batch and return the same status.
+ *
+ * --ema (cfg->ema, nn/ema.h): the Trainer holds a second arena. While the
+ * net trains, the net holds the live weights and t->ema their average,
+ * updated after every step (elementwise: the same on every rank); from an
+ * epoch's evaluation to the next epoch's first batch, and when train_run
+ * returns, the two are exchanged (place): the net holds the model, the
+ * average, which is evaluated, recorded and handed to the hooks with the
+ * live weights beside it (TrainProgress.live). */
 #include "train/train.h"
 
 #include "kernels/elementwise.h"
@@ -22,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nn/ema.h"
 #include "nn/loss.h"
 #include "nn/penalty.h"
 #include "util/team.h"
@@ -193,6 +202,10 @@ typedef struct {
     Optim opt;                  /* owned, like b and best */
     Buffers b;                  /* b.idx: the epoch's shuffle */
     float *best;                /* early stopping: the weights of best_epoch */
+    float *ema;                 /* --ema: the arena the net does not hold: the
+                                   average while it trains, the live weights
+                                   while it holds the model (model_in) */
+    int model_in;               /* --ema: the net holds the average */
     int nbatches;
     int epoch;                  /* the epoch in progress, from 1 */
     int batch;                  /* its next batch */
@@ -208,6 +221,7 @@ typedef struct {
 
 static void trainer_free(Trainer *t)
 {
+    free(t->ema);
     free(t->best);
     buffers_free(&t->b);
     optim_free(&t->opt);
@@ -223,6 +237,7 @@ static TrainProgress trainer_progress(const Trainer *t)
         p.seconds = t->spent + now() - t->t0;
     }
     p.val = (ValRecord){t->val_best, t->best_epoch, t->best};
+    p.live = t->ema; /* called with the model in the net (place(t, 1)): these are the live weights */
     return p;
 }
 
@@ -233,12 +248,16 @@ static Status check_resume(const Trainer *t, const TrainProgress *r, Err *e)
                        t->net->nparams);
     if (r->epoch < 0 || r->batch < 0 || r->batch >= t->nbatches)
         return err_set(e, ST_ERR_ARG, "cannot resume at batch %d of an epoch of %d batches", r->batch, t->nbatches);
+    if (!r->live != !(t->cfg->ema > 0.0f))
+        return err_set(e, ST_ERR_ARG, r->live ? "the progress holds live weights beside their average, but --ema is off"
+                                              : "--ema is on, but the progress holds no live weights to train on");
     return ST_OK;
 }
 
 /* Where a fresh run starts, or where a resumed one goes on: the optimizer's
- * moments and step count, the position and sums inside the epoch, and the
- * validation record. */
+ * moments and step count, the position and sums inside the epoch, the
+ * validation record, and with --ema the average (the net's weights: a fresh
+ * run's first ones, a resumed run's model) and the live weights. */
 static void trainer_restore(Trainer *t, const TrainProgress *r)
 {
     size_t np = t->net->nparams;
@@ -259,6 +278,25 @@ static void trainer_restore(Trainer *t, const TrainProgress *r)
         if (r->val.best_params) best = r->val.best_params;
     }
     if (t->best) memcpy(t->best, best, np * sizeof(float));
+    if (t->ema) {
+        memcpy(t->ema, t->net->params, np * sizeof(float));
+        if (r) memcpy(t->net->params, r->live, np * sizeof(float));
+    }
+    t->model_in = 0;
+}
+
+/* --ema: puts the model (the average: model 1) or the live weights (0) in
+ * the net, exchanging the two arenas' values (nothing is computed). */
+static void place(Trainer *t, int model)
+{
+    if (!t->ema || t->model_in == model) return;
+    float *p = t->net->params, *q = t->ema;
+    for (size_t i = 0; i < t->net->nparams; i++) {
+        float x = p[i];
+        p[i] = q[i];
+        q[i] = x;
+    }
+    t->model_in = model;
 }
 
 /* Checks the data and the settings, allocates everything, restores a
@@ -271,6 +309,8 @@ static Status trainer_start(Trainer *t, const TrainProgress *resume, Err *e)
     if ((st = check_data(net, t->train, "training", e)) || (st = check_data(net, t->test, "test", e)) ||
         (cfg->val && (st = check_data(net, cfg->val, "validation", e))))
         return st;
+    if (!(cfg->ema == 0.0f || ema_decay_ok(cfg->ema)))
+        return err_set(e, ST_ERR_ARG, "--ema: the decay must be above 0 and below 1, got %g", (double)cfg->ema);
     if (cfg->batch < 1 || cfg->batch > net->max_batch)
         return err_set(e, ST_ERR_ARG, "batch size %d is outside 1..%d", cfg->batch, net->max_batch);
     t->nbatches = (int)(((long long)t->train->n + cfg->batch - 1) / cfg->batch); /* n near INT_MAX: no overflow */
@@ -294,6 +334,8 @@ static Status trainer_start(Trainer *t, const TrainProgress *resume, Err *e)
     if ((st = buffers_alloc(&t->b, net, nidx, nrec, nleaves, e))) return st;
     if (cfg->val && cfg->early_stop > 0 && !(t->best = malloc(net->nparams * sizeof(float))))
         return err_set(e, ST_ERR_NOMEM, "out of memory for the best weights");
+    if (cfg->ema > 0.0f && !(t->ema = malloc(net->nparams * sizeof(float))))
+        return err_set(e, ST_ERR_NOMEM, "out of memory for the weights' average (--ema)");
     trainer_restore(t, resume);
     return ST_OK;
 }
@@ -302,6 +344,7 @@ static Status trainer_start(Trainer *t, const TrainProgress *resume, Err *e)
  * unless the run resumed inside it. */
 static void epoch_begin(Trainer *t)
 {
+    place(t, 0); /* training goes on from the live weights */
     uint32_t *perm = t->b.idx;
     int n = t->train->n;
     Rng r;
@@ -415,6 +458,7 @@ static Status train_batch(Trainer *t, Err *e)
         else t->opt.cfg.beta1 = mom;
     }
     optim_step(&t->opt, net->params, net->grads, net->tensors, net->ntensors);
+    if (t->ema) ema_update(t->ema, net->params, net->tensors, net->ntensors, cfg->ema);
     t->batch++;
     const TrainHooks *h = t->hooks;
     if (h && h->on_batch && team_rank(cfg->team) == 0)
@@ -439,6 +483,7 @@ static Status stop_at(Trainer *t, Err *e)
                          : err_set(e, ST_ERR_INTERRUPTED, "interrupted at the start of epoch %d", t->epoch);
     const TrainHooks *h = t->hooks;
     if (!h || !h->on_stop) return st;
+    place(t, 1); /* the hook saves the model, and the live weights beside it */
     TrainProgress p = trainer_progress(t);
     Err se = {{0}};
     Status ss = team_rank(t->cfg->team) == 0 ? h->on_stop(h->ctx, &p, t->net, &se) : ST_OK;
@@ -477,6 +522,7 @@ static Status epoch_end(Trainer *t, Err *e)
     s.train_loss = t->loss_sum / n;
     s.train_acc = (double)t->right / n;
     s.images_per_s = (n - (double)t->first * cfg->batch) / (session > 0 ? session : 1e-9);
+    place(t, 1); /* --ema: the average is the model: its norm, evaluations, record and file */
     s.weight_norm = penalty_weight_norm(t->net);
     double t1 = now();
     eval_with(t->net, t->test, &t->b, cfg->team, &s.test_loss, &s.test_acc); /* uses idx: the next epoch shuffles anew */
@@ -501,12 +547,15 @@ Status train_run(Net *net, const Dataset *train, const Dataset *test, const Trai
                  const TrainProgress *resume, const TrainHooks *hooks, Err *e)
 {
     Trainer t = {.net = net, .train = train, .test = test, .cfg = cfg, .hooks = hooks};
-    Status st = team_agree(cfg->team, trainer_start(&t, resume, e), e);
+    Status st = trainer_start(&t, resume, e);
+    const int started = !st;
+    st = team_agree(cfg->team, st, e);
     while (!st && !t.finished && t.epoch <= cfg->epochs) {
         epoch_begin(&t);
         while (!st && t.batch < t.nbatches) st = stop_requested(&t) ? stop_at(&t, e) : train_batch(&t, e);
         if (!st) st = epoch_end(&t, e);
     }
+    if (started) place(&t, 1); /* the net is left with the model */
     trainer_free(&t);
     return st;
 }

@@ -55,6 +55,14 @@ typedef struct {
      * Math to the fastest tier of it this CPU runs (math_choose: ST_ERR_ARG
      * if none), for training and every evaluation. fp32: the default. */
     Precision precision;
+    /* An exponential moving average of the weights (nn/ema.h: timm's
+     * ModelEmaV2): 0 off; else its decay, in (0, 1). Taken from the weights
+     * train_run starts with and updated after every optimizer step, it is
+     * the model: the test and validation evaluations, validation's record
+     * and early stopping, the hooks' net and what train_run leaves in the
+     * net use it; training goes on from the live weights (the train loss is
+     * theirs). */
+    float ema;
 } TrainConfig;
 
 /* Validation's record: the lowest validation loss so far, the epoch that
@@ -85,13 +93,20 @@ typedef struct {
     const Optim *opt;           /* its moments and step count (resuming: its
                                    cfg is not used, TrainConfig.opt is)     */
     ValRecord val;              /* with a validation set                    */
+    /* With cfg.ema: the live weights (net->nparams floats), training's own,
+     * while the net handed beside this holds their average, the model.
+     * Resuming, train_run takes the net's weights as the average and goes
+     * on training from these. NULL without --ema. */
+    const float *live;
 } TrainProgress;
 
 typedef struct {
     /* Called after each batch (may be NULL). */
     void (*on_batch)(void *ctx, int epoch, int done, int total, double elapsed);
     /* Called after each epoch with its figures and the run's progress (at
-     * the epoch's end); a non-OK status stops training with it. */
+     * the epoch's end); a non-OK status stops training with it. net (here
+     * and in on_stop) holds the model: with cfg.ema the average, and
+     * p->live the weights training goes on from. */
     Status (*on_epoch)(void *ctx, const EpochStats *s, const TrainProgress *p, const Net *net, Err *e);
     void *ctx;
     /* If not NULL and set non-zero (e.g. by a signal handler), training stops
@@ -113,11 +128,16 @@ uint64_t train_step_key(uint64_t seed, uint64_t step);
 
 /* Trains epochs 1 .. cfg->epochs, or, resuming (resume not NULL), from
  * where resume stands: batch resume->batch of epoch resume->epoch + 1, with
- * its optimizer state and validation record. Stops with ST_ERR_DIVERGED
+ * its optimizer state and validation record (and with cfg->ema, the net's
+ * weights are the average and resume->live the weights to train). On
+ * return the net holds the model (cfg->ema: the average; early stopping:
+ * the best epoch's). Stops with ST_ERR_DIVERGED
  * (the message names the epoch and batch and suggests a lower learning
  * rate) as soon as a batch's loss or any gradient is NaN or infinite,
  * before that gradient reaches the weights; with ST_ERR_INTERRUPTED after
- * hooks->stop. ST_ERR_ARG if resume does not fit the net or the epoch. */
+ * hooks->stop. ST_ERR_ARG if resume does not fit the net or the epoch (or
+ * has live weights exactly when cfg->ema is off), or cfg->ema is outside
+ * [0, 1). */
 Status train_run(Net *net, const Dataset *train, const Dataset *test, const TrainConfig *cfg,
                  const TrainProgress *resume, const TrainHooks *hooks, Err *e);
 

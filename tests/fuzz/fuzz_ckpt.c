@@ -39,7 +39,8 @@ static void round_trip(const Net *net, const CkptState *st)
     if (st) {
         if (st2.epoch != st->epoch || st2.step != st->step || st2.pos_batch != st->pos_batch ||
             st2.has_optim != st->has_optim || st2.has_val != st->has_val || strcmp(st2.settings, st->settings) ||
-            strcmp(st2.log, st->log))
+            strcmp(st2.log, st->log) || !st2.live != !st->live ||
+            (st->live && memcmp(st2.live, st->live, net->nparams * sizeof(float))))
             abort();
         weights_state_free(&st2);
     }

@@ -174,6 +174,21 @@ if [ $have_train = 1 ] && grep -q avx512_bf16 /proc/cpuinfo; then
     done
 else skip "[train] bf16 at 2 and 3 ranks: this CPU has no AVX512_BF16"; fi
 
+# ---- [train] --ema: every rank averages the same weights; resumed at another rank count ----
+if [ $have_train = 1 ]; then
+    ema="--model $root/models/cnn-bn.cfg --train-limit 512 --batch 64 --micro-batch 16 --threads 1 --no-progress --ema 0.9"
+    "$plain" train $ema --epochs 2 --out p-ema > p-ema.out 2>&1 || { fail "[train] plain --ema run failed"; show p-ema.out; }
+    job r3-ema 3 train $ema --epochs 2 --out r3-ema
+    if ranks_exited r3-ema 3 0 && same_run p-ema r3-ema; then
+        ok "[train] cnn-bn --ema 0.9: mpirun -np 3 gives the plain run's log.csv and average, bit for bit"
+    else fail "[train] --ema -np 3: ranks exited $(cat r3-ema.rc/* 2> /dev/null | tr '\n' ' '); not the plain run's"; show r3-ema.err; fi
+    job h2-ema 2 train $ema --epochs 1 --out h-ema
+    job h4-ema 4 train --resume h-ema/model.fmw --epochs 2 --threads 1 --no-progress
+    if ranks_exited h4-ema 4 0 && same_run p-ema h-ema; then
+        ok "[train] --ema: 1 epoch at -np 2, resumed to 2 at -np 4 (the LIVE weights) = 2 epochs plain"
+    else fail "[train] --ema resumed under another rank count: ranks exited $(cat h4-ema.rc/* 2> /dev/null | tr '\n' ' ')"; show h4-ema.err; fi
+else skip "[train] --ema at 3 ranks and resumed at 4 (needs the lead's train loop)"; fi
+
 # ---- [train] resume under another rank count; Ctrl-C ----
 if [ $have_train = 1 ]; then
     two="--model $root/models/cnn-bn.cfg --train-limit 512 --batch 64 --micro-batch 16 --threads 1 --no-progress"
