@@ -113,6 +113,8 @@ static const struct {
     {"lr-gamma", "0.5", "0.2", "", 0},
     {"aug", "flip", "crop=2,erase", "", 0},
     {"dropout", "0,0", "0.3,0.5", "", 0},
+    {"label-smoothing", "0", "0.1", "", 0},
+    {"tta", "flip", "none", "", 0},
     {"seed", "1", "2", "", 1},
     {"threads", "1", "2", "", 1},
     {"data", "DATA", "DATA", "", 1},
