@@ -251,7 +251,7 @@ static void stop_on_epoch(void *ctx, const EpochStats *s)
  * during epoch 3, then resumed from B's checkpoint with the run's own target
  * (resume_load(..., 0)); compares logs and every byte of weights and
  * optimizer state. */
-static void resume_case(const char *model, const float *dropout, int ndropout, OptConfig oc)
+static void resume_case_lr(const char *model, const float *dropout, int ndropout, OptConfig oc, LrSchedule lr)
 {
     char *dir = make_temp_dir();
     char a[600], b[600];
@@ -266,7 +266,7 @@ static void resume_case(const char *model, const float *dropout, int ndropout, O
         ck_assert_msg(run_build_net(model, dropout, ndropout, 32, &net, &e) == ST_OK, "%s", e.msg);
         net_init(net, 5);
         RunSpec spec = {.model = model, .out = k ? b : a};
-        spec.train = (TrainConfig){.epochs = 4, .batch = 32, .seed = 5, .opt = oc};
+        spec.train = (TrainConfig){.epochs = 4, .batch = 32, .seed = 5, .opt = oc, .lr = lr};
         Stopper sp = {.stop_after = k ? 2 : 0};
         RunHooks hooks = {NULL, stop_on_epoch, &sp, &sp.stop, NULL};
         ck_assert_int_eq(run_prepare(&spec, &e), ST_OK);
@@ -312,6 +312,21 @@ static void resume_case(const char *model, const float *dropout, int ndropout, O
     rm_tree(dir);
     free(dir);
 }
+
+static void resume_case(const char *model, const float *dropout, int ndropout, OptConfig oc)
+{
+    resume_case_lr(model, dropout, ndropout, oc, (LrSchedule){.kind = LRS_CONSTANT, .base = oc.lr});
+}
+
+/* One cycle over the 4 epochs, stopped in epoch 3: the rate and the cycled
+ * Nesterov momentum of every later step are the uninterrupted run's. */
+START_TEST(test_resume_onecycle_sgd_nesterov)
+{
+    OptConfig oc = optim_defaults();
+    oc.kind = OPT_SGD, oc.lr = 0.05f, oc.nesterov = 1;
+    resume_case_lr("models/mlp.cfg", NULL, 0, oc, (LrSchedule){.kind = LRS_ONECYCLE, .base = oc.lr, .epochs = 4});
+}
+END_TEST
 
 START_TEST(test_resume_mlp_adamw_dropout_override)
 {
@@ -415,6 +430,7 @@ Suite *resume_suite(void)
     tcase_set_timeout(fmt, 60);
     tcase_add_test(syn, test_resume_mlp_adamw_dropout_override);
     tcase_add_test(syn, test_resume_cnn_sgd_nesterov);
+    tcase_add_test(syn, test_resume_onecycle_sgd_nesterov);
     tcase_set_timeout(syn, 120);
     tcase_add_test(cli, test_cli_resume_equals_uninterrupted);
     tcase_set_timeout(cli, 120);

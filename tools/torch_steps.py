@@ -9,6 +9,10 @@ the optimizer's formulas.
 
     /usr/bin/python3 tools/torch_steps.py --model models/mlp.cfg --optim adam --steps 30
     /usr/bin/python3 tools/torch_steps.py --model models/cnn.cfg --optim sgd --momentum 0.9 --steps 10
+    /usr/bin/python3 tools/torch_steps.py --optim sgd --nesterov --lr-schedule onecycle --steps 20
+
+--lr-schedule onecycle runs torch's OneCycleLR (defaults; --lr is max_lr) over
+the N steps, against fmnist's --lr-schedule onecycle over its one epoch.
 
 How: `fmnist train --lr 0` leaves the initial weights as they are (exported
 as NPZ); a second run with the real learning rate takes N steps (one epoch of
@@ -106,6 +110,8 @@ def main():
     ap.add_argument("--optim", default="adam", choices=["sgd", "adam", "adamw"])
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--momentum", type=float, default=0.0)
+    ap.add_argument("--nesterov", action="store_true")
+    ap.add_argument("--lr-schedule", default="constant", choices=["constant", "onecycle"])
     ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--batch", type=int, default=128)
@@ -132,6 +138,10 @@ def main():
         common += ["--dropout", ",".join(["0"] * ndrop)]
     if a.momentum:
         common += ["--momentum", str(a.momentum)]
+    if a.nesterov:
+        common += ["--nesterov"]
+    if a.lr_schedule != "constant":
+        common += ["--lr-schedule", a.lr_schedule]
     if a.weight_decay:
         common += ["--weight-decay", str(a.weight_decay)]
     if a.data:
@@ -161,13 +171,19 @@ def main():
         net.double()
         x = x.double()
     if a.optim == "sgd":
-        opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=a.momentum, weight_decay=a.weight_decay)
+        # OneCycleLR sets the momentum of every step; SGD needs one above 0 for Nesterov
+        mom = a.momentum if a.lr_schedule == "constant" else 0.9
+        opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=mom, nesterov=a.nesterov,
+                              weight_decay=a.weight_decay)
     elif a.optim == "adam":
         opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=a.weight_decay)
     else:
         opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=a.weight_decay)
     if a.weight_decay:
         sys.exit("torch_steps: --weight-decay: fmnist does not decay biases by default; compare without it")
+    sched = None
+    if a.lr_schedule == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=a.steps)
     perm = torch.tensor(fmnist_perm(n, a.seed, 1))
     lossf = torch.nn.CrossEntropyLoss()
     net.train()
@@ -177,8 +193,11 @@ def main():
         loss = lossf(net(x[idx]), y[idx])
         loss.backward()
         opt.step()
+        if sched:
+            sched.step()
     worst = 0.0
-    print(f"{a.model}, {a.optim} lr {lr}, {a.steps} steps of batch {a.batch}, seed {a.seed}"
+    print(f"{a.model}, {a.optim}{' (Nesterov)' if a.nesterov else ''} lr {lr}"
+          f"{', ' + a.lr_schedule if sched else ''}, {a.steps} steps of batch {a.batch}, seed {a.seed}"
           f"{', PyTorch in float64' if a.double else ''}")
     state = net.state_dict()
     # A tensor that hardly moves (a bias just before batchnorm: its gradient is 0 in exact

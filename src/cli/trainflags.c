@@ -48,7 +48,7 @@ static const TrainFlag TABLE[] = {
      "every trial holds out the same number of validation images (each from its own seed)"},
     {"early-stop", ARG_INT, AT(early_stop), 1, 100000, "K",
      "stop after K epochs without a lower validation loss; best weights in OUT/best.fmw", NULL},
-    {"lr-schedule", ARG_STR, AT(lr_schedule), 0, 0, "NAME", "constant | step | cosine (default constant)", NULL},
+    {"lr-schedule", ARG_STR, AT(lr_schedule), 0, 0, "NAME", "constant | step | cosine | onecycle (torch's OneCycleLR: --lr is the peak; cycles the momentum; default constant)", NULL},
     {"warmup", ARG_INT, AT(warmup), 0, 100000, "N", "linear learning-rate warm-up over the first N epochs", NULL},
     {"lr-step", ARG_INT, AT(lr_step), 1, 100000, "N", "step schedule: epochs between decays (default 5)", NULL},
     {"lr-gamma", ARG_FLOAT, AT(lr_gamma), 0, 1, "G", "step schedule: factor of each decay (default 0.1)", NULL},
@@ -104,7 +104,12 @@ static Status optim_flags(const TrainFlags *f, const ArgSpec *specs, int nspecs,
         return err_set(e, ST_ERR_ARG, "--optim: expected sgd, adam or adamw, got '%s'", f->optim);
     if (args_given(specs, nspecs, &f->momentum) && tc->opt.kind != OPT_SGD)
         return err_set(e, ST_ERR_ARG, "--momentum applies to --optim sgd only");
-    if (f->nesterov && f->momentum <= 0.0f) return err_set(e, ST_ERR_ARG, "--nesterov needs --momentum above 0");
+    int onecycle = !strcmp(f->lr_schedule, "onecycle");
+    if (onecycle && args_given(specs, nspecs, &f->momentum))
+        return err_set(e, ST_ERR_ARG, "--momentum: --lr-schedule onecycle sets the momentum of each step (0.95 down "
+                       "to 0.85 and back, as torch's OneCycleLR does); leave --momentum out");
+    if (f->nesterov && f->momentum <= 0.0f && !onecycle)
+        return err_set(e, ST_ERR_ARG, "--nesterov needs --momentum above 0");
     tc->opt.lr = f->lr;
     tc->opt.momentum = f->momentum;
     tc->opt.nesterov = f->nesterov;
@@ -130,7 +135,10 @@ Status trainflags_run(const TrainFlags *f, const ArgSpec *specs, int nspecs, Run
     tc.lr = (LrSchedule){.base = f->lr, .warmup = f->warmup, .step = f->lr_step, .gamma = f->lr_gamma,
                          .epochs = f->epochs};
     if (!lrsched_parse_kind(f->lr_schedule, &tc.lr.kind))
-        return err_set(e, ST_ERR_ARG, "--lr-schedule: expected constant, step or cosine, got '%s'", f->lr_schedule);
+        return err_set(e, ST_ERR_ARG, "--lr-schedule: expected constant, step, cosine or onecycle, got '%s'", f->lr_schedule);
+    if (tc.lr.kind == LRS_ONECYCLE && f->warmup > 0)
+        return err_set(e, ST_ERR_ARG, "--warmup: --lr-schedule onecycle has its own warm-up (the first 30%% of the "
+                       "steps); leave --warmup out");
     if (f->warmup >= f->epochs && f->warmup > 0)
         return err_set(e, ST_ERR_ARG, "--warmup %d: must be fewer than the %d epochs", f->warmup, f->epochs);
     for (int i = 0; i < f->aug.n; i++)

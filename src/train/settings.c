@@ -336,7 +336,12 @@ static void describe_training(const RunSettings *s, Buf *b)
     char x[32], m[32];
     Line l;
     line_start(&l, b, "training");
-    if (o->kind == OPT_SGD && o->momentum > 0)
+    if (o->kind == OPT_SGD && s->train.lr.kind == LRS_ONECYCLE)
+        line_add(&l, "optimizer sgd, peak lr %s, momentum cycled%s", num(o->lr, x, sizeof x),
+                 o->nesterov ? " (Nesterov)" : "");
+    else if (s->train.lr.kind == LRS_ONECYCLE)
+        line_add(&l, "optimizer %s, peak lr %s, beta1 cycled", optim_kind_name(o->kind), num(o->lr, x, sizeof x));
+    else if (o->kind == OPT_SGD && o->momentum > 0)
         line_add(&l, "optimizer sgd, lr %s, momentum %s%s", num(o->lr, x, sizeof x), num(o->momentum, m, sizeof m),
                  o->nesterov ? " (Nesterov)" : "");
     else
@@ -412,6 +417,10 @@ static void describe_schedule(const RunSettings *s, Buf *b)
                  r->step == 1 ? "" : "s");
         break;
     case LRS_COSINE: line_add(&l, "cosine schedule to 0 over %d epochs", r->epochs); break;
+    case LRS_ONECYCLE:
+        line_add(&l, "one cycle over %d epochs (torch's OneCycleLR: up from /25 for 30%% of the steps, down to "
+                 "/25e4; momentum 0.95-0.85-0.95)", r->epochs);
+        break;
     }
     if (r->warmup > 0) line_add(&l, "linear warm-up over %d epoch%s", r->warmup, r->warmup == 1 ? "" : "s");
     else line_add(&l, "no warm-up");

@@ -417,6 +417,11 @@ static Status train_batch(Trainer *t, Err *e)
     if (!ew_all_finite(net->nparams, net->grads)) /* before it reaches the weights */
         return diverged(e, "a gradient became NaN or infinite", t->epoch, bi, t->nbatches, t->opt.cfg.lr);
     if (lrsched_active(&cfg->lr)) t->opt.cfg.lr = lrsched_rate(&cfg->lr, t->epoch, bi, t->nbatches);
+    if (lrsched_cycles_momentum(&cfg->lr)) { /* onecycle: SGD's momentum or Adam's beta1, as torch sets it */
+        float mom = lrsched_momentum(&cfg->lr, t->epoch, bi, t->nbatches);
+        if (t->opt.cfg.kind == OPT_SGD) t->opt.cfg.momentum = mom;
+        else t->opt.cfg.beta1 = mom;
+    }
     optim_step(&t->opt, net->params, net->grads, net->tensors, net->ntensors);
     t->batch++;
     const TrainHooks *h = t->hooks;
