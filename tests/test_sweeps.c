@@ -114,6 +114,8 @@ static const struct {
     {"aug", "flip", "crop=2,erase", "", 0},
     {"ema", "0.99", "0.999", "", 0},
     {"dropout", "0,0", "0.3,0.5", "", 0},
+    {"label-smoothing", "0", "0.1", "", 0},
+    {"tta", "flip", "none", "", 0},
     {"seed", "1", "2", "", 1},
     {"threads", "1", "2", "", 1},
     {"data", "DATA", "DATA", "", 1},

@@ -2,7 +2,11 @@
  * epoch and settings: train/ckptinfo.h), then the test loss and accuracy of
  * the saved model, its confusion matrix with per-class accuracy, and on
  * request the matrix as a heat map (--confusion), a grid of misclassified test images (--errors) and
- * Monte-Carlo dropout figures beside the deterministic ones (--mc N). */
+ * Monte-Carlo dropout figures beside the deterministic ones (--mc N). With
+ * flip test-time augmentation (--tta flip, or the checkpoint's setting) the
+ * loss, accuracy, confusion matrix and deterministic figures are those of
+ * the mean logits of each image and its mirror (train/tta.h); the MC dropout
+ * passes mirror nothing. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -18,8 +22,8 @@
 #define ECE_BINS 15
 
 /* Everything after the loss line: confusion table and PNGs, MC dropout. */
-static Status analyse(Net *net, const Dataset *test, const char *confusion_png, const char *errors_png, int mc,
-                      int seed, Err *e)
+static Status analyse(Net *net, const Dataset *test, TtaKind tta, const char *confusion_png, const char *errors_png,
+                      int mc, int seed, Err *e)
 {
     int n = test->n, k = net->nclasses;
     float *probs = malloc((size_t)n * (size_t)k * sizeof *probs);
@@ -35,7 +39,7 @@ static Status analyse(Net *net, const Dataset *test, const char *confusion_png, 
         goto done;
     }
     for (int c = 0; c < k; c++) names[c] = confusion_class_name(c, k, numbers[c], sizeof numbers[c]);
-    if ((st = mc_predict(net, test, 0, 0, probs, pred, NULL, e))) goto done;
+    if ((st = mc_predict_tta(net, test, tta, probs, pred, NULL, e))) goto done;
     confusion_count(pred, test->labels, n, k, cm);
     confusion_format(cm, k, names, &b);
     fputs(b.data ? b.data : "", stdout);
@@ -62,6 +66,8 @@ static Status analyse(Net *net, const Dataset *test, const char *confusion_png, 
         mc_summarize(probs, pred, test->labels, n, k, ECE_BINS, &det);
         if ((st = mc_predict(net, test, mc, (uint64_t)seed, probs, pred, NULL, e))) goto done;
         mc_summarize(probs, pred, test->labels, n, k, ECE_BINS, &sto);
+        if (tta != TTA_NONE) printf("(deterministic: with %s test-time augmentation; the MC passes without)\n",
+                                    tta_name(tta));
         printf("Monte-Carlo dropout: %d stochastic passes averaged (seed %d)\n"
                "                      accuracy     NLL  entropy  ECE (%d bins)\n",
                mc, seed, ECE_BINS);
@@ -93,7 +99,7 @@ static void print_what(const char *path, const CkptInfo *ci)
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *weights = NULL, *data = NULL, *confusion = NULL, *errors = NULL, *precision = NULL;
+    const char *weights = NULL, *data = NULL, *confusion = NULL, *errors = NULL, *precision = NULL, *tta_flag = NULL;
     int batch = 256, threads = 0, mc = 0, seed = 1;
     ArgSpec specs[] = {
         {"weights", ARG_STR, &weights, 0, 0, "FILE", "checkpoint written by train (model.fmw)", 0},
@@ -105,6 +111,9 @@ int cmd_eval(int argc, char **argv)
         {"mc", ARG_INT, &mc, 1, 100000, "N", "also average N passes with dropout on (MC dropout)", 0},
         {"seed", ARG_INT, &seed, 0, 2147483647, "N", "seed of the MC dropout masks (default 1)", 0},
         {"precision", ARG_STR, &precision, 0, 0, "P", CLI_PRECISION_HELP, 0},
+        {"tta", ARG_STR, &tta_flag, 0, 0, "NAME",
+         "flip | none: test-time augmentation (flip: the mean logits of each image and its mirror image; default: "
+         "the checkpoint's setting, else none)", 0},
     };
     int nspecs = (int)(sizeof specs / sizeof specs[0]), npos, help;
     const char *pos[1];
@@ -124,6 +133,11 @@ int cmd_eval(int argc, char **argv)
     }
     Precision prec;
     if (precision && cli_precision(precision, &prec, &e)) return cli_usage_error("eval", &e);
+    TtaKind tta = TTA_NONE;
+    if (tta_flag && !tta_parse(tta_flag, &tta)) {
+        err_set(&e, ST_ERR_ARG, "--tta: expected flip or none, got '%s'", tta_flag);
+        return cli_usage_error("eval", &e);
+    }
     CliFiles in = {0}, out = {0}; /* the pictures replace no input, and their folders exist */
     cli_files_add(&in, "the checkpoint --weights", weights, "");
     cli_files_add_data(&in, data);
@@ -147,13 +161,15 @@ int cmd_eval(int argc, char **argv)
         ckptinfo_free(&ci);
         return cli_fail(st, &e);
     }
+    if (!tta_flag && ci.has_settings) tta = ci.settings.train.tta;
     print_what(weights, &ci);
     double loss, acc;
-    st = train_evaluate(net, &test, &loss, &acc, &e);
+    st = train_evaluate_tta(net, &test, tta, &loss, &acc, &e);
     if (!st) {
-        printf("test loss %.4f acc %.2f%% (%d images from %s%s%s)\n", loss, 100 * acc, test.n, data_dir,
-               net->math != MATH_FP32 ? "; products in " : "", net->math != MATH_FP32 ? math_name(net->math) : "");
-        st = analyse(net, &test, confusion, errors, mc, seed, &e);
+        printf("test loss %.4f acc %.2f%% (%d images from %s%s%s%s)\n", loss, 100 * acc, test.n, data_dir,
+               net->math != MATH_FP32 ? "; products in " : "", net->math != MATH_FP32 ? math_name(net->math) : "",
+               tta != TTA_NONE ? "; flip test-time augmentation: mean logits of each image and its mirror" : "");
+        st = analyse(net, &test, tta, confusion, errors, mc, seed, &e);
     }
     dataset_free(&test);
     ckptinfo_free(&ci);

@@ -53,6 +53,12 @@ static const TrainFlag TABLE[] = {
     {"warmup", ARG_INT, AT(warmup), 0, 100000, "N", "linear learning-rate warm-up over the first N epochs", NULL},
     {"lr-step", ARG_INT, AT(lr_step), 1, 100000, "N", "step schedule: epochs between decays (default 5)", NULL},
     {"lr-gamma", ARG_FLOAT, AT(lr_gamma), 0, 1, "G", "step schedule: factor of each decay (default 0.1)", NULL},
+    {"label-smoothing", ARG_FLOAT, AT(label_smoothing), 0, 1, "E",
+     "label smoothing E in [0, 1) of the training loss, as PyTorch's CrossEntropyLoss(label_smoothing=E); the "
+     "train loss shown includes it, test and validation losses are plain (default 0: off)", NULL},
+    {"tta", ARG_STR, AT(tta), 0, 0, "NAME",
+     "flip | none: test-time augmentation of the test and validation figures of each epoch (flip: the mean logits "
+     "of each image and its mirror image; default none)", NULL},
     {"aug", ARG_STRS, AT(aug), 0, 0, "LIST",
      "augment training batches: crop=P, flip, erase (comma-separated, repeatable)", NULL},
     {"ema", ARG_FLOAT, AT(ema), 0, 1, "DECAY",
@@ -123,6 +129,12 @@ Status trainflags_run(const TrainFlags *f, const ArgSpec *specs, int nspecs, Run
     Status st = optim_flags(f, specs, nspecs, &tc, e);
     if (st) return st;
     tc.report_penalty = f->report_penalty;
+    if (f->label_smoothing >= 1.0f)
+        return err_set(e, ST_ERR_ARG, "--label-smoothing: expected a number from 0 to below 1, got %g",
+                       (double)f->label_smoothing);
+    tc.label_smoothing = f->label_smoothing;
+    if (f->tta && !tta_parse(f->tta, &tc.tta))
+        return err_set(e, ST_ERR_ARG, "--tta: expected flip or none, got '%s'", f->tta);
     tc.early_stop = f->early_stop;
     tc.lr = (LrSchedule){.base = f->lr, .warmup = f->warmup, .step = f->lr_step, .gamma = f->lr_gamma,
                          .epochs = f->epochs};

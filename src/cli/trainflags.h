@@ -20,9 +20,9 @@
 
 /* The values of the flags, as given (else the defaults). */
 typedef struct {
-    const char *model, *optim, *lr_schedule, *data, *precision;
+    const char *model, *optim, *lr_schedule, *data, *precision, *tta;
     int epochs, batch, micro_batch, seed, threads, train_limit;
-    float lr, momentum, weight_decay, l1, lr_gamma, ema;
+    float lr, momentum, weight_decay, l1, lr_gamma, ema, label_smoothing;
     int nesterov, decay_bias, report_penalty;
     int val, early_stop, warmup, lr_step;
     int save_every, no_progress;

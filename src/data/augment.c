@@ -50,6 +50,18 @@ uint64_t aug_key(uint64_t seed, uint64_t step) { return rng_mix64(rng_mix64(seed
 /* The draw of slot k (< 32) of sample i, uniform in [0, 1). */
 static float draw(uint64_t key, int i, int k) { return rng_hash_uniform(key, 32 * (uint64_t)i + (uint64_t)k); }
 
+void aug_mirror_rows(float *x, size_t rows, int w)
+{
+    for (size_t y = 0; y < rows; y++) {
+        float *row = x + y * (size_t)w;
+        for (int c = 0; c < w / 2; c++) {
+            float t = row[c];
+            row[c] = row[w - 1 - c];
+            row[w - 1 - c] = t;
+        }
+    }
+}
+
 void aug_apply(const AugConfig *a, float *x, int n, int first, int h, int w, float black, uint64_t key)
 {
     size_t hw = (size_t)h * w;
@@ -71,13 +83,7 @@ void aug_apply(const AugConfig *a, float *x, int n, int first, int h, int w, flo
                 }
             }
         }
-        if (a->flip && draw(key, i, 2) < 0.5f)
-            for (int y = 0; y < h; y++)
-                for (int c = 0; c < w / 2; c++) {
-                    float t = im[(size_t)y * w + c];
-                    im[(size_t)y * w + c] = im[(size_t)y * w + (w - 1 - c)];
-                    im[(size_t)y * w + (w - 1 - c)] = t;
-                }
+        if (a->flip && draw(key, i, 2) < 0.5f) aug_mirror_rows(im, (size_t)h, w);
         if (a->erase && draw(key, i, 3) < 0.5f) {
             /* up to 10 tries (slots 8..27) for a rectangle of area s*h*w (s in
              * [0.02, 0.33]) and aspect r (log-uniform in [0.3, 3.3]) that fits */

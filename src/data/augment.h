@@ -40,4 +40,9 @@ uint64_t aug_key(uint64_t seed, uint64_t step);
  * process holding all of it draws. */
 void aug_apply(const AugConfig *a, float *x, int n, int first, int h, int w, float black, uint64_t key);
 
+/* Mirrors x left-right in place: each of its `rows` rows of w floats is
+ * reversed (n images of h rows: rows = n * h). The flip of aug_apply and of
+ * test-time augmentation (train/tta.h). */
+void aug_mirror_rows(float *x, size_t rows, int w);
+
 #endif

@@ -15,6 +15,7 @@
 
 #include "data/dataset.h"
 #include "nn/net.h"
+#include "train/tta.h"
 
 /* Class probabilities of a batch x (n x input numel, already normalized as
  * dataset_batch does; n <= net->max_batch).
@@ -51,6 +52,11 @@ uint64_t mc_image_key(uint64_t seed, uint64_t image, int passes);
  * (images do not fit the model), ST_ERR_NOMEM. */
 Status mc_predict(Net *net, const Dataset *d, int passes, uint64_t seed, float *probs, int *pred, float *entropy,
                   Err *e);
+/* mc_predict's deterministic prediction (passes = 0) with test-time
+ * augmentation tta: the softmax of tta_logits' logits (train/tta.h), and
+ * their argmax (as train_evaluate_tta counts). TTA_NONE: mc_predict with
+ * passes 0, bit for bit. */
+Status mc_predict_tta(Net *net, const Dataset *d, TtaKind tta, float *probs, int *pred, float *entropy, Err *e);
 
 typedef struct {
     double acc;      /* fraction of pred == label                              */

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { K_STR, K_INT, K_BOOL, K_U64, K_F32, K_OPTIM, K_SCHEDULE, K_AUG, K_PRECISION } KeyType;
+typedef enum { K_STR, K_INT, K_BOOL, K_U64, K_F32, K_OPTIM, K_SCHEDULE, K_AUG, K_PRECISION, K_TTA } KeyType;
 
 enum {
     REQUIRED = 1,   /* a version 3 text must have it */
@@ -57,6 +57,8 @@ static const Key KEYS[] = {
     {"micro_batch", K_INT, AT(train.micro_batch), 0, TRAIN_MAX_MICRO_BATCH, 0}, /* absent: 0, the whole batch */
     {"precision", K_PRECISION, AT(train.precision), 0, 0, 0}, /* absent: fp32 */
     {"ema", K_F32, AT(train.ema), 0, 0x1.fffffep-1, 0}, /* the decay, below 1; 0 or absent: off */
+    {"label_smoothing", K_F32, AT(train.label_smoothing), 0, 0.99999994, 0}, /* absent: 0, off; below 1 */
+    {"tta", K_TTA, AT(train.tta), 0, 0, 0}, /* absent: none */
 };
 #define NKEYS (int)(sizeof KEYS / sizeof KEYS[0])
 
@@ -91,6 +93,7 @@ static void put_value(Buf *b, const Key *k, const RunSettings *s)
     case K_OPTIM: buf_printf(b, "%s", optim_kind_name(*(const OptKind *)f)); break;
     case K_SCHEDULE: buf_printf(b, "%s", lrsched_kind_name(*(const LrKind *)f)); break;
     case K_PRECISION: buf_printf(b, "%s", precision_name(*(const Precision *)f)); break;
+    case K_TTA: buf_printf(b, "%s", tta_name(*(const TtaKind *)f)); break;
     case K_AUG:
         aug_format((const AugConfig *)f, aug, sizeof aug);
         buf_printf(b, "%s", aug);
@@ -165,6 +168,7 @@ static int get_value(const Key *k, const char *v, RunSettings *s)
     case K_OPTIM: return optim_parse_kind(v, (OptKind *)f);
     case K_SCHEDULE: return lrsched_parse_kind(v, (LrKind *)f);
     case K_PRECISION: return precision_parse(v, (Precision *)f) == 0;
+    case K_TTA: return tta_parse(v, (TtaKind *)f);
     case K_AUG: {
         AugConfig a = {0};
         Err sub;
@@ -352,6 +356,9 @@ static void describe_training(const RunSettings *s, Buf *b)
     line_add(&l, "%d training images per epoch", s->train_n);
     if (s->train.precision == PREC_BF16) line_add(&l, "bf16 products (fp32 weights, optimizer and sums)");
     if (s->train.report_penalty) line_add(&l, "the train loss shown includes the penalty");
+    if (s->train.label_smoothing > 0)
+        line_add(&l, "loss: cross-entropy with label smoothing %s (the train loss shown includes it; test and "
+                 "validation losses are plain cross-entropy)", num(s->train.label_smoothing, x, sizeof x));
     line_end(&l);
 }
 
@@ -446,6 +453,17 @@ static void describe_weights(const RunSettings *s, Buf *b)
     line_end(&l);
 }
 
+/* Test-time augmentation, when on. */
+static void describe_evaluation(const RunSettings *s, Buf *b)
+{
+    if (s->train.tta == TTA_NONE) return;
+    Line l;
+    line_start(&l, b, "evaluation");
+    line_add(&l, "flip test-time augmentation: test and validation figures from the mean logits of each image and "
+             "its mirror image");
+    line_end(&l);
+}
+
 void settings_describe(const RunSettings *s, const Net *net, Buf *b)
 {
     describe_training(s, b);
@@ -453,4 +471,5 @@ void settings_describe(const RunSettings *s, const Net *net, Buf *b)
     describe_weights(s, b);
     describe_schedule(s, b);
     describe_validation(s, b);
+    describe_evaluation(s, b);
 }

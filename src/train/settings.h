@@ -4,8 +4,8 @@
  * (settings.c), so that a new setting is one line there: the model file's
  * path, epochs, batch, seed, the training and validation images, the
  * optimizer and its hyper-parameters, weight decay, L1, the learning-rate
- * schedule and warm-up, augmentation, early stopping, --report-penalty and
- * the weights' EMA.
+ * schedule and warm-up, augmentation, early stopping, --report-penalty,
+ * the weights' EMA, label smoothing and test-time augmentation.
  * A float is written as the shortest decimal that reads back as the same
  * float (layer_format_float: lr=0.02); in a string, '\' and a newline are written \\ and \n. The dropout
  * rates are not settings here: the checkpoint's model text holds them.
@@ -55,13 +55,16 @@ Status settings_read(const char *path, const CkptState *ck, RunSettings *s, Err 
 
 /* The settings in words, for people (the run header of train and sweep,
  * eval, info): a few lines of at most 100 columns, each "label: phrase;
- * phrase; ..." (training: optimizer, batch, epochs, seed, images;
+ * phrase; ..." (training: optimizer, batch, epochs, seed, images, and with
+ * label smoothing what the losses shown are: the train loss smoothed, test
+ * and validation plain;
  * regularization: the rate of each dropout layer of net with its place
  * "(#i)" in the layer table (no dropout phrase if net is NULL), weight decay
  * and its kind (coupled L2 for sgd and adam, decoupled for adamw), L1, the
  * decay of biases, augmentation, early stopping; learning rate: the
  * schedule and warm-up; weights, with --ema only: its decay; validation:
- * the images held out and their seed, or none), appended to b. */
+ * the images held out and their seed, or none; evaluation, only with
+ * test-time augmentation: flip), appended to b. */
 void settings_describe(const RunSettings *s, const Net *net, Buf *b);
 
 /* 0 if a and b are the same settings; else 1, with the first key that

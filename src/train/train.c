@@ -157,7 +157,8 @@ static void fold_records(Buffers *b, const Team *team, int k, double *total, lon
  * order and the chunks' sums added in order; with ranks, each evaluates
  * its share of the chunks (the same sums, in the same order). b->rec holds
  * at least the chunks of this rank (one process: just the running sum). */
-static Status eval_with(Net *net, const Dataset *d, Buffers *b, const Team *team, double *loss, double *acc)
+static Status eval_with(Net *net, const Dataset *d, Buffers *b, const Team *team, TtaKind tta, double *loss,
+                        double *acc)
 {
     const int nch = chunks(d->n, net->max_batch);
     int c0 = 0, c1 = nch;
@@ -169,9 +170,9 @@ static Status eval_with(Net *net, const Dataset *d, Buffers *b, const Team *team
         int n = d->n - start < net->max_batch ? d->n - start : net->max_batch;
         for (int i = 0; i < n; i++) b->idx[i] = (uint32_t)(start + i);
         dataset_batch(d, b->idx, n, net->spec.mean, net->spec.std, b->x, b->labels);
-        const float *z = net_forward(net, b->x, n, MODE_EVAL, 0);
+        tta_logits(net, b->x, n, tta, b->dlogits); /* no gradient here: dlogits holds the logits */
         int c;
-        double l = softmax_xent(z, b->labels, n, net->nclasses, 0.0f, NULL, &c);
+        double l = softmax_xent(b->dlogits, b->labels, n, net->nclasses, 0.0f, NULL, &c);
         total += l;
         right += c;
         record(b, team, ch - c0, l, c);
@@ -184,11 +185,16 @@ static Status eval_with(Net *net, const Dataset *d, Buffers *b, const Team *team
 
 Status train_evaluate(Net *net, const Dataset *d, double *loss, double *acc, Err *e)
 {
+    return train_evaluate_tta(net, d, TTA_NONE, loss, acc, e);
+}
+
+Status train_evaluate_tta(Net *net, const Dataset *d, TtaKind tta, double *loss, double *acc, Err *e)
+{
     Status st = check_data(net, d, "test", e);
     if (st) return st;
     Buffers b = {0};
     if ((st = buffers_alloc(&b, net, net->max_batch, 1, 0, e))) return st;
-    st = eval_with(net, d, &b, NULL, loss, acc);
+    st = eval_with(net, d, &b, NULL, tta, loss, acc);
     buffers_free(&b);
     return st;
 }
@@ -378,7 +384,8 @@ static Share share_of(const TrainConfig *cfg, int n)
 /* The loss of this rank's samples (x holds them: n_local from the batch's
  * sample first): each micro-batch's sum in sample order, the micro-batch
  * sums added in order over all ranks (the batch's loss and right
- * predictions, the same on every rank); dlogits = (softmax - onehot) / n. */
+ * predictions, the same on every rank); dlogits = (softmax - target) / n,
+ * the target onehot, or with label smoothing its mixture with the uniform. */
 static double batch_loss(Trainer *t, const float *z, const Share *sh, int n, long *right)
 {
     Buffers *b = &t->b;
@@ -387,8 +394,9 @@ static double batch_loss(Trainer *t, const float *z, const Share *sh, int n, lon
     long c_all = 0;
     for (int j = sh->j0; j < sh->j1; j++) {
         int s0 = (j - sh->j0) * sh->mb, len = n - j * sh->mb < sh->mb ? n - j * sh->mb : sh->mb, c;
-        double l = softmax_xent(z + (size_t)s0 * (size_t)nc, b->labels + s0, len, nc, 1.0f / (float)n,
-                                b->dlogits + (size_t)s0 * (size_t)nc, &c);
+        double l = softmax_xent_smooth(z + (size_t)s0 * (size_t)nc, b->labels + s0, len, nc,
+                                       t->cfg->label_smoothing, 1.0f / (float)n, b->dlogits + (size_t)s0 * (size_t)nc,
+                                       &c);
         total += l;
         c_all += c;
         record(b, t->cfg->team, j - sh->j0, l, c);
@@ -500,7 +508,7 @@ static Status stop_at(Trainer *t, Err *e)
 static void validate(Trainer *t, EpochStats *s)
 {
     const TrainConfig *cfg = t->cfg;
-    eval_with(t->net, cfg->val, &t->b, cfg->team, &s->val_loss, &s->val_acc);
+    eval_with(t->net, cfg->val, &t->b, cfg->team, cfg->tta, &s->val_loss, &s->val_acc);
     s->has_val = 1;
     if (s->val_loss < t->val_best) {
         t->val_best = s->val_loss, t->best_epoch = t->epoch, s->val_improved = 1;
@@ -525,7 +533,8 @@ static Status epoch_end(Trainer *t, Err *e)
     place(t, 1); /* --ema: the average is the model: its norm, evaluations, record and file */
     s.weight_norm = penalty_weight_norm(t->net);
     double t1 = now();
-    eval_with(t->net, t->test, &t->b, cfg->team, &s.test_loss, &s.test_acc); /* uses idx: the next epoch shuffles anew */
+    /* uses idx: the next epoch shuffles anew */
+    eval_with(t->net, t->test, &t->b, cfg->team, cfg->tta, &s.test_loss, &s.test_acc);
     if (cfg->val) validate(t, &s);
     s.eval_seconds = now() - t1;
     t->epoch++, t->batch = 0; /* this epoch is finished */

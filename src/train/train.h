@@ -22,6 +22,7 @@
 #include "nn/optim.h"
 #include "report/epoch.h"
 #include "train/lrsched.h"
+#include "train/tta.h"
 
 /* The largest micro-batch (TrainConfig.micro_batch): one block of the
  * products' k loop (kernels/gemm.c), so a micro-batch's sum is one sum. */
@@ -63,6 +64,14 @@ typedef struct {
      * net use it; training goes on from the live weights (the train loss is
      * theirs). */
     float ema;
+    /* Label smoothing eps in [0, 1) of the training loss (nn/loss.h:
+     * softmax_xent_smooth, PyTorch's CrossEntropyLoss(label_smoothing=eps));
+     * 0: off. The train loss reported is the smoothed one; the test and
+     * validation losses stay plain cross-entropy. */
+    float label_smoothing;
+    /* Test-time augmentation of the per-epoch test and validation
+     * evaluations (train/tta.h); TTA_NONE: the plain logits. */
+    TtaKind tta;
 } TrainConfig;
 
 /* Validation's record: the lowest validation loss so far, the epoch that
@@ -153,5 +162,8 @@ Status train_check_sets(const Net *net, const Dataset *train, const Dataset *tes
 /* Mean loss and accuracy of the net on d in eval mode, in batches of at most
  * net->max_batch. */
 Status train_evaluate(Net *net, const Dataset *d, double *loss, double *acc, Err *e);
+/* train_evaluate with test-time augmentation tta (train/tta.h): the loss
+ * and accuracy of tta_logits' logits; TTA_NONE is train_evaluate. */
+Status train_evaluate_tta(Net *net, const Dataset *d, TtaKind tta, double *loss, double *acc, Err *e);
 
 #endif

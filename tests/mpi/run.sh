@@ -173,6 +173,18 @@ if [ $have_train = 1 ] && grep -q avx512_bf16 /proc/cpuinfo; then
         else fail "[train] cnn-bn bf16 -np $np: ranks exited $(cat r$np-bf16.rc/* 2> /dev/null | tr '\n' ' '); not the plain run's"; show r$np-bf16.err; fi
     done
 else skip "[train] bf16 at 2 and 3 ranks: this CPU has no AVX512_BF16"; fi
+# label smoothing (the loss of each micro-batch) and flip TTA (each evaluation chunk's, on its rank)
+if [ $have_train = 1 ]; then
+    tricks="--label-smoothing 0.1 --tta flip --val 100"
+    "$plain" train --model "$root/models/cnn-bn.cfg" $short $tricks --out p-tricks > p-tricks.out 2>&1 ||
+        { fail "[train] plain --label-smoothing --tta run failed"; show p-tricks.out; }
+    for np in 2 3; do
+        job r$np-tricks $np train --model "$root/models/cnn-bn.cfg" $short $tricks --out r$np-tricks
+        if ranks_exited r$np-tricks $np 0 && same_run p-tricks r$np-tricks; then
+            ok "[train] cnn-bn $tricks: mpirun -np $np gives the plain run's log.csv and weights, bit for bit"
+        else fail "[train] cnn-bn $tricks -np $np: ranks exited $(cat r$np-tricks.rc/* 2> /dev/null | tr '\n' ' '); not the plain run's"; show r$np-tricks.err; fi
+    done
+else skip "[train] label smoothing and TTA at 2 and 3 ranks (needs the lead's train loop)"; fi
 
 # ---- [train] --ema: every rank averages the same weights; resumed at another rank count ----
 if [ $have_train = 1 ]; then
