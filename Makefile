@@ -140,14 +140,16 @@ bench: deps
 	tools/bench.sh ./$(BIN) ./$(BUILD)/bench_fmnist "$(THREADS)"
 
 # The time-to-94% record (README, "Records"): SEEDS="1 2 3 4 5", PRECISION=bf16,
-# TORCH=fp32|bf16|both adds tools/speedrun_torch.py's runs of the same recipe.
+# TORCH=fp32|bf16|both adds tools/speedrun_torch.py's runs of the same recipe
+# (TORCH_ONLY=1: those alone).
 SEEDS ?= 1
 PRECISION ?= fp32
 TORCH ?= none
+TORCH_ONLY ?=
 speedrun: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@tools/link-data.sh
-	FMNIST_BIN=./$(BIN) tools/speedrun.sh -s "$(SEEDS)" -p $(PRECISION) -T $(TORCH) $(if $(THREADS),-t $(THREADS))
+	FMNIST_BIN=./$(BIN) tools/speedrun.sh -s "$(SEEDS)" -p $(PRECISION) -T $(TORCH) $(if $(THREADS),-t $(THREADS)) $(if $(TORCH_ONLY),-F)
 
 $(BUILD)/bench_fmnist: $(BUILD)/tools/bench_fmnist.o $(BUILD)/libfmnist.a
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(DEPS_LIBS)
