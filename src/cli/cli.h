@@ -77,6 +77,8 @@ const char *cli_wait_policy(char *buf, size_t len);
 /* --precision NAME (fp32 | bf16) into *p, checked against this CPU
  * (math_choose): ST_ERR_ARG naming the flag, the CPU and what bf16 needs. */
 Status cli_precision(const char *name, Precision *p, Err *e);
+/* --tta NAME (flip | none) into *k: ST_ERR_ARG naming the flag otherwise. */
+Status cli_tta(const char *name, TtaKind *k, Err *e);
 /* The Math of precision p on this CPU, for the run header: "fp32", "bf16
  * (AVX512_BF16 dot products)"; p must have passed cli_precision. */
 const char *cli_math_name(Precision p);

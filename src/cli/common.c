@@ -108,6 +108,11 @@ int cli_set_threads(const char *cmd, int threads)
     return 0;
 }
 
+Status cli_tta(const char *name, TtaKind *k, Err *e)
+{
+    return tta_parse(name, k) ? ST_OK : err_set(e, ST_ERR_ARG, "--tta: expected flip or none, got '%s'", name);
+}
+
 Status cli_precision(const char *name, Precision *p, Err *e)
 {
     if (precision_parse(name, p))

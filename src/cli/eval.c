@@ -134,10 +134,7 @@ int cmd_eval(int argc, char **argv)
     Precision prec;
     if (precision && cli_precision(precision, &prec, &e)) return cli_usage_error("eval", &e);
     TtaKind tta = TTA_NONE;
-    if (tta_flag && !tta_parse(tta_flag, &tta)) {
-        err_set(&e, ST_ERR_ARG, "--tta: expected flip or none, got '%s'", tta_flag);
-        return cli_usage_error("eval", &e);
-    }
+    if (tta_flag && cli_tta(tta_flag, &tta, &e)) return cli_usage_error("eval", &e);
     CliFiles in = {0}, out = {0}; /* the pictures replace no input, and their folders exist */
     cli_files_add(&in, "the checkpoint --weights", weights, "");
     cli_files_add_data(&in, data);

@@ -108,7 +108,8 @@ static Status optim_flags(const TrainFlags *f, const ArgSpec *specs, int nspecs,
         return err_set(e, ST_ERR_ARG, "--optim: expected sgd, adam or adamw, got '%s'", f->optim);
     if (args_given(specs, nspecs, &f->momentum) && tc->opt.kind != OPT_SGD)
         return err_set(e, ST_ERR_ARG, "--momentum applies to --optim sgd only");
-    int onecycle = !strcmp(f->lr_schedule, "onecycle");
+    LrKind kind;
+    int onecycle = lrsched_parse_kind(f->lr_schedule, &kind) && kind == LRS_ONECYCLE;
     if (onecycle && args_given(specs, nspecs, &f->momentum))
         return err_set(e, ST_ERR_ARG, "--momentum: --lr-schedule onecycle sets the momentum of each step (0.95 down "
                        "to 0.85 and back, as torch's OneCycleLR does); leave --momentum out");
@@ -133,8 +134,7 @@ Status trainflags_run(const TrainFlags *f, const ArgSpec *specs, int nspecs, Run
         return err_set(e, ST_ERR_ARG, "--label-smoothing: expected a number from 0 to below 1, got %g",
                        (double)f->label_smoothing);
     tc.label_smoothing = f->label_smoothing;
-    if (f->tta && !tta_parse(f->tta, &tc.tta))
-        return err_set(e, ST_ERR_ARG, "--tta: expected flip or none, got '%s'", f->tta);
+    if (f->tta && (st = cli_tta(f->tta, &tc.tta, e))) return st;
     tc.early_stop = f->early_stop;
     tc.lr = (LrSchedule){.base = f->lr, .warmup = f->warmup, .step = f->lr_step, .gamma = f->lr_gamma,
                          .epochs = f->epochs};

@@ -147,8 +147,6 @@ Status mc_predict_tta(Net *net, const Dataset *d, TtaKind tta, float *probs, int
     return predict_set(net, d, 0, 0, tta, probs, pred, entropy, e);
 }
 
-
-
 void mc_summarize(const float *probs, const int *pred, const uint8_t *labels, int n, int k, int nbins, McStats *s)
 {
     memset(s, 0, sizeof *s);
