@@ -1034,11 +1034,12 @@ Status plot_confusion(const long *cm, int k, const char *const *names, const cha
     }
     const char *ylab = "true class", *xlab = "predicted class", *slab = "share of the true class (row)";
     int axis_h = draw_text_height(im, AXIS_PX);
-    int left = 10 + axis_h + 12 + namew + 14, top = 20 + draw_text_height(im, TITLE_PX) + 24;
+    int left = 10 + axis_h + 12 + namew + 14, top = 16 + draw_text_height(im, TITLE_PX) + 12 + draw_text_height(im, TICK_PX) + 8;
     int accw = draw_text_width(im, "100.0%", TICK_PX) + 24;
     int scale_x = left + grid + accw + 24;
     int right = accw + 24 + 22 + 10 + draw_text_width(im, "100%", TICK_PX) + 16 + axis_h + 16;
     int w = left + grid + right, h = top + grid + 14 + namew + 14 + axis_h + 16;
+    char lab[64];
     long total = 0, right_total = 0;
     for (int i = 0; i < k * k; i++) total += cm[i];
     for (int i = 0; i < k; i++) right_total += cm[i * k + i];
@@ -1049,9 +1050,17 @@ Status plot_confusion(const long *cm, int k, const char *const *names, const cha
         title = tbuf;
     }
     int titlew = draw_text_width(im, title, TITLE_PX);
-    if (w < titlew + 40) w = titlew + 40 > 16384 ? 16384 : titlew + 40; /* the title fits: the image widens */
+    if (w < titlew + 40) { /* the title fits: the image widens, the matrix stays centred */
+        int wider = titlew + 40 > 16384 ? 16384 : titlew + 40;
+        left += (wider - w) / 2, scale_x += (wider - w) / 2, w = wider;
+    }
+    /* one size for every count: the largest at which the widest fits its cell */
+    long most = 0;
+    for (int i = 0; i < k * k; i++) most = cm[i] > most ? cm[i] : most;
+    snprintf(lab, sizeof lab, "%ld", most);
+    while (count_px > 9 && (draw_text_width(im, lab, count_px) > cell - 6 || draw_text_height(im, count_px) > cell - 2))
+        count_px--;
     if ((st = draw_image_resize(im, w, h, WHITE, e))) return st;
-    char lab[64];
     for (int i = 0; i < k; i++) {
         long row = 0;
         for (int j = 0; j < k; j++) row += cm[i * k + j];
@@ -1061,7 +1070,6 @@ Status plot_confusion(const long *cm, int k, const char *const *names, const cha
             draw_fill_rect(im, x, y, cell, cell, confusion_color(f));
             snprintf(lab, sizeof lab, "%ld", cm[i * k + j]);
             int sz = count_px;
-            while (sz > 9 && (draw_text_width(im, lab, sz) > cell - 6 || draw_text_height(im, sz) > cell - 2)) sz--;
             if (draw_text_width(im, lab, sz) > cell - 2) continue; /* no room: the colour says it */
             Rgb tc = sqrt(f) > 0.55 ? WHITE : cm[i * k + j] ? INK : LIGHT;
             draw_text(im, x + (cell - draw_text_width(im, lab, sz)) / 2, text_top(im, y + cell / 2.0, sz), lab, sz, tc);
@@ -1084,7 +1092,8 @@ Status plot_confusion(const long *cm, int k, const char *const *names, const cha
     }
     draw_rect(im, left - 1, top - 1, grid + 2, grid + 2, AXIS);
     draw_text(im, left + grid + 12, top - 4 - draw_text_height(im, TICK_PX), "acc", TICK_PX, INK);
-    draw_text_up(im, 10, top + (grid - draw_text_width(im, ylab, AXIS_PX)) / 2, ylab, AXIS_PX, INK);
+    draw_text_up(im, left - 14 - namew - 12 - axis_h, top + (grid - draw_text_width(im, ylab, AXIS_PX)) / 2, ylab,
+                 AXIS_PX, INK);
     draw_text(im, left + (grid - draw_text_width(im, xlab, AXIS_PX)) / 2, top + grid + 14 + namew + 14, xlab, AXIS_PX,
               INK);
     confusion_scale(im, scale_x, top, grid, TICK_PX);
@@ -1092,7 +1101,7 @@ Status plot_confusion(const long *cm, int k, const char *const *names, const cha
     int slw = draw_text_width(im, slab, AXIS_PX);
     if (slw <= grid) draw_text_up(im, sx, top + (grid - slw) / 2, slab, AXIS_PX, KEY);
     else draw_text_up(im, sx, top, "share of row", AXIS_PX, KEY);
-    fitted_text(im, w / 2, 20, w - 16, title, TITLE_PX, INK);
+    fitted_text(im, w / 2, 16, w - 16, title, TITLE_PX, INK);
     return ST_OK;
 }
 
@@ -1131,8 +1140,8 @@ Status plot_image_grid(const uint8_t *pixels, int h, int w, const int *idx, int 
     char key[2][128];
     snprintf(key[0], sizeof key[0], "under each image: its true class, \xe2\x86\x92 the predicted class (green: right, "
                                     "red: wrong),");
-    snprintf(key[1], sizeof key[1], "%s", conf ? "#its index in the test set (from 0) and the predicted class's probability"
-                                               : "#its index in the test set (from 0)");
+    snprintf(key[1], sizeof key[1], "%s", conf ? "then #: its index in the test set (from 0), and the predicted class's probability"
+                                               : "then #: its index in the test set (from 0)");
     int title_h = title ? draw_text_height(im, TITLE_PX) + 8 : 0, note_h = draw_text_height(im, NOTE_PX);
     int top = 14 + title_h + 2 * note_h + 16, rows = (n + cols - 1) / cols;
     int gw = cols * cellw + 20, keyw = draw_text_width(im, key[1], NOTE_PX) + 24;
