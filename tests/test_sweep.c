@@ -132,6 +132,13 @@ START_TEST(test_sweep_runs_and_skips)
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s/%s", sw, charts[i]);
         png_size(path, &w, &h);
+        /* the same chart as SVG beside it, of the same size */
+        char svgp[1400], dims[64];
+        snprintf(svgp, sizeof svgp, "%.*s.svg", (int)strlen(path) - 4, path);
+        char *svg = read_all_or_fail(svgp, NULL);
+        snprintf(dims, sizeof dims, "width=\"%d\" height=\"%d\"", w, h);
+        ck_assert_msg(!strncmp(svg, "<?xml", 5) && strstr(svg, dims) && strstr(svg, "</svg>\n"), "%s", svgp);
+        free(svg);
     }
     snprintf(path, sizeof path, "%s/%s/curves.png", sw, names[0]);
     png_size(path, &w, &h);
@@ -173,7 +180,7 @@ START_TEST(test_sweep_runs_and_skips)
     png_size(path, &w, &h);
     ck_assert_int_eq(w, 1600);
     expect("plot -o x.png", 2, "give at least one log.csv");
-    expect("plot a.csv", 2, "-o FILE.png is required");
+    expect("plot a.csv", 2, "-o FILE.png (or FILE.svg) is required");
     expect("plot a.csv -o x.png --metric f1", 2, "--metric: expected loss, acc or both");
     snprintf(args, sizeof args, "plot %s/data/nonexistent.csv -o %s/r.png", dir, dir);
     expect(args, 1, "nonexistent.csv");
