@@ -773,7 +773,7 @@ static Status group_legend(GroupChart *gc, const PlotGroup *groups, int n, int s
     gc->legend[gc->nlegend++] = (LegendEntry){"test, mean over seeds", KEY, LINE_SOLID, 1, SWATCH_LINE};
     gc->legend[gc->nlegend++] = (LegendEntry){"train, mean", KEY, LINE_DASHED, 0, SWATCH_LINE};
     if (val) gc->legend[gc->nlegend++] = (LegendEntry){"validation, mean", KEY, LINE_DOTTED, 0, SWATCH_LINE};
-    if (band) gc->legend[gc->nlegend++] = (LegendEntry){"band: +-1 sd over seeds", KEY, LINE_SOLID, 0, SWATCH_BAND};
+    if (band) gc->legend[gc->nlegend++] = (LegendEntry){"band: \xc2\xb1" "1 sd over seeds", KEY, LINE_SOLID, 0, SWATCH_BAND};
     if (thin) gc->legend[gc->nlegend++] = (LegendEntry){"each seed (test)", paler(KEY, 0.45), LINE_SOLID, 0, SWATCH_THIN};
     return ST_OK;
 }
