@@ -112,9 +112,11 @@ int cmd_eval(int argc, char **argv)
         {"data", ARG_STR, &data, 0, 0, "DIR", "folder with the IDX files (default: see README)", 0},
         {"batch", ARG_INT, &batch, 1, 65536, "N", "evaluation batch size (default 256)", 0},
         {"threads", ARG_INT, &threads, 1, CLI_MAX_THREADS, "N", CLI_THREADS_HELP, 0},
-        {"confusion", ARG_STR, &confusion, 0, 0, "FILE.png|svg", "write the confusion matrix as a heat map", 0},
-        {"errors", ARG_STR, &errors, 0, 0, "FILE.png|svg",
-         "write a grid of test images, misclassified first, with each one's test index and confidence", 0},
+        {"confusion", ARG_STR, &confusion, 0, 0, "FILE", "write the confusion matrix as a heat map (.png or .svg)",
+         0},
+        {"errors", ARG_STR, &errors, 0, 0, "FILE",
+         "write a grid of test images, misclassified first, each with its test index and confidence (.png or .svg)",
+         0},
         {"mc", ARG_INT, &mc, 1, 100000, "N", "also average N passes with dropout on (MC dropout)", 0},
         {"seed", ARG_INT, &seed, 0, 2147483647, "N", "seed of the MC dropout masks (default 1)", 0},
         {"precision", ARG_STR, &precision, 0, 0, "P", CLI_PRECISION_HELP, 0},
@@ -138,9 +140,6 @@ int cmd_eval(int argc, char **argv)
         err_set(&e, ST_ERR_ARG, "--weights FILE is required");
         return cli_usage_error("eval", &e);
     }
-    DrawFormat fmt = DRAW_PNG;
-    if ((confusion && draw_format("--confusion", confusion, &fmt, &e)) || (errors && draw_format("--errors", errors, &fmt, &e)))
-        return cli_usage_error("eval", &e);
     Precision prec;
     if (precision && cli_precision(precision, &prec, &e)) return cli_usage_error("eval", &e);
     TtaKind tta = TTA_NONE;
@@ -154,6 +153,10 @@ int cmd_eval(int argc, char **argv)
     cli_files_free(&in);
     cli_files_free(&out);
     if (rc) return rc;
+    DrawFormat fmt = DRAW_PNG; /* before anything is loaded */
+    if ((confusion && draw_format("--confusion", confusion, &fmt, &e)) ||
+        (errors && draw_format("--errors", errors, &fmt, &e)))
+        return cli_usage_error("eval", &e);
     if (cli_set_threads("eval", threads)) return EXIT_USAGE;
     CkptInfo ci;
     if ((st = ckptinfo_load(weights, batch, &ci, &e))) return cli_fail(st, &e);

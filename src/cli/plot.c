@@ -51,8 +51,8 @@ int cmd_plot(int argc, char **argv)
     Status st = args_parse(argc, args, specs, nspecs, pos, PLOT_MAX_LOGS, &npos, &help, &e);
     if (st) return cli_usage_error("plot", &e);
     if (help) {
-        printf("usage: fmnist plot LOG.csv [LOG.csv ..] -o FILE.png|FILE.svg [--metric loss|acc|both] [--logy]\n"
-               "                  [--title TEXT] [--label NAME ..]\n\n"
+        printf("usage: fmnist plot LOG.csv [LOG.csv ..] -o FILE.png|FILE.svg [--metric loss|acc|both]\n"
+               "                  [--logy] [--title TEXT] [--label NAME ..]\n\n"
                "Charts the train (dashed), validation (dotted, when the log has it) and test (solid)\n"
                "curves of training logs, one colour per log, named by its folder or its --label.\n\n");
         args_print_help(specs, nspecs, stdout);
@@ -71,8 +71,6 @@ int cmd_plot(int argc, char **argv)
         err_set(&e, ST_ERR_ARG, "%s", !npos ? "give at least one log.csv" : "-o FILE.png (or FILE.svg) is required");
         return cli_usage_error("plot", &e);
     }
-    DrawFormat fmt = DRAW_PNG;
-    if (draw_format("-o", out, &fmt, &e)) return cli_usage_error("plot", &e);
     if (logy && m[0] == PLOT_ACC && nm == 1) {
         err_set(&e, ST_ERR_ARG, "--logy: the accuracy chart has no loss axis to put on a log scale (use --metric "
                                 "loss or both)");
@@ -89,6 +87,8 @@ int cmd_plot(int argc, char **argv)
     cli_files_free(&in);
     cli_files_free(&outs);
     if (rc) return rc;
+    DrawFormat fmt = DRAW_PNG; /* after the checks against the inputs: "-o log.csv" is named as such */
+    if (draw_format("-o", out, &fmt, &e)) return cli_usage_error("plot", &e);
     Curve curves[PLOT_MAX_LOGS];
     char labels[PLOT_MAX_LOGS][160];
     PlotRun runs[PLOT_MAX_LOGS];
