@@ -209,7 +209,23 @@ START_TEST(test_sweep_runs_and_skips)
     ck_assert(w > 600 && h > 600);
     snprintf(path, sizeof path, "%s/err.png", dir);
     png_size(path, &w, &h);
-    ck_assert(w > 8 * 84 && h > 8 * 84); /* 64 of the 100 images, 8 per row, at 3x */
+    ck_assert(w > 8 * 112 && h > 8 * 112); /* 64 of the 100 images, 8 per row, at 4x */
+    /* the same charts as SVG: the grid's 64 pictures, each with its "#index  confidence" */
+    snprintf(args, sizeof args,
+             "eval --data %s --weights %s/%s/model.fmw --confusion %s/cm.svg --errors %s/err.svg --threads 1", data,
+             sw, names[2], dir, dir);
+    expect(args, 0, "wrote");
+    snprintf(path, sizeof path, "%s/err.svg", dir);
+    char *svg = read_all_or_fail(path, NULL);
+    ck_assert_int_eq(count_of(svg, "<image "), 64);
+    ck_assert_int_eq(count_of(svg, ">#"), 64);
+    ck_assert_int_eq(count_of(svg, "%</text>"), 64);
+    free(svg);
+    snprintf(path, sizeof path, "%s/cm.svg", dir);
+    svg = read_all_or_fail(path, NULL);
+    ck_assert_ptr_nonnull(strstr(svg, ">Confusion matrix: 100 test images, accuracy "));
+    ck_assert_ptr_nonnull(strstr(svg, ">share of the true class (row)</text>"));
+    free(svg);
 
     /* train writes curves.png */
     snprintf(args, sizeof args, "train --data %s --out %s/run %s", data, dir, common);
