@@ -140,18 +140,27 @@ START_TEST(test_histogram_range)
 {
     WdChartRun r[3];
     three_runs(r);
-    /* the penalized runs' largest |w| is 0.3: R = 0.5; none's 3 is beyond */
+    /* the penalized runs' largest |w| is 0.3: R = 0.3; none's 3 is beyond */
+    ck_assert_double_eq_tol(wdchart_hist_range(r, 3), 0.3, 1e-12);
+    W[1][6] = 0.31;
     ck_assert_double_eq_tol(wdchart_hist_range(r, 3), 0.5, 1e-12);
+    W[1][6] = 0.3;
     ck_assert_double_eq_tol(wdchart_hist_range(&r[2], 1), 0.05, 1e-12);
-    ck_assert_double_eq_tol(wdchart_hist_range(&r[0], 1), 5, 1e-12); /* none penalized: all */
+    ck_assert_double_eq_tol(wdchart_hist_range(&r[0], 1), 3, 1e-12); /* none penalized: all */
     r[1].penalized = r[2].penalized = 0;
+    W[0][4] = 3.5;
     ck_assert_double_eq_tol(wdchart_hist_range(r, 3), 5, 1e-12);
+    W[0][4] = 3;
     double zero[2] = {0, NAN};
     WdChartRun z = {"z", 4, TR[0], TE[0], NORM[0], zero, 2, 1};
     ck_assert_double_eq(wdchart_hist_range(&z, 1), 1);
     double exact[1] = {-0.2};
     z.w = exact, z.nw = 1;
     ck_assert_double_eq_tol(wdchart_hist_range(&z, 1), 0.2, 1e-12);
+    exact[0] = 0.0021;
+    ck_assert_double_eq_tol(wdchart_hist_range(&z, 1), 0.003, 1e-15);
+    exact[0] = 7e-4;
+    ck_assert_double_eq_tol(wdchart_hist_range(&z, 1), 1e-3, 1e-15);
 }
 END_TEST
 

@@ -74,12 +74,12 @@ void wdchart_loss_range(const WdChartRun *runs, int n, double *ymin, double *yma
     pad_log(lo, hi, ymin, ymax);
 }
 
-/* The least 1, 2 or 5 times a power of ten >= v (> 0). */
+/* The least 1, 2, 3 or 5 times a power of ten >= v (> 0). */
 static double nice_up(double v)
 {
     double p = pow(10, floor(log10(v)));
-    for (int k = 0; k < 4; k++) {
-        static const double M[4] = {1, 2, 5, 10};
+    for (int k = 0; k < 5; k++) {
+        static const double M[5] = {1, 2, 3, 5, 10};
         if (M[k] * p >= v * (1 - 1e-12)) return M[k] * p;
     }
     return 10 * p;
@@ -408,8 +408,21 @@ static void hist_panel(Image *im, int x, int y, int w, int h, const WdChartRun *
         for (int b = 0; b < WDCHART_BINS; b++)
             if (counts[r][b] > cmax) cmax = counts[r][b];
     }
+    Key k[WDCHART_MAX + 1];
+    for (int r = 0; r < n; r++) k[r] = (Key){runs[r].label, plot_color(r), ST_BOX};
+    int nk = n;
+    char tl[64];
+    if (isfinite(true_w)) {
+        snprintf(tl, sizeof tl, "true w_i = %g", true_w);
+        k[nk++] = (Key){tl, REF, ST_DOTTED};
+    }
+    int bw, bh, in = 10;
+    legend_size(k, nk, &bw, &bh);
     PlotAxes a = panel_area(x, y, w, h);
-    a.logy = 1, a.ymin = 0.7, a.ymax = cmax * 1.5;
+    a.logy = 1, a.ymin = 0.7, a.ymax = cmax * 1.3;
+    /* headroom: the legend above the tallest bar */
+    double f = (bh + 2.0 * in) / a.height, l0 = log10(a.ymin), l1 = log10(a.ymax);
+    if (f < 0.6) a.ymax = pow(10, l1 + f / (1 - f) * (l1 - l0));
     a.xmin = -(WDCHART_HALF_BINS + 1.5) * hw, a.xmax = (WDCHART_HALF_BINS + 1.5) * hw;
     /* the info line: what is beyond the axis (else the bin width) */
     char info[256], title[160];
@@ -422,7 +435,7 @@ static void hist_panel(Image *im, int x, int y, int w, int h, const WdChartRun *
             len += snprintf(info + len, sizeof info - len, "%s%s: %ld of %d beyond the axis (largest |w| %.3g)",
                             len ? "; " : "", runs[r].label, below[r] + above[r], runs[r].nw, m);
         }
-    if (!len) snprintf(info, sizeof info, "bins of %g", hw);
+    if (!len) snprintf(info, sizeof info, "each run's weights after its last epoch, overlaid");
     int nw = runs[0].nw;
     for (int r = 1; r < n; r++)
         if (runs[r].nw != nw) nw = -1;
@@ -455,17 +468,7 @@ static void hist_panel(Image *im, int x, int y, int w, int h, const WdChartRun *
         }
     }
     if (isfinite(true_w)) ref_line(im, &a, true_w, 1);
-    Key k[WDCHART_MAX + 1];
-    for (int r = 0; r < n; r++) k[r] = (Key){runs[r].label, plot_color(r), ST_BOX};
-    int nk = n;
-    char tl[64];
-    if (isfinite(true_w)) {
-        snprintf(tl, sizeof tl, "true w_i = %g", true_w);
-        k[nk++] = (Key){tl, REF, ST_DOTTED};
-    }
     /* a legend over bars hides them: count each bar as filled down to the axis */
-    int bw, bh, in = 10;
-    legend_size(k, nk, &bw, &bh);
     int lx[2] = {a.left + a.width - bw - in, a.left + in}, ly = a.top + in, best = 0, bc = -1;
     for (int i = 0; i < 2; i++) {
         int cnt = 0;

@@ -60,7 +60,7 @@ typedef struct {
 void wdchart_loss_range(const WdChartRun *runs, int n, double *ymin, double *ymax);
 
 /* The histogram's half range R (its x axis spans about -R..R): the least
- * 1, 2 or 5 times a power of ten >= the largest |w| of the penalized runs
+ * 1, 2, 3 or 5 times a power of ten >= the largest |w| of the penalized runs
  * (of all runs if none is penalized; 1 if every weight is 0 or not finite).
  * The penalized runs' weights all fit; an unpenalized run's larger ones are
  * counted beyond the axis. */
