@@ -424,9 +424,11 @@ static void hist_panel(Image *im, int x, int y, int w, int h, const WdChartRun *
     double f = (bh + 2.0 * in) / a.height, l0 = log10(a.ymin), l1 = log10(a.ymax);
     if (f < 0.6) a.ymax = pow(10, l1 + f / (1 - f) * (l1 - l0));
     a.xmin = -(WDCHART_HALF_BINS + 1.5) * hw, a.xmax = (WDCHART_HALF_BINS + 1.5) * hw;
-    /* the info line: what is beyond the axis (else the bin width) */
-    char info[256], title[160];
-    int len = 0;
+    /* the info line: which weights are beyond the axis (in short if that is too wide) */
+    char info[512], title[160];
+    int len = 0, runs_out = 0;
+    long all_out = 0;
+    double mall = 0;
     for (int r = 0; r < n && len < (int)sizeof info - 1; r++)
         if (below[r] + above[r] > 0) {
             double m = 0;
@@ -434,8 +436,12 @@ static void hist_panel(Image *im, int x, int y, int w, int h, const WdChartRun *
                 if (isfinite(runs[r].w[i])) m = fmax(m, fabs(runs[r].w[i]));
             len += snprintf(info + len, sizeof info - len, "%s%s: %ld of %d beyond the axis (largest |w| %.3g)",
                             len ? "; " : "", runs[r].label, below[r] + above[r], runs[r].nw, m);
+            runs_out++, all_out += below[r] + above[r], mall = fmax(mall, m);
         }
     if (!len) snprintf(info, sizeof info, "each run's weights after its last epoch, overlaid");
+    else if (draw_text_width(info, WC_TS) > a.width)
+        snprintf(info, sizeof info, "%ld weights of %d runs beyond the axis (largest |w| %.3g)", all_out, runs_out,
+                 mall);
     int nw = runs[0].nw;
     for (int r = 1; r < n; r++)
         if (runs[r].nw != nw) nw = -1;
