@@ -12,14 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/font.h"
 
 /* Text: labels, ticks, legends and panel titles; the figure's title. */
-#define WC_TS 2
-#define WC_TS_TITLE 3
-#define WC_TEXT_H(ts) (FONT_ROWS * (ts)) /* a line of text's height       */
-#define WC_LINE(ts) (FONT_LINE * (ts))   /* from one line to the next      */
-#define WC_CHAR(ts) (FONT_ADVANCE * (ts)) /* one character's advance        */
+#define WC_TS 22       /* px, draw.h's font size (the em square) */
+#define WC_TS_TITLE 30
+#define WC_TEXT_H(ts) ((ts) * 6 / 5)    /* a line of text's height (DejaVu Sans: ascent + descent 1.16 em) */
+#define WC_LINE(ts) ((ts) * 3 / 2)      /* from one line to the next      */
+#define WC_CHAR(ts) ((ts) * 2 / 3)      /* a digit's advance (0.64 em), rounded up */
 
 #define WC_W 1920
 #define WC_H 1080
@@ -127,7 +126,7 @@ static void tick_label(char *buf, size_t len, double v, double step, int logy)
 
 static void text_centered(Image *im, int cx, int y, const char *s, int ts, Rgb c)
 {
-    draw_text(im, cx - draw_text_width(s, ts) / 2, y, s, ts, c);
+    draw_text(im, cx - draw_text_width(im, s, ts) / 2, y, s, ts, c);
 }
 
 /* The data area of the panel at (x, y), w x h. */
@@ -167,7 +166,7 @@ static void panel_frame(Image *im, int x, const PlotAxes *a, int xint, const cha
         plot_map(a, a->xmin, ty.v[i], &px, &py);
         draw_fill_rect(im, a->left - 7, (int)py, 6, 1, AXIS);
         tick_label(lab, sizeof lab, ty.v[i], ystep, a->logy);
-        draw_text(im, a->left - 12 - draw_text_width(lab, WC_TS), (int)py - WC_TEXT_H(WC_TS) * 7 / 18, lab, WC_TS,
+        draw_text(im, a->left - 12 - draw_text_width(im, lab, WC_TS), (int)py - WC_TEXT_H(WC_TS) * 7 / 18, lab, WC_TS,
                   INK);
     }
     int ybelow = a->top + a->height + 8;
@@ -180,7 +179,7 @@ static void panel_frame(Image *im, int x, const PlotAxes *a, int xint, const cha
     }
     text_centered(im, a->left + a->width / 2, ybelow + 4 + WC_TEXT_H(WC_TS) + 12, xtitle, WC_TS, INK);
     if (ytitle)
-        draw_text_up(im, x + 12, a->top + (a->height - draw_text_width(ytitle, WC_TS)) / 2, ytitle, WC_TS, INK);
+        draw_text_up(im, x + 12, a->top + (a->height - draw_text_width(im, ytitle, WC_TS)) / 2, ytitle, WC_TS, INK);
     int ty0 = a->top - WC_PAD_T + 10;
     text_centered(im, a->left + a->width / 2, ty0, title, WC_TS, INK);
     if (info) text_centered(im, a->left + a->width / 2, ty0 + WC_LINE(WC_TS), info, WC_TS, SOFT);
@@ -242,11 +241,11 @@ typedef struct {
 #define WC_KEY_SWATCH 40
 #define WC_KEY_ROW (WC_LINE(WC_TS) + 4)
 
-static void legend_size(const Key *k, int n, int *bw, int *bh)
+static void legend_size(const Image *im, const Key *k, int n, int *bw, int *bh)
 {
     int tw = 0;
     for (int i = 0; i < n; i++) {
-        int w = draw_text_width(k[i].label, WC_TS);
+        int w = draw_text_width(im, k[i].label, WC_TS);
         if (w > tw) tw = w;
     }
     *bw = 12 + WC_KEY_SWATCH + 10 + tw + 12;
@@ -256,7 +255,7 @@ static void legend_size(const Key *k, int n, int *bw, int *bh)
 static void legend_draw(Image *im, int bx, int by, const Key *k, int n)
 {
     int bw, bh;
-    legend_size(k, n, &bw, &bh);
+    legend_size(im, k, n, &bw, &bh);
     draw_fill_rect(im, bx, by, bw, bh, WHITE);
     draw_rect(im, bx, by, bw, bh, FRAME);
     for (int i = 0; i < n; i++) {
@@ -288,7 +287,7 @@ static void legend_corner(Image *im, const PlotAxes *a, const Key *k, int n, con
                           int np)
 {
     int bw, bh, in = 10;
-    legend_size(k, n, &bw, &bh);
+    legend_size(im, k, n, &bw, &bh);
     int r = a->left + a->width - bw - in, l = a->left + in, t = a->top + in, b = a->top + a->height - bh - in;
     int cx[4] = {r, r, l, l}, cy[4] = {t, b, t, b}, best = 0, bc = -1;
     for (int i = 0; i < 4; i++) {
@@ -372,7 +371,7 @@ static void norm_panel(Image *im, int x, int y, int w, int h, const WdChartRun *
     Key k[WDCHART_MAX];
     for (int r = 0; r < n; r++) k[r] = (Key){runs[r].label, plot_color(r), ST_SOLID};
     int bw, bh;
-    legend_size(k, n, &bw, &bh);
+    legend_size(im, k, n, &bw, &bh);
     double f = (bh + 24.0) / a.height, l0 = log10(a.ymin), l1 = log10(a.ymax);
     if (f < 0.6) a.ymax = pow(10, l1 + f / (1 - f) * (l1 - l0));
     panel_frame(im, x, &a, 1, "epoch", "||w||_2 (log scale)", "Weight norm ||w||_2 per epoch",
@@ -417,7 +416,7 @@ static void hist_panel(Image *im, int x, int y, int w, int h, const WdChartRun *
         k[nk++] = (Key){tl, REF, ST_DOTTED};
     }
     int bw, bh, in = 10;
-    legend_size(k, nk, &bw, &bh);
+    legend_size(im, k, nk, &bw, &bh);
     PlotAxes a = panel_area(x, y, w, h);
     a.logy = 1, a.ymin = 0.7, a.ymax = cmax * 1.3;
     /* headroom: the legend above the tallest bar */
@@ -439,7 +438,7 @@ static void hist_panel(Image *im, int x, int y, int w, int h, const WdChartRun *
             runs_out++, all_out += below[r] + above[r], mall = fmax(mall, m);
         }
     if (!len) snprintf(info, sizeof info, "each run's weights after its last epoch, overlaid");
-    else if (draw_text_width(info, WC_TS) > a.width)
+    else if (draw_text_width(im, info, WC_TS) > a.width)
         snprintf(info, sizeof info, "%ld weights of %d runs beyond the axis (largest |w| %.3g)", all_out, runs_out,
                  mall);
     int nw = runs[0].nw;
