@@ -57,6 +57,7 @@ typedef struct {
     TrainFlags first;                   /* setting 1's flags (the fixed ones are
                                            every setting's)                        */
     int val_given;
+    char models[SWEEP_MAX_SETTINGS][FM_PATH]; /* each setting's model file (cli_find_model) */
 } SweepArgs;
 
 static void own_specs(SweepArgs *a)
@@ -320,6 +321,11 @@ static Status make_setting(SweepArgs *a, int i, Err *e)
         return r;
     }
     f.val = val;
+    if ((r = cli_find_model(f.model, a->models[i], sizeof a->models[i], e))) {
+        if (a->nsettings > 1) err_prefix(e, st->label);
+        return r;
+    }
+    st->run.model = f.model = a->models[i]; /* a preset's file, wherever fmnist runs */
     st->ndropout = f.dropout.n;
     memcpy(st->dropout, f.dropout.v, sizeof(float) * (size_t)f.dropout.n);
     if (!i) a->first = f;
