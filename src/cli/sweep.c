@@ -148,7 +148,11 @@ static Status group_flags(SweepArgs *a, int argc, char **argv, char **own_argv, 
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         ArgSpec *own = find_spec(a->own, SWEEP_OWN, name, len);
         ArgSpec *t = own ? NULL : find_spec(a->table, a->ntable, name, len);
-        if (!own && !t) return err_set(e, ST_ERR_ARG, "unknown flag '--%.*s'", (int)len, name);
+        if (!own && !t) {
+            char msg[sizeof e->msg];
+            return err_set(e, ST_ERR_ARG, "%s", args_unknown(name, len, a->table, a->ntable, a->own, SWEEP_OWN, msg,
+                                                             sizeof msg));
+        }
         int takes = (own ? own : t)->type != ARG_SWITCH;
         if (takes && !eq && i + 1 >= argc)
             return err_set(e, ST_ERR_ARG, "--%s needs a value (%s)", (own ? own : t)->name, (own ? own : t)->meta);

@@ -81,9 +81,10 @@ static Status set_value(ArgSpec *a, const char *val, Err *e)
     return ST_OK;
 }
 
-/* " (did you mean --NAME?)" for the flag of specs nearest to word (its
- * name without dashes, nlen characters), or "" if none is near. */
-static const char *did_you_mean(const char *word, size_t nlen, const ArgSpec *specs, int nspecs, char *buf, size_t len)
+/* "; did you mean --NAME?" for the flag of specs and more nearest to word
+ * (its name without dashes, nlen characters), or "" if none is near. */
+static const char *did_you_mean(const char *word, size_t nlen, const ArgSpec *specs, int nspecs, const ArgSpec *more,
+                                int nmore, char *buf, size_t len)
 {
     char w[SUGGEST_MAX_LEN + 1];
     if (nlen > SUGGEST_MAX_LEN) return "";
@@ -92,6 +93,7 @@ static const char *did_you_mean(const char *word, size_t nlen, const ArgSpec *sp
     Suggest s;
     suggest_init(&s, w);
     for (int k = 0; k < nspecs; k++) suggest_try(&s, specs[k].name);
+    for (int k = 0; k < nmore; k++) suggest_try(&s, more[k].name);
     suggest_try(&s, "help");
     if (!s.best) return "";
     snprintf(buf, len, "; did you mean --%s?", s.best);
@@ -114,7 +116,7 @@ Status args_parse(int argc, char **argv, ArgSpec *specs, int nspecs, const char 
                 const char *w = arg + strspn(arg, "-");
                 char hint[96];
                 return err_set(e, ST_ERR_ARG, "unknown flag '%s' (flags are --name VALUE%s)", arg,
-                               did_you_mean(w, strcspn(w, "="), specs, nspecs, hint, sizeof hint));
+                               did_you_mean(w, strcspn(w, "="), specs, nspecs, NULL, 0, hint, sizeof hint));
             }
             if (*npos >= maxpos) return err_set(e, ST_ERR_ARG, "unexpected argument '%s'", arg);
             pos[(*npos)++] = arg;
@@ -127,9 +129,8 @@ Status args_parse(int argc, char **argv, ArgSpec *specs, int nspecs, const char 
         for (int k = 0; k < nspecs; k++)
             if (strlen(specs[k].name) == nlen && !strncmp(specs[k].name, name, nlen)) a = &specs[k];
         if (!a) {
-            char hint[96];
-            return err_set(e, ST_ERR_ARG, "unknown flag '--%.*s'%s", (int)nlen, name,
-                           did_you_mean(name, nlen, specs, nspecs, hint, sizeof hint));
+            char msg[sizeof e->msg];
+            return err_set(e, ST_ERR_ARG, "%s", args_unknown(name, nlen, specs, nspecs, NULL, 0, msg, sizeof msg));
         }
         if (a->seen && a->type != ARG_FLOAT_LISTS && a->type != ARG_STRS) return err_set(e, ST_ERR_ARG, "--%s given twice", a->name);
         a->seen = 1;
@@ -146,6 +147,15 @@ Status args_parse(int argc, char **argv, ArgSpec *specs, int nspecs, const char 
         if (st) return st;
     }
     return ST_OK;
+}
+
+const char *args_unknown(const char *name, size_t nlen, const ArgSpec *specs, int nspecs, const ArgSpec *more,
+                         int nmore, char *buf, size_t len)
+{
+    char hint[96];
+    snprintf(buf, len, "unknown flag '--%.*s'%s", (int)(nlen < 200 ? nlen : 200), name,
+             did_you_mean(name, nlen, specs, nspecs, more, nmore, hint, sizeof hint));
+    return buf;
 }
 
 const ArgSpec *args_find(const ArgSpec *specs, int nspecs, const void *dst)
