@@ -190,7 +190,7 @@ install: $(BIN)
 	install -D -m755 $(BIN) $(DESTDIR)$(PREFIX)/bin/fmnist
 	install -d $(DESTDIR)$(PREFIX)/share/fmnist/models $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m644 $(addprefix models/,$(PRESETS)) $(DESTDIR)$(PREFIX)/share/fmnist/models/
-	tools/manpage.sh ./$(BIN) > $(DESTDIR)$(PREFIX)/share/man/man1/fmnist.1.tmp
+	tools/manpage.sh $(if $(filter /%,$(BIN)),$(BIN),./$(BIN)) > $(DESTDIR)$(PREFIX)/share/man/man1/fmnist.1.tmp
 	mv $(DESTDIR)$(PREFIX)/share/man/man1/fmnist.1.tmp $(DESTDIR)$(PREFIX)/share/man/man1/fmnist.1
 	chmod 644 $(DESTDIR)$(PREFIX)/share/man/man1/fmnist.1
 

@@ -72,6 +72,10 @@ static int run_command(int argc, char **argv)
     cli_ignore_file_size_signal();
     if (!strcmp(cmd, "help") && argc > 2) { /* fmnist help COMMAND: as fmnist COMMAND --help */
         char help[] = "--help", *args[] = {help, NULL};
+        if (!strcmp(argv[2], "help")) {
+            usage(stdout);
+            return 0;
+        }
         for (size_t i = 0; i < NCOMMANDS; i++)
             if (!strcmp(argv[2], COMMANDS[i].name)) return COMMANDS[i].run(1, args);
         return unknown_command(argv[2]);

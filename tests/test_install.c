@@ -284,6 +284,9 @@ START_TEST(test_help_command)
         ck_assert_int_eq(run_fmnist(args, out, sizeof out), 0);
         ck_assert_str_eq(out, a);
     }
+    ck_assert_int_eq(run_fmnist("--help", a, sizeof a), 0);
+    ck_assert_int_eq(run_fmnist("help help", out, sizeof out), 0);
+    ck_assert_str_eq(out, a);
     ck_assert_int_eq(run_fmnist("train --help", out, sizeof out), 0);
     DIR *d = opendir("models");
     ck_assert_ptr_nonnull(d);
