@@ -192,6 +192,10 @@ static int same_bytes(const char *path, const char *ref)
     return run_shell(cmd, out, sizeof out) == 0;
 }
 
+/* make, free of the flags of a make this suite may run under (make test's
+ * jobserver, -n, ...). */
+#define MAKE "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory"
+
 START_TEST(test_make_install)
 {
     const char *b = getenv("FMNIST_BIN");
@@ -200,8 +204,7 @@ START_TEST(test_make_install)
     char *dir = make_temp_dir();
     char cmd[4096], p[1200];
     /* -o: the binary under test is installed as it is, never rebuilt */
-    snprintf(cmd, sizeof cmd, "make -s --no-print-directory -o '%s' install BIN='%s' DESTDIR='%s/stage' PREFIX=/usr", b,
-             b, dir);
+    snprintf(cmd, sizeof cmd, "%s -o '%s' install BIN='%s' DESTDIR='%s/stage' PREFIX=/usr", MAKE, b, b, dir);
     ck_assert_msg(run_shell(cmd, out, sizeof out) == 0, "%s:\n%s", cmd, out);
     struct stat sb;
     snprintf(p, sizeof p, "%s/stage/usr/bin/fmnist", dir);
@@ -257,7 +260,7 @@ START_TEST(test_make_install)
     snprintf(p, sizeof p, "%s/stage/usr/share/fmnist/models", dir);
     ck_assert_msg(strstr(out, p), "%s", out);
     /* make uninstall takes it all away */
-    snprintf(cmd, sizeof cmd, "make -s --no-print-directory uninstall DESTDIR='%s/stage' PREFIX=/usr", dir);
+    snprintf(cmd, sizeof cmd, "%s uninstall DESTDIR='%s/stage' PREFIX=/usr", MAKE, dir);
     ck_assert_msg(run_shell(cmd, out, sizeof out) == 0, "%s", out);
     snprintf(p, sizeof p, "%s/stage/usr/bin/fmnist", dir);
     ck_assert(stat(p, &sb) != 0);
