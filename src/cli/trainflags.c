@@ -25,7 +25,9 @@ typedef struct {
 
 #define AT(field) offsetof(TrainFlags, field)
 static const TrainFlag TABLE[] = {
-    {"model", ARG_STR, AT(model), 0, 0, "FILE", "a model file, or a preset by name: mlp, cnn, cnn-bn, fast94 (models/NAME.cfg, found wherever fmnist runs; default mlp)", NULL},
+    {"model", ARG_STR, AT(model), 0, 0, "NAME|FILE",
+     "a preset by name: mlp, cnn, cnn-bn, fast94 (models/NAME.cfg, found wherever fmnist runs), or a model file "
+     "(default mlp)", NULL},
     {"epochs", ARG_INT, AT(epochs), 1, 100000, "N", "epochs to train (default 10)", NULL},
     {"batch", ARG_INT, AT(batch), 1, 65536, "N", "mini-batch size (default 128)", NULL},
     {"micro-batch", ARG_INT, AT(micro_batch), 0, TRAIN_MAX_MICRO_BATCH, "N",
