@@ -244,6 +244,11 @@ START_TEST(test_make_install)
         ck_assert_int_eq(run_shell(cmd, out, sizeof out), 0);
         ck_assert_msg(strstr(out, "FMNIST(1)"), "%s", out);
     }
+    if (run_shell("command -v groff", out, sizeof out) == 0) { /* no roff warnings */
+        snprintf(cmd, sizeof cmd, "groff -man -ww -z '%s'", p);
+        ck_assert_int_eq(run_shell(cmd, out, sizeof out), 0);
+        ck_assert_msg(!out[0], "groff warns about the man page:\n%s", out);
+    }
     /* the installed binary finds its presets from any folder */
     char data[600], args[2400], bin[1200];
     snprintf(data, sizeof data, "%s/data", dir);
