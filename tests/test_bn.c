@@ -608,7 +608,7 @@ static const struct {
     {"batchnorm foo=1", "m.cfg:3: unknown option 'foo' for batchnorm"},
     {"batchnorm 3", "m.cfg:3: wrong number of values for batchnorm (expected: batchnorm [eps=E] [momentum=M])"},
     {"batchnorm eps=1e-3 eps=1e-4", "m.cfg:3: option 'eps' given twice"},
-    {"batchnorm2d", "m.cfg:3: unknown layer 'batchnorm2d' (expected one of: input, flatten, relu, dense, dropout, "
+    {"batchnorm2d", "m.cfg:3: unknown layer 'batchnorm2d' (did you mean 'batchnorm'? expected one of: input, flatten, relu, dense, dropout, "
                     "conv, maxpool, avgpool, batchnorm, dropout2d)"},
 };
 enum { N_BAD = sizeof BAD / sizeof BAD[0] };

@@ -127,8 +127,9 @@ int cmd_eval(int argc, char **argv)
     int nspecs = (int)(sizeof specs / sizeof specs[0]), npos, help;
     const char *pos[1];
     Err e;
-    Status st = args_parse(argc, argv, specs, nspecs, pos, 0, &npos, &help, &e);
+    Status st = args_parse(argc, argv, specs, nspecs, pos, 1, &npos, &help, &e);
     if (st) return cli_usage_error("eval", &e);
+    if (npos && !help) return cli_stray_argument("eval", pos[0]);
     if (help) {
         printf("usage: fmnist eval --weights FILE [flags]\n\nPrints the test loss and accuracy of a trained "
                "model, its confusion matrix and per-class\naccuracy; --mc N adds accuracy, entropy and calibration "

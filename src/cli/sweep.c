@@ -57,6 +57,7 @@ typedef struct {
     TrainFlags first;                   /* setting 1's flags (the fixed ones are
                                            every setting's)                        */
     int val_given;
+    char models[SWEEP_MAX_SETTINGS][FM_PATH]; /* each setting's model file (cli_find_model) */
 } SweepArgs;
 
 static void own_specs(SweepArgs *a)
@@ -147,7 +148,11 @@ static Status group_flags(SweepArgs *a, int argc, char **argv, char **own_argv, 
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         ArgSpec *own = find_spec(a->own, SWEEP_OWN, name, len);
         ArgSpec *t = own ? NULL : find_spec(a->table, a->ntable, name, len);
-        if (!own && !t) return err_set(e, ST_ERR_ARG, "unknown flag '--%.*s'", (int)len, name);
+        if (!own && !t) {
+            char msg[sizeof e->msg];
+            return err_set(e, ST_ERR_ARG, "%s", args_unknown(name, len, a->table, a->ntable, a->own, SWEEP_OWN, msg,
+                                                             sizeof msg));
+        }
         int takes = (own ? own : t)->type != ARG_SWITCH;
         if (takes && !eq && i + 1 >= argc)
             return err_set(e, ST_ERR_ARG, "--%s needs a value (%s)", (own ? own : t)->name, (own ? own : t)->meta);
@@ -320,6 +325,11 @@ static Status make_setting(SweepArgs *a, int i, Err *e)
         return r;
     }
     f.val = val;
+    if ((r = cli_find_model(f.model, a->models[i], sizeof a->models[i], e))) {
+        if (a->nsettings > 1) err_prefix(e, st->label);
+        return r;
+    }
+    st->run.model = f.model = a->models[i]; /* a preset's file, wherever fmnist runs */
     st->ndropout = f.dropout.n;
     memcpy(st->dropout, f.dropout.v, sizeof(float) * (size_t)f.dropout.n);
     if (!i) a->first = f;

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 OptConfig optim_defaults(void)
 {
@@ -19,7 +20,7 @@ static const char *const NAMES[] = {"sgd", "adam", "adamw"};
 int optim_parse_kind(const char *s, OptKind *out)
 {
     for (int i = 0; i < 3; i++)
-        if (!strcmp(s, NAMES[i])) {
+        if (!strcasecmp(s, NAMES[i])) { /* Adam, SGD, AdamW: as PyTorch spells them */
             *out = (OptKind)i;
             return 1;
         }

@@ -419,8 +419,8 @@ static Status member_state(const char *dir, const RunSettings *want, const Net *
             st = err_set(e, ST_ERR_FORMAT, "%s: holds weights only, no training state to resume", model);
         else if (!run_finished(&ck, &have)) m->state = SWEEP_TRIAL_RESUME;
         else if (!has_log || m->log.n != ck.epoch)
-            st = err_set(e, ST_ERR_FORMAT, "%s holds a finished run of %d epochs but %s has %d; remove %s to train "
-                                           "this trial again", model, ck.epoch, log, has_log ? m->log.n : 0, dir);
+            st = err_set(e, ST_ERR_FORMAT, "%s holds a finished run of %d epoch%s but %s has %d; remove %s to train "
+                                           "this trial again", model, ck.epoch, ck.epoch == 1 ? "" : "s", log, has_log ? m->log.n : 0, dir);
         else m->state = SWEEP_TRIAL_FINISHED;
     }
     weights_state_free(&ck);
