@@ -521,10 +521,10 @@ typedef struct {
     int saves[16], nsaves;      /* epochs of the model.fmw writes */
 } Probe;
 
-static void probe_batch(void *ctx, int epoch, int done, int total, double elapsed)
+static void probe_batch(void *ctx, const BatchStats *b)
 {
+    const int epoch = b->epoch, done = b->done;
     Probe *p = ctx;
-    (void)total, (void)elapsed;
     if (epoch == p->stop_epoch && done == p->stop_batch) p->stop = 1;
 }
 
@@ -557,7 +557,7 @@ START_TEST(test_resume_mid_epoch_equals_uninterrupted)
         RunSpec spec = {.model = "models/mlp.cfg", .out = k ? b : a};
         spec.train = (TrainConfig){.epochs = 4, .batch = 32, .seed = 5, .opt = oc};
         Probe pr = {.stop_epoch = k ? 3 : 0, .stop_batch = 2};
-        RunHooks hooks = {probe_batch, NULL, &pr, &pr.stop, probe_save};
+        RunHooks hooks = {probe_batch, NULL, &pr, &pr.stop, probe_save, NULL};
         ck_assert_int_eq(run_prepare(&spec, &e), ST_OK);
         Status rc = run_train(&spec, net, &train, &test, &hooks, &e);
         ck_assert_int_eq(rc, k ? ST_ERR_INTERRUPTED : ST_OK);
@@ -617,7 +617,7 @@ START_TEST(test_save_every_and_best)
         RunSpec spec = {.model = "models/mlp.cfg", .out = dir, .overwrite = 1, .save_every = 2};
         spec.train = (TrainConfig){.epochs = 5, .batch = 25, .seed = 2, .opt = oc, .val = k ? &val : NULL};
         Probe pr = {0};
-        RunHooks hooks = {NULL, NULL, &pr, NULL, probe_save};
+        RunHooks hooks = {NULL, NULL, &pr, NULL, probe_save, NULL};
         ck_assert_int_eq(run_prepare(&spec, &e), ST_OK);
         ck_assert_msg(run_train(&spec, net, &train, &test, &hooks, &e) == ST_OK, "%s", e.msg);
         net_free(net);
