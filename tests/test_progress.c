@@ -106,7 +106,8 @@ START_TEST(test_eval_phase)
     for (int w = 0; w <= 200; w++) {
         size_t n = report_eval_format(line, sizeof line, &s, w);
         ck_assert_msg((int)n <= (w > 0 ? w - 1 : 0), "width %d: '%s'", w, line);
-        if (w >= 30) ck_assert_msg(strstr(line, "evaluating validation") && strstr(line, " 3/10"), "width %d: '%s'", w, line);
+        if (w >= 30)
+            ck_assert_msg(strstr(line, "evaluating validation") && strstr(line, " 3/10"), "width %d: '%s'", w, line);
     }
     /* drawn in place: carriage return, the line, clear to its end */
     char *buf = NULL;
@@ -178,7 +179,8 @@ START_TEST(test_epoch_line)
     s.has_val = 1, s.stopped_early = 1, s.best_epoch = 1;
     report_epoch_line(f, &s);
     fclose(f);
-    ck_assert_ptr_nonnull(strstr(buf, "0.5s\nearly stop: no lower validation loss in 2 epochs; best.fmw holds epoch 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(buf, "0.5s\nearly stop: no lower validation loss in 2 epochs; best.fmw holds epoch 1\n"));
     free(buf);
 }
 END_TEST

@@ -373,7 +373,8 @@ void cli_on_eval(void *ctx, const EvalStats *s)
 {
     CliProgress *pr = ctx;
     cli_team_poll();
-    if (pr->progress && redraw(pr, s->epoch, s->set, s->done, s->total)) report_eval_progress(stderr, s, cli_term_width());
+    if (pr->progress && redraw(pr, s->epoch, s->set, s->done, s->total))
+        report_eval_progress(stderr, s, cli_term_width());
 }
 
 void cli_on_epoch(void *ctx, const EpochStats *s)

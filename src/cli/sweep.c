@@ -780,8 +780,8 @@ static int sweep_go(const SweepArgs *a, SweepJob *j)
     c->pr = (CliProgress){.progress = !a->first.no_progress && isatty(STDERR_FILENO) && ranks == 1};
     c->one = j->spec.has_trial;
     c->rank = rank, c->ranks = ranks;
-    SweepHooks hooks = {on_trial, on_plan, on_trial_done, c, {cli_on_batch, cli_on_epoch, c, &cli_signal, NULL, cli_on_eval},
-                         on_trial_failed};
+    SweepHooks hooks = {on_trial, on_plan, on_trial_done, c,
+                        {cli_on_batch, cli_on_epoch, c, &cli_signal, NULL, cli_on_eval}, on_trial_failed};
     if (ranks > 1) /* no bars, no epoch lines */
         hooks.run.on_batch = NULL, hooks.run.on_eval = NULL, hooks.run.on_epoch = on_epoch_quiet;
     SweepResult res;

@@ -175,8 +175,8 @@ static void eval_tell(const EvalWatch *w, const Team *team, int done, int total,
  * its share of the chunks (the same sums, in the same order). b->rec holds
  * at least the chunks of this rank (one process: just the running sum).
  * watch (may be NULL) hears of each chunk done. */
-static Status eval_with(Net *net, const Dataset *d, Buffers *b, const Team *team, TtaKind tta, const EvalWatch *watch,
-                        double *loss, double *acc)
+static Status eval_with(Net *net, const Dataset *d, Buffers *b, const Team *team, TtaKind tta,
+                        const EvalWatch *watch, double *loss, double *acc)
 {
     const int nch = chunks(d->n, net->max_batch);
     int c0 = 0, c1 = nch;
