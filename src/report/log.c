@@ -170,11 +170,12 @@ size_t report_progress_format(char *buf, size_t len, const BatchStats *b, int wi
     snprintf(f[LOSS].text, FIELD_LEN, "loss %6s", v);
     fmt_acc(v, sizeof v, b->acc);
     snprintf(f[ACC].text, FIELD_LEN, "acc %6s", v);
-    fmt_dur(f[TIME].text, FIELD_LEN, b->elapsed);
+    fmt_dur(v, sizeof v, b->elapsed);
+    snprintf(f[TIME].text, FIELD_LEN, "%4s", v);
     fmt_dur(v, sizeof v, b->done > 0 ? b->elapsed * (b->total - b->done) / b->done : -1);
     snprintf(f[ETA].text, FIELD_LEN, "ETA %s", v);
     human_rate(v, sizeof v, b->elapsed > 0 ? b->images / b->elapsed : 0);
-    snprintf(f[RATE].text, FIELD_LEN, "%s img/s", v);
+    snprintf(f[RATE].text, FIELD_LEN, "%4s img/s", v);
     const int drop[] = {RATE, TIME, BAR, ACC, ETA, EPOCH, LOSS};
     return fit_fields(buf, len, f, NF, drop, 7, 2, b->total > 0 ? (double)b->done / b->total : 0, width - 1);
 }
