@@ -171,6 +171,12 @@ START_TEST(test_epoch_line)
                 ck_assert(!strncmp(line, "epoch ", 6) && strstr(line, "  train ") && strstr(line, "  test "));
                 if (v) ck_assert_ptr_nonnull(strstr(line, "  val "));
             }
+    /* train --help shows the line as it is */
+    s = typical_epoch();
+    report_epoch_format(line, sizeof line, &s);
+    char want[600];
+    snprintf(want, sizeof want, "\n  %s\n", line);
+    expect_fmnist("train --help", 0, want, out, sizeof out);
     /* report_epoch_line: the line, and early stopping's */
     char *buf = NULL;
     size_t len = 0;
