@@ -41,7 +41,8 @@ void cli_set_team(const Team *t);
 int cli_is_lead(void);
 /* Lets MPI make progress on this rank (cli/mpi.h: mpi_team_poll), so that the
  * other ranks' takes from the queue whose counter rank 0 holds need not wait
- * for rank 0's next collective call; cli_on_batch calls it each batch.
+ * for rank 0's next collective call; cli_on_batch calls it each batch, cli_on_eval
+ * each chunk of an evaluation.
  * Nothing in the plain build or without a team. */
 void cli_team_poll(void);
 
