@@ -123,7 +123,8 @@ static int predict_parse(int argc, char **argv, PredictArgs *a)
         {"weights", ARG_STR, &a->weights, 0, 0, "FILE", "checkpoint written by train (model.fmw)", 0},
         {"idx", ARG_STR, &a->idx, 0, 0, "FILE", "take images from this IDX image file (raw or .gz)", 0},
         {"index", ARG_INT, &a->index, 0, 2147483647, "K", "with --idx: the first image, from 0 (default 0)", 0},
-        {"count", ARG_INT, &a->count, 1, 1000000, "N", "with --idx: how many images from K (default 1)", 0},
+        {"count", ARG_INT, &a->count, 1, 1000000, "N",
+         "with --idx: how many images from K (default 1; all must be in the file)", 0},
         {"logits", ARG_SWITCH, &a->o.logits, 0, 0, NULL, "also print the raw logits", 0},
         {"show", ARG_SWITCH, &a->o.show, 0, 0, NULL, "also draw the network's input as text", 0},
         {"raw", ARG_SWITCH, &a->o.raw, 0, 0, NULL,
@@ -170,7 +171,8 @@ static int predict_parse(int argc, char **argv, PredictArgs *a)
 }
 
 /* --idx FILE: images K .. K+N-1, with their labels if the label file is
- * beside it. Returns the exit code. */
+ * beside it; K+N past the file's end is a usage error (nothing predicted).
+ * Returns the exit code. */
 static int predict_idx(Net *net, PredictArgs *a)
 {
     IdxImages im;
@@ -180,6 +182,9 @@ static int predict_idx(Net *net, PredictArgs *a)
     if (st) return cli_fail(st, &e);
     if ((uint32_t)a->index >= im.n)
         st = err_set(&e, ST_ERR_ARG, "--index %d: %s holds %u images", a->index, a->idx, im.n);
+    else if ((uint64_t)a->index + (uint64_t)a->count > im.n) /* never fewer images than asked, silently */
+        st = err_set(&e, ST_ERR_ARG, "--index %d --count %d: %s holds %u images (0 to %u): from %d, --count %u at most",
+                     a->index, a->count, a->idx, im.n, im.n - 1, a->index, im.n - (uint32_t)a->index);
     else if ((int)im.rows != net->in.h || (int)im.cols != net->in.w)
         st = err_set(&e, ST_ERR_SHAPE, "%s: images are %ux%u, the model's input is %dx%d", a->idx, im.rows, im.cols,
                      net->in.h, net->in.w);
