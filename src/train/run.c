@@ -192,10 +192,16 @@ static Status on_stop(void *ctx, const TrainProgress *p, const Net *net, Err *e)
     return save_state(rs, rs->model_path, net, p, e);
 }
 
-static void on_batch(void *ctx, int epoch, int done, int total, double elapsed)
+static void on_batch(void *ctx, const BatchStats *b)
 {
     RunState *rs = ctx;
-    if (rs->hooks && rs->hooks->on_batch) rs->hooks->on_batch(rs->hooks->ctx, epoch, done, total, elapsed);
+    if (rs->hooks && rs->hooks->on_batch) rs->hooks->on_batch(rs->hooks->ctx, b);
+}
+
+static void on_eval(void *ctx, const EvalStats *s)
+{
+    RunState *rs = ctx;
+    if (rs->hooks && rs->hooks->on_eval) rs->hooks->on_eval(rs->hooks->ctx, s);
 }
 
 static Status on_epoch(void *ctx, const EpochStats *s, const TrainProgress *p, const Net *net, Err *e)
@@ -238,7 +244,7 @@ Status run_train(const RunSpec *spec, Net *net, const Dataset *train, const Data
     }
     Status st = rs.settings.failed ? err_set(e, ST_ERR_NOMEM, "out of memory for the settings") : log_text(&rs, e);
     if (!st) {
-        TrainHooks th = {on_batch, on_epoch, &rs, hooks ? hooks->stop : NULL, on_stop};
+        TrainHooks th = {on_batch, on_epoch, &rs, hooks ? hooks->stop : NULL, on_stop, on_eval};
         st = train_run(net, train, test, &spec->train, spec->resume, &th, e);
     }
     buf_free(&rs.settings);
