@@ -290,8 +290,13 @@ START_TEST(test_binary_figure_and_log)
     snprintf(args, sizeof args, "wd-demo --out %s/wd", dir);
     int rc = run_fmnist(args, out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
-    ck_assert(strstr(out, "wd-demo.png") && strstr(out, "wd-demo.csv"));
+    ck_assert(strstr(out, "wd-demo.png") && strstr(out, "wd-demo.svg") && strstr(out, "wd-demo.csv"));
     ck_assert(!strstr(out, "removed"));
+    snprintf(path, sizeof path, "%s/wd/wd-demo.svg", dir); /* the same drawing as SVG (suite svg checks it) */
+    char *svg = slurp(path);
+    ck_assert_ptr_nonnull(svg);
+    ck_assert_ptr_nonnull(strstr(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    free(svg);
     snprintf(path, sizeof path, "%s/wd/wd-lambda3.png", dir);
     ck_assert(!file_exists(path)); /* the one figure replaces the three charts */
     /* the CSV: 3 x 100 rows */
@@ -368,7 +373,7 @@ START_TEST(test_binary_refuses_and_overwrites)
     snprintf(args, sizeof args, "wd-demo --out %s/old", dir);
     expect_fmnist(args, 1, "wd-lambda0.png", out, sizeof out);
     /* stale charts of other settings, a link and a folder of own names, other files */
-    static const char *const STALE[] = {"wd-lambda0.png", "wd-lambda0.5.png", "wd-l1.png", "wd-demo.svg"};
+    static const char *const STALE[] = {"wd-lambda0.png", "wd-lambda0.5.png", "wd-l1.png", "wd-lambda1e-05.png"};
     for (int i = 0; i < 4; i++) {
         snprintf(p, sizeof p, "%s/wd/%s", dir, STALE[i]);
         put(p, "stale\n");
@@ -403,6 +408,11 @@ START_TEST(test_binary_refuses_and_overwrites)
     s = slurp(p);
     ck_assert(!strncmp(s, "setting,epoch,", 14)); /* the sentinel replaced */
     free(s);
+    snprintf(p, sizeof p, "%s/wd/wd-demo.svg", dir); /* an own output: rewritten, not removed */
+    s = slurp(p);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_ptr_nonnull(strstr(s, "</svg>"));
+    free(s);
     /* again with --overwrite: nothing stale left to remove */
     expect_fmnist(args, 0, "wrote", out, sizeof out);
     ck_assert(!strstr(out, "removed"));
@@ -416,6 +426,16 @@ START_TEST(test_binary_refuses_and_overwrites)
     free(s);
     ck_assert_int_eq(lstat(p, &sb), 0);
     ck_assert(S_ISLNK(sb.st_mode));
+    /* nor a link where the SVG goes */
+    ck_assert_int_eq(unlink(p), 0);
+    put(p, "a file again\n");
+    snprintf(p, sizeof p, "%s/wd/wd-demo.svg", dir);
+    ck_assert_int_eq(unlink(p), 0);
+    ck_assert_int_eq(symlink(q, p), 0);
+    expect_fmnist(args, 1, "wd-demo.svg is not a regular file (a symbolic link)", out, sizeof out);
+    s = slurp(q);
+    ck_assert_str_eq(s, "not the demo's\n");
+    free(s);
     rm_tree(dir);
     free(dir);
 }

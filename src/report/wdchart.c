@@ -198,23 +198,30 @@ static double style_off(Style s)
 }
 
 /* v[0..n) at epochs 1..n, clipped to a little beyond the data area; a
- * non-finite or (log axis) non-positive value leaves a gap. dots: a disc at
- * every point. */
+ * non-finite or (log axis) non-positive value leaves a gap. Each stretch
+ * without a gap is one polyline (one SVG path). dots: a disc at every
+ * point. */
 static void draw_series(Image *im, const PlotAxes *a, const double *v, int n, Rgb c, Style s, int dots)
 {
-    double phase = 0, qx = 0, qy = 0, px, py;
-    int prev = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isfinite(v[i]) || (a->logy && !(v[i] > 0))) {
-            prev = 0;
+    double *xs = malloc(2 * (size_t)n * sizeof *xs), *ys = xs ? xs + n : NULL;
+    if (!xs) {
+        im->failed = 1; /* draw_write refuses the image */
+        return;
+    }
+    int m = 0;
+    for (int i = 0; i <= n; i++) {
+        if (i < n && isfinite(v[i]) && !(a->logy && !(v[i] > 0))) {
+            plot_map(a, i + 1, v[i], &xs[m], &ys[m]);
+            ys[m] = fmin(fmax(ys[m], a->top - 6.0), a->top + a->height + 6.0);
+            m++;
             continue;
         }
-        plot_map(a, i + 1, v[i], &px, &py);
-        py = fmin(fmax(py, a->top - 6.0), a->top + a->height + 6.0);
-        if (prev) draw_line(im, qx, qy, px, py, WC_LINE_W, c, style_on(s), style_off(s), &phase);
-        if (dots || n == 1) draw_disc(im, px, py, 3.5, c);
-        qx = px, qy = py, prev = 1;
+        if (m > 1) draw_polyline(im, xs, ys, m, WC_LINE_W, c, style_on(s), style_off(s));
+        if (dots || n == 1)
+            for (int k = 0; k < m; k++) draw_disc(im, xs[k], ys[k], 3.5, c);
+        m = 0;
     }
+    free(xs);
 }
 
 /* A horizontal (or vertical) reference line across the data area at y (x). */
@@ -531,12 +538,18 @@ Status wdchart_draw(Image *im, const WdChartRun *runs, int n, const WdChartText 
     return ST_OK;
 }
 
-Status wdchart_write(const char *path, const WdChartRun *runs, int n, const WdChartText *text, Err *e)
+Status wdchart_write(const char *const *paths, int npaths, const WdChartRun *runs, int n, const WdChartText *text,
+                     Err *e)
 {
+    DrawFormat fmt;
+    for (int k = 0; k < npaths; k++) {
+        Status st = draw_format(paths[k], paths[k], &fmt, e);
+        if (st) return st;
+    }
     Image im;
+    memset(&im, 0, sizeof im); /* safe to free whatever wdchart_draw did */
     Status st = wdchart_draw(&im, runs, n, text, NULL, e);
-    if (st) return st;
-    st = plot_write_png(&im, path, e);
+    for (int k = 0; !st && k < npaths; k++) st = draw_write(&im, paths[k], e);
     draw_image_free(&im);
     return st;
 }

@@ -78,7 +78,10 @@ void wdchart_histogram(const double *w, int nw, double R, long counts[WDCHART_BI
  * *axes (if not NULL) receives the mappings. ST_ERR_ARG for a bad n or run. */
 Status wdchart_draw(Image *im, const WdChartRun *runs, int n, const WdChartText *text, WdChartAxes *axes, Err *e);
 
-/* The same figure written to path (PNG), atomically. */
-Status wdchart_write(const char *path, const WdChartRun *runs, int n, const WdChartText *text, Err *e);
+/* The same figure, drawn once, written to each of paths[0..npaths), PNG or
+ * SVG by the extension (draw_write: atomically; another extension is
+ * refused before anything is written). */
+Status wdchart_write(const char *const *paths, int npaths, const WdChartRun *runs, int n, const WdChartText *text,
+                     Err *e);
 
 #endif
