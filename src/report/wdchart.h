@@ -47,10 +47,14 @@ typedef struct {
 
 /* Where everything was drawn (tests): the data-to-pixel mapping of each top
  * panel (y: the loss), of the norm panel and of the histogram (x: w, y: the
- * count), and the histogram's half range (see wdchart_hist_range). */
+ * count, up to the power of ten above the tallest bar, or a decade or two
+ * more if the legend would cover a bar), the histogram's half range (see
+ * wdchart_hist_range) and the legends' boxes of the norm panel and of the
+ * histogram (x, y, width, height). */
 typedef struct {
     PlotAxes loss[WDCHART_MAX], norm, hist;
     double hist_range;
+    int norm_key[4], hist_key[4];
 } WdChartAxes;
 
 /* The shared y range of the loss panels, on a log axis: of every finite,
