@@ -684,7 +684,7 @@ Status wdchart_write(const char *const *paths, int npaths, const WdChartRun *run
 {
     DrawFormat fmt;
     for (int k = 0; k < npaths; k++) {
-        Status st = draw_format(paths[k], paths[k], &fmt, e);
+        Status st = draw_format("the figure", paths[k], &fmt, e);
         if (st) return st;
     }
     Image im;
