@@ -235,8 +235,8 @@ static double style_off(Style s)
 
 /* v[0..n) at epochs 1..n, clipped to a little beyond the data area; a
  * non-finite or (log axis) non-positive value leaves a gap. Each stretch
- * without a gap is one polyline (one SVG path). dots: a disc at every
- * point. */
+ * without a gap is one polyline (one SVG path); a point alone between
+ * gaps is a disc. dots: a disc at every point. */
 static void draw_series(Image *im, const PlotAxes *a, const double *v, int n, Rgb c, Style s, int dots)
 {
     double *xs = malloc(2 * (size_t)n * sizeof *xs), *ys = xs ? xs + n : NULL;
@@ -253,7 +253,7 @@ static void draw_series(Image *im, const PlotAxes *a, const double *v, int n, Rg
             continue;
         }
         if (m > 1) draw_polyline(im, xs, ys, m, WC_LINE_W, c, style_on(s), style_off(s));
-        if (dots || n == 1)
+        if (dots || m == 1) /* a point between gaps is a dot */
             for (int k = 0; k < m; k++) draw_disc(im, xs[k], ys[k], 3.5, c);
         m = 0;
     }
