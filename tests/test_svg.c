@@ -5,7 +5,7 @@
  * .png and .svg refused; `plot`'s --title with both panels, --logy with acc
  * refused, empty logs refused; the error grid's index and confidence; the
  * confusion chart's colour scale and its title within the image for 5 and
- * 10 classes. */
+ * 10 classes; wd-demo's figure as SVG beside its PNG. */
 #include <check.h>
 #include <ctype.h>
 #include <math.h>
@@ -415,6 +415,39 @@ START_TEST(test_confusion_fits)
 }
 END_TEST
 
+/* wd-demo writes its one figure twice from one drawing: wd-demo.png and a
+ * wd-demo.svg of the same size that parses, with every panel's title (and
+ * the figure's) as <text>, each curve one <path> (the train losses dashed). */
+START_TEST(test_wddemo_svg)
+{
+    char *dir = make_temp_dir(), args[800], file[700], out[8192];
+    snprintf(args, sizeof args, "wd-demo --out %s/wd", dir);
+    int rc = run_fmnist(args, out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    snprintf(file, sizeof file, "%s/wd/wd-demo.png", dir);
+    int w, h, comp;
+    ck_assert(stbi_info(file, &w, &h, &comp));
+    snprintf(file, sizeof file, "%s/wd/wd-demo.svg", dir);
+    char *svg = check_svg(file, w, h, 20);
+    static const char *const TITLES[] = {">Weight decay: linear regression, 200 features, 20 training samples</text>",
+                                         ">no penalty, lambda = 0</text>",
+                                         ">L2 penalty, lambda = 3</text>",
+                                         ">L1 penalty, A = 3</text>",
+                                         ">Weight norm ||w||_2 per epoch</text>",
+                                         ">Final weights w: all 200, the bias excluded</text>",
+                                         ">squared loss (log scale)</text>"};
+    for (size_t k = 0; k < sizeof TITLES / sizeof TITLES[0]; k++)
+        ck_assert_msg(strstr(svg, TITLES[k]) != NULL, "%s: no %s", file, TITLES[k]);
+    /* train and test of 3 runs, 3 norms: one path each (the histogram's outlines come on top) */
+    ck_assert_int_ge(count_of(svg, "<path d=\"M"), 9);
+    ck_assert_int_ge(count_of(svg, "stroke-dasharray=\"9 6\""), 3);
+    ck_assert_int_ge(count_of(svg, "fill-opacity="), 20); /* the histogram's translucent bars */
+    free(svg);
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *svg_suite(void)
 {
     Suite *s = suite_create("svg");
@@ -426,6 +459,7 @@ Suite *svg_suite(void)
     tcase_add_test(tc, test_plot_check_curve);
     tcase_add_test(tc, test_error_grid);
     tcase_add_test(tc, test_confusion_fits);
+    tcase_add_test(tc, test_wddemo_svg);
     suite_add_tcase(s, tc);
     return s;
 }

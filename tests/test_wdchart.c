@@ -164,6 +164,35 @@ START_TEST(test_histogram_range)
 }
 END_TEST
 
+/* The note above the histogram when the runs' labels are too long for it:
+ * "N of M weights of 1 run" (not "1 runs"), "of 2 runs". */
+START_TEST(test_hist_note_plural)
+{
+    WdChartRun r[3];
+    three_runs(r);
+    char lab[300];
+    memset(lab, 'x', sizeof lab - 1);
+    lab[sizeof lab - 1] = 0;
+    r[0].label = lab; /* none: weights beyond the penalized runs' range */
+    Image im;
+    Err e;
+    WdChartText t = {"title", NULL, NAN};
+    ck_assert_int_eq(wdchart_draw(&im, r, 3, &t, NULL, &e), ST_OK);
+    ck_assert_ptr_nonnull(strstr(im.svg.data, ">6 of 8 weights of 1 run beyond the axis (largest |w| 3)</text>"));
+    ck_assert_ptr_null(strstr(im.svg.data, "1 runs"));
+    draw_image_free(&im);
+    r[1].penalized = 0, r[1].label = lab; /* two unpenalized runs out: only L1's range counts (0.04 -> 0.05) */
+    ck_assert_int_eq(wdchart_draw(&im, r, 3, &t, NULL, &e), ST_OK);
+    ck_assert_ptr_nonnull(strstr(im.svg.data, "weights of 2 runs beyond the axis (largest |w| 3)</text>"));
+    draw_image_free(&im);
+    /* short labels: each run named, its count and its largest |w| */
+    three_runs(r);
+    ck_assert_int_eq(wdchart_draw(&im, r, 3, &t, NULL, &e), ST_OK);
+    ck_assert_ptr_nonnull(strstr(im.svg.data, ">none: 6 of 8 weights beyond the axis (largest |w| 3)</text>"));
+    draw_image_free(&im);
+}
+END_TEST
+
 static Rgb pixel(const unsigned char *px, int w, int x, int y)
 {
     const unsigned char *p = px + ((size_t)y * w + x) * 3;
@@ -246,6 +275,35 @@ START_TEST(test_figure_of_the_demo)
     plot_map(&ax.hist, 0, fmax((double)c[1][mid], 1.0), &qx, &qlow);
     Rgb got = draw_get(&im, (int)qx, (int)((qtop + qlow) / 2));
     ck_assert_msg(got.g > got.r + 15 && got.g > got.b + 15, "L1's bar at 0: (%d,%d,%d)", got.r, got.g, got.b);
+    /* the count axis fits the data: up to the power of ten above the tallest bar (L1's centre, 10..99) */
+    ck_assert(c[2][mid] >= 10 && c[2][mid] < 100);
+    ck_assert_double_eq_tol(ax.hist.ymax, 100, 1e-9);
+    /* and the legend covers no bar: every bar's top is below the legend's box where they share columns */
+    const int *hk = ax.hist_key;
+    ck_assert(hk[2] > 100 && hk[3] > 60);
+    ck_assert(hk[0] >= ax.hist.left && hk[0] + hk[2] <= ax.hist.left + ax.hist.width && hk[1] >= ax.hist.top);
+    for (int k = 0; k < 3; k++)
+        for (int b = 0; b < WDCHART_BINS; b++) {
+            if (!c[k][b]) continue;
+            double lo = (b - mid - 0.5) * ax.hist_range / WDCHART_HALF_BINS, x0, x1, top, py;
+            plot_map(&ax.hist, lo, (double)c[k][b], &x0, &top);
+            plot_map(&ax.hist, lo + ax.hist_range / WDCHART_HALF_BINS, 1, &x1, &py);
+            if (x1 > hk[0] && x0 < hk[0] + hk[2])
+                ck_assert_msg(top > hk[1] + hk[3], "run %d bin %d (top %.0f) under the legend (%d..%d)", k, b, top,
+                              hk[1], hk[1] + hk[3]);
+        }
+    /* the norm axis fits the norms (0.067 .. 14.1, no decades of headroom) and its legend is off every line */
+    ck_assert(ax.norm.ymax < 30 && ax.norm.ymin > 0.03);
+    const int *nk = ax.norm_key;
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < res[k].epochs; i++) {
+            double x, y;
+            plot_map(&ax.norm, i + 1, res[k].w_norm[i], &x, &y);
+            ck_assert_msg(!(x > nk[0] - 3 && x < nk[0] + nk[2] + 3 && y > nk[1] - 3 && y < nk[1] + nk[3] + 3),
+                          "run %d epoch %d (%.0f, %.0f) under the norm legend", k, i + 1, x, y);
+        }
+    /* the note above the histogram names the unpenalized run's weights beyond the axis */
+    ck_assert_ptr_nonnull(strstr(im.svg.data, ">none: 185 of 200 weights beyond the axis (largest |w| 2.97)</text>"));
     draw_image_free(&im);
     for (int k = 0; k < 3; k++) wddemo_result_free(&res[k]);
 }
@@ -290,8 +348,13 @@ START_TEST(test_binary_figure_and_log)
     snprintf(args, sizeof args, "wd-demo --out %s/wd", dir);
     int rc = run_fmnist(args, out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
-    ck_assert(strstr(out, "wd-demo.png") && strstr(out, "wd-demo.csv"));
+    ck_assert(strstr(out, "wd-demo.png") && strstr(out, "wd-demo.svg") && strstr(out, "wd-demo.csv"));
     ck_assert(!strstr(out, "removed"));
+    snprintf(path, sizeof path, "%s/wd/wd-demo.svg", dir); /* the same drawing as SVG (suite svg checks it) */
+    char *svg = slurp(path);
+    ck_assert_ptr_nonnull(svg);
+    ck_assert_ptr_nonnull(strstr(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    free(svg);
     snprintf(path, sizeof path, "%s/wd/wd-lambda3.png", dir);
     ck_assert(!file_exists(path)); /* the one figure replaces the three charts */
     /* the CSV: 3 x 100 rows */
@@ -368,7 +431,7 @@ START_TEST(test_binary_refuses_and_overwrites)
     snprintf(args, sizeof args, "wd-demo --out %s/old", dir);
     expect_fmnist(args, 1, "wd-lambda0.png", out, sizeof out);
     /* stale charts of other settings, a link and a folder of own names, other files */
-    static const char *const STALE[] = {"wd-lambda0.png", "wd-lambda0.5.png", "wd-l1.png", "wd-demo.svg"};
+    static const char *const STALE[] = {"wd-lambda0.png", "wd-lambda0.5.png", "wd-l1.png", "wd-lambda1e-05.png"};
     for (int i = 0; i < 4; i++) {
         snprintf(p, sizeof p, "%s/wd/%s", dir, STALE[i]);
         put(p, "stale\n");
@@ -403,6 +466,11 @@ START_TEST(test_binary_refuses_and_overwrites)
     s = slurp(p);
     ck_assert(!strncmp(s, "setting,epoch,", 14)); /* the sentinel replaced */
     free(s);
+    snprintf(p, sizeof p, "%s/wd/wd-demo.svg", dir); /* an own output: rewritten, not removed */
+    s = slurp(p);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_ptr_nonnull(strstr(s, "</svg>"));
+    free(s);
     /* again with --overwrite: nothing stale left to remove */
     expect_fmnist(args, 0, "wrote", out, sizeof out);
     ck_assert(!strstr(out, "removed"));
@@ -416,6 +484,16 @@ START_TEST(test_binary_refuses_and_overwrites)
     free(s);
     ck_assert_int_eq(lstat(p, &sb), 0);
     ck_assert(S_ISLNK(sb.st_mode));
+    /* nor a link where the SVG goes */
+    ck_assert_int_eq(unlink(p), 0);
+    put(p, "a file again\n");
+    snprintf(p, sizeof p, "%s/wd/wd-demo.svg", dir);
+    ck_assert_int_eq(unlink(p), 0);
+    ck_assert_int_eq(symlink(q, p), 0);
+    expect_fmnist(args, 1, "wd-demo.svg is not a regular file (a symbolic link)", out, sizeof out);
+    s = slurp(q);
+    ck_assert_str_eq(s, "not the demo's\n");
+    free(s);
     rm_tree(dir);
     free(dir);
 }
@@ -431,6 +509,7 @@ Suite *wdchart_suite(void)
     tcase_add_test(tc, test_histogram_range);
     tcase_add_test(tc, test_figure_of_the_demo);
     tcase_add_test(tc, test_own_names);
+    tcase_add_test(tc, test_hist_note_plural);
     suite_add_tcase(s, tc);
     TCase *cli = tcase_create("cli");
     tcase_set_timeout(cli, 120);

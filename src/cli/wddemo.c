@@ -3,7 +3,7 @@
  * Trains the tutorials' high-dimensional linear regression (train/wddemo.h)
  * with lambda = 0, lambda = 3 (L2) and an L1 penalty; prints ||w||_2 and the
  * train and test loss every 5 epochs, and writes one figure (report/wdchart.h)
- * and the numbers as CSV into OUT. An earlier demo in OUT is refused, or with
+ * as PNG and as SVG, and the numbers as CSV, into OUT. An earlier demo in OUT is refused, or with
  * --overwrite replaced: its own files only (train/wddemo.h). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,18 +21,20 @@ typedef struct {
     double lambda;
 } WdSetting;
 
-/* The demo's files, in OUT. */
-#define WD_FIGURE "wd-demo.png"
-#define WD_CSV "wd-demo.csv"
+/* The demo's files, in OUT: the figure as PNG and as SVG (one drawing), the
+ * numbers. */
+#define WD_NFILES 3
+static const char *const WD_FILES[WD_NFILES] = {"wd-demo.png", "wd-demo.svg", "wd-demo.csv"};
+#define WD_NFIGURES 2 /* the first two */
 
 /* Its files against each other and against the folder it may make: 0, or
  * the exit code after the message. */
-static int check_outputs(const char *out, const char *const files[2])
+static int check_outputs(const char *out, const char *const files[WD_NFILES])
 {
-    static const char *const ROLES[2] = {"the figure", "the numbers"};
+    static const char *const ROLES[WD_NFILES] = {"the figure", "the figure as SVG", "the numbers"};
     CliFiles in = {0}, outs = {0}, made = {0}; /* no inputs */
     cli_files_add(&made, "the output folder", out, "");
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < WD_NFILES; k++) {
         char path[FM_PATH_NAME];
         snprintf(path, sizeof path, "%s/%s", out, files[k]);
         cli_files_add(&outs, ROLES[k], path, "");
@@ -63,12 +65,12 @@ int cmd_wddemo(int argc, char **argv)
     int seed = 1, overwrite = 0;
     float l2 = 3.0f, l1 = 3.0f;
     ArgSpec specs[] = {
-        {"out", ARG_STR, &out, 0, 0, "DIR", "where wd-demo.png and wd-demo.csv go (default runs/wd-demo)", 0},
-        {"seed", ARG_INT, &seed, 0, 2147483647, "N", "seed of the data, the initial w and the shuffles (default 1)", 0},
+        {"out", ARG_STR, &out, 0, 0, "DIR", "folder of the figure and CSV (default runs/wd-demo)", 0},
+        {"seed", ARG_INT, &seed, 0, 2147483647, "N", "seed of the data, initial w and shuffles (default 1)", 0},
         {"lambda", ARG_FLOAT, &l2, 0, 1e3, "L", "L2 strength of the decayed run (default 3)", 0},
         {"l1", ARG_FLOAT, &l1, 0, 1e3, "A", "L1 strength of the L1 run (default 3)", 0},
         {"overwrite", ARG_SWITCH, &overwrite, 0, 0, NULL,
-         "replace an earlier demo in --out: its files only (others stay)", 0},
+         "replace an earlier demo in --out (its files only)", 0},
     };
     int nspecs = (int)(sizeof specs / sizeof specs[0]), npos, help;
     const char *pos[1];
@@ -76,20 +78,23 @@ int cmd_wddemo(int argc, char **argv)
     Status st = args_parse(argc, argv, specs, nspecs, pos, 0, &npos, &help, &e);
     if (st) return cli_usage_error("wd-demo", &e);
     if (help) {
-        printf("usage: fmnist wd-demo [--out DIR] [--overwrite]\n\nThe weight-decay experiment: linear regression "
-               "with 200 features and 20 training samples\n(y = 0.05 + 0.01 sum x + noise), minibatch SGD (batch 5, "
-               "lr 0.003, 100 epochs), trained\nwithout a penalty, with L2 (lambda/2 ||w||^2) and with L1 (A "
-               "||w||_1). Prints ||w|| and the\nlosses every 5 epochs; writes OUT/wd-demo.png (one figure: the "
-               "losses of each run on one\nshared axis, ||w|| per epoch, a histogram of the final weights) and "
-               "OUT/wd-demo.csv.\nA folder that holds an earlier demo is refused unless --overwrite is given, which "
-               "removes\nthe earlier demo's charts and numbers (and nothing else).\n\n");
+        printf("usage: fmnist wd-demo [--out DIR] [--seed N] [--lambda L] [--l1 A] [--overwrite]\n\n"
+               "The weight-decay experiment: linear regression with 200 features and 20\n"
+               "training samples (y = 0.05 + 0.01 sum x + noise), minibatch SGD (batch 5,\n"
+               "lr 0.003, 100 epochs), trained without a penalty, with L2 (lambda/2 ||w||^2)\n"
+               "and with L1 (A ||w||_1). Prints ||w|| and the losses every 5 epochs; writes\n"
+               "one figure as OUT/wd-demo.png and OUT/wd-demo.svg (each run's losses on one\n"
+               "shared axis, ||w|| per epoch, a histogram of the final weights) and every\n"
+               "epoch's numbers as OUT/wd-demo.csv (setting,epoch,train_loss,test_loss,w_norm).\n"
+               "A folder that holds an earlier demo is refused unless --overwrite is given,\n"
+               "which removes the earlier demo's charts and numbers (and nothing else).\n\n");
         args_print_help(specs, nspecs, stdout);
         return 0;
     }
-    const char *const files[2] = {WD_FIGURE, WD_CSV};
+    const char *const *files = WD_FILES;
     int rc = check_outputs(out, files);
     if (rc) return rc;
-    if ((st = wddemo_check_folder(out, files, 2, overwrite, &e))) return cli_fail(st, &e);
+    if ((st = wddemo_check_folder(out, files, WD_NFILES, overwrite, &e))) return cli_fail(st, &e);
     if ((st = file_mkdirs(out, &e)) || (st = file_check_writable(out, &e))) return cli_fail(st, &e);
     char lab1[64], lab2[64];
     snprintf(lab1, sizeof lab1, "L2 penalty, lambda = %g", (double)l2);
@@ -107,7 +112,7 @@ int cmd_wddemo(int argc, char **argv)
     WdDemoResult res[3];
     memset(res, 0, sizeof res);
     for (int k = 0; k < 3 && !st; k++) st = run_setting(&c, &set[k], k, &res[k], &csv, &e);
-    char path[FM_PATH_NAME];
+    char path[FM_PATH_NAME], figs[WD_NFIGURES][FM_PATH_NAME];
     if (!st) {
         WdChartRun runs[3];
         for (int k = 0; k < 3; k++)
@@ -119,16 +124,21 @@ int cmd_wddemo(int argc, char **argv)
         snprintf(sub, sizeof sub, "SGD (batch %d, lr %g), seed %d; losses (y_hat - y)^2 / 2 without the penalty: "
                  "train dashed, test solid", c.batch, c.lr, seed);
         WdChartText text = {title, sub, WDDEMO_TRUE_W};
-        snprintf(path, sizeof path, "%s/%s", out, WD_FIGURE);
-        if (!(st = wdchart_write(path, runs, 3, &text, &e))) printf("wrote %s\n", path);
+        const char *fig[WD_NFIGURES];
+        for (int k = 0; k < WD_NFIGURES; k++) {
+            snprintf(figs[k], sizeof figs[k], "%s/%s", out, files[k]);
+            fig[k] = figs[k];
+        }
+        if (!(st = wdchart_write(fig, WD_NFIGURES, runs, 3, &text, &e)))
+            for (int k = 0; k < WD_NFIGURES; k++) printf("wrote %s\n", fig[k]);
     }
     for (int k = 0; k < 3; k++) wddemo_result_free(&res[k]);
-    snprintf(path, sizeof path, "%s/%s", out, WD_CSV);
+    snprintf(path, sizeof path, "%s/%s", out, files[WD_NFIGURES]);
     if (!st && csv.failed) st = err_set(&e, ST_ERR_NOMEM, "out of memory");
     if (!st && !(st = file_write_atomic(path, csv.data, csv.len, &e))) printf("wrote %s\n", path);
     buf_free(&csv);
     int removed = 0;
-    if (!st && !(st = wddemo_remove_stale(out, files, 2, &removed, &e)) && removed)
+    if (!st && !(st = wddemo_remove_stale(out, files, WD_NFILES, &removed, &e)) && removed)
         printf("removed %d file%s of the earlier demo in %s\n", removed, removed == 1 ? "" : "s", out);
     return st ? cli_fail(st, &e) : 0;
 }

@@ -47,10 +47,14 @@ typedef struct {
 
 /* Where everything was drawn (tests): the data-to-pixel mapping of each top
  * panel (y: the loss), of the norm panel and of the histogram (x: w, y: the
- * count), and the histogram's half range (see wdchart_hist_range). */
+ * count, up to the power of ten above the tallest bar, or a decade or two
+ * more if the legend would cover a bar), the histogram's half range (see
+ * wdchart_hist_range) and the legends' boxes of the norm panel and of the
+ * histogram (x, y, width, height). */
 typedef struct {
     PlotAxes loss[WDCHART_MAX], norm, hist;
     double hist_range;
+    int norm_key[4], hist_key[4];
 } WdChartAxes;
 
 /* The shared y range of the loss panels, on a log axis: of every finite,
@@ -78,7 +82,10 @@ void wdchart_histogram(const double *w, int nw, double R, long counts[WDCHART_BI
  * *axes (if not NULL) receives the mappings. ST_ERR_ARG for a bad n or run. */
 Status wdchart_draw(Image *im, const WdChartRun *runs, int n, const WdChartText *text, WdChartAxes *axes, Err *e);
 
-/* The same figure written to path (PNG), atomically. */
-Status wdchart_write(const char *path, const WdChartRun *runs, int n, const WdChartText *text, Err *e);
+/* The same figure, drawn once, written to each of paths[0..npaths), PNG or
+ * SVG by the extension (draw_write: atomically; another extension is
+ * refused before anything is written). */
+Status wdchart_write(const char *const *paths, int npaths, const WdChartRun *runs, int n, const WdChartText *text,
+                     Err *e);
 
 #endif
