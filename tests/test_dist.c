@@ -76,7 +76,7 @@ static void member(const Team *t, void *arg, int rank)
     if (j->aug) cfg.aug = (AugConfig){.crop = 2, .flip = 1, .erase = 1};
     if (j->val) cfg.val = &val;
     volatile sig_atomic_t flag = rank == j->stop_rank;
-    TrainHooks hooks = {NULL, on_epoch, j, &flag, on_stop};
+    TrainHooks hooks = {NULL, on_epoch, j, &flag, on_stop, NULL};
     j->st[rank] = train_run(net, &train, &test, &cfg, NULL, &hooks, &e);
     snprintf(j->msg[rank], sizeof j->msg[rank], "%s", e.msg);
     j->nparams = net->nparams;

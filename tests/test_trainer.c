@@ -97,7 +97,8 @@ START_TEST(test_progress_to_hooks_and_back)
     Seen sa = {0}, sb = {.stop_epoch = 2, .stop_batch = 3};
     Optim kept;
     sb.keep = &kept;
-    TrainHooks ha = {NULL, seen_epoch, &sa, NULL, seen_stop}, hb = {seen_batch, seen_epoch, &sb, &sb.flag, seen_stop};
+    TrainHooks ha = {NULL, seen_epoch, &sa, NULL, seen_stop, NULL},
+               hb = {seen_batch, seen_epoch, &sb, &sb.flag, seen_stop, NULL};
     ck_assert_int_eq(train_run(a, &train, &test, &tc, NULL, &ha, &e), ST_OK);
     ck_assert_int_eq(sa.nepochs, 3);
     for (int k = 0; k < 3; k++)
@@ -112,7 +113,7 @@ START_TEST(test_progress_to_hooks_and_back)
     /* back: the same position, the optimizer copied on_stop */
     at.opt = &kept;
     Seen sc = {0};
-    TrainHooks hc = {NULL, seen_epoch, &sc, NULL, seen_stop};
+    TrainHooks hc = {NULL, seen_epoch, &sc, NULL, seen_stop, NULL};
     ck_assert_msg(train_run(b, &train, &test, &tc, &at, &hc, &e) == ST_OK, "%s", e.msg);
     ck_assert_int_eq(sc.nepochs, 2); /* epochs 2 and 3 */
     ck_assert_mem_eq(a->params, b->params, a->nparams * sizeof(float));
@@ -127,7 +128,7 @@ START_TEST(test_progress_to_hooks_and_back)
     /* asked to stop before the first batch: the start of epoch 1, nothing trained */
     Seen sd = {0};
     sd.flag = 1;
-    TrainHooks hd = {NULL, NULL, &sd, &sd.flag, seen_stop};
+    TrainHooks hd = {NULL, NULL, &sd, &sd.flag, seen_stop, NULL};
     ck_assert_int_eq(train_run(a, &train, &test, &tc, NULL, &hd, &e), ST_ERR_INTERRUPTED);
     ck_assert_str_eq(e.msg, "interrupted at the start of epoch 1");
     ck_assert(sd.nstops == 1 && sd.stop.epoch == 0 && sd.stop.batch == 0 && sd.stop.step == 0);

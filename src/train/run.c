@@ -13,6 +13,7 @@
 #include "model/cfg.h"
 #include "model/weights.h"
 #include "report/log.h"
+#include "report/tfevents.h"
 #include "util/fileio.h"
 #include "util/team.h"
 
@@ -155,6 +156,14 @@ typedef struct {
     Buf csv;                /* the log so far                              */
     int cols;               /* optional log.csv columns (LOG_COL_*)        */
     int nbatches;           /* batches per epoch                          */
+    /* TensorBoard: the event file (fd -1: none), the train losses of the
+     * steps since the last loss/train_step point, and the first error met
+     * appending (returned at the epoch's end, as a log.csv error is) */
+    TfeFile tb;
+    double tb_loss;
+    int tb_steps;
+    Status tb_st;
+    Err tb_err;
 } RunState;
 
 /* The log text NUL-terminated for the checkpoint (its length unchanged). */
@@ -198,6 +207,34 @@ static void on_batch(void *ctx, int epoch, int done, int total, double elapsed)
     if (rs->hooks && rs->hooks->on_batch) rs->hooks->on_batch(rs->hooks->ctx, epoch, done, total, elapsed);
 }
 
+static void on_step(void *ctx, uint64_t step, double loss, double lr)
+{
+    (void)lr;
+    RunState *rs = ctx;
+    const int every = rs->spec->tb_every;
+    if (rs->tb.fd < 0 || every <= 0 || rs->tb_st) return;
+    rs->tb_loss += loss, rs->tb_steps++;
+    if (step % (uint64_t)every) return;
+    Buf b = {0};
+    TfeScalar v = {"loss/train_step", rs->tb_loss / rs->tb_steps};
+    tfe_scalars(&b, tfe_now(), (int64_t)step, &v, 1);
+    rs->tb_st = tfe_append(&rs->tb, &b, &rs->tb_err);
+    rs->tb_loss = 0, rs->tb_steps = 0;
+}
+
+/* The epoch's scalars and histograms, appended to the event file. */
+static Status tb_epoch(RunState *rs, const EpochStats *s, const TrainProgress *p, const Net *net, Err *e)
+{
+    if (rs->tb.fd < 0) return ST_OK;
+    if (rs->tb_st) {
+        *e = rs->tb_err;
+        return rs->tb_st;
+    }
+    Buf b = {0};
+    tfe_epoch(&b, tfe_now(), s, p->opt ? p->opt->cfg.lr : rs->spec->train.opt.lr, net);
+    return tfe_append(&rs->tb, &b, e);
+}
+
 static Status on_epoch(void *ctx, const EpochStats *s, const TrainProgress *p, const Net *net, Err *e)
 {
     RunState *rs = ctx;
@@ -213,6 +250,7 @@ static Status on_epoch(void *ctx, const EpochStats *s, const TrainProgress *p, c
     /* best.fmw: chosen by validation only (a test figure never chooses) */
     if (s->has_val && s->val_improved && (st = save_state(rs, rs->best_path, net, p, e))) return st;
     if ((st = file_write_atomic(rs->log_path, rs->csv.data, rs->csv.len, e))) return st;
+    if ((st = tb_epoch(rs, s, p, net, e))) return st;
     if (rs->hooks && rs->hooks->on_epoch) rs->hooks->on_epoch(rs->hooks->ctx, s);
     return ST_OK;
 }
@@ -220,7 +258,7 @@ static Status on_epoch(void *ctx, const EpochStats *s, const TrainProgress *p, c
 Status run_train(const RunSpec *spec, Net *net, const Dataset *train, const Dataset *test, const RunHooks *hooks,
                  Err *e)
 {
-    RunState rs = {.spec = spec, .hooks = hooks};
+    RunState rs = {.spec = spec, .hooks = hooks, .tb = {.fd = -1}};
     int batch = spec->train.batch > 0 ? spec->train.batch : 1;
     rs.nbatches = (train->n + batch - 1) / batch;
     run_paths(spec, rs.model_path, rs.log_path, sizeof rs.model_path);
@@ -237,10 +275,15 @@ Status run_train(const RunSpec *spec, Net *net, const Dataset *train, const Data
         report_csv_header(&rs.csv, rs.cols);
     }
     Status st = rs.settings.failed ? err_set(e, ST_ERR_NOMEM, "out of memory for the settings") : log_text(&rs, e);
+    /* rank 0 writes the events, as it writes every other file; its status is
+     * every rank's */
+    if (!st && spec->tensorboard && team_rank(spec->train.team) == 0) st = tfe_create(&rs.tb, spec->out, tfe_now(), e);
+    st = team_agree(spec->train.team, st, e);
     if (!st) {
-        TrainHooks th = {on_batch, on_epoch, &rs, hooks ? hooks->stop : NULL, on_stop};
+        TrainHooks th = {on_batch, on_epoch, &rs, hooks ? hooks->stop : NULL, on_stop, on_step};
         st = train_run(net, train, test, &spec->train, spec->resume, &th, e);
     }
+    tfe_close(&rs.tb);
     buf_free(&rs.settings);
     buf_free(&rs.csv);
     return st;

@@ -124,6 +124,11 @@ typedef struct {
     /* Called then (may be NULL) with the progress, to save it; if it fails,
      * train_run returns its status instead. */
     Status (*on_stop)(void *ctx, const TrainProgress *p, const Net *net, Err *e);
+    /* Called after each optimizer step (may be NULL): the steps taken so far
+     * (the first is 1; resumed runs go on counting), the batch's mean loss
+     * as the train loss counts it (smoothed with label smoothing; with the
+     * penalty under report_penalty) and the step's learning rate. */
+    void (*on_step)(void *ctx, uint64_t step, double loss, double lr);
 } TrainHooks;
 
 /* The micro-batches of a full batch of cfg (1 with micro_batch 0), and

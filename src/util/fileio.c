@@ -332,6 +332,26 @@ int file_same(const char *a, const char *b)
     return path_norm(a, na, sizeof na) && path_norm(b, nb, sizeof nb) && !strcmp(na, nb);
 }
 
+Status file_create_new(const char *path, int *fd, int *taken, Err *e)
+{
+    *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_APPEND, 0644);
+    if (taken) *taken = *fd < 0 && errno == EEXIST;
+    return *fd < 0 ? io_fail(e, path, "cannot create", errno) : ST_OK;
+}
+
+Status file_append(int fd, const char *path, const void *data, size_t len, Err *e)
+{
+    const char *p = data;
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return io_fail(e, path, "cannot write", w < 0 ? errno : ENOSPC);
+        p += w;
+        len -= (size_t)w;
+    }
+    return ST_OK;
+}
+
 Status file_check_writable(const char *dir, Err *e)
 {
     char prefix[FM_PATH_NAME], probe[FM_PATH_NAME + 16];
