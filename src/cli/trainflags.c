@@ -74,8 +74,7 @@ static const TrainFlag TABLE[] = {
     {"save-every", ARG_INT, AT(save_every), 1, 100000, "N",
      "write OUT/model.fmw every N epochs (default 1; always after the last, and on Ctrl-C)", SAME_RUN},
     {"no-tensorboard", ARG_SWITCH, AT(no_tensorboard), 0, 0, NULL,
-     "write no TensorBoard event file (OUT/events.out.tfevents.*: per epoch the losses, accuracies, lr, weight_norm "
-     "and a histogram of each weight tensor; `tensorboard --logdir OUT`)", SAME_RUN},
+     "write no TensorBoard event file (OUT/events.out.tfevents.*, for `tensorboard --logdir OUT`)", SAME_RUN},
     {"tb-every", ARG_INT, AT(tb_every), 0, 1000000, "N",
      "TensorBoard: also the train loss every N steps (loss/train_step: the mean of those N steps' losses; "
      "default 50; 0: per epoch only)", SAME_RUN},
