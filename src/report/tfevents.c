@@ -82,8 +82,8 @@ void tfe_histogram(Buf *out, double wall, int64_t step, const char *tag, const f
     double width = (hi - lo) / TFE_BUCKETS;
     for (int b = 0; b < nb; b++) limit[b] = b == nb - 1 ? hi : lo + (b + 1) * width;
     for (size_t i = 0; i < n; i++) {
-        int b = nb > 1 ? (int)((v[i] - lo) / width) : 0;
-        count[b < 0 ? 0 : b >= nb ? nb - 1 : b] += 1;
+        double q = nb > 1 ? (v[i] - lo) / width : 0; /* compared before the cast: a NaN goes to bucket 0 */
+        count[q >= nb - 1 ? nb - 1 : q > 0 ? (int)q : 0] += 1;
     }
     Buf h = {0}, val = {0}, sum = {0};
     pb_double(&h, HISTO_MIN, lo);
