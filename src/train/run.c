@@ -207,9 +207,10 @@ static void on_batch(void *ctx, int epoch, int done, int total, double elapsed)
     if (rs->hooks && rs->hooks->on_batch) rs->hooks->on_batch(rs->hooks->ctx, epoch, done, total, elapsed);
 }
 
-static void on_step(void *ctx, uint64_t step, double loss, double lr)
+/* loss/train_step: the mean of the last tb_every steps' losses, every
+ * tb_every steps (at step = the global step). */
+static void on_step(void *ctx, uint64_t step, double loss)
 {
-    (void)lr;
     RunState *rs = ctx;
     const int every = rs->spec->tb_every;
     if (rs->tb.fd < 0 || every <= 0 || rs->tb_st) return;

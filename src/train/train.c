@@ -452,12 +452,14 @@ static Status train_batch(Trainer *t, Err *e)
     if (!isfinite(l))
         return diverged(e, isnan(l) ? "the loss became NaN" : "the loss became infinite", t->epoch, bi, t->nbatches,
                         t->opt.cfg.lr);
-    const double before = t->loss_sum;
     t->loss_sum += l;
     t->right += c;
-    if (cfg->report_penalty) /* the objective: each sample's loss plus the penalty before this step */
-        t->loss_sum += n * penalty_value(net->params, net->tensors, net->ntensors, &t->opt.cfg);
-    const double step_loss = (t->loss_sum - before) / n;
+    double step_loss = l / n; /* what this batch adds to the epoch's train loss, per sample */
+    if (cfg->report_penalty) { /* the objective: each sample's loss plus the penalty before this step */
+        const double pen = penalty_value(net->params, net->tensors, net->ntensors, &t->opt.cfg);
+        t->loss_sum += n * pen;
+        step_loss += pen;
+    }
     batch_backward(t, &sh, &part, n_local);
     if (!ew_all_finite(net->nparams, net->grads)) /* before it reaches the weights */
         return diverged(e, "a gradient became NaN or infinite", t->epoch, bi, t->nbatches, t->opt.cfg.lr);
@@ -473,7 +475,7 @@ static Status train_batch(Trainer *t, Err *e)
     const TrainHooks *h = t->hooks;
     if (h && h->on_batch && team_rank(cfg->team) == 0)
         h->on_batch(h->ctx, t->epoch, t->batch, t->nbatches, t->spent + now() - t->t0);
-    if (h && h->on_step && team_rank(cfg->team) == 0) h->on_step(h->ctx, t->step, step_loss, t->opt.cfg.lr);
+    if (h && h->on_step && team_rank(cfg->team) == 0) h->on_step(h->ctx, t->step, step_loss);
     return ST_OK;
 }
 

@@ -127,8 +127,8 @@ typedef struct {
     /* Called after each optimizer step (may be NULL): the steps taken so far
      * (the first is 1; resumed runs go on counting), the batch's mean loss
      * as the train loss counts it (smoothed with label smoothing; with the
-     * penalty under report_penalty) and the step's learning rate. */
-    void (*on_step)(void *ctx, uint64_t step, double loss, double lr);
+     * penalty under report_penalty). */
+    void (*on_step)(void *ctx, uint64_t step, double loss);
 } TrainHooks;
 
 /* The micro-batches of a full batch of cfg (1 with micro_batch 0), and
