@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "model/weights.h"
 #include "report/tfevents.h"
@@ -89,6 +90,50 @@ START_TEST(test_crc32c_and_framing)
     memcpy(&got, p + 15, 4);
     ck_assert_uint_eq(got, want);
     buf_free(&b);
+}
+END_TEST
+
+/* Two files made in the same second get names in the order they were
+ * made; a name already there (here a link planted to another file) is never
+ * opened; what is appended follows the first event. */
+START_TEST(test_file_names)
+{
+    char *dir = make_temp_dir();
+    char victim[1024], link1[1200];
+    Err e;
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    ck_assert_int_eq(file_write_atomic(victim, "keep", 4, &e), ST_OK);
+    TfeFile a, b;
+    ck_assert_msg(tfe_create(&a, dir, 1700000000.25, &e) == ST_OK, "%s", e.msg);
+    ck_assert_ptr_nonnull(strstr(a.path, "/events.out.tfevents.1700000000."));
+    ck_assert_ptr_nonnull(strstr(a.path, ".fmnist"));
+    const char *host = strstr(a.path, "1700000000.") + 11;
+    snprintf(link1, sizeof link1, "%s/events.out.tfevents.1700000001.%s", dir, host);
+    ck_assert_int_eq(symlink(victim, link1), 0);
+    ck_assert_msg(tfe_create(&b, dir, 1700000000.75, &e) == ST_OK, "%s", e.msg);
+    ck_assert_ptr_nonnull(strstr(b.path, "/events.out.tfevents.1700000002."));
+    ck_assert_int_lt(strcmp(a.path, b.path), 0);
+    Buf x = {0};
+    TfeScalar v = {"lr", 0.5};
+    tfe_scalars(&x, 1700000001, 3, &v, 1);
+    size_t n = x.len;
+    ck_assert_int_eq(tfe_append(&a, &x, &e), ST_OK);
+    ck_assert_ptr_null(x.data); /* emptied */
+    tfe_close(&a);
+    tfe_close(&b);
+    size_t len;
+    char *f = read_all_or_fail(a.path, &len);
+    Buf first = {0};
+    tfe_file_version(&first, 1700000000.25);
+    ck_assert_uint_eq(len, first.len + n);
+    ck_assert_int_eq(memcmp(f, first.data, first.len), 0);
+    free(f);
+    buf_free(&first);
+    f = read_all_or_fail(victim, &len);
+    ck_assert_str_eq(f, "keep");
+    free(f);
+    rm_tree(dir);
+    free(dir);
 }
 END_TEST
 
@@ -456,6 +501,7 @@ Suite *tensorboard_suite(void)
     TCase *wire = tcase_create("wire"), *runs = tcase_create("runs");
     tcase_add_test(wire, test_pb_wire);
     tcase_add_test(wire, test_crc32c_and_framing);
+    tcase_add_test(wire, test_file_names);
     tcase_add_test(runs, test_events_read_by_node);
     tcase_add_test(runs, test_reader_catches_damage);
     tcase_add_test(runs, test_resume_new_file_and_off);
