@@ -423,7 +423,8 @@ done:
 END_TEST
 
 /* --resume: a second file, written after the first (its name sorts after),
- * with the later epochs and steps going on; --no-tensorboard: no file. */
+ * with the later epochs and steps going on; --overwrite: the earlier run's
+ * files go; --no-tensorboard: no file. */
 START_TEST(test_resume_new_file_and_off)
 {
     char *dir = make_temp_dir();
@@ -438,25 +439,46 @@ START_TEST(test_resume_new_file_and_off)
     snprintf(path, sizeof path, "%s/run", dir);
     ck_assert_int_eq(count_event_files(path), 2);
     static TbLog t;
-    if (read_events(path, &t, "test_resume_new_file_and_off")) goto off;
-    ck_assert_int_eq(t.nfiles, 2);
-    ck_assert_int_eq(t.version_first, 2);
-    ck_assert_int_eq(t.nversions, 2);
-    ck_assert_int_lt(strcmp(t.files[0], t.files[1]), 0);
-    /* every step once: 4 a session, 1..4 then 5..8; each epoch's scalars once */
-    ck_assert_int_eq(count_tag(&t, "loss/train_step"), 8);
-    for (long s = 1; s <= 8; s++) ck_assert_ptr_nonnull(find_scalar(&t, s, "loss/train_step"));
-    ck_assert_int_eq(count_tag(&t, "loss/test"), 2);
-    ck_assert_ptr_nonnull(find_scalar(&t, 1, "loss/test"));
-    ck_assert_ptr_nonnull(find_scalar(&t, 2, "loss/test"));
-    ck_assert_int_eq(count_tag(&t, "loss/validation"), 0); /* no --val: none */
-    /* the second file holds epoch 2 alone: its records are the version, 4 steps, 1 + 6 */
-    snprintf(cmd, sizeof cmd, "%s", t.files[1]);
-    if (read_events(cmd, &t, "test_resume_new_file_and_off")) goto off;
-    ck_assert_int_eq(t.records, 1 + 4 + 7);
-    ck_assert_ptr_nonnull(find_scalar(&t, 2, "accuracy/test"));
-    ck_assert_ptr_null(find_scalar(&t, 1, "accuracy/test"));
-off:
+    const int node = !read_events(path, &t, "test_resume_new_file_and_off");
+    if (node) {
+        ck_assert_int_eq(t.nfiles, 2);
+        ck_assert_int_eq(t.version_first, 2);
+        ck_assert_int_eq(t.nversions, 2);
+        ck_assert_int_lt(strcmp(t.files[0], t.files[1]), 0);
+        /* every step once: 4 a session, 1..4 then 5..8; each epoch's scalars once */
+        ck_assert_int_eq(count_tag(&t, "loss/train_step"), 8);
+        for (long s = 1; s <= 8; s++) ck_assert_ptr_nonnull(find_scalar(&t, s, "loss/train_step"));
+        ck_assert_int_eq(count_tag(&t, "loss/test"), 2);
+        ck_assert_ptr_nonnull(find_scalar(&t, 1, "loss/test"));
+        ck_assert_ptr_nonnull(find_scalar(&t, 2, "loss/test"));
+        ck_assert_int_eq(count_tag(&t, "loss/validation"), 0); /* no --val: none */
+        /* the second file holds epoch 2 alone: its records are the version, 4 steps, 1 + 6 */
+        snprintf(cmd, sizeof cmd, "%s", t.files[1]);
+        ck_assert_int_eq(read_events(cmd, &t, "test_resume_new_file_and_off"), 0);
+        ck_assert_int_eq(t.records, 1 + 4 + 7);
+        ck_assert_ptr_nonnull(find_scalar(&t, 2, "accuracy/test"));
+        ck_assert_ptr_null(find_scalar(&t, 1, "accuracy/test"));
+    }
+    /* a new run over it (--overwrite): the two earlier files go once it has saved; its own, a link and
+     * another program's file stay */
+    char link1[1200], other[1200];
+    snprintf(link1, sizeof link1, "%s/run/events.out.tfevents.1.link.fmnist", dir);
+    snprintf(other, sizeof other, "%s/run/events.out.tfevents.1.tensorflow", dir); /* not fmnist's */
+    Err e;
+    ck_assert_int_eq(symlink("nowhere", link1), 0);
+    ck_assert_int_eq(file_write_atomic(other, "x", 1, &e), ST_OK);
+    snprintf(cmd, sizeof cmd, "train --data %s --epochs 1 --batch 50 --out %s/run --overwrite --no-progress", dir, dir);
+    expect_fmnist(cmd, 0, "epoch 1/1", out, sizeof out);
+    ck_assert_int_eq(count_event_files(path), 3);
+    ck_assert(file_exists(other));
+    ck_assert_int_eq(unlink(link1), 0);
+    ck_assert_int_eq(unlink(other), 0);
+    if (node) {
+        ck_assert_int_eq(read_events(path, &t, "test_resume_new_file_and_off"), 0);
+        ck_assert_int_eq(t.nfiles, 1);
+        ck_assert_int_eq(count_tag(&t, "loss/test"), 1);
+        ck_assert_int_eq(count_tag(&t, "loss/train_step"), 0); /* --tb-every's default, 50: none of the 4 steps */
+    }
     snprintf(cmd, sizeof cmd, "train --data %s --epochs 1 --batch 50 --no-tensorboard --out %s/off --no-progress", dir,
              dir);
     expect_fmnist(cmd, 0, "epoch 1/1", out, sizeof out);

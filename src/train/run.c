@@ -160,6 +160,8 @@ typedef struct {
      * steps since the last loss/train_step point, and the first error met
      * appending (returned at the epoch's end, as a log.csv error is) */
     TfeFile tb;
+    int tb_replace;         /* a new run with --overwrite: the earlier run's
+                               event files go once this one has saved */
     double tb_loss;
     int tb_steps;
     Status tb_st;
@@ -194,11 +196,26 @@ static Status save_state(RunState *rs, const char *path, const Net *net, const T
     return ST_OK;
 }
 
+/* A new run over an earlier one (--overwrite, or a sweep's trial started
+ * again): once it has saved its first files, the earlier run's event files
+ * (fmnist's: events.out.tfevents.*.fmnist) are removed, as its log.csv and
+ * model.fmw were replaced, so TensorBoard does not show both under one name. */
+static Status tb_replace_old(RunState *rs, Err *e)
+{
+    if (!rs->tb_replace || rs->tb.fd < 0) return ST_OK;
+    rs->tb_replace = 0;
+    const char *mine = strrchr(rs->tb.path, '/');
+    int n;
+    return file_remove_matching(rs->spec->out, "events.out.tfevents.", ".fmnist", mine ? mine + 1 : rs->tb.path, &n,
+                                e);
+}
+
 /* Ctrl-C: the state after the last finished batch, resumable from there. */
 static Status on_stop(void *ctx, const TrainProgress *p, const Net *net, Err *e)
 {
     RunState *rs = ctx;
-    return save_state(rs, rs->model_path, net, p, e);
+    Status st = save_state(rs, rs->model_path, net, p, e);
+    return st ? st : tb_replace_old(rs, e);
 }
 
 static void on_batch(void *ctx, int epoch, int done, int total, double elapsed)
@@ -233,7 +250,8 @@ static Status tb_epoch(RunState *rs, const EpochStats *s, const TrainProgress *p
     }
     Buf b = {0};
     tfe_epoch(&b, tfe_now(), s, p->opt ? p->opt->cfg.lr : rs->spec->train.opt.lr, net);
-    return tfe_append(&rs->tb, &b, e);
+    Status st = tfe_append(&rs->tb, &b, e);
+    return st ? st : tb_replace_old(rs, e);
 }
 
 static Status on_epoch(void *ctx, const EpochStats *s, const TrainProgress *p, const Net *net, Err *e)
@@ -259,7 +277,7 @@ static Status on_epoch(void *ctx, const EpochStats *s, const TrainProgress *p, c
 Status run_train(const RunSpec *spec, Net *net, const Dataset *train, const Dataset *test, const RunHooks *hooks,
                  Err *e)
 {
-    RunState rs = {.spec = spec, .hooks = hooks, .tb = {.fd = -1}};
+    RunState rs = {.spec = spec, .hooks = hooks, .tb = {.fd = -1}, .tb_replace = spec->overwrite && !spec->resume};
     int batch = spec->train.batch > 0 ? spec->train.batch : 1;
     rs.nbatches = (train->n + batch - 1) / batch;
     run_paths(spec, rs.model_path, rs.log_path, sizeof rs.model_path);

@@ -10,7 +10,10 @@
  * fsync, rename, fsync of the folder); with spec->tensorboard, it appends
  * the epoch's scalars and weight histograms to a TensorBoard event file
  * (OUT/events.out.tfevents.SECONDS.HOST.fmnist), and train losses every
- * tb_every steps as they come. Interrupted, it writes
+ * tb_every steps as they come; a new run over an earlier one (overwrite,
+ * not resuming) removes the earlier event files (events.out.tfevents.*.fmnist)
+ * once it has written its first epoch or its interrupted state. Interrupted,
+ * it writes
  * OUT/model.fmw with the position inside the epoch; diverged or failed, it
  * writes nothing more, so the last good files stay. Nothing here prints:
  * progress goes to hooks. */

@@ -3,6 +3,7 @@
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "util/fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -350,6 +351,30 @@ Status file_append(int fd, const char *path, const void *data, size_t len, Err *
         len -= (size_t)w;
     }
     return ST_OK;
+}
+
+Status file_remove_matching(const char *dir, const char *prefix, const char *suffix, const char *keep, int *removed,
+                            Err *e)
+{
+    *removed = 0;
+    DIR *d = opendir(dir);
+    if (!d) return io_fail(e, dir, "cannot list", errno);
+    size_t np = strlen(prefix), ns = strlen(suffix);
+    Status st = ST_OK;
+    for (struct dirent *de; !st && (de = readdir(d));) {
+        const char *name = de->d_name;
+        size_t n = strlen(name);
+        if (n < np + ns || strncmp(name, prefix, np) || strcmp(name + n - ns, suffix) || (keep && !strcmp(name, keep)))
+            continue;
+        char path[FM_PATH_NAME];
+        struct stat sb;
+        if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) continue;
+        if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) continue; /* regular files only: a link stays */
+        if (unlink(path) != 0) st = io_fail(e, path, "cannot remove", errno);
+        else ++*removed;
+    }
+    closedir(d);
+    return st;
 }
 
 Status file_check_writable(const char *dir, Err *e)

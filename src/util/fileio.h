@@ -79,6 +79,12 @@ Status file_create_new(const char *path, int *fd, int *taken, Err *e);
  * that what was appended before a crash stays. */
 Status file_append(int fd, const char *path, const void *data, size_t len, Err *e);
 
+/* Removes the regular files of dir (not links, folders or others) whose
+ * names start with prefix and end with suffix, except the one named keep
+ * (a name, or NULL); *removed gets their number. Errors name the path. */
+Status file_remove_matching(const char *dir, const char *prefix, const char *suffix, const char *keep, int *removed,
+                            Err *e);
+
 /* A growable byte buffer for building files in memory. */
 typedef struct {
     char *data;
