@@ -484,6 +484,12 @@ START_TEST(test_resume_new_file_and_off)
     expect_fmnist(cmd, 0, "epoch 1/1", out, sizeof out);
     snprintf(path, sizeof path, "%s/off", dir);
     ck_assert_int_eq(count_event_files(path), 0);
+    /* --no-tensorboard over a run with event files: the earlier files go too (the run is replaced) */
+    snprintf(cmd, sizeof cmd, "train --data %s --epochs 1 --batch 50 --no-tensorboard --out %s/run --overwrite --no-progress",
+             dir, dir);
+    expect_fmnist(cmd, 0, "epoch 1/1", out, sizeof out);
+    snprintf(path, sizeof path, "%s/run", dir);
+    ck_assert_int_eq(count_event_files(path), 0);
     snprintf(cmd, sizeof cmd, "train --data %s --epochs 1 --tb-every -1 --out %s/bad", dir, dir);
     expect_fmnist(cmd, 2, "--tb-every", out, sizeof out);
     rm_tree(dir);

@@ -202,12 +202,11 @@ static Status save_state(RunState *rs, const char *path, const Net *net, const T
  * model.fmw were replaced, so TensorBoard does not show both under one name. */
 static Status tb_replace_old(RunState *rs, Err *e)
 {
-    if (!rs->tb_replace || rs->tb.fd < 0) return ST_OK;
+    if (!rs->tb_replace) return ST_OK;
     rs->tb_replace = 0;
-    const char *mine = strrchr(rs->tb.path, '/');
+    const char *mine = rs->tb.fd < 0 ? NULL : strrchr(rs->tb.path, '/'); /* with --no-tensorboard: none */
     int n;
-    return file_remove_matching(rs->spec->out, "events.out.tfevents.", ".fmnist", mine ? mine + 1 : rs->tb.path, &n,
-                                e);
+    return file_remove_matching(rs->spec->out, "events.out.tfevents.", ".fmnist", mine ? mine + 1 : NULL, &n, e);
 }
 
 /* Ctrl-C: the state after the last finished batch, resumable from there. */
@@ -243,7 +242,7 @@ static void on_step(void *ctx, uint64_t step, double loss)
 /* The epoch's scalars and histograms, appended to the event file. */
 static Status tb_epoch(RunState *rs, const EpochStats *s, const TrainProgress *p, const Net *net, Err *e)
 {
-    if (rs->tb.fd < 0) return ST_OK;
+    if (rs->tb.fd < 0) return tb_replace_old(rs, e);
     if (rs->tb_st) {
         *e = rs->tb_err;
         return rs->tb_st;
