@@ -11,7 +11,8 @@
 #   make test-mpi   build build/mpi/fmnist and run tiny jobs under mpirun -np 1 to 4 (tests/mpi/run.sh)
 #   make bench-mpi  loopback latency and bandwidth (pingpong), images/s of -np 1 and 2 against the plain run
 #   make data       link the Fashion-MNIST files into data/ (or say how to get them)
-#   make install    install the binary into $(DESTDIR)$(PREFIX)/bin
+#   make install    the binary into $(DESTDIR)$(PREFIX)/bin, the presets (models/*.cfg) into .../share/fmnist/models,
+#                   the manual (fmnist.1, from every command's --help) into .../share/man/man1; make uninstall
 #   make clean
 
 CC      ?= cc
@@ -65,7 +66,7 @@ SUITES   := $(patsubst tests/test_%.c,%,$(TEST_SRC))
 
 BIN ?= fmnist$(if $(filter 1,$(SAN)),-san)$(if $(strip $(OMP)),,-serial)
 
-.PHONY: all deps train test bench speedrun data install clean help check-deps valgrind fuzz fuzz-build test-mpi bench-mpi FORCE
+.PHONY: all deps train test bench speedrun data install uninstall clean help check-deps valgrind fuzz fuzz-build test-mpi bench-mpi FORCE
 all: $(BIN)
 
 # The build folder BIN was last linked from: when it changes (make MPI=1, then
@@ -182,8 +183,21 @@ $(BUILD)/team_mpi: $(BUILD)/tests/mpi/team_mpi.o $(BUILD)/tests/mpi/mpi_small.o 
 $(BUILD)/pingpong: $(BUILD)/tools/pingpong.o
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) -lm
 
+# The program finds its presets (--model cnn) in ../share/fmnist/models beside its
+# bin/ folder (cli_find_model), so any PREFIX works, and nothing is compiled in.
+PRESETS := $(notdir $(wildcard models/*.cfg))
 install: $(BIN)
 	install -D -m755 $(BIN) $(DESTDIR)$(PREFIX)/bin/fmnist
+	install -d $(DESTDIR)$(PREFIX)/share/fmnist/models $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m644 $(addprefix models/,$(PRESETS)) $(DESTDIR)$(PREFIX)/share/fmnist/models/
+	tools/manpage.sh $(if $(filter /%,$(BIN)),$(BIN),./$(BIN)) > $(DESTDIR)$(PREFIX)/share/man/man1/fmnist.1.tmp
+	mv $(DESTDIR)$(PREFIX)/share/man/man1/fmnist.1.tmp $(DESTDIR)$(PREFIX)/share/man/man1/fmnist.1
+	chmod 644 $(DESTDIR)$(PREFIX)/share/man/man1/fmnist.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/fmnist $(DESTDIR)$(PREFIX)/share/man/man1/fmnist.1
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/fmnist/models/,$(PRESETS))
+	-rmdir $(DESTDIR)$(PREFIX)/share/fmnist/models $(DESTDIR)$(PREFIX)/share/fmnist 2>/dev/null
 
 # libFuzzer targets: tests/fuzz/fuzz_NAME.c, seeds in tests/fuzz/corpus/NAME/ (a
 # dictionary in tests/fuzz/NAME.dict if present). The library is rebuilt with clang,
@@ -233,7 +247,7 @@ clean:
 	rm -rf build fmnist fmnist-san fmnist-serial fmnist-san-serial
 
 help:
-	@sed -n "3,15p" Makefile
+	@sed -n "3,16p" Makefile
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
 -include $(BUILD)/tests/mpi/team_mpi.d $(BUILD)/tests/mpi/mpi_small.d $(BUILD)/tools/pingpong.d

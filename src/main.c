@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "util/suggest.h"
 #ifdef FMNIST_MPI
 #include "cli/mpi.h"
 #endif
@@ -44,10 +45,18 @@ static void usage(FILE *f)
                "version.\n");
 }
 
-/* Unknown command: the message and the usage, on the printing rank. */
+/* Unknown command: the message (with the nearest command, if one is near)
+ * and the usage, on the printing rank. */
 static int unknown_command(const char *cmd)
 {
-    if (cli_is_lead()) fprintf(stderr, "fmnist: unknown command '%s'\n", cmd);
+    Suggest s;
+    suggest_init(&s, cmd);
+    for (size_t i = 0; i < NCOMMANDS; i++) suggest_try(&s, COMMANDS[i].name);
+    suggest_try(&s, "help");
+    if (cli_is_lead()) {
+        if (s.best) fprintf(stderr, "fmnist: unknown command '%s'; did you mean '%s'?\n\n", cmd, s.best);
+        else fprintf(stderr, "fmnist: unknown command '%s'\n\n", cmd);
+    }
     usage(stderr);
     return EXIT_USAGE;
 }
@@ -63,6 +72,10 @@ static int run_command(int argc, char **argv)
     cli_ignore_file_size_signal();
     if (!strcmp(cmd, "help") && argc > 2) { /* fmnist help COMMAND: as fmnist COMMAND --help */
         char help[] = "--help", *args[] = {help, NULL};
+        if (!strcmp(argv[2], "help")) {
+            usage(stdout);
+            return 0;
+        }
         for (size_t i = 0; i < NCOMMANDS; i++)
             if (!strcmp(argv[2], COMMANDS[i].name)) return COMMANDS[i].run(1, args);
         return unknown_command(argv[2]);

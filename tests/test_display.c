@@ -97,7 +97,7 @@ START_TEST(test_describe_words)
                              "regularization: weight decay 0.01 decoupled (AdamW); no L1; biases decayed; no "
                              "augmentation;\n"
                              "  no early stopping\n"
-                             "learning rate: cosine schedule to 0 over 1 epochs; no warm-up\n"
+                             "learning rate: cosine schedule to 0 over 1 epoch; no warm-up\n"
                              "validation: none (no --val): no epoch is chosen, no best.fmw is written\n");
     buf_free(&b);
     net_free(net);

@@ -750,12 +750,15 @@ START_TEST(test_predict_cli)
     snprintf(junk, sizeof junk, "%s/x-labels-idx1-ubyte", dir);
     unsigned char lab[11] = {0, 0, 8, 1, 0, 0, 0, 3, 1, 9, 4};
     ck_assert_int_eq(file_write_atomic(junk, lab, sizeof lab, &e), ST_OK);
-    snprintf(args, sizeof args, "predict --weights %s --idx %s --index 1 --count 5", ck, idx);
+    snprintf(args, sizeof args, "predict --weights %s --idx %s --index 1 --count 2", ck, idx);
     expect(args, 0, "x-images-idx3-ubyte[1]: ");
     ck_assert_ptr_nonnull(strstr(out, "(true: Ankle boot)"));
     ck_assert_ptr_nonnull(strstr(out, "[2]: "));
     ck_assert_ptr_null(strstr(out, "[3]: "));
     /* errors */
+    snprintf(args, sizeof args, "predict --weights %s --idx %s --index 1 --count 5", ck, idx); /* past the end */
+    expect(args, 2, "--index 1 --count 5: ");
+    ck_assert_ptr_nonnull(strstr(out, "holds 3 images (0 to 2), so from --index 1 --count can be at most 2"));
     snprintf(args, sizeof args, "predict --weights %s --idx %s --index 3", ck, idx);
     expect(args, 2, "--index 3: ");
     snprintf(args, sizeof args, "predict --weights %s", ck);

@@ -314,7 +314,7 @@ START_TEST(test_file_size_limit_is_an_error)
         {"plot {R}/log.csv -o {D}/p.png", "p.png"},
         {"eval --data {D} --weights {R}/model.fmw --confusion {D}/c.png", "c.png"},
         {"eval --data {D} --weights {R}/model.fmw --errors {D}/err.png", "err.png"},
-        {"wd-demo --out {D}/wd", "wd/wd-lambda0.png"},
+        {"wd-demo --out {D}/wd --overwrite", "wd/wd-demo.png"},
         {"sweep --data {D} --model {D}/tiny.cfg --weight-decay 0 --epochs 1 --no-progress --out {D}/sw",
          "sw/compare_loss.png"},
         {"train --resume {R}/model.fmw --epochs 2 --data {D} --no-progress", "run/model.fmw"},

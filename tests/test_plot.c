@@ -1,4 +1,4 @@
-/* test_plot.c - the PNG figures: the font table, line and text drawing, the
+/* test_plot.c - the figures: the TrueType font, line and text drawing, the
  * data-to-pixel mapping and tick choice, a chart's pixels at known data
  * points, PNG files that stb_image decodes back to the same pixels, the
  * confusion heat map, and the log.csv reader the charts use. */
@@ -23,27 +23,72 @@ static int same_rgb(Rgb a, Rgb b)
     return a.r == b.r && a.g == b.g && a.b == b.b;
 }
 
-START_TEST(test_font_table)
+/* The ink of a drawn text: pixels that are not white, their bounding box,
+ * and how many are partly covered (neither white nor the full colour). */
+typedef struct {
+    int n, partial, x0, y0, x1, y1;
+} Ink;
+
+static Ink ink_of(const Image *im, int x0, int y0, int x1, int y1, Rgb full)
 {
-    for (int i = 0; i < 95; i++) ck_assert_int_eq(font_glyph_char(i), 32 + i);
-    /* 'A': apex at the top middle, a full crossbar, nothing below the baseline */
-    ck_assert(font_pixel('A', 2, 0) && !font_pixel('A', 0, 0));
-    for (int x = 0; x < FONT_W; x++) ck_assert(font_pixel('A', x, 3));
-    for (int x = 0; x < FONT_W; x++) ck_assert(!font_pixel('A', x, 7) && !font_pixel('A', x, 8));
-    /* 'g' has a descender, ' ' no ink, outside the cell no ink */
-    ck_assert(font_pixel('g', 1, 8));
-    for (int y = 0; y < FONT_ROWS; y++)
-        for (int x = 0; x < FONT_W; x++) ck_assert(!font_pixel(' ', x, y));
-    ck_assert(!font_pixel('A', -1, 0) && !font_pixel('A', FONT_W, 0) && !font_pixel('A', 0, FONT_ROWS));
-    /* every printable glyph but the space has ink */
-    for (char c = 33; c < 127; c++) {
-        int ink = 0;
-        for (int y = 0; y < FONT_ROWS; y++)
-            for (int x = 0; x < FONT_W; x++) ink += font_pixel(c, x, y);
-        ck_assert_msg(ink > 0, "glyph '%c' is empty", c);
-    }
-    ck_assert_int_eq(draw_text_width("abc", 2), (3 * FONT_ADVANCE - 1) * 2);
-    ck_assert_int_eq(draw_text_width("", 2), 0);
+    Ink k = {0, 0, 1 << 30, 1 << 30, -1, -1};
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) {
+            Rgb p = draw_get(im, x, y);
+            if (same_rgb(p, WHITE)) continue;
+            k.n++, k.partial += !same_rgb(p, full);
+            if (x < k.x0) k.x0 = x;
+            if (y < k.y0) k.y0 = y;
+            if (x > k.x1) k.x1 = x;
+            if (y > k.y1) k.y1 = y;
+        }
+    return k;
+}
+
+START_TEST(test_truetype_font)
+{
+    Font *f;
+    Err e;
+    ck_assert_int_eq(font_load(&f, &e), ST_OK);
+    /* widths scale with the size; kerning aside, "ab" is "a" plus "b" */
+    ck_assert_double_eq_tol(font_width(f, "Hello", 40), 2 * font_width(f, "Hello", 20), 1e-9);
+    ck_assert(font_width(f, "Hello", 20) > 40 && font_width(f, "Hello", 20) < 80);
+    ck_assert_double_eq(font_width(f, "", 20), 0);
+    ck_assert(font_ascent(f, 20) > 15 && font_descent(f, 20) > 2);
+    ck_assert_int_eq(font_line_height(f, 20), (int)ceil(font_ascent(f, 20) + font_descent(f, 20)));
+    ck_assert_str_eq(font_path(f), FONT_DEFAULT_PATH);
+    font_free(f);
+    /* UTF-8: an arrow is one character, a stray byte '?' */
+    const char *s = "a\xe2\x86\x92\xff";
+    ck_assert_uint_eq(font_utf8_next(&s), 'a');
+    ck_assert_uint_eq(font_utf8_next(&s), 0x2192);
+    ck_assert_uint_eq(font_utf8_next(&s), '?');
+    ck_assert_uint_eq(font_utf8_next(&s), 0);
+    /* $FMNIST_FONT chooses the file; a missing one names it and the package, a
+     * file that is no font is refused */
+    setenv("FMNIST_FONT", "/nonexistent/Font.ttf", 1);
+    ck_assert_int_ne(font_load(&f, &e), ST_OK);
+    ck_assert_ptr_nonnull(strstr(e.msg, "/nonexistent/Font.ttf"));
+    ck_assert_ptr_nonnull(strstr(e.msg, "fonts-dejavu-core"));
+    Image im;
+    ck_assert_int_ne(draw_image_init(&im, 10, 10, WHITE, &e), ST_OK); /* no font, no image */
+    ck_assert_ptr_nonnull(strstr(e.msg, "/nonexistent/Font.ttf"));
+    char *dir = make_temp_dir(), path[600];
+    snprintf(path, sizeof path, "%s/not-a-font.ttf", dir);
+    FILE *fp = fopen(path, "wb");
+    ck_assert_ptr_nonnull(fp);
+    fputs("this is not a TrueType font, only some text of fair length\n", fp);
+    fclose(fp);
+    setenv("FMNIST_FONT", path, 1);
+    ck_assert_int_eq(font_load(&f, &e), ST_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(e.msg, "not a TrueType font"));
+    setenv("FMNIST_FONT", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 1);
+    ck_assert_int_eq(font_load(&f, &e), ST_OK);
+    ck_assert_str_eq(font_path(f), "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf");
+    font_free(f);
+    unsetenv("FMNIST_FONT");
+    rm_tree(dir);
+    free(dir);
 }
 END_TEST
 
@@ -51,17 +96,30 @@ START_TEST(test_draw_text_and_line)
 {
     Image im;
     Err e;
-    ck_assert_int_eq(draw_image_init(&im, 80, 60, WHITE, &e), ST_OK);
+    ck_assert_int_eq(draw_image_init(&im, 160, 100, WHITE, &e), ST_OK);
     Rgb red = {200, 0, 0};
-    /* text at scale 2: 'T' has its top bar at rows 0..1 and x 0..9 */
-    draw_text(&im, 10, 5, "T", 2, red);
-    ck_assert(same_rgb(draw_get(&im, 10, 5), red) && same_rgb(draw_get(&im, 19, 6), red));
-    ck_assert(same_rgb(draw_get(&im, 10, 7), WHITE)); /* below the bar, left of the stem */
-    ck_assert(same_rgb(draw_get(&im, 14, 15), red));  /* the stem */
-    /* turned text: the top of the glyph faces left, the first character at the bottom */
-    draw_text_up(&im, 40, 10, "T", 1, red);
-    for (int y = 10; y < 15; y++) ck_assert(same_rgb(draw_get(&im, 40, y), red)); /* the bar, now a column */
-    ck_assert(same_rgb(draw_get(&im, 46, 12), red));                              /* the stem, now a row */
+    /* 40 px text: 'H' is as tall as the font's capitals (0.73 em: 29 px), its
+     * top where the ascent says, antialiased (partly covered pixels at its
+     * edges), and nothing outside its line box */
+    draw_text(&im, 10, 5, "H", 40, red);
+    Ink k = ink_of(&im, 0, 0, 80, 100, red);
+    ck_assert_int_ge(k.y1 - k.y0 + 1, 28);
+    ck_assert_int_le(k.y1 - k.y0 + 1, 31);
+    ck_assert_int_ge(k.x0, 10);
+    ck_assert_int_le(k.x1, 10 + draw_text_width(&im, "H", 40));
+    ck_assert_int_ge(k.y0, 5);
+    ck_assert_int_le(k.y1, 5 + draw_text_ascent(&im, 40));
+    ck_assert_int_gt(k.n - k.partial, 200); /* the stems are solid */
+    ck_assert_int_gt(k.partial, 4);
+    /* turned: 'H' upright becomes a wide mark in the box at (100, 5) */
+    draw_text_up(&im, 100, 5, "H", 40, red);
+    Ink u = ink_of(&im, 90, 0, 160, 100, red);
+    ck_assert_int_ge(u.x1 - u.x0 + 1, 28);
+    ck_assert_int_ge(u.x0, 100);
+    ck_assert_int_lt(u.x1, 100 + draw_text_height(&im, 40));
+    ck_assert_int_ge(u.y0, 5);
+    ck_assert_int_le(u.y1, 5 + draw_text_width(&im, "H", 40));
+    ck_assert_int_eq(draw_text_width(&im, "", 20), 0);
     draw_image_free(&im);
 
     ck_assert_int_eq(draw_image_init(&im, 80, 40, WHITE, &e), ST_OK);
@@ -205,7 +263,7 @@ START_TEST(test_png_round_trip)
     Err e;
     ck_assert_int_eq(draw_image_init(&im, 123, 45, WHITE, &e), ST_OK);
     draw_fill_rect(&im, 10, 5, 20, 10, (Rgb){12, 34, 56});
-    draw_text(&im, 40, 20, "fmnist", 1, (Rgb){200, 0, 0});
+    draw_text(&im, 40, 10, "fmnist", 14, (Rgb){200, 0, 0});
     snprintf(path, sizeof path, "%s/a.png", dir);
     ck_assert_int_eq(plot_write_png(&im, path, &e), ST_OK);
     int w, h, comp;
@@ -303,7 +361,7 @@ Suite *plot_suite(void)
 {
     Suite *s = suite_create("plot");
     TCase *tc = tcase_create("plot");
-    tcase_add_test(tc, test_font_table);
+    tcase_add_test(tc, test_truetype_font);
     tcase_add_test(tc, test_draw_text_and_line);
     tcase_add_test(tc, test_map_and_ticks);
     tcase_add_test(tc, test_chart_pixels);

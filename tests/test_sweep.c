@@ -132,6 +132,13 @@ START_TEST(test_sweep_runs_and_skips)
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s/%s", sw, charts[i]);
         png_size(path, &w, &h);
+        /* the same chart as SVG beside it, of the same size */
+        char svgp[1400], dims[64];
+        snprintf(svgp, sizeof svgp, "%.*s.svg", (int)strlen(path) - 4, path);
+        char *svg = read_all_or_fail(svgp, NULL);
+        snprintf(dims, sizeof dims, "width=\"%d\" height=\"%d\"", w, h);
+        ck_assert_msg(!strncmp(svg, "<?xml", 5) && strstr(svg, dims) && strstr(svg, "</svg>\n"), "%s", svgp);
+        free(svg);
     }
     snprintf(path, sizeof path, "%s/%s/curves.png", sw, names[0]);
     png_size(path, &w, &h);
@@ -173,7 +180,7 @@ START_TEST(test_sweep_runs_and_skips)
     png_size(path, &w, &h);
     ck_assert_int_eq(w, 1600);
     expect("plot -o x.png", 2, "give at least one log.csv");
-    expect("plot a.csv", 2, "-o FILE.png is required");
+    expect("plot a.csv", 2, "-o FILE.png (or FILE.svg) is required");
     expect("plot a.csv -o x.png --metric f1", 2, "--metric: expected loss, acc or both");
     snprintf(args, sizeof args, "plot %s/data/nonexistent.csv -o %s/r.png", dir, dir);
     expect(args, 1, "nonexistent.csv");
@@ -202,7 +209,23 @@ START_TEST(test_sweep_runs_and_skips)
     ck_assert(w > 600 && h > 600);
     snprintf(path, sizeof path, "%s/err.png", dir);
     png_size(path, &w, &h);
-    ck_assert(w > 8 * 84 && h > 8 * 84); /* 64 of the 100 images, 8 per row, at 3x */
+    ck_assert(w > 8 * 112 && h > 8 * 112); /* 64 of the 100 images, 8 per row, at 4x */
+    /* the same charts as SVG: the grid's 64 pictures, each with its "#index  confidence" */
+    snprintf(args, sizeof args,
+             "eval --data %s --weights %s/%s/model.fmw --confusion %s/cm.svg --errors %s/err.svg --threads 1", data,
+             sw, names[2], dir, dir);
+    expect(args, 0, "wrote");
+    snprintf(path, sizeof path, "%s/err.svg", dir);
+    char *svg = read_all_or_fail(path, NULL);
+    ck_assert_int_eq(count_of(svg, "<image "), 64);
+    ck_assert_int_eq(count_of(svg, ">#"), 64);
+    ck_assert_int_eq(count_of(svg, "%</text>"), 64);
+    free(svg);
+    snprintf(path, sizeof path, "%s/cm.svg", dir);
+    svg = read_all_or_fail(path, NULL);
+    ck_assert_ptr_nonnull(strstr(svg, ">Confusion matrix: 100 test images, accuracy "));
+    ck_assert_ptr_nonnull(strstr(svg, ">share of the true class (row)</text>"));
+    free(svg);
 
     /* train writes curves.png */
     snprintf(args, sizeof args, "train --data %s --out %s/run %s", data, dir, common);

@@ -158,7 +158,9 @@ START_TEST(test_names_and_key)
     TtaKind k = TTA_FLIP;
     ck_assert(tta_parse("none", &k) && k == TTA_NONE);
     ck_assert(tta_parse("flip", &k) && k == TTA_FLIP);
-    ck_assert(!tta_parse("Flip", &k) && !tta_parse("", &k) && k == TTA_FLIP);
+    ck_assert(tta_parse("Flip", &k) && k == TTA_FLIP); /* any case, as --optim Adam (issue 18) */
+    k = TTA_NONE;
+    ck_assert(!tta_parse("flips", &k) && !tta_parse("", &k) && k == TTA_NONE);
     ck_assert_str_eq(tta_name(TTA_FLIP), "flip");
     ck_assert_str_eq(tta_name(TTA_NONE), "none");
     RunSettings s, t;

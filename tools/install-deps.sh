@@ -1,12 +1,13 @@
 #!/bin/sh
 # install-deps.sh - install the Debian packages fmnist needs, if any is missing.
 # As root it runs apt-get; otherwise it prints the exact command to run.
-# Packages: build tools, zlib, Check, stb, and the Fashion-MNIST data set;
+# Packages: build tools, zlib, Check, stb, the charts' font (DejaVu Sans), and the
+# Fashion-MNIST data set;
 # with --mpi instead, Open MPI, which only the MPI build needs
 # (tools/install-mpi.sh; MPICH works too: apt-get install mpich libmpich-dev,
 # then make MPI=1 MPICC=mpicc.mpich).
 set -eu
-PKGS="build-essential pkg-config zlib1g-dev check libstb-dev dataset-fashion-mnist"
+PKGS="build-essential pkg-config zlib1g-dev check libstb-dev fonts-dejavu-core dataset-fashion-mnist"
 OTHERWISE="install their equivalents"
 if [ "${1:-}" = --mpi ]; then
     PKGS="libopenmpi-dev openmpi-bin"

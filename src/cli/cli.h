@@ -96,6 +96,23 @@ Status cli_net_precision(Net *net, const char *name, Precision dflt, Err *e);
 Status cli_load_data(const char *flag_dir, int nclasses, int train_limit, Dataset *train, Dataset *test, char *dir,
                      size_t dirlen, Err *e);
 
+/* --model NAME: the model file to read, into out (see cfg_find): NAME if it
+ * is a file, else a preset (mlp, cnn, ...: models/NAME.cfg) from the folders
+ * next to the program, found from /proc/self/exe's folder E: E/models (the
+ * clone's ./fmnist), E/../share/fmnist/models (make install: PREFIX/bin and
+ * PREFIX/share/fmnist/models, with any PREFIX or DESTDIR), E/../../models
+ * (the clone's build/X/fmnist). A file found under the working folder is
+ * named relative to it. ST_ERR_ARG when not found. */
+Status cli_find_model(const char *name, char *out, size_t len, Err *e);
+/* The folders of presets cli_find_model looks in (into dirs[0..3), each
+ * FM_PATH bytes); returns their number. */
+int cli_model_dirs(char dirs[][FM_PATH]);
+
+/* A command that reads its checkpoint from --weights FILE got a word
+ * without a flag: the usage error, which suggests --weights WORD if the word
+ * ends in .fmw or names a file. Returns EXIT_USAGE. */
+int cli_stray_argument(const char *cmd, const char *word);
+
 /* The default output folder of a run, in two steps so that nothing is
  * created before every check has passed: cli_default_out_base writes
  * runs/NAME-YYYYmmdd-HHMMSS into base (the name the checks see); then

@@ -11,6 +11,7 @@
 #endif
 
 #include "cli/cli.h"
+#include "model/cfg.h"
 #ifdef FMNIST_MPI
 #include "cli/mpi.h"
 #endif
@@ -318,6 +319,59 @@ int cli_check_files(const char *cmd, const CliFiles *in, const CliFiles *out, co
         }
     }
     return 0;
+}
+
+int cli_stray_argument(const char *cmd, const char *word)
+{
+    size_t n = strlen(word);
+    struct stat sb;
+    Err e;
+    if ((n > 4 && !strcmp(word + n - 4, ".fmw")) || (!stat(word, &sb) && S_ISREG(sb.st_mode)))
+        err_set(&e, ST_ERR_ARG, "unexpected argument '%s': the checkpoint is given as --weights %s", word, word);
+    else
+        err_set(&e, ST_ERR_ARG, "unexpected argument '%s' (flags are --name VALUE)", word);
+    return cli_usage_error(cmd, &e);
+}
+
+/* path without its last component ("/a/b/c" -> "/a/b"; "/a" -> ""). */
+static void strip_last(char *path)
+{
+    char *slash = strrchr(path, '/');
+    if (slash) *slash = 0;
+    else *path = 0;
+}
+
+int cli_model_dirs(char dirs[][FM_PATH])
+{
+    char exe[FM_PATH];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k <= 0 || (size_t)k >= sizeof exe - 1) return 0;
+    exe[k] = 0;
+    strip_last(exe); /* E: the program's folder */
+    int n = 0;
+    snprintf(dirs[n++], FM_PATH, "%.4000s/models", exe);
+    char up[FM_PATH];
+    snprintf(up, sizeof up, "%s", exe);
+    strip_last(up);
+    snprintf(dirs[n++], FM_PATH, "%.4000s/share/fmnist/models", up);
+    strip_last(up);
+    snprintf(dirs[n++], FM_PATH, "%.4000s/models", up);
+    return n;
+}
+
+Status cli_find_model(const char *name, char *out, size_t len, Err *e)
+{
+    char dirs[3][FM_PATH];
+    const char *d[3];
+    int n = cli_model_dirs(dirs);
+    for (int i = 0; i < n; i++) d[i] = dirs[i];
+    Status st = cfg_find(name, d, n, out, len, e);
+    if (st || out[0] != '/' || !strcmp(out, name)) return st; /* a path as given stays as given */
+    char cwd[FM_PATH];
+    size_t k;
+    if (getcwd(cwd, sizeof cwd) && (k = strlen(cwd)) > 1 && !strncmp(out, cwd, k) && out[k] == '/')
+        memmove(out, out + k + 1, strlen(out + k + 1) + 1); /* models/mlp.cfg in the clone */
+    return ST_OK;
 }
 
 void cli_default_out_base(const char *name, char *base, size_t len)

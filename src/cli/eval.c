@@ -44,21 +44,27 @@ static Status analyse(Net *net, const Dataset *test, TtaKind tta, const char *co
     confusion_format(cm, k, names, &b);
     fputs(b.data ? b.data : "", stdout);
     if (confusion_png) {
-        if ((st = plot_confusion(cm, k, names, NULL, &im, e)) || (st = plot_write_png(&im, confusion_png, e)))
+        if ((st = plot_confusion(cm, k, names, NULL, &im, e)) || (st = plot_write_image(&im, confusion_png, e)))
             goto done;
         draw_image_free(&im);
         printf("wrote %s\n", confusion_png);
     }
     if (errors_png) {
         int idx[ERRORS_SHOWN], wrong = 0;
-        for (int i = 0; i < n; i++) truth[i] = test->labels[i], wrong += pred[i] != truth[i];
+        float *conf = malloc((size_t)n * sizeof *conf); /* the predicted class's probability */
+        if (!conf) {
+            st = err_set(e, ST_ERR_NOMEM, "out of memory for %d predictions", n);
+            goto done;
+        }
+        for (int i = 0; i < n; i++)
+            truth[i] = test->labels[i], wrong += pred[i] != truth[i], conf[i] = probs[(size_t)i * (size_t)k + pred[i]];
         int shown = confusion_errors_first(pred, test->labels, n, ERRORS_SHOWN, idx);
         char title[160];
         snprintf(title, sizeof title, "%d of %d test images misclassified; %d shown, misclassified first", wrong, n,
                  shown);
-        if ((st = plot_image_grid(test->pixels, test->h, test->w, idx, shown, truth, pred, names, 8, title, &im, e)) ||
-            (st = plot_write_png(&im, errors_png, e)))
-            goto done;
+        st = plot_image_grid(test->pixels, test->h, test->w, idx, shown, truth, pred, conf, names, 8, title, &im, e);
+        free(conf);
+        if (st || (st = plot_write_image(&im, errors_png, e))) goto done;
         printf("wrote %s\n", errors_png);
     }
     if (mc > 0) {
@@ -106,8 +112,11 @@ int cmd_eval(int argc, char **argv)
         {"data", ARG_STR, &data, 0, 0, "DIR", "folder with the IDX files (default: see README)", 0},
         {"batch", ARG_INT, &batch, 1, 65536, "N", "evaluation batch size (default 256)", 0},
         {"threads", ARG_INT, &threads, 1, CLI_MAX_THREADS, "N", CLI_THREADS_HELP, 0},
-        {"confusion", ARG_STR, &confusion, 0, 0, "FILE.png", "write the confusion matrix as a heat map", 0},
-        {"errors", ARG_STR, &errors, 0, 0, "FILE.png", "write a grid of test images, misclassified first", 0},
+        {"confusion", ARG_STR, &confusion, 0, 0, "FILE", "write the confusion matrix as a heat map (.png or .svg)",
+         0},
+        {"errors", ARG_STR, &errors, 0, 0, "FILE",
+         "write a grid of test images, misclassified first, each with its test index and confidence (.png or .svg)",
+         0},
         {"mc", ARG_INT, &mc, 1, 100000, "N", "also average N passes with dropout on (MC dropout)", 0},
         {"seed", ARG_INT, &seed, 0, 2147483647, "N", "seed of the MC dropout masks (default 1)", 0},
         {"precision", ARG_STR, &precision, 0, 0, "P", CLI_PRECISION_HELP, 0},
@@ -118,8 +127,9 @@ int cmd_eval(int argc, char **argv)
     int nspecs = (int)(sizeof specs / sizeof specs[0]), npos, help;
     const char *pos[1];
     Err e;
-    Status st = args_parse(argc, argv, specs, nspecs, pos, 0, &npos, &help, &e);
+    Status st = args_parse(argc, argv, specs, nspecs, pos, 1, &npos, &help, &e);
     if (st) return cli_usage_error("eval", &e);
+    if (npos && !help) return cli_stray_argument("eval", pos[0]);
     if (help) {
         printf("usage: fmnist eval --weights FILE [flags]\n\nPrints the test loss and accuracy of a trained "
                "model, its confusion matrix and per-class\naccuracy; --mc N adds accuracy, entropy and calibration "
@@ -144,6 +154,10 @@ int cmd_eval(int argc, char **argv)
     cli_files_free(&in);
     cli_files_free(&out);
     if (rc) return rc;
+    DrawFormat fmt = DRAW_PNG; /* before anything is loaded */
+    if ((confusion && draw_format("--confusion", confusion, &fmt, &e)) ||
+        (errors && draw_format("--errors", errors, &fmt, &e)))
+        return cli_usage_error("eval", &e);
     if (cli_set_threads("eval", threads)) return EXIT_USAGE;
     CkptInfo ci;
     if ((st = ckptinfo_load(weights, batch, &ci, &e))) return cli_fail(st, &e);

@@ -32,8 +32,9 @@ int cmd_export(int argc, char **argv)
     int nspecs = (int)(sizeof specs / sizeof specs[0]), npos, help;
     const char *pos[1];
     Err e;
-    Status st = args_parse(argc, argv, specs, nspecs, pos, 0, &npos, &help, &e);
+    Status st = args_parse(argc, argv, specs, nspecs, pos, 1, &npos, &help, &e);
     if (st) return cli_usage_error("export", &e);
+    if (npos && !help) return cli_stray_argument("export", pos[0]);
     if (help) {
         printf("usage: fmnist export --weights FILE [--format npz|safetensors|onnx] -o FILE\n\n"
                "Writes a trained model for other tools:\n"

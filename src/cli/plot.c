@@ -1,6 +1,6 @@
 /* plot.c - `fmnist plot A/log.csv B/log.csv -o out.png`: the curves of any
- * training logs overlaid in one PNG, loss (optionally on a log axis),
- * accuracy, or both side by side. Each run is labelled with the folder that
+ * training logs overlaid in one PNG or SVG (by -o's extension), loss
+ * (optionally on a log axis), accuracy, or both side by side. Each run is labelled with the folder that
  * holds its log.csv (or the file's name otherwise), or with its --label. */
 #include <stdio.h>
 #include <string.h>
@@ -33,10 +33,11 @@ int cmd_plot(int argc, char **argv)
     int logy = 0;
     StrList names = {0};
     ArgSpec specs[] = {
-        {"out", ARG_STR, &out, 0, 0, "FILE.png", "the PNG to write (also -o)", 0},
+        {"out", ARG_STR, &out, 0, 0, "FILE.png|svg", "the chart to write, PNG or SVG by its extension (also -o)", 0},
         {"metric", ARG_STR, &metric, 0, 0, "WHAT", "loss | acc | both (default loss)", 0},
-        {"logy", ARG_SWITCH, &logy, 0, 0, NULL, "logarithmic loss axis", 0},
-        {"title", ARG_STR, &title, 0, 0, "TEXT", "chart title (default: the metric)", 0},
+        {"logy", ARG_SWITCH, &logy, 0, 0, NULL, "logarithmic loss axis (with both: the loss panel's)", 0},
+        {"title", ARG_STR, &title, 0, 0, "TEXT",
+         "chart title (default: the metric); with both, the figure's title above the two panels", 0},
         {"label", ARG_STRS, &names, 0, 0, "NAME",
          "the legend's name of a log instead of its folder; repeat once per log, in order", 0},
     };
@@ -50,8 +51,8 @@ int cmd_plot(int argc, char **argv)
     Status st = args_parse(argc, args, specs, nspecs, pos, PLOT_MAX_LOGS, &npos, &help, &e);
     if (st) return cli_usage_error("plot", &e);
     if (help) {
-        printf("usage: fmnist plot LOG.csv [LOG.csv ..] -o FILE.png [--metric loss|acc|both] [--logy]\n"
-               "                  [--label NAME ..]\n\n"
+        printf("usage: fmnist plot LOG.csv [LOG.csv ..] -o FILE.png|FILE.svg [--metric loss|acc|both]\n"
+               "                  [--logy] [--title TEXT] [--label NAME ..]\n\n"
                "Charts the train (dashed), validation (dotted, when the log has it) and test (solid)\n"
                "curves of training logs, one colour per log, named by its folder or its --label.\n\n");
         args_print_help(specs, nspecs, stdout);
@@ -67,7 +68,12 @@ int cmd_plot(int argc, char **argv)
         return cli_usage_error("plot", &e);
     }
     if (!npos || !out) {
-        err_set(&e, ST_ERR_ARG, "%s", !npos ? "give at least one log.csv" : "-o FILE.png is required");
+        err_set(&e, ST_ERR_ARG, "%s", !npos ? "give at least one log.csv" : "-o FILE.png (or FILE.svg) is required");
+        return cli_usage_error("plot", &e);
+    }
+    if (logy && m[0] == PLOT_ACC && nm == 1) {
+        err_set(&e, ST_ERR_ARG, "--logy: the accuracy chart has no loss axis to put on a log scale (use --metric "
+                                "loss or both)");
         return cli_usage_error("plot", &e);
     }
     if (names.n && names.n != npos) {
@@ -81,12 +87,18 @@ int cmd_plot(int argc, char **argv)
     cli_files_free(&in);
     cli_files_free(&outs);
     if (rc) return rc;
+    DrawFormat fmt = DRAW_PNG; /* after the checks against the inputs: "-o log.csv" is named as such */
+    if (draw_format("-o", out, &fmt, &e)) return cli_usage_error("plot", &e);
     Curve curves[PLOT_MAX_LOGS];
     char labels[PLOT_MAX_LOGS][160];
     PlotRun runs[PLOT_MAX_LOGS];
     int nread = 0;
     for (; nread < npos; nread++) {
         if ((st = curve_read(pos[nread], &curves[nread], &e))) break;
+        if ((st = plot_check_curve(&curves[nread], pos[nread], m, nm, &e))) {
+            nread++;
+            break;
+        }
         if (names.n) snprintf(labels[nread], sizeof labels[nread], "%s", names.v[nread]);
         else run_label(pos[nread], labels[nread], sizeof labels[nread]);
         runs[nread] = (PlotRun){labels[nread], &curves[nread]};

@@ -139,7 +139,11 @@ static int predict_parse(int argc, char **argv, PredictArgs *a)
         args_print_help(specs, nspecs, stdout);
         return 0;
     }
-    if (!a->weights) err_set(&e, ST_ERR_ARG, "--weights FILE is required");
+    const char *fmw = NULL; /* predict model.fmw img.png: the checkpoint without its flag */
+    for (int i = 0; i < a->npos && !fmw; i++)
+        if (strlen(a->pos[i]) > 4 && !strcmp(a->pos[i] + strlen(a->pos[i]) - 4, ".fmw")) fmw = a->pos[i];
+    if (!a->weights && fmw) err_set(&e, ST_ERR_ARG, "--weights FILE is required (did you mean --weights %s?)", fmw);
+    else if (!a->weights) err_set(&e, ST_ERR_ARG, "--weights FILE is required");
     else if (!a->idx && !a->npos) err_set(&e, ST_ERR_ARG, "give image files, or --idx FILE");
     else if (!a->idx && (args_given(specs, nspecs, &a->index) || args_given(specs, nspecs, &a->count)))
         err_set(&e, ST_ERR_ARG, "--index and --count go with --idx FILE");
@@ -158,7 +162,12 @@ static int predict_idx(Net *net, PredictArgs *a)
     Status st = idx_read_images(a->idx, &im, &e);
     if (st) return cli_fail(st, &e);
     if ((uint32_t)a->index >= im.n)
-        st = err_set(&e, ST_ERR_ARG, "--index %d: %s holds %u images", a->index, a->idx, im.n);
+        st = err_set(&e, ST_ERR_ARG, "--index %d: %s holds %u images (--index 0 to %u)", a->index, a->idx, im.n,
+                     im.n - 1);
+    else if ((uint64_t)a->index + (uint64_t)a->count > im.n)
+        st = err_set(&e, ST_ERR_ARG, "--index %d --count %d: %s holds %u images (0 to %u), so from --index %d "
+                     "--count can be at most %u", a->index, a->count, a->idx, im.n, im.n - 1, a->index,
+                     im.n - (uint32_t)a->index);
     else if ((int)im.rows != net->in.h || (int)im.cols != net->in.w)
         st = err_set(&e, ST_ERR_SHAPE, "%s: images are %ux%u, the model's input is %dx%d", a->idx, im.rows, im.cols,
                      net->in.h, net->in.w);

@@ -57,6 +57,7 @@ typedef struct {
     TrainFlags first;                   /* setting 1's flags (the fixed ones are
                                            every setting's)                        */
     int val_given;
+    char models[SWEEP_MAX_SETTINGS][FM_PATH]; /* each setting's model file (cli_find_model) */
 } SweepArgs;
 
 static void own_specs(SweepArgs *a)
@@ -147,7 +148,11 @@ static Status group_flags(SweepArgs *a, int argc, char **argv, char **own_argv, 
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         ArgSpec *own = find_spec(a->own, SWEEP_OWN, name, len);
         ArgSpec *t = own ? NULL : find_spec(a->table, a->ntable, name, len);
-        if (!own && !t) return err_set(e, ST_ERR_ARG, "unknown flag '--%.*s'", (int)len, name);
+        if (!own && !t) {
+            char msg[sizeof e->msg];
+            return err_set(e, ST_ERR_ARG, "%s", args_unknown(name, len, a->table, a->ntable, a->own, SWEEP_OWN, msg,
+                                                             sizeof msg));
+        }
         int takes = (own ? own : t)->type != ARG_SWITCH;
         if (takes && !eq && i + 1 >= argc)
             return err_set(e, ST_ERR_ARG, "--%s needs a value (%s)", (own ? own : t)->name, (own ? own : t)->meta);
@@ -320,6 +325,11 @@ static Status make_setting(SweepArgs *a, int i, Err *e)
         return r;
     }
     f.val = val;
+    if ((r = cli_find_model(f.model, a->models[i], sizeof a->models[i], e))) {
+        if (a->nsettings > 1) err_prefix(e, st->label);
+        return r;
+    }
+    st->run.model = f.model = a->models[i]; /* a preset's file, wherever fmnist runs */
     st->ndropout = f.dropout.n;
     memcpy(st->dropout, f.dropout.v, sizeof(float) * (size_t)f.dropout.n);
     if (!i) a->first = f;
@@ -371,7 +381,8 @@ static void print_help(SweepArgs *a)
            "(--aug none: none); switches vary as --nesterov=0 --nesterov=1. Each run holds out a\n"
            "validation set from its seed (--val) and trains in OUT/SETTING/seedS/ exactly as\n"
            "`fmnist train` with those flags; then the summary (printed, OUT/summary.csv and\n"
-           "summary.md) and the charts (OUT/compare_loss.png, compare_acc.png, compare_final.png).\n"
+           "summary.md) and the charts (OUT/compare_loss.png, compare_acc.png and\n"
+           "compare_final.png, each also as .svg).\n"
            "Run the same command again after Ctrl-C: finished runs are skipped, an interrupted\n"
            "one resumes from its model.fmw. OUT/sweep.csv lists every run planned in OUT.\n\n");
     args_print_help(a->table, a->ntable, stdout);
@@ -453,9 +464,11 @@ static int check_files(const SweepArgs *a, const SweepSpec *s, int val)
     cli_files_add_data(&in, a->first.data);
     static const char *const RUN[4][2] = {{"the checkpoint", "model.fmw"}, {"the log", "log.csv"},
                                           {"the chart", "curves.png"}, {"the best checkpoint", "best.fmw"}};
-    static const char *const SWEEP[6][2] = {{"the manifest", "sweep.csv"}, {"the summary", "summary.csv"},
-                                            {"the summary", "summary.md"}, {"the chart", "compare_loss.png"},
-                                            {"the chart", "compare_acc.png"}, {"the chart", "compare_final.png"}};
+    static const char *const SWEEP[9][2] = {{"the manifest", "sweep.csv"},      {"the summary", "summary.csv"},
+                                            {"the summary", "summary.md"},      {"the chart", "compare_loss.png"},
+                                            {"the chart", "compare_acc.png"},   {"the chart", "compare_final.png"},
+                                            {"the chart", "compare_loss.svg"},  {"the chart", "compare_acc.svg"},
+                                            {"the chart", "compare_final.svg"}};
     char dir[FM_PATH_NAME + FM_NAME], path[FM_PATH_NAME + 2 * FM_NAME];
     for (int i = 0; i < s->nsettings; i++) {
         snprintf(dir, sizeof dir, "%s/%s", s->out, s->settings[i].name);
@@ -469,7 +482,7 @@ static int check_files(const SweepArgs *a, const SweepSpec *s, int val)
             cli_files_add(&outs, RUN[f][0], path, "");
         }
     }
-    for (int f = 0; f < 6; f++) {
+    for (int f = 0; f < 9; f++) {
         snprintf(path, sizeof path, "%s/%s", s->out, SWEEP[f][1]);
         cli_files_add(&outs, SWEEP[f][0], path, "");
     }
@@ -751,7 +764,8 @@ static int print_summary(const char *out, const SweepResult *res)
     if (res->missing)
         printf("%d run%s of %s/sweep.csv %s not finished (not run yet, interrupted or diverged): left out of the "
                "summary\n", res->missing, res->missing == 1 ? "" : "s", out, res->missing == 1 ? "is" : "are");
-    printf("wrote %s/summary.csv, %s/summary.md, %s/compare_loss.png, %s/compare_acc.png and %s/compare_final.png\n",
+    printf("wrote %s/summary.csv, %s/summary.md, %s/compare_loss.png, %s/compare_acc.png and %s/compare_final.png "
+           "(and each chart as .svg)\n",
            out, out, out, out, out);
     return 0;
 }

@@ -309,6 +309,7 @@ typedef struct {
     int overwrite;
     ArgSpec specs[TRAINFLAGS_MAX + 4];
     int nspecs;
+    char model[FM_PATH];      /* the model file --model names (cli_find_model) */
 } TrainArgs;
 
 /* -1 to go on, else the exit code (0 after --help). */
@@ -445,6 +446,9 @@ int cmd_train(int argc, char **argv)
     if (a.resume)
         return train_resume(a.resume, a.specs, a.nspecs, args_given(a.specs, a.nspecs, &a.f.epochs) ? a.f.epochs : 0,
                             a.f.threads, a.f.data, a.out, a.overwrite, a.f.no_progress, a.f.save_every, &a.f);
+    Err e;
+    if (cli_find_model(a.f.model, a.model, sizeof a.model, &e)) return cli_usage_error("train", &e);
+    a.f.model = a.model; /* a preset's file, wherever fmnist runs */
     TrainJob j = {0};
     if (!(rc = train_build(&a, &j)) && !(rc = train_check(&a, &j))) rc = train_go(&a, &j);
     train_data_free(&j.data);

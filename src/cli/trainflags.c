@@ -25,7 +25,9 @@ typedef struct {
 
 #define AT(field) offsetof(TrainFlags, field)
 static const TrainFlag TABLE[] = {
-    {"model", ARG_STR, AT(model), 0, 0, "FILE", "model file (default models/mlp.cfg)", NULL},
+    {"model", ARG_STR, AT(model), 0, 0, "NAME|FILE",
+     "a preset by name: mlp, cnn, cnn-bn, fast94 (models/NAME.cfg, found wherever fmnist runs), or a model file "
+     "(default mlp)", NULL},
     {"epochs", ARG_INT, AT(epochs), 1, 100000, "N", "epochs to train (default 10)", NULL},
     {"batch", ARG_INT, AT(batch), 1, 65536, "N", "mini-batch size (default 128)", NULL},
     {"micro-batch", ARG_INT, AT(micro_batch), 0, TRAIN_MAX_MICRO_BATCH, "N",
@@ -74,7 +76,7 @@ static const TrainFlag TABLE[] = {
     {"save-every", ARG_INT, AT(save_every), 1, 100000, "N",
      "write OUT/model.fmw every N epochs (default 1; always after the last, and on Ctrl-C)", SAME_RUN},
     {"no-tensorboard", ARG_SWITCH, AT(no_tensorboard), 0, 0, NULL,
-     "write no TensorBoard event file (OUT/events.out.tfevents.*, for `tensorboard --logdir OUT`)", SAME_RUN},
+     "write no TensorBoard event file (OUT/events.out.tfevents.*, read by tensorboard --logdir OUT)", SAME_RUN},
     {"tb-every", ARG_INT, AT(tb_every), 0, 1000000, "N",
      "TensorBoard: also the train loss every N steps (loss/train_step: the mean of those N steps' losses; "
      "default 50; 0: per epoch only)", SAME_RUN},
@@ -84,7 +86,7 @@ _Static_assert(sizeof TABLE / sizeof TABLE[0] <= TRAINFLAGS_MAX, "TRAINFLAGS_MAX
 
 TrainFlags trainflags_defaults(void)
 {
-    return (TrainFlags){.model = "models/mlp.cfg", .optim = "adam", .precision = "fp32", .lr_schedule = "constant", .epochs = 10,
+    return (TrainFlags){.model = "mlp", .optim = "adam", .precision = "fp32", .lr_schedule = "constant", .epochs = 10,
                         .batch = 128, .micro_batch = 32, .seed = 1, .lr = 1e-3f, .lr_gamma = 0.1f, .lr_step = 5, .save_every = 1,
                         .tb_every = 50};
 }
@@ -114,6 +116,9 @@ static Status optim_flags(const TrainFlags *f, const ArgSpec *specs, int nspecs,
         return err_set(e, ST_ERR_ARG, "--optim: expected sgd, adam or adamw, got '%s'", f->optim);
     if (args_given(specs, nspecs, &f->momentum) && tc->opt.kind != OPT_SGD)
         return err_set(e, ST_ERR_ARG, "--momentum applies to --optim sgd only");
+    if (f->nesterov && tc->opt.kind != OPT_SGD) return err_set(e, ST_ERR_ARG, "--nesterov applies to --optim sgd only");
+    if (f->decay_bias && !args_given(specs, nspecs, &f->weight_decay) && !args_given(specs, nspecs, &f->l1))
+        return err_set(e, ST_ERR_ARG, "--decay-bias applies --weight-decay or --l1 to biases too; give one of them");
     LrKind kind;
     int onecycle = lrsched_parse_kind(f->lr_schedule, &kind) && kind == LRS_ONECYCLE;
     if (onecycle && args_given(specs, nspecs, &f->momentum))
@@ -146,11 +151,16 @@ Status trainflags_run(const TrainFlags *f, const ArgSpec *specs, int nspecs, Run
                          .epochs = f->epochs};
     if (!lrsched_parse_kind(f->lr_schedule, &tc.lr.kind))
         return err_set(e, ST_ERR_ARG, "--lr-schedule: expected constant, step, cosine or onecycle, got '%s'", f->lr_schedule);
+    const int step_flag = args_given(specs, nspecs, &f->lr_step) ? 1 : args_given(specs, nspecs, &f->lr_gamma) ? 2 : 0;
+    if (step_flag && tc.lr.kind != LRS_STEP)
+        return err_set(e, ST_ERR_ARG, "--%s applies to --lr-schedule step only (this run's schedule is %s)",
+                       step_flag == 1 ? "lr-step" : "lr-gamma", lrsched_kind_name(tc.lr.kind));
     if (tc.lr.kind == LRS_ONECYCLE && f->warmup > 0)
         return err_set(e, ST_ERR_ARG, "--warmup: --lr-schedule onecycle has its own warm-up (the first 30%% of the "
                        "steps); leave --warmup out");
     if (f->warmup >= f->epochs && f->warmup > 0)
-        return err_set(e, ST_ERR_ARG, "--warmup %d: must be fewer than the %d epochs", f->warmup, f->epochs);
+        return err_set(e, ST_ERR_ARG, "--warmup %d: must be fewer than the %d epoch%s", f->warmup, f->epochs,
+                       f->epochs == 1 ? "" : "s");
     for (int i = 0; i < f->aug.n; i++)
         if ((st = aug_parse(f->aug.v[i], &tc.aug, e))) return st;
     if (f->early_stop && !f->val) return err_set(e, ST_ERR_ARG, "--early-stop needs a validation set (--val N)");

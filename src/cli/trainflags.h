@@ -31,7 +31,7 @@ typedef struct {
     FloatList dropout;
 } TrainFlags;
 
-/* models/mlp.cfg, adam, lr 1e-3, 10 epochs of batches of 128, seed 1, ... */
+/* the preset mlp (models/mlp.cfg), adam, lr 1e-3, 10 epochs of batches of 128, seed 1, ... */
 TrainFlags trainflags_defaults(void);
 
 #define TRAINFLAGS_MAX 40

@@ -3,6 +3,7 @@
 #include "kernels/math.h"
 
 #include <string.h>
+#include <strings.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -57,8 +58,8 @@ const char *precision_name(Precision p)
 
 int precision_parse(const char *s, Precision *p)
 {
-    if (!strcmp(s, "fp32")) *p = PREC_FP32;
-    else if (!strcmp(s, "bf16")) *p = PREC_BF16;
+    if (!strcasecmp(s, "fp32")) *p = PREC_FP32; /* FP32, BF16 too */
+    else if (!strcasecmp(s, "bf16")) *p = PREC_BF16;
     else return -1;
     return 0;
 }

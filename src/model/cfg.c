@@ -6,12 +6,15 @@
  * strictly: "12x" or "1e400" is an error, not 12 or inf. */
 #include "model/cfg.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util/fileio.h"
+#include "util/suggest.h"
 
 #define MAX_TOK 8
 
@@ -44,7 +47,15 @@ static Status split_args(Ctx *c, char **tok, int ntok, const char *kind, const c
         *eq = 0;
         int ok = 0;
         for (int j = 0; keys[j]; j++) ok |= !strcmp(keys[j], tok[i]);
-        if (!ok) return fail(c, "unknown option '%s' for %s", tok[i], kind);
+        if (!ok) {
+            Suggest sg;
+            suggest_init(&sg, tok[i]);
+            for (int j = 0; keys[j]; j++) suggest_try(&sg, keys[j]);
+            char what[160];
+            snprintf(what, sizeof what, "%.60s%s%.40s%s", kind, sg.best ? " (did you mean '" : "", sg.best ? sg.best : "",
+                     sg.best ? "'?)" : "");
+            return fail(c, "unknown option '%s' for %s", tok[i], what);
+        }
         for (int j = 0; j < a->nopt; j++)
             if (!strcmp(a->key[j], tok[i])) return fail(c, "option '%s' given twice%s", tok[i], "");
         a->key[a->nopt] = tok[i];
@@ -85,9 +96,18 @@ static Status unknown_kind(Ctx *c, const char *word)
     char list[400] = "input";
     size_t n = strlen(list);
     const LayerOps *ops;
-    for (int i = 0; (ops = layer_ops_at(i)) && n < sizeof list; i++)
+    Suggest s;
+    suggest_init(&s, word);
+    suggest_try(&s, "input");
+    for (int i = 0; (ops = layer_ops_at(i)) && n < sizeof list; i++) {
         n += (size_t)snprintf(list + n, sizeof list - n, ", %s", ops->kind);
-    return fail(c, "unknown layer '%s' (expected one of: %s)", word, list);
+        suggest_try(&s, ops->kind);
+    }
+    char hint[96] = "";
+    if (s.best) snprintf(hint, sizeof hint, "did you mean '%s'? ", s.best);
+    char what[300];
+    snprintf(what, sizeof what, "%sexpected one of: %.180s", hint, list);
+    return fail(c, "unknown layer '%s' (%s)", word, what);
 }
 
 static Status parse_line(Ctx *c, char **tok, int ntok, NetSpec *spec, int *have_input)
@@ -236,4 +256,86 @@ Status cfg_set_dropout(NetSpec *spec, const float *p, int np, Err *e)
     free(spec->text);
     spec->text = text;
     return ST_OK;
+}
+
+/* 1 if path names a regular file (links followed). */
+static int is_file(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+#define MAX_PRESETS 32
+#define PRESET_LEN 64
+
+static int cmp_names(const void *a, const void *b) { return strcmp(a, b); }
+
+/* The *.cfg files of dirs, without .cfg, sorted, each once. */
+static int list_presets(const char *const *dirs, int ndirs, char names[MAX_PRESETS][PRESET_LEN])
+{
+    int n = 0;
+    for (int i = 0; i < ndirs; i++) {
+        DIR *d = opendir(dirs[i]);
+        if (!d) continue;
+        struct dirent *ent;
+        while ((ent = readdir(d)) && n < MAX_PRESETS) {
+            size_t k = strlen(ent->d_name);
+            if (k <= 4 || k - 4 >= PRESET_LEN || strcmp(ent->d_name + k - 4, ".cfg") || ent->d_name[0] == '.') continue;
+            char name[PRESET_LEN];
+            snprintf(name, sizeof name, "%.*s", (int)(k - 4), ent->d_name);
+            int seen = 0;
+            for (int j = 0; j < n; j++) seen |= !strcmp(names[j], name);
+            if (!seen) memcpy(names[n++], name, sizeof name);
+        }
+        closedir(d);
+    }
+    qsort(names, (size_t)n, PRESET_LEN, cmp_names);
+    return n;
+}
+
+Status cfg_find(const char *name, const char *const *dirs, int ndirs, char *out, size_t len, Err *e)
+{
+    size_t nlen = strlen(name);
+    if (!nlen) return err_set(e, ST_ERR_ARG, "empty model file name");
+    if (nlen >= len) return err_set(e, ST_ERR_ARG, "%.80s...: model file path too long", name);
+    if (is_file(name)) {
+        memcpy(out, name, nlen + 1);
+        return ST_OK;
+    }
+    const char *preset = !strchr(name, '/') ? name
+                         : !strncmp(name, "models/", 7) && name[7] && !strchr(name + 7, '/') ? name + 7
+                                                                                               : NULL;
+    if (!preset) { /* a path: its reader says why it cannot be read */
+        memcpy(out, name, nlen + 1);
+        return ST_OK;
+    }
+    size_t plen = strlen(preset);
+    int has_ext = plen > 4 && !strcmp(preset + plen - 4, ".cfg");
+    for (int i = 0; i < ndirs; i++)
+        for (int ext = 0; ext <= !has_ext; ext++) {
+            int k = snprintf(out, len, "%s/%s%s", dirs[i], preset, ext ? ".cfg" : "");
+            if (k > 0 && (size_t)k < len && is_file(out)) return ST_OK;
+        }
+    /* not found: the presets there (first: a long folder may cut the
+     * message short), then where it looked */
+    char names[MAX_PRESETS][PRESET_LEN];
+    int n = list_presets(dirs, ndirs, names);
+    char stem[PRESET_LEN];
+    snprintf(stem, sizeof stem, "%.*s", (int)(has_ext ? plen - 4 : plen), preset);
+    Suggest s;
+    suggest_init(&s, stem);
+    for (int i = 0; i < n; i++) suggest_try(&s, names[i]);
+    Buf b = {0};
+    buf_printf(&b, "model '%s' not found", name);
+    if (s.best) buf_printf(&b, " (did you mean %s?)", s.best);
+    if (n) buf_printf(&b, "; the presets are ");
+    for (int i = 0; i < n; i++) buf_printf(&b, "%s%s", i ? ", " : "", names[i]);
+    buf_printf(&b, "%slooked for %s%s, then %s%s in ", n ? "; " : "; no presets (*.cfg) found; ",
+               strchr(name, '/') ? "" : "./", name, preset, has_ext ? "" : "[.cfg]");
+    for (int i = 0; i < ndirs; i++) buf_printf(&b, "%s%s", i ? (i + 1 < ndirs ? ", " : " and ") : "", dirs[i]);
+    if (!ndirs) buf_printf(&b, "no folder (none was found next to the program)");
+    Status st = err_set(e, ST_ERR_ARG, "%s", b.failed || !b.data ? "model not found" : b.data);
+    buf_free(&b);
+    out[0] = 0;
+    return st;
 }

@@ -27,6 +27,15 @@ Status cfg_parse_text(const char *path, const char *text, NetSpec *spec, Err *e)
 /* Reads and parses a file (at most 1 MiB). */
 Status cfg_parse_file(const char *path, NetSpec *spec, Err *e);
 
+/* The model file --model NAME names, into out (len bytes): NAME itself if
+ * it is a file; else, for a preset name (NAME without '/', or
+ * "models/NAME" that is not there: the clone's spelling), the first of
+ * dirs[i]/NAME and dirs[i]/NAME.cfg that is a file, i = 0..ndirs-1. Any
+ * other path is copied as it is (reading it then says why it cannot be
+ * read). Not found: ST_ERR_ARG naming the places looked in and the presets
+ * there (their *.cfg files), with the nearest name if one is near. */
+Status cfg_find(const char *name, const char *const *dirs, int ndirs, char *out, size_t len, Err *e);
+
 /* spec's model text (malloc'd into *text) with the rates p[0..np) of its
  * dropout layers (LAYER_DROPOUT kinds, in model-file order; np must be
  * their count) written in: a rate that differs from the text's replaces the

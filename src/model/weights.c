@@ -70,9 +70,11 @@ static void put_f64(Buf *b, double f)
     buf_u64(b, (unsigned long long)u);
 }
 
+/* n values of v, or n zeros where v is NULL (a moment the optimizer has no
+ * use for, and so never allocated) */
 static void put_f32s(Buf *b, const float *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++) put_f32(b, v[i]);
+    for (size_t i = 0; i < n; i++) put_f32(b, v ? v[i] : 0.0f);
 }
 
 static void put_tensors(Buf *t, const Net *net)

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 OptConfig optim_defaults(void)
 {
@@ -19,7 +20,7 @@ static const char *const NAMES[] = {"sgd", "adam", "adamw"};
 int optim_parse_kind(const char *s, OptKind *out)
 {
     for (int i = 0; i < 3; i++)
-        if (!strcmp(s, NAMES[i])) {
+        if (!strcasecmp(s, NAMES[i])) { /* Adam, SGD, AdamW: as PyTorch spells them */
             *out = (OptKind)i;
             return 1;
         }
@@ -33,10 +34,12 @@ Status optim_init(Optim *o, const OptConfig *cfg, size_t n, Err *e)
     memset(o, 0, sizeof *o);
     o->cfg = *cfg;
     o->n = n;
-    o->m = calloc(n ? n : 1, sizeof(float));
-    o->v = calloc(n ? n : 1, sizeof(float));
+    /* only the moments a step uses: plain SGD none, SGD with momentum m */
+    int need_m = cfg->kind != OPT_SGD || cfg->momentum != 0.0f, need_v = cfg->kind != OPT_SGD;
+    if (need_m) o->m = calloc(n ? n : 1, sizeof(float));
+    if (need_v) o->v = calloc(n ? n : 1, sizeof(float));
     if (cfg->l1 > 0.0f) o->gl1 = calloc(n ? n : 1, sizeof(float));
-    if (!o->m || !o->v || (cfg->l1 > 0.0f && !o->gl1)) {
+    if ((need_m && !o->m) || (need_v && !o->v) || (cfg->l1 > 0.0f && !o->gl1)) {
         optim_free(o);
         return err_set(e, ST_ERR_NOMEM, "out of memory for the optimizer state");
     }
@@ -69,7 +72,7 @@ void optim_step(Optim *o, float *w, const float *g, const ParamInfo *t, int nt)
             gk = o->gl1 + off;
         }
         if (c->kind == OPT_SGD) {
-            ew_sgd(n, w + off, gk, o->m + off, c->lr, wd, c->momentum, c->nesterov, o->t == 1);
+            ew_sgd(n, w + off, gk, o->m ? o->m + off : NULL, c->lr, wd, c->momentum, c->nesterov, o->t == 1);
         } else {
             int decoupled = c->kind == OPT_ADAMW;
             ew_adam(n, w + off, gk, o->m + off, o->v + off, decoupled ? 0.0f : wd,

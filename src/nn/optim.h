@@ -39,7 +39,7 @@ typedef struct {
 typedef struct {
     OptConfig cfg;
     size_t n;
-    float *m, *v;       /* sgd: m is the momentum buffer; adam: moments */
+    float *m, *v;       /* sgd: m is the momentum buffer (NULL without momentum), v NULL; adam: moments */
     float *gl1;         /* l1 > 0: scratch for g + l1*sign(w) (n floats) */
     long t;             /* steps taken */
 } Optim;

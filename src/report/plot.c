@@ -11,15 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <stb_image_write.h>
-
-#include "report/font.h"
 #include "util/fileio.h"
 
 static const Rgb WHITE = {255, 255, 255}, INK = {25, 25, 25}, AXIS = {70, 70, 70}, GRID = {226, 226, 226},
                  FRAME = {170, 170, 170}, KEY = {90, 90, 90}, LIGHT = {150, 150, 150};
 
-#define TS 2 /* text scale of the charts */
+/* Text sizes (CSS px, see draw.h), for a 800x520 panel that stays legible
+ * when a figure of two is put on half a slide. */
+#define TICK_PX 20   /* tick labels, legends, row labels */
+#define AXIS_PX 22   /* axis titles                      */
+#define TITLE_PX 26  /* a chart's title                  */
+#define NOTE_PX 18   /* notes under a chart              */
 /* The largest magnitude an axis shows, and the least value of a log axis:
  * the range and its padding stay finite whatever the log holds. */
 #define PLOT_MAX 1e300
@@ -115,6 +117,20 @@ static void tick_label(char *buf, size_t len, double v, double step, int logy)
     snprintf(buf, len, "%.*f", dec, v);
 }
 
+/* The top of a line of text at size whose digits are centred on yc. */
+static int text_top(const Image *im, double yc, int size)
+{
+    return (int)lround(yc - draw_text_ascent(im, size) + 0.36 * size);
+}
+
+/* Text centred on cx with its top at y, at size, smaller (down to 12 px)
+ * when it is wider than maxw. */
+static void fitted_text(Image *im, int cx, int y, int maxw, const char *s, int size, Rgb c)
+{
+    while (size > 12 && draw_text_width(im, s, size) > maxw) size--;
+    draw_text(im, cx - draw_text_width(im, s, size) / 2, y, s, size, c);
+}
+
 /* How a line is drawn: solid, dashed (train) or dotted (validation). */
 typedef enum { LINE_SOLID, LINE_DASHED, LINE_DOTTED } LineStyle;
 
@@ -125,7 +141,7 @@ typedef enum { LINE_SOLID, LINE_DASHED, LINE_DOTTED } LineStyle;
 #define LINE_W 2.5      /* a curve's width                                   */
 #define THIN_W 1.2      /* one seed's curve under a group's mean              */
 #define BAND_ALPHA 0.2  /* a +-1 sd band: two overlapping stay readable       */
-#define LEGEND_LINE 24
+#define LEGEND_LINE 28
 
 static double dash_on(LineStyle s)
 {
@@ -199,11 +215,11 @@ static void legend_swatch(Image *im, int x, int y, const LegendEntry *le)
 }
 
 /* The legend box's size for entries le[0..nle). */
-static void legend_size(const LegendEntry *le, int nle, int *bw, int *bh)
+static void legend_size(const Image *im, const LegendEntry *le, int nle, int *bw, int *bh)
 {
     int textw = 0;
     for (int i = 0; i < nle; i++) {
-        int tw = draw_text_width(le[i].label, TS);
+        int tw = draw_text_width(im, le[i].label, TICK_PX);
         if (tw > textw) textw = tw;
     }
     *bw = 12 + 40 + 10 + textw + 12;
@@ -213,13 +229,14 @@ static void legend_size(const LegendEntry *le, int nle, int *bw, int *bh)
 static void legend_draw(Image *im, int bx, int by, const LegendEntry *le, int nle)
 {
     int bw, bh;
-    legend_size(le, nle, &bw, &bh);
+    legend_size(im, le, nle, &bw, &bh);
     draw_fill_rect(im, bx, by, bw, bh, WHITE);
     draw_rect(im, bx, by, bw, bh, FRAME);
     for (int i = 0; i < nle; i++) {
         int ly = by + 10 + i * LEGEND_LINE;
-        legend_swatch(im, bx + 12, ly + 7, &le[i]);
-        draw_text(im, bx + 12 + 40 + 10, ly, le[i].label, TS, INK);
+        legend_swatch(im, bx + 12, ly + LEGEND_LINE / 2 - 1, &le[i]);
+        draw_text(im, bx + 12 + 40 + 10, ly + (LEGEND_LINE - draw_text_height(im, TICK_PX)) / 2, le[i].label,
+                  TICK_PX, INK);
     }
 }
 
@@ -347,28 +364,40 @@ static void chart_bands(Image *im, const PlotAxes *a, const Chart *ch)
     }
 }
 
-/* The lines in order (train dashed first, test solid with dots on top); a
- * non-finite point leaves a gap. */
+/* The lines in order (train dashed first, test solid with dots on top),
+ * each stretch of finite points one polyline; a non-finite point leaves a
+ * gap. */
 static void chart_lines(Image *im, const PlotAxes *a, const Chart *ch)
 {
-    double px, py;
     for (int k = 0; k < ch->nlines; k++) {
         const Line *l = &ch->lines[k];
-        double phase = 0, qx = 0, qy = 0;
-        int prev = 0; /* the point before was drawn: join it */
-        for (int i = 0; i < l->n; i++) {
-            double y = l->v[i] * l->mul;
-            if (!isfinite(y) || (a->logy && !(y > 0))) { /* a gap in the curve */
-                prev = 0;
+        double *xs = malloc(2 * (size_t)(l->n > 0 ? l->n : 1) * sizeof *xs);
+        if (!xs) {
+            im->failed = 1;
+            return;
+        }
+        double *ys = xs + (l->n > 0 ? l->n : 1);
+        int m = 0; /* points of the stretch so far */
+        for (int i = 0; i <= l->n; i++) {
+            double y = i < l->n ? l->v[i] * l->mul : NAN;
+            if (!isfinite(y) || (a->logy && !(y > 0))) { /* a gap in the curve, or its end */
+                draw_polyline(im, xs, ys, m, l->width, l->color, dash_on(l->style), dash_off(l->style));
+                m = 0;
                 continue;
             }
+            plot_map(a, i + 1, y, &xs[m], &ys[m]);
+            ys[m] = fmin(fmax(ys[m], a->top - 8.0), a->top + a->height + 8.0); /* beyond the axis: at its edge */
+            m++;
+        }
+        for (int i = 0; i < l->n; i++) { /* the dots on top */
+            double y = l->v[i] * l->mul, px, py;
+            if (!isfinite(y) || (a->logy && !(y > 0))) continue;
             plot_map(a, i + 1, y, &px, &py);
-            py = fmin(fmax(py, a->top - 8.0), a->top + a->height + 8.0); /* beyond the axis: at its edge */
-            if (prev) draw_line(im, qx, qy, px, py, l->width, l->color, dash_on(l->style), dash_off(l->style), &phase);
+            py = fmin(fmax(py, a->top - 8.0), a->top + a->height + 8.0);
             if (l->dot > 0) draw_disc(im, px, py, l->dot, l->color);
             else if (l->n == 1 && l->lone > 0) draw_disc(im, px, py, l->lone, l->color);
-            qx = px, qy = py, prev = 1;
         }
+        free(xs);
     }
 }
 
@@ -383,7 +412,7 @@ static void labels_y(Image *im, const PlotAxes *a, const Ticks *tk)
         plot_map(a, a->xmin, tk->y[i], &px, &py);
         draw_fill_rect(im, a->left - 7, (int)py, 6, 1, AXIS);
         tick_label(lab, sizeof lab, tk->y[i], ystep, a->logy);
-        draw_text(im, a->left - 12 - draw_text_width(lab, TS), (int)py - 7 * TS / 2, lab, TS, INK);
+        draw_text(im, a->left - 12 - draw_text_width(im, lab, TICK_PX), text_top(im, py, TICK_PX), lab, TICK_PX, INK);
     }
 }
 
@@ -398,7 +427,7 @@ static void labels_x(Image *im, const PlotAxes *a, const Ticks *tk, int integer)
         draw_fill_rect(im, (int)px, a->top + a->height + 1, 1, 6, AXIS);
         if (integer) snprintf(lab, sizeof lab, "%.0f", tk->x[i]);
         else tick_label(lab, sizeof lab, tk->x[i], xstep, 0);
-        draw_text(im, (int)px - draw_text_width(lab, TS) / 2, a->top + a->height + 12, lab, TS, INK);
+        draw_text(im, (int)px - draw_text_width(im, lab, TICK_PX) / 2, a->top + a->height + 10, lab, TICK_PX, INK);
     }
 }
 
@@ -407,10 +436,11 @@ static void labels_x(Image *im, const PlotAxes *a, const Ticks *tk, int integer)
 static void chart_titles(Image *im, int x, int y, const PlotAxes *a, const char *xtitle, const char *ytitle,
                          const char *title)
 {
-    draw_text(im, a->left + (a->width - draw_text_width(xtitle, TS)) / 2, a->top + a->height + 44, xtitle, TS, INK);
-    if (ytitle) draw_text_up(im, x + 12, a->top + (a->height - draw_text_width(ytitle, TS)) / 2, ytitle, TS, INK);
-    int tw = draw_text_width(title, TS);
-    draw_text(im, a->left + (a->width - tw) / 2, y + 18, title, TS, INK);
+    draw_text(im, a->left + (a->width - draw_text_width(im, xtitle, AXIS_PX)) / 2, a->top + a->height + 40, xtitle,
+              AXIS_PX, INK);
+    if (ytitle)
+        draw_text_up(im, x + 10, a->top + (a->height - draw_text_width(im, ytitle, AXIS_PX)) / 2, ytitle, AXIS_PX, INK);
+    fitted_text(im, a->left + a->width / 2, y + 14, a->width + a->left - x - 8, title, TITLE_PX, INK);
 }
 
 /* The axes box, tick marks and labels, the axis titles and the title. */
@@ -431,7 +461,7 @@ static void curve_labels(Image *im, int x, int y, const PlotAxes *a, const Ticks
 static void chart_legend(Image *im, const PlotAxes *a, const Chart *ch)
 {
     int bw, bh, bx, by;
-    legend_size(ch->legend, ch->nlegend, &bw, &bh);
+    legend_size(im, ch->legend, ch->nlegend, &bw, &bh);
     if (ch->legend_right) {
         bx = a->left + a->width + 16, by = a->top;
     } else {
@@ -454,17 +484,28 @@ static void chart_legend(Image *im, const PlotAxes *a, const Chart *ch)
 static void chart_panel(Image *im, int x, int y, int w, int h, const Chart *ch, PlotAxes *axes)
 {
     int logy = ch->metric == PLOT_ACC ? 0 : ch->logy;
-    PlotAxes a = {.left = x + 104, .top = y + 56, .width = w - 104 - 28, .height = h - 56 - 82, .logy = logy};
-    if (ch->legend_right) { /* room for the legend at the right */
-        int bw, bh;
-        legend_size(ch->legend, ch->nlegend, &bw, &bh);
-        a.width -= bw + 16 - 12;
-    }
+    PlotAxes a = {.top = y + 56, .height = h - 56 - 82, .logy = logy};
     int emax;
     chart_ranges(&a, ch, &emax);
     Ticks tk;
     tk.ny = plot_ticks(a.ymin, a.ymax, logy, 0, logy ? 12 : 7, tk.y, 64); /* log: denser, the top is compressed */
     tk.nx = plot_ticks(1, emax, 0, 1, 10, tk.x, 64);
+    /* the left margin: the y axis's title, its widest tick label, 12 px */
+    int left = 104, labw = 0;
+    char lab[64];
+    for (int i = 0; i < tk.ny; i++) {
+        tick_label(lab, sizeof lab, tk.y[i], tk.ny > 1 ? tk.y[1] - tk.y[0] : 0, logy);
+        int tw = draw_text_width(im, lab, TICK_PX);
+        if (tw > labw) labw = tw;
+    }
+    if (10 + draw_text_height(im, AXIS_PX) + 8 + labw + 12 > left) left = 10 + draw_text_height(im, AXIS_PX) + 8 + labw + 12;
+    a.left = x + left, a.width = w - left - 28;
+    if (ch->legend_right) { /* room for the legend at the right */
+        int bw, bh;
+        legend_size(im, ch->legend, ch->nlegend, &bw, &bh);
+        a.width -= bw + 16 - 12;
+    }
+    if (a.width < 40) a.width = 40;
     curve_grid(im, &a, &tk);
     chart_bands(im, &a, ch);
     chart_lines(im, &a, ch);
@@ -473,13 +514,16 @@ static void chart_panel(Image *im, int x, int y, int w, int h, const Chart *ch, 
     if (axes) *axes = a;
 }
 
+/* The band at the top of a figure of several panels that holds its title. */
+#define FIGURE_TITLE_BAND 52
+
 /* The size of a figure of one chart per metric with this legend: each panel
  * 800x520, widened by a legend at the right, taller for a long legend. */
-static void figure_size(const LegendEntry *le, int nle, int right, int *pw, int *ph)
+static void figure_size(const Image *im, const LegendEntry *le, int nle, int right, int *pw, int *ph)
 {
     enum { PW = 800, PH = 520 };
     int bw, bh;
-    legend_size(le, nle, &bw, &bh);
+    legend_size(im, le, nle, &bw, &bh);
     *pw = PW + (right ? bw + 16 - 12 : 0);
     *ph = PH > 56 + bh + 40 ? PH : 56 + bh + 40;
 }
@@ -545,15 +589,34 @@ Status plot_curves_png(const char *png_path, const PlotRun *runs, int n, const P
         return err_set(e, ST_ERR_ARG, "%s: at most %d runs in one chart, not %d", png_path, PLOT_MAX_RUNS, n);
     LegendEntry le[40];
     int pw, ph;
-    figure_size(le, curves_legend(runs, n, le), n > 1, &pw, &ph);
     Image im;
-    Status st = draw_image_init(&im, pw * nmetrics, ph, WHITE, e);
+    Status st = draw_image_init(&im, 1, 1, WHITE, e);
     if (st) return st;
+    figure_size(&im, le, curves_legend(runs, n, le), n > 1, &pw, &ph);
+    int band = nmetrics > 1 && title ? FIGURE_TITLE_BAND : 0; /* a title over the panels */
+    if ((st = draw_image_resize(&im, pw * nmetrics, ph + band, WHITE, e))) return st;
     for (int i = 0; i < nmetrics; i++)
-        plot_curves_panel(&im, i * pw, 0, pw, ph, runs, n, metrics[i], logy, nmetrics == 1 ? title : NULL, NULL);
-    st = plot_write_png(&im, png_path, e);
+        plot_curves_panel(&im, i * pw, band, pw, ph, runs, n, metrics[i], logy, nmetrics == 1 ? title : NULL, NULL);
+    if (band) fitted_text(&im, im.w / 2, 16, im.w - 24, title, TITLE_PX + 4, INK);
+    st = draw_write(&im, png_path, e);
     draw_image_free(&im);
     return st;
+}
+
+Status plot_check_curve(const Curve *c, const char *path, const PlotMetric *metrics, int nmetrics, Err *e)
+{
+    if (c->n < 1) return err_set(e, ST_ERR_FORMAT, "%s: the log has no epochs (only its header): nothing to plot", path);
+    for (int k = 0; k < nmetrics; k++) {
+        int finite = 0;
+        for (int kind = SER_TEST; kind <= SER_VAL; kind++) {
+            const double *v = series(c, metrics[k], kind);
+            for (int i = 0; v && i < c->n; i++) finite += isfinite(v[i]) != 0;
+        }
+        if (!finite)
+            return err_set(e, ST_ERR_FORMAT, "%s: every %s value is NaN or infinite: nothing to plot", path,
+                           metrics[k] == PLOT_ACC ? "accuracy" : "loss");
+    }
+    return ST_OK;
 }
 
 Status plot_log_file(const char *log_path, const char *png_path, Err *e)
@@ -563,7 +626,8 @@ Status plot_log_file(const char *log_path, const char *png_path, Err *e)
     if (st) return st;
     PlotRun run = {"run", &c};
     PlotMetric m[2] = {PLOT_LOSS, PLOT_ACC};
-    st = plot_curves_png(png_path, &run, 1, m, 2, 0, NULL, e);
+    st = plot_check_curve(&c, log_path, m, 2, e);
+    if (!st) st = plot_curves_png(png_path, &run, 1, m, 2, 0, NULL, e);
     curve_free(&c);
     return st;
 }
@@ -709,7 +773,7 @@ static Status group_legend(GroupChart *gc, const PlotGroup *groups, int n, int s
     gc->legend[gc->nlegend++] = (LegendEntry){"test, mean over seeds", KEY, LINE_SOLID, 1, SWATCH_LINE};
     gc->legend[gc->nlegend++] = (LegendEntry){"train, mean", KEY, LINE_DASHED, 0, SWATCH_LINE};
     if (val) gc->legend[gc->nlegend++] = (LegendEntry){"validation, mean", KEY, LINE_DOTTED, 0, SWATCH_LINE};
-    if (band) gc->legend[gc->nlegend++] = (LegendEntry){"band: +-1 sd over seeds", KEY, LINE_SOLID, 0, SWATCH_BAND};
+    if (band) gc->legend[gc->nlegend++] = (LegendEntry){"band: \xc2\xb1" "1 sd over seeds", KEY, LINE_SOLID, 0, SWATCH_BAND};
     if (thin) gc->legend[gc->nlegend++] = (LegendEntry){"each seed (test)", paler(KEY, 0.45), LINE_SOLID, 0, SWATCH_THIN};
     return ST_OK;
 }
@@ -717,7 +781,7 @@ static Status group_legend(GroupChart *gc, const PlotGroup *groups, int n, int s
 Status plot_groups_image(Image *im, const PlotGroup *groups, int n, PlotMetric metric, int logy, int seeds,
                          const char *title, PlotAxes *axes, Err *e)
 {
-    im->w = im->h = 0, im->px = NULL;
+    memset(im, 0, sizeof *im);
     if (n < 1 || n > PLOT_MAX_SETTINGS)
         return err_set(e, ST_ERR_ARG, "a comparison chart has 1 to %d settings, not %d", PLOT_MAX_SETTINGS, n);
     for (int g = 0; g < n; g++)
@@ -728,7 +792,8 @@ Status plot_groups_image(Image *im, const PlotGroup *groups, int n, PlotMetric m
     if (!st) st = group_lines(&gc, groups, n, metric, seeds, e);
     if (!st) st = group_legend(&gc, groups, n, seeds, e);
     int pw, ph;
-    if (!st) figure_size(gc.legend, gc.nlegend, 1, &pw, &ph), st = draw_image_init(im, pw, ph, WHITE, e);
+    if (!st) st = draw_image_init(im, 1, 1, WHITE, e);
+    if (!st) figure_size(im, gc.legend, gc.nlegend, 1, &pw, &ph), st = draw_image_resize(im, pw, ph, WHITE, e);
     if (!st) {
         if (!title)
             title = metric == PLOT_ACC ? "Accuracy per epoch, mean over seeds"
@@ -749,7 +814,7 @@ static Status drawn_to_png(Image *im, Status st, const char *png_path, Err *e)
         err_prefix(e, png_path);
         return st;
     }
-    st = plot_write_png(im, png_path, e);
+    st = draw_write(im, png_path, e);
     draw_image_free(im);
     return st;
 }
@@ -835,38 +900,39 @@ static void final_row_texts(Image *im, const PlotAxes *a, const FinalData *d)
     for (int i = 0; i < d->n; i++) {
         plot_map(a, a->xmin, -i, &px, &yc);
         shown_label(lab, sizeof lab, d->labels[i] ? d->labels[i] : "");
-        draw_text(im, a->left - 14 - draw_text_width(lab, TS), (int)yc - 7 * TS / 2, lab, TS, INK);
+        draw_text(im, a->left - 14 - draw_text_width(im, lab, TICK_PX), text_top(im, yc, TICK_PX), lab, TICK_PX, INK);
         final_right_text(d, i, lab, sizeof lab);
-        draw_text(im, a->left + a->width + 14, (int)yc - 7 * TS / 2, lab, TS, INK);
+        draw_text(im, a->left + a->width + 14, text_top(im, yc, TICK_PX), lab, TICK_PX, INK);
     }
 }
 
+#define FINAL_NOTE_Y 76 /* the note's top below the data area */
 static const char FINAL_NOTE[] = "dots: one per seed; tall mark: mean; error bar: 95% t interval of the mean";
 
 /* The image size and the data area of a FinalData. */
-static void final_layout(const FinalData *d, PlotAxes *a, int *w, int *h)
+static void final_layout(const Image *im, const FinalData *d, PlotAxes *a, int *w, int *h)
 {
     char lab[GROUP_TEXT];
     int labelw = 0, rightw = 0;
     for (int i = 0; i < d->n; i++) {
         shown_label(lab, sizeof lab, d->labels[i] ? d->labels[i] : "");
-        labelw = labelw > draw_text_width(lab, TS) ? labelw : draw_text_width(lab, TS);
+        labelw = labelw > draw_text_width(im, lab, TICK_PX) ? labelw : draw_text_width(im, lab, TICK_PX);
         final_right_text(d, i, lab, sizeof lab);
-        rightw = rightw > draw_text_width(lab, TS) ? rightw : draw_text_width(lab, TS);
+        rightw = rightw > draw_text_width(im, lab, TICK_PX) ? rightw : draw_text_width(im, lab, TICK_PX);
     }
     *a = (PlotAxes){.left = 24 + labelw + 14, .top = 56, .width = FINAL_WIDTH, .height = d->n * FINAL_ROW,
                     .ymin = -(d->n - 0.5), .ymax = 0.5};
     final_range(d, a);
     *w = a->left + a->width + 14 + rightw + 24;
-    int notew = draw_text_width(FINAL_NOTE, TS) + 48;
+    int notew = draw_text_width(im, FINAL_NOTE, NOTE_PX) + 48;
     if (*w < notew) *w = notew;
-    *h = a->top + a->height + 44 + 14 * 2 + 20 + 7 * TS + 16;
+    *h = a->top + a->height + FINAL_NOTE_Y + draw_text_height(im, NOTE_PX) + 16;
 }
 
 Status plot_final_image(Image *im, const char *const *labels, const Stat *acc, const double *const *values,
                         const int *nvalues, int n, int best, const char *title, PlotAxes *axes, Err *e)
 {
-    im->w = im->h = 0, im->px = NULL;
+    memset(im, 0, sizeof *im);
     if (n < 1 || n > PLOT_MAX_SETTINGS)
         return err_set(e, ST_ERR_ARG, "a chart of final accuracies has 1 to %d settings, not %d", PLOT_MAX_SETTINGS, n);
     if (best < -1 || best >= n) return err_set(e, ST_ERR_ARG, "the chosen setting %d is not one of %d", best + 1, n);
@@ -876,9 +942,10 @@ Status plot_final_image(Image *im, const char *const *labels, const Stat *acc, c
     FinalData d = {labels, acc, values, nvalues, n, best};
     PlotAxes a;
     int w, h;
-    final_layout(&d, &a, &w, &h);
-    Status st = draw_image_init(im, w, h, WHITE, e);
+    Status st = draw_image_init(im, 1, 1, WHITE, e);
     if (st) return st;
+    final_layout(im, &d, &a, &w, &h);
+    if ((st = draw_image_resize(im, w, h, WHITE, e))) return st;
     Ticks tk;
     tk.ny = 0, tk.nx = plot_ticks(a.xmin, a.xmax, 0, 0, 8, tk.x, 64);
     if (best >= 0) draw_fill_rect(im, a.left, a.top + best * FINAL_ROW, a.width, FINAL_ROW, CHOSEN);
@@ -892,7 +959,8 @@ Status plot_final_image(Image *im, const char *const *labels, const Stat *acc, c
     labels_x(im, &a, &tk, 0);
     chart_titles(im, 0, 0, &a, "final test accuracy (%)", NULL, title ? title : "Final test accuracy per setting");
     final_row_texts(im, &a, &d);
-    draw_text(im, (w - draw_text_width(FINAL_NOTE, TS)) / 2, a.top + a.height + 44 + 14 * 2 + 8, FINAL_NOTE, TS, KEY);
+    draw_text(im, (w - draw_text_width(im, FINAL_NOTE, NOTE_PX)) / 2, a.top + a.height + FINAL_NOTE_Y, FINAL_NOTE,
+              NOTE_PX, KEY);
     if (axes) *axes = a;
     return ST_OK;
 }
@@ -917,112 +985,196 @@ static Rgb heat(double f)
                  (uint8_t)lround(STOPS[k].b + t * (STOPS[k + 1].b - STOPS[k].b))};
 }
 
+/* The confusion chart's colour of a cell holding fraction f of its row:
+ * sqrt, so that a few confusions out of a thousand are still visible. */
+static Rgb confusion_color(double f)
+{
+    return heat(sqrt(f < 0 ? 0 : f > 1 ? 1 : f));
+}
+
+/* The colour scale at the right of the matrix: a bar from 0% (bottom) to
+ * 100% (top) of a row, at x, over the grid's height, with its ticks; a tick
+ * whose label would touch one already drawn is left out. */
+static void confusion_scale(Image *im, int x, int top, int grid, int size)
+{
+    static const double F[7] = {0, 1, 0.5, 0.25, 0.1, 0.05, 0.01}; /* most important first */
+    enum { BAR = 22 };
+    for (int j = 0; j < grid; j++) /* the bar: top row 100% */
+        draw_fill_rect(im, x, top + j, BAR, 1, heat(1 - (j + 0.5) / grid));
+    draw_rect(im, x - 1, top - 1, BAR + 2, grid + 2, AXIS);
+    int kept[7], nk = 0, lh = draw_text_height(im, size);
+    for (int t = 0; t < 7; t++) {
+        double yc = top + grid * (1 - sqrt(F[t]));
+        int clash = 0;
+        for (int q = 0; q < nk; q++) clash |= abs((int)yc - kept[q]) < lh;
+        if (clash) continue;
+        kept[nk++] = (int)yc;
+        char lab[16];
+        snprintf(lab, sizeof lab, "%g%%", 100 * F[t]);
+        draw_fill_rect(im, x + BAR, (int)yc, 6, 1, AXIS);
+        draw_text(im, x + BAR + 10, text_top(im, yc, size), lab, size, INK);
+    }
+}
+
 Status plot_confusion(const long *cm, int k, const char *const *names, const char *title, Image *im, Err *e)
 {
+    memset(im, 0, sizeof *im);
     if (k < 1 || k > 64) return err_set(e, ST_ERR_ARG, "a confusion matrix of %d classes cannot be drawn", k);
-    int cell = 60, namew = 0;
+    Status st = draw_image_init(im, 1, 1, WHITE, e);
+    if (st) return st;
+    /* the cells: 64 px for up to 10 classes, smaller for more (at least 20) */
+    int cell = k <= 10 ? 64 : 640 / k < 20 ? 20 : 640 / k, grid = k * cell;
+    if (k < 5) cell = 96, grid = k * cell;
+    int name_px = TICK_PX, count_px = 18;
+    while (name_px > 10 && draw_text_height(im, name_px) > cell - 2) name_px--;
+    int namew = 0;
     for (int i = 0; i < k; i++) {
-        int tw = draw_text_width(names[i], TS);
+        int tw = draw_text_width(im, names[i], name_px);
         if (tw > namew) namew = tw;
     }
-    int left = 36 + namew + 14, top = 84, right = 110, grid = k * cell;
-    int bottom = 14 + namew + 20 + 24;
+    const char *ylab = "true class", *xlab = "predicted class", *slab = "share of the true class (row)";
+    int axis_h = draw_text_height(im, AXIS_PX);
+    int left = 10 + axis_h + 12 + namew + 14, top = 16 + draw_text_height(im, TITLE_PX) + 12 + draw_text_height(im, TICK_PX) + 8;
+    int accw = draw_text_width(im, "100.0%", TICK_PX) + 24;
+    int scale_x = left + grid + accw + 24;
+    int right = accw + 24 + 22 + 10 + draw_text_width(im, "100%", TICK_PX) + 16 + axis_h + 16;
+    int w = left + grid + right, h = top + grid + 14 + namew + 14 + axis_h + 16;
+    char lab[64];
     long total = 0, right_total = 0;
     for (int i = 0; i < k * k; i++) total += cm[i];
     for (int i = 0; i < k; i++) right_total += cm[i * k + i];
-    Status st = draw_image_init(im, left + grid + right, top + grid + bottom, WHITE, e);
-    if (st) return st;
-    char lab[64];
-    for (int i = 0; i < k; i++) {
-        long row = 0;
-        for (int j = 0; j < k; j++) row += cm[i * k + j];
-        for (int j = 0; j < k; j++) {
-            double f = row ? (double)cm[i * k + j] / row : 0;
-            /* sqrt: a few confusions out of a thousand are still visible */
-            double g = sqrt(f);
-            int x = left + j * cell, y = top + i * cell;
-            draw_fill_rect(im, x, y, cell, cell, heat(g));
-            snprintf(lab, sizeof lab, "%ld", cm[i * k + j]);
-            int sc = draw_text_width(lab, TS) <= cell - 6 ? TS : 1;
-            Rgb tc = g > 0.55 ? WHITE : cm[i * k + j] ? INK : LIGHT;
-            draw_text(im, x + (cell - draw_text_width(lab, sc)) / 2, y + (cell - 7 * sc) / 2, lab, sc, tc);
-        }
-        /* row label (true class) and the row's accuracy */
-        draw_text(im, left - 14 - draw_text_width(names[i], TS), top + i * cell + (cell - 7 * TS) / 2, names[i], TS,
-                  INK);
-        snprintf(lab, sizeof lab, "%.1f%%", row ? 100.0 * cm[i * k + i] / row : 0.0);
-        draw_text(im, left + grid + 12, top + i * cell + (cell - 7 * TS) / 2, lab, TS, INK);
-        /* column label (predicted class), turned, reading upward, its end at the grid */
-        draw_text_up(im, left + i * cell + (cell - FONT_ROWS * TS) / 2 + 2, top + grid + 14, names[i], TS, INK);
-    }
-    for (int i = 0; i <= k; i++) {
-        draw_fill_rect(im, left + i * cell, top, 1, grid, (Rgb){200, 200, 200});
-        draw_fill_rect(im, left, top + i * cell, grid, 1, (Rgb){200, 200, 200});
-    }
-    draw_rect(im, left - 1, top - 1, grid + 2, grid + 2, AXIS);
-    draw_text(im, left + grid + 12, top - 26, "acc", TS, INK);
-    const char *ylab = "true class", *xlab = "predicted class";
-    draw_text_up(im, 8, top + (grid - draw_text_width(ylab, TS)) / 2, ylab, TS, INK);
-    draw_text(im, left + (grid - draw_text_width(xlab, TS)) / 2, top + grid + 14 + namew + 14, xlab, TS, INK);
     char tbuf[256];
     if (!title) {
         snprintf(tbuf, sizeof tbuf, "Confusion matrix: %ld test images, accuracy %.2f%%", total,
                  total ? 100.0 * right_total / total : 0.0);
         title = tbuf;
     }
-    draw_text(im, (im->w - draw_text_width(title, TS)) / 2, 18, title, TS, INK);
+    int titlew = draw_text_width(im, title, TITLE_PX);
+    if (w < titlew + 40) { /* the title fits: the image widens, the matrix stays centred */
+        int wider = titlew + 40 > 16384 ? 16384 : titlew + 40;
+        left += (wider - w) / 2, scale_x += (wider - w) / 2, w = wider;
+    }
+    /* one size for every count: the largest at which the widest fits its cell */
+    long most = 0;
+    for (int i = 0; i < k * k; i++) most = cm[i] > most ? cm[i] : most;
+    snprintf(lab, sizeof lab, "%ld", most);
+    while (count_px > 9 && (draw_text_width(im, lab, count_px) > cell - 6 || draw_text_height(im, count_px) > cell - 2))
+        count_px--;
+    if ((st = draw_image_resize(im, w, h, WHITE, e))) return st;
+    for (int i = 0; i < k; i++) {
+        long row = 0;
+        for (int j = 0; j < k; j++) row += cm[i * k + j];
+        for (int j = 0; j < k; j++) {
+            double f = row ? (double)cm[i * k + j] / row : 0;
+            int x = left + j * cell, y = top + i * cell;
+            draw_fill_rect(im, x, y, cell, cell, confusion_color(f));
+            snprintf(lab, sizeof lab, "%ld", cm[i * k + j]);
+            int sz = count_px;
+            if (draw_text_width(im, lab, sz) > cell - 2) continue; /* no room: the colour says it */
+            Rgb tc = sqrt(f) > 0.55 ? WHITE : cm[i * k + j] ? INK : LIGHT;
+            draw_text(im, x + (cell - draw_text_width(im, lab, sz)) / 2, text_top(im, y + cell / 2.0, sz), lab, sz, tc);
+        }
+        /* row label (true class) and the row's accuracy */
+        double yc = top + i * cell + cell / 2.0;
+        draw_text(im, left - 14 - draw_text_width(im, names[i], name_px), text_top(im, yc, name_px), names[i], name_px,
+                  INK);
+        snprintf(lab, sizeof lab, "%.1f%%", row ? 100.0 * cm[i * k + i] / row : 0.0);
+        int acc_px = name_px;
+        draw_text(im, left + grid + 12, text_top(im, yc, acc_px), lab, acc_px, INK);
+        /* column label (predicted class), turned, reading upward, its end at the grid */
+        int nw = draw_text_width(im, names[i], name_px);
+        draw_text_up(im, left + i * cell + (cell - draw_text_height(im, name_px)) / 2, top + grid + 14 + namew - nw,
+                     names[i], name_px, INK);
+    }
+    for (int i = 0; i <= k; i++) {
+        draw_fill_rect(im, left + i * cell, top, 1, grid, (Rgb){200, 200, 200});
+        draw_fill_rect(im, left, top + i * cell, grid, 1, (Rgb){200, 200, 200});
+    }
+    draw_rect(im, left - 1, top - 1, grid + 2, grid + 2, AXIS);
+    draw_text(im, left + grid + 12, top - 4 - draw_text_height(im, TICK_PX), "acc", TICK_PX, INK);
+    draw_text_up(im, left - 14 - namew - 12 - axis_h, top + (grid - draw_text_width(im, ylab, AXIS_PX)) / 2, ylab,
+                 AXIS_PX, INK);
+    draw_text(im, left + (grid - draw_text_width(im, xlab, AXIS_PX)) / 2, top + grid + 14 + namew + 14, xlab, AXIS_PX,
+              INK);
+    confusion_scale(im, scale_x, top, grid, TICK_PX);
+    int sx = scale_x + 22 + 10 + draw_text_width(im, "100%", TICK_PX) + 12;
+    int slw = draw_text_width(im, slab, AXIS_PX);
+    if (slw <= grid) draw_text_up(im, sx, top + (grid - slw) / 2, slab, AXIS_PX, KEY);
+    else draw_text_up(im, sx, top, "share of row", AXIS_PX, KEY);
+    fitted_text(im, w / 2, 16, w - 16, title, TITLE_PX, INK);
     return ST_OK;
+}
+
+/* The error grid's text sizes. */
+#define GRID_PX 18
+
+/* The three lines under image i of a grid: its true class, "→ predicted"
+ * and "#index  confidence". */
+static void grid_texts(int i, const int *truth, const int *pred, const float *conf, const char *const *names,
+                       char t[3][96])
+{
+    snprintf(t[0], 96, "%s", names[truth[i]]);
+    snprintf(t[1], 96, "\xe2\x86\x92 %s", names[pred[i]]);
+    if (conf) snprintf(t[2], 96, "#%d  %.1f%%", i, 100.0 * conf[i]);
+    else snprintf(t[2], 96, "#%d", i);
 }
 
 Status plot_image_grid(const uint8_t *pixels, int h, int w, const int *idx, int n, const int *truth, const int *pred,
-                       const char *const *names, int cols, const char *title, Image *im, Err *e)
+                       const float *conf, const char *const *names, int cols, const char *title, Image *im, Err *e)
 {
+    memset(im, 0, sizeof *im);
     if (n < 1 || cols < 1 || h < 1 || w < 1 || h > 256 || w > 256)
         return err_set(e, ST_ERR_ARG, "an image grid of %d images of %dx%d cannot be drawn", n, h, w);
-    int zoom = 3, cellw = w * zoom + 40, cellh = h * zoom + 8 + 2 * FONT_LINE + 10, top = 64;
-    if (cellw < 16 * FONT_ADVANCE + 8) cellw = 16 * FONT_ADVANCE + 8;
-    int rows = (n + cols - 1) / cols;
-    Status st = draw_image_init(im, cols * cellw + 20, top + rows * cellh + 10, WHITE, e);
+    Status st = draw_image_init(im, 1, 1, WHITE, e);
     if (st) return st;
-    static const Rgb RIGHT = {30, 140, 40}, WRONG = {210, 30, 30};
+    if (cols > n) cols = n;
+    int zoom = w <= 64 && h <= 64 ? 4 : 1, lh = draw_text_height(im, GRID_PX) + 2;
+    int cellw = w * zoom + 16;
+    char t[3][96];
     for (int k = 0; k < n; k++) {
-        int i = idx[k], cx = 10 + (k % cols) * cellw, cy = top + (k / cols) * cellh;
+        grid_texts(idx[k], truth, pred, conf, names, t);
+        for (int q = 0; q < 3; q++)
+            if (draw_text_width(im, t[q], GRID_PX) + 14 > cellw) cellw = draw_text_width(im, t[q], GRID_PX) + 14;
+    }
+    int cellh = h * zoom + 10 + 3 * lh + 14;
+    char key[2][128];
+    snprintf(key[0], sizeof key[0], "under each image: its true class, \xe2\x86\x92 the predicted class (green: right, "
+                                    "red: wrong),");
+    snprintf(key[1], sizeof key[1], "%s", conf ? "then #: its index in the test set (from 0), and the predicted class's probability"
+                                               : "then #: its index in the test set (from 0)");
+    int title_h = title ? draw_text_height(im, TITLE_PX) + 8 : 0, note_h = draw_text_height(im, NOTE_PX);
+    int top = 14 + title_h + 2 * note_h + 16, rows = (n + cols - 1) / cols;
+    int gw = cols * cellw + 20, keyw = draw_text_width(im, key[1], NOTE_PX) + 24;
+    if (draw_text_width(im, key[0], NOTE_PX) + 24 > keyw) keyw = draw_text_width(im, key[0], NOTE_PX) + 24;
+    int imw = gw > keyw ? gw : keyw;
+    if ((st = draw_image_resize(im, imw, top + rows * cellh + 6, WHITE, e))) return st;
+    static const Rgb RIGHT = {30, 130, 40}, WRONG = {200, 30, 30};
+    int x0 = (imw - cols * cellw) / 2;
+    for (int k = 0; k < n; k++) {
+        int i = idx[k], cx = x0 + (k % cols) * cellw, cy = top + (k / cols) * cellh;
         int ix = cx + (cellw - w * zoom) / 2, iy = cy + 4;
-        const uint8_t *p = pixels + (size_t)i * (size_t)h * (size_t)w;
-        for (int yy = 0; yy < h; yy++)
-            for (int xx = 0; xx < w; xx++) {
-                uint8_t v = p[yy * w + xx];
-                draw_fill_rect(im, ix + xx * zoom, iy + yy * zoom, zoom, zoom, (Rgb){v, v, v});
-            }
+        draw_gray(im, ix, iy, pixels + (size_t)i * (size_t)h * (size_t)w, w, h, zoom);
         int ok = truth[i] == pred[i];
         draw_rect(im, ix - 2, iy - 2, w * zoom + 4, h * zoom + 4, ok ? RIGHT : WRONG);
         draw_rect(im, ix - 1, iy - 1, w * zoom + 2, h * zoom + 2, ok ? RIGHT : WRONG);
-        char lab[64];
-        snprintf(lab, sizeof lab, "%s", names[truth[i]]);
+        grid_texts(i, truth, pred, conf, names, t);
         int ty = iy + h * zoom + 6;
-        draw_text(im, cx + (cellw - draw_text_width(lab, 1)) / 2, ty, lab, 1, INK);
-        snprintf(lab, sizeof lab, "-> %s", names[pred[i]]);
-        draw_text(im, cx + (cellw - draw_text_width(lab, 1)) / 2, ty + FONT_LINE, lab, 1, ok ? RIGHT : WRONG);
+        const Rgb colors[3] = {INK, ok ? RIGHT : WRONG, KEY};
+        for (int q = 0; q < 3; q++)
+            draw_text(im, cx + (cellw - draw_text_width(im, t[q], GRID_PX)) / 2, ty + q * lh, t[q], GRID_PX, colors[q]);
     }
-    if (title) draw_text(im, (im->w - draw_text_width(title, TS)) / 2, 12, title, TS, INK);
-    const char *key = "each image: true class, then -> predicted class (red: wrong, green: right)";
-    draw_text(im, (im->w - draw_text_width(key, 1)) / 2, 40, key, 1, KEY);
+    if (title) fitted_text(im, imw / 2, 12, imw - 16, title, TITLE_PX, INK);
+    for (int q = 0; q < 2; q++)
+        draw_text(im, (imw - draw_text_width(im, key[q], NOTE_PX)) / 2, 12 + title_h + q * note_h, key[q], NOTE_PX, KEY);
     return ST_OK;
 }
 
-static void png_put(void *ctx, void *data, int size)
+Status plot_write_image(const Image *im, const char *path, Err *e)
 {
-    buf_put(ctx, data, (size_t)size);
+    return draw_write(im, path, e);
 }
 
 Status plot_write_png(const Image *im, const char *path, Err *e)
 {
-    Buf b = {0};
-    if (!stbi_write_png_to_func(png_put, &b, im->w, im->h, 3, im->px, im->w * 3) || b.failed) {
-        buf_free(&b);
-        return err_set(e, ST_ERR_NOMEM, "%s: cannot encode the %dx%d PNG (out of memory)", path, im->w, im->h);
-    }
-    Status st = file_write_atomic(path, b.data, b.len, e);
-    buf_free(&b);
-    return st;
+    return draw_write_png(im, path, e);
 }

@@ -1,11 +1,13 @@
-/* plot.h - the PNG figures: loss and accuracy curves of one or more runs,
+/* plot.h - the figures: loss and accuracy curves of one or more runs,
  * a sweep's comparison charts (mean curves with +-1 sd bands, final accuracy
  * with error bars), the confusion-matrix heat map, and a grid of labelled
  * test images.
  *
- * Figures are drawn on an Image (draw.h) and written as PNG through
- * stb_image_write (this is its only user), atomically. The mapping from data
- * to pixels is plot_map, exposed so that tests can check where points land. */
+ * Figures are drawn on an Image (draw.h), which records them as SVG too,
+ * and written atomically as PNG or SVG by the file's extension (.png or
+ * .svg; any other is refused: draw_format). The functions named *_png
+ * write either. The mapping from data to pixels is plot_map, exposed so
+ * that tests can check where points land. */
 #ifndef FMNIST_PLOT_H
 #define FMNIST_PLOT_H
 
@@ -59,8 +61,10 @@ void plot_curves_panel(Image *im, int x, int y, int w, int h, const PlotRun *run
                        const char *title, PlotAxes *axes);
 
 /* A figure of nmetrics panels side by side, one per metric, written to
- * png_path; each panel is 800x520, widened by the legend for several runs.
- * n: 1..PLOT_MAX_RUNS. */
+ * png_path (PNG or SVG by its extension); each panel is 800x520, widened by
+ * the legend for several runs. n: 1..PLOT_MAX_RUNS. title (NULL: each
+ * panel's default): one panel's title, or the figure's above several
+ * panels (which keep their own). logy applies to loss panels only. */
 Status plot_curves_png(const char *png_path, const PlotRun *runs, int n, const PlotMetric *metrics, int nmetrics,
                        int logy, const char *title, Err *e);
 
@@ -102,24 +106,36 @@ Status plot_final_png(const char *png_path, const char *const *labels, const Sta
 Status plot_final_image(Image *im, const char *const *labels, const Stat *acc, const double *const *values,
                         const int *nvalues, int n, int best, const char *title, PlotAxes *axes, Err *e);
 
-/* curves.png of one run: its log.csv's loss and accuracy, side by side. */
+/* An error unless c (read from path) has something to plot: at least one
+ * epoch, and for each metric at least one finite value (the message names
+ * path). */
+Status plot_check_curve(const Curve *c, const char *path, const PlotMetric *metrics, int nmetrics, Err *e);
+
+/* curves.png of one run: its log.csv's loss and accuracy, side by side
+ * (plot_check_curve first). */
 Status plot_log_file(const char *log_path, const char *png_path, Err *e);
 
 /* The heat map of a k x k confusion matrix cm (row = true class, column =
- * predicted, counts), rows coloured by their fraction, each cell with its
- * count, class names on both axes and each row's accuracy at the right.
- * names: k class names. Allocates *im (free with draw_image_free). */
+ * predicted, counts; k: 1..64), rows coloured by their fraction (on a sqrt
+ * scale, with its colour scale at the right), each cell with its count
+ * where it fits, class names on both axes and each row's accuracy at the
+ * right; the image is wide enough for the title. names: k class names.
+ * Allocates *im (free with draw_image_free). */
 Status plot_confusion(const long *cm, int k, const char *const *names, const char *title, Image *im, Err *e);
 
 /* A grid of n grayscale images (each h x w bytes, image idx[i] of pixels,
- * which holds them one after another), cols per row, scaled 3x, each with
- * its true class over its predicted one (green if equal, red if not).
- * truth and pred are indexed like pixels; names holds the class names.
- * Allocates *im. */
+ * which holds them one after another), cols per row, scaled 4x (up to
+ * 64x64), each with its true class, "→ predicted class" (green if equal,
+ * red if not) and "#index  confidence": its index idx[i] (from 0) and, when
+ * conf is not NULL, conf[idx[i]] (the predicted class's probability) in
+ * percent. truth, pred and conf are indexed like pixels; names holds the
+ * class names. Allocates *im. */
 Status plot_image_grid(const uint8_t *pixels, int h, int w, const int *idx, int n, const int *truth, const int *pred,
-                       const char *const *names, int cols, const char *title, Image *im, Err *e);
+                       const float *conf, const char *const *names, int cols, const char *title, Image *im, Err *e);
 
-/* Encodes im as PNG and writes it to path atomically. */
+/* Writes im to path atomically, PNG or SVG by its extension (draw_write). */
+Status plot_write_image(const Image *im, const char *path, Err *e);
+/* Encodes im as PNG whatever the name, and writes it to path atomically. */
 Status plot_write_png(const Image *im, const char *path, Err *e);
 
 #endif

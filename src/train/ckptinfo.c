@@ -89,16 +89,16 @@ void ckptinfo_progress(const CkptInfo *ci, Buf *b)
     } else if (ck->pos_batch > 0) {
         int batch = s->train.batch > 0 ? s->train.batch : 1;
         int nbatches = (int)(((long long)s->train_n + batch - 1) / batch);
-        buf_printf(b, "progress: %d of %d epochs done, then batch %d of %d of epoch %d (interrupted; train --resume "
-                   "goes on)\n", ck->epoch, epochs, ck->pos_batch, nbatches, ck->epoch + 1);
+        buf_printf(b, "progress: %d of %d epoch%s done, then batch %d of %d of epoch %d (interrupted; train --resume "
+                   "goes on)\n", ck->epoch, epochs, epochs == 1 ? "" : "s", ck->pos_batch, nbatches, ck->epoch + 1);
     } else if (stopped_early(ci)) {
         int since = ck->epoch - ci->chosen_epoch;
         buf_printf(b, "progress: stopped early after epoch %d of %d (no lower validation loss for %d epoch%s)\n",
                    ck->epoch, epochs, since, since == 1 ? "" : "s");
     } else if (ck->epoch >= epochs) {
-        buf_printf(b, "progress: finished, %d of %d epochs\n", ck->epoch, epochs);
+        buf_printf(b, "progress: finished, %d of %d epoch%s\n", ck->epoch, epochs, epochs == 1 ? "" : "s");
     } else {
-        buf_printf(b, "progress: %d of %d epochs done\n", ck->epoch, epochs);
+        buf_printf(b, "progress: %d of %d epoch%s done\n", ck->epoch, epochs, epochs == 1 ? "" : "s");
     }
     if (!ci->has_settings || ci->settings.val <= 0)
         buf_printf(b, "chosen by validation: nothing (no validation set; the test set chooses nothing)\n");

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <strings.h>
 
 #define PI 3.14159265358979323846
 
@@ -13,7 +14,7 @@ enum { NKINDS = sizeof NAMES / sizeof NAMES[0] };
 int lrsched_parse_kind(const char *s, LrKind *out)
 {
     for (int i = 0; i < NKINDS; i++)
-        if (!strcmp(s, NAMES[i])) {
+        if (!strcasecmp(s, NAMES[i])) {
             *out = (LrKind)i;
             return 1;
         }

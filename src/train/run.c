@@ -98,8 +98,8 @@ void run_memory(const RunSpec *spec, const Net *net, const Dataset *train, const
     const OptConfig *oc = &tc->opt;
     size_t copy = net->nparams * sizeof(float), mb = (size_t)net->max_batch;
     m->net = net->bytes;
-    /* optim_init allocates both moments; only those a step writes are touched */
-    int moments = oc->kind != OPT_SGD ? 2 : oc->momentum != 0.0f;
+    /* optim_init allocates only the moments a step uses */
+    int moments = oc->kind != OPT_SGD ? 2 : oc->momentum != 0.0f || lrsched_cycles_momentum(&tc->lr);
     m->optim = copy * (size_t)(moments + (oc->l1 > 0.0f));
     if (r && r->opt) m->resumed += 2 * r->opt->n * sizeof(float); /* both read from the file */
     if (r && r->val.best_params) m->resumed += copy;

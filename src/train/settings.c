@@ -417,10 +417,10 @@ static void describe_schedule(const RunSettings *s, Buf *b)
         line_add(&l, "step schedule, x%s every %d epoch%s", num(r->gamma, x, sizeof x), r->step,
                  r->step == 1 ? "" : "s");
         break;
-    case LRS_COSINE: line_add(&l, "cosine schedule to 0 over %d epochs", r->epochs); break;
+    case LRS_COSINE: line_add(&l, "cosine schedule to 0 over %d epoch%s", r->epochs, r->epochs == 1 ? "" : "s"); break;
     case LRS_ONECYCLE:
-        line_add(&l, "one cycle over %d epochs (torch's OneCycleLR: up from /25 for 30%% of the steps, down to "
-                 "/25e4; momentum 0.95-0.85-0.95)", r->epochs);
+        line_add(&l, "one cycle over %d epoch%s (torch's OneCycleLR: up from /25 for 30%% of the steps, down to "
+                 "/25e4; momentum 0.95-0.85-0.95)", r->epochs, r->epochs == 1 ? "" : "s");
         break;
     }
     if (r->warmup > 0) line_add(&l, "linear warm-up over %d epoch%s", r->warmup, r->warmup == 1 ? "" : "s");

@@ -419,8 +419,8 @@ static Status member_state(const char *dir, const RunSettings *want, const Net *
             st = err_set(e, ST_ERR_FORMAT, "%s: holds weights only, no training state to resume", model);
         else if (!run_finished(&ck, &have)) m->state = SWEEP_TRIAL_RESUME;
         else if (!has_log || m->log.n != ck.epoch)
-            st = err_set(e, ST_ERR_FORMAT, "%s holds a finished run of %d epochs but %s has %d; remove %s to train "
-                                           "this trial again", model, ck.epoch, log, has_log ? m->log.n : 0, dir);
+            st = err_set(e, ST_ERR_FORMAT, "%s holds a finished run of %d epoch%s but %s has %d; remove %s to train "
+                                           "this trial again", model, ck.epoch, ck.epoch == 1 ? "" : "s", log, has_log ? m->log.n : 0, dir);
         else m->state = SWEEP_TRIAL_FINISHED;
     }
     weights_state_free(&ck);
@@ -512,7 +512,8 @@ static Status write_table(const char *out, const char *name, const CompareSummar
     return st;
 }
 
-/* compare_loss.png, compare_acc.png and compare_final.png of f and sum. */
+/* compare_loss, compare_acc and compare_final of f and sum, each as .png
+ * and .svg. */
 static Status write_charts(const char *out, const Found *f, const CompareSummary *sum, int logy, int show_seeds,
                            Err *e)
 {
@@ -540,18 +541,19 @@ static Status write_charts(const char *out, const Found *f, const CompareSummary
         labels[k] = f->text[k][1];
         acc[k] = sum->aggs[k].test_acc;
     }
-    char path[FM_PATH_NAME];
-    if (!st) {
-        snprintf(path, sizeof path, "%s/compare_loss.png", out);
-        st = plot_groups_png(path, groups, ns, PLOT_LOSS, logy, show_seeds, NULL, e);
-    }
-    if (!st) {
-        snprintf(path, sizeof path, "%s/compare_acc.png", out);
-        st = plot_groups_png(path, groups, ns, PLOT_ACC, 0, show_seeds, NULL, e);
-    }
-    if (!st) {
-        snprintf(path, sizeof path, "%s/compare_final.png", out);
-        st = plot_final_png(path, labels, acc, values, nvalues, ns, sum->best, NULL, e);
+    static const char *const NAMES[3] = {"compare_loss", "compare_acc", "compare_final"};
+    for (int c = 0; !st && c < 3; c++) {
+        Image im;
+        st = c < 2 ? plot_groups_image(&im, groups, ns, c == 0 ? PLOT_LOSS : PLOT_ACC, c == 0 ? logy : 0, show_seeds,
+                                       NULL, NULL, e)
+                   : plot_final_image(&im, labels, acc, values, nvalues, ns, sum->best, NULL, NULL, e);
+        if (st) break;
+        for (int x = 0; !st && x < 2; x++) { /* the same drawing as PNG and as SVG */
+            char path[FM_PATH_NAME];
+            snprintf(path, sizeof path, "%s/%s.%s", out, NAMES[c], x ? "svg" : "png");
+            st = plot_write_image(&im, path, e);
+        }
+        draw_image_free(&im);
     }
     free(groups), free(runs), free(finals), free(values), free(nvalues), free(labels), free(acc);
     return st;

@@ -272,8 +272,8 @@ static void trainer_restore(Trainer *t, const TrainProgress *r)
     t->best_epoch = r ? r->epoch : 0;
     const float *best = t->net->params;
     if (r) {
-        memcpy(t->opt.m, r->opt->m, np * sizeof(float));
-        memcpy(t->opt.v, r->opt->v, np * sizeof(float));
+        if (t->opt.m) memcpy(t->opt.m, r->opt->m, np * sizeof(float)); /* the moments this optimizer uses */
+        if (t->opt.v) memcpy(t->opt.v, r->opt->v, np * sizeof(float));
         t->opt.t = r->opt->t;
         t->step = r->step;
         t->batch = r->batch;
@@ -321,7 +321,9 @@ static Status trainer_start(Trainer *t, const TrainProgress *resume, Err *e)
         return err_set(e, ST_ERR_ARG, "batch size %d is outside 1..%d", cfg->batch, net->max_batch);
     t->nbatches = (int)(((long long)t->train->n + cfg->batch - 1) / cfg->batch); /* n near INT_MAX: no overflow */
     if (resume && (st = check_resume(t, resume, e))) return st;
-    if ((st = optim_init(&t->opt, &cfg->opt, net->nparams, e))) return st;
+    OptConfig oc = cfg->opt; /* onecycle gives SGD a momentum from the first step: it needs the buffer */
+    if (lrsched_cycles_momentum(&cfg->lr) && oc.kind == OPT_SGD) oc.momentum = lrsched_momentum(&cfg->lr, 1, 0, t->nbatches);
+    if ((st = optim_init(&t->opt, &oc, net->nparams, e))) return st;
     CpuFeatures cpu;
     cpu_detect(&cpu);
     Math math;

@@ -3,13 +3,14 @@
 #include "train/tta.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "data/augment.h"
 
 int tta_parse(const char *name, TtaKind *k)
 {
-    if (!strcmp(name, "none")) *k = TTA_NONE;
-    else if (!strcmp(name, "flip")) *k = TTA_FLIP;
+    if (!strcasecmp(name, "none")) *k = TTA_NONE;
+    else if (!strcasecmp(name, "flip")) *k = TTA_FLIP;
     else return 0;
     return 1;
 }

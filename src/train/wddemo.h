@@ -29,10 +29,12 @@ typedef struct {
 WdDemoConfig wddemo_defaults(void);
 
 /* Per-epoch results of one training: epochs values each (index k = after
- * epoch k+1). Losses are the mean of (y_hat - y)^2 / 2 without the penalty. */
+ * epoch k+1). Losses are the mean of (y_hat - y)^2 / 2 without the penalty.
+ * w: the dim final weights (the bias b apart). One allocation. */
 typedef struct {
-    int epochs;
+    int epochs, dim;
     double *train_loss, *test_loss, *w_norm; /* w_norm: ||w||_2 (b excluded) */
+    double *w, b;                            /* after the last epoch          */
 } WdDemoResult;
 
 /* Trains one model with penalty pen of strength lambda (0: none) on the data
@@ -40,5 +42,31 @@ typedef struct {
  * Errors: ST_ERR_ARG (a setting out of range), ST_ERR_NOMEM. */
 Status wddemo_run(const WdDemoConfig *c, WdPenalty pen, double lambda, WdDemoResult *r, Err *e);
 void wddemo_result_free(WdDemoResult *r);
+
+/* Every true weight: y = 0.05 + sum_i WDDEMO_TRUE_W x_i + noise. */
+#define WDDEMO_TRUE_W 0.01
+
+/* ---- the demo's files in its folder ---- */
+
+/* 1 if name (a file name, no folder) is one wd-demo writes (wd-demo.csv,
+ * wd-demo.png, wd-demo.svg) or its earlier versions wrote (wd-l1.png and
+ * wd-lambdaL.png, L a number as %g prints it), else 0. */
+int wddemo_own_name(const char *name);
+
+/* Whether folder dir may take a demo whose files are outputs[0..n) (names
+ * in dir): ST_OK if dir does not exist or holds no entry of an own name
+ * (wddemo_own_name, of any kind: a link is not followed); else, without
+ * overwrite, ST_ERR_IO "DIR already holds a demo (DIR/NAME); choose another
+ * --out or add --overwrite". With overwrite, ST_ERR_IO if an output's name
+ * is taken by something other than a regular file (a link, a folder): the
+ * demo replaces only files. */
+Status wddemo_check_folder(const char *dir, const char *const *outputs, int n, int overwrite, Err *e);
+
+/* Removes the regular files of dir with an own name, other than
+ * keep[0..nkeep): the charts and numbers of an earlier demo that this one
+ * did not write again. Links (never followed), folders and every other name
+ * stay. *removed (may be NULL) receives the count. ST_ERR_IO if dir cannot
+ * be read or a file cannot be removed (naming it). */
+Status wddemo_remove_stale(const char *dir, const char *const *keep, int nkeep, int *removed, Err *e);
 
 #endif

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/suggest.h"
+
 static Status bad(Err *e, const char *name, const char *what, const char *val)
 {
     return err_set(e, ST_ERR_ARG, "--%s: %s, got '%s'", name, what, val);
@@ -79,6 +81,25 @@ static Status set_value(ArgSpec *a, const char *val, Err *e)
     return ST_OK;
 }
 
+/* "; did you mean --NAME?" for the flag of specs and more nearest to word
+ * (its name without dashes, nlen characters), or "" if none is near. */
+static const char *did_you_mean(const char *word, size_t nlen, const ArgSpec *specs, int nspecs, const ArgSpec *more,
+                                int nmore, char *buf, size_t len)
+{
+    char w[SUGGEST_MAX_LEN + 1];
+    if (nlen > SUGGEST_MAX_LEN) return "";
+    memcpy(w, word, nlen);
+    w[nlen] = 0;
+    Suggest s;
+    suggest_init(&s, w);
+    for (int k = 0; k < nspecs; k++) suggest_try(&s, specs[k].name);
+    for (int k = 0; k < nmore; k++) suggest_try(&s, more[k].name);
+    suggest_try(&s, "help");
+    if (!s.best) return "";
+    snprintf(buf, len, "; did you mean --%s?", s.best);
+    return buf;
+}
+
 Status args_parse(int argc, char **argv, ArgSpec *specs, int nspecs, const char **pos, int maxpos, int *npos,
                   int *help, Err *e)
 {
@@ -91,8 +112,12 @@ Status args_parse(int argc, char **argv, ArgSpec *specs, int nspecs, const char 
             continue;
         }
         if (strncmp(arg, "--", 2) != 0 || arg[2] == 0) {
-            if (arg[0] == '-' && arg[1] != 0)
-                return err_set(e, ST_ERR_ARG, "unknown flag '%s' (flags are --name VALUE)", arg);
+            if (arg[0] == '-' && arg[1] != 0) {
+                const char *w = arg + strspn(arg, "-");
+                char hint[96];
+                return err_set(e, ST_ERR_ARG, "unknown flag '%s' (flags are --name VALUE%s)", arg,
+                               did_you_mean(w, strcspn(w, "="), specs, nspecs, NULL, 0, hint, sizeof hint));
+            }
             if (*npos >= maxpos) return err_set(e, ST_ERR_ARG, "unexpected argument '%s'", arg);
             pos[(*npos)++] = arg;
             continue;
@@ -103,7 +128,10 @@ Status args_parse(int argc, char **argv, ArgSpec *specs, int nspecs, const char 
         ArgSpec *a = NULL;
         for (int k = 0; k < nspecs; k++)
             if (strlen(specs[k].name) == nlen && !strncmp(specs[k].name, name, nlen)) a = &specs[k];
-        if (!a) return err_set(e, ST_ERR_ARG, "unknown flag '--%.*s'", (int)nlen, name);
+        if (!a) {
+            char msg[sizeof e->msg];
+            return err_set(e, ST_ERR_ARG, "%s", args_unknown(name, nlen, specs, nspecs, NULL, 0, msg, sizeof msg));
+        }
         if (a->seen && a->type != ARG_FLOAT_LISTS && a->type != ARG_STRS) return err_set(e, ST_ERR_ARG, "--%s given twice", a->name);
         a->seen = 1;
         if (a->type == ARG_SWITCH) {
@@ -119,6 +147,15 @@ Status args_parse(int argc, char **argv, ArgSpec *specs, int nspecs, const char 
         if (st) return st;
     }
     return ST_OK;
+}
+
+const char *args_unknown(const char *name, size_t nlen, const ArgSpec *specs, int nspecs, const ArgSpec *more,
+                         int nmore, char *buf, size_t len)
+{
+    char hint[96];
+    snprintf(buf, len, "unknown flag '--%.*s'%s", (int)(nlen < 200 ? nlen : 200), name,
+             did_you_mean(name, nlen, specs, nspecs, more, nmore, hint, sizeof hint));
+    return buf;
 }
 
 const ArgSpec *args_find(const ArgSpec *specs, int nspecs, const void *dst)

@@ -56,6 +56,11 @@ Status args_parse(int argc, char **argv, ArgSpec *specs, int nspecs, const char 
  * in a table, so reordering a table breaks nothing. */
 const ArgSpec *args_find(const ArgSpec *specs, int nspecs, const void *dst);
 int args_given(const ArgSpec *specs, int nspecs, const void *dst);
+/* The message of an unknown flag: "unknown flag '--NAME'" and, if a flag of
+ * specs[0..nspecs) or of more[0..nmore) is near NAME (nlen characters; see
+ * util/suggest.h), "; did you mean --FLAG?". Into buf (len bytes). */
+const char *args_unknown(const char *name, size_t nlen, const ArgSpec *specs, int nspecs, const ArgSpec *more,
+                         int nmore, char *buf, size_t len);
 /* Prints "  --name META   help" lines. */
 void args_print_help(const ArgSpec *specs, int nspecs, void *file);
 
