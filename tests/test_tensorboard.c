@@ -492,6 +492,9 @@ START_TEST(test_resume_new_file_and_off)
     ck_assert_int_eq(count_event_files(path), 0);
     snprintf(cmd, sizeof cmd, "train --data %s --epochs 1 --tb-every -1 --out %s/bad", dir, dir);
     expect_fmnist(cmd, 2, "--tb-every", out, sizeof out);
+    snprintf(cmd, sizeof cmd, "train --data %s --epochs 1 --tb-every 5 --no-tensorboard --out %s/bad", dir, dir);
+    expect_fmnist(cmd, 2, "--tb-every applies to the TensorBoard event file, which --no-tensorboard turns off", out,
+                  sizeof out);
     rm_tree(dir);
     free(dir);
 }

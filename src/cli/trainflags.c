@@ -169,6 +169,9 @@ Status trainflags_run(const TrainFlags *f, const ArgSpec *specs, int nspecs, Run
         return err_set(e, ST_ERR_ARG, "--ema %g: the decay must be above 0 and below 1 (e.g. 0.999; leave --ema out for "
                        "no average)", (double)f->ema);
     tc.ema = f->ema;
+    if (f->no_tensorboard && args_given(specs, nspecs, &f->tb_every))
+        return err_set(e, ST_ERR_ARG, "--tb-every applies to the TensorBoard event file, which --no-tensorboard turns "
+                       "off; leave one of them out");
     *spec = (RunSpec){.model = f->model, .train = tc, .save_every = f->save_every, .tensorboard = !f->no_tensorboard,
                       .tb_every = f->tb_every};
     return ST_OK;
