@@ -288,7 +288,7 @@ START_TEST(test_best_by_validation)
     /* a high rate makes the validation loss bounce: early stopping after 1 epoch */
     snprintf(args, sizeof args, "train --data %s " SYN_FLAGS " --val 100 --early-stop 1 --epochs 8 --out %s/v", data,
              dir);
-    expect(args, 0, "early stop: no lower validation loss for 1 epoch; the weights of epoch");
+    expect(args, 0, "early stop: no lower validation loss in 1 epoch; best.fmw holds epoch ");
     snprintf(p, sizeof p, "%s/v/log.csv", dir);
     int best = lowest_val_epoch(p);
     snprintf(p, sizeof p, "%s/v/best.fmw", dir);

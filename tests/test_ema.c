@@ -181,10 +181,9 @@ typedef struct {
     volatile sig_atomic_t stop;
 } Follow;
 
-static void follow(void *ctx, int epoch, int done, int total, double elapsed)
+static void follow(void *ctx, const BatchStats *bs)
 {
     Follow *f = ctx;
-    (void)total, (void)elapsed;
     const Net *net = f->net;
     const float a = f->decay, b = 1.0f - f->decay;
     for (int k = 0; k < net->ntensors; k++) {
@@ -200,7 +199,7 @@ static void follow(void *ctx, int epoch, int done, int total, double elapsed)
     }
     memcpy(f->live, net->params, net->nparams * sizeof(float));
     f->steps++;
-    if (epoch == f->stop_epoch && done == f->stop_batch) f->stop = 1;
+    if (bs->epoch == f->stop_epoch && bs->done == f->stop_batch) f->stop = 1;
 }
 
 typedef struct {
@@ -242,7 +241,7 @@ START_TEST(test_run_saves_the_average)
     f.ref = malloc(net->nparams * sizeof(float)), f.live = malloc(net->nparams * sizeof(float));
     memcpy(f.ref, net->params, net->nparams * sizeof(float)); /* the average starts at the first weights */
     RunSpec spec = {.model = model, .out = a, .train = config(&s, 0.9f, 0)};
-    RunHooks hooks = {follow, NULL, &f, NULL, NULL};
+    RunHooks hooks = {follow, NULL, &f, NULL, NULL, NULL};
     ck_assert_int_eq(run_prepare(&spec, &e), ST_OK);
     ck_assert_msg(run_train(&spec, net, &s.train, &s.test, &hooks, &e) == ST_OK, "%s", e.msg);
     ck_assert_int_eq(f.steps, 12);
@@ -323,7 +322,7 @@ START_TEST(test_resume_mid_epoch)
         f.ref = malloc(net->nparams * sizeof(float)), f.live = malloc(net->nparams * sizeof(float));
         memcpy(f.ref, net->params, net->nparams * sizeof(float));
         RunSpec spec = {.model = model, .out = k ? b : a, .train = config(&s, 0.8f, 2)};
-        RunHooks hooks = {follow, NULL, &f, &f.stop, NULL};
+        RunHooks hooks = {follow, NULL, &f, &f.stop, NULL, NULL};
         ck_assert_int_eq(run_prepare(&spec, &e), ST_OK);
         ck_assert_int_eq(run_train(&spec, net, &s.train, &s.test, &hooks, &e), k ? ST_ERR_INTERRUPTED : ST_OK);
         if (k) ck_assert_mem_eq(net->params, f.ref, net->nparams * sizeof(float)); /* stopped: the model in the net */

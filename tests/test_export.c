@@ -636,7 +636,9 @@ START_TEST(test_image_to_mnist)
     int x0, y0, x1, y1;
     /* a dark 40x20 object on a white 100x60 photo: inverted, 28x14, centered */
     uint8_t *p = picture(100, 60, 250, 10, 30, 25, 40, 20);
-    image_to_mnist(p, 100, 60, m, 28, 28);
+    ImageInfo info;
+    image_to_mnist(p, 100, 60, m, 28, 28, &info);
+    ck_assert(info.found && info.inverted && !info.as_is && info.background == 250 && info.contrast == 240);
     bbox(m, &x0, &y0, &x1, &y1);
     ck_assert(x0 == 0 && x1 == 27 && y0 == 7 && y1 == 20);
     ck_assert_int_eq(m[14 * 28 + 14], 255);
@@ -645,19 +647,21 @@ START_TEST(test_image_to_mnist)
     free(p);
     /* a light tall object on black is not inverted: 7x28 (aspect kept) */
     p = picture(50, 200, 0, 200, 20, 10, 10, 40);
-    image_to_mnist(p, 50, 200, m, 28, 28);
+    image_to_mnist(p, 50, 200, m, 28, 28, &info);
+    ck_assert(info.found && !info.inverted && info.background == 0 && info.contrast == 200);
     bbox(m, &x0, &y0, &x1, &y1);
     ck_assert(x0 == 10 && x1 == 16 && y0 == 0 && y1 == 27);
     ck_assert_int_eq(m[14 * 28 + 14], 255); /* levels stretched: 200 -> 255 */
     free(p);
     /* a tiny object is enlarged; a blank picture stays black */
     p = picture(7, 7, 0, 255, 3, 3, 1, 1);
-    image_to_mnist(p, 7, 7, m, 28, 28);
+    image_to_mnist(p, 7, 7, m, 28, 28, NULL);
     bbox(m, &x0, &y0, &x1, &y1);
     ck_assert(x1 - x0 == 27 && y1 - y0 == 27);
     free(p);
     p = picture(30, 30, 128, 128, 0, 0, 0, 0);
-    image_to_mnist(p, 30, 30, m, 28, 28);
+    image_to_mnist(p, 30, 30, m, 28, 28, &info);
+    ck_assert(!info.found && info.contrast == 0);
     for (int i = 0; i < 784; i++) ck_assert_int_eq(m[i], 0);
     free(p);
 }
@@ -755,10 +759,14 @@ START_TEST(test_predict_cli)
     ck_assert_ptr_nonnull(strstr(out, "(true: Ankle boot)"));
     ck_assert_ptr_nonnull(strstr(out, "[2]: "));
     ck_assert_ptr_null(strstr(out, "[3]: "));
-    /* errors */
-    snprintf(args, sizeof args, "predict --weights %s --idx %s --index 1 --count 5", ck, idx); /* past the end */
+    /* errors; more images than the file holds from K: refused, nothing predicted (it
+     * used to predict those there were and say nothing) */
+    snprintf(args, sizeof args, "predict --weights %s --idx %s --index 1 --count 5", ck, idx);
     expect(args, 2, "--index 1 --count 5: ");
     ck_assert_ptr_nonnull(strstr(out, "holds 3 images (0 to 2), so from --index 1 --count can be at most 2"));
+    ck_assert_ptr_null(strstr(out, "[1]: "));
+    snprintf(args, sizeof args, "predict --weights %s --idx %s --index 2 --count 1000000", ck, idx);
+    expect(args, 2, "from --index 2 --count can be at most 1");
     snprintf(args, sizeof args, "predict --weights %s --idx %s --index 3", ck, idx);
     expect(args, 2, "--index 3: ");
     snprintf(args, sizeof args, "predict --weights %s", ck);

@@ -441,6 +441,7 @@ START_TEST(truncated_pictures)
     char body[64 + 28 * 28];
     int hl = snprintf(body, 64, "P5 28 28 255\n");
     memset(body + hl, 200, 28 * 28);
+    for (int y = 4; y < 24; y++) memset(body + hl + y * 28 + 6, 40, 16); /* a dark shirt on light gray */
     write_bytes(pgm, body, (size_t)hl + 28 * 14); /* half of it */
     snprintf(args, sizeof args, "predict --weights %s %s", path, pgm);
     expect_fmnist(args, 1, "shirt.pgm: truncated: the picture's data ends before its 28x28 pixels do", out, sizeof out);

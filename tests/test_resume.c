@@ -268,7 +268,7 @@ static void resume_case_lr(const char *model, const float *dropout, int ndropout
         RunSpec spec = {.model = model, .out = k ? b : a};
         spec.train = (TrainConfig){.epochs = 4, .batch = 32, .seed = 5, .opt = oc, .lr = lr};
         Stopper sp = {.stop_after = k ? 2 : 0};
-        RunHooks hooks = {NULL, stop_on_epoch, &sp, &sp.stop, NULL};
+        RunHooks hooks = {NULL, stop_on_epoch, &sp, &sp.stop, NULL, NULL};
         ck_assert_int_eq(run_prepare(&spec, &e), ST_OK);
         Status rc = run_train(&spec, net, &train, &test, &hooks, &e);
         ck_assert_int_eq(rc, k ? ST_ERR_INTERRUPTED : ST_OK);

@@ -211,6 +211,25 @@ static int tty_wait_text(Tty *t, const char *text, int timeout)
     return 0;
 }
 
+/* 1 once the terminal shows a progress bar starting with prefix ("epoch
+ * 2/3 [") at batch `least` or later ("] 8/240" and on; the bar is redrawn
+ * at most every 0.1 s, so not every batch is shown); 0 if the child ended
+ * first or after timeout s. */
+static int tty_wait_batch(Tty *t, const char *prefix, int least, int timeout)
+{
+    for (int i = 0; i < timeout * 1000; i++) {
+        tty_drain(t);
+        for (const char *p = strstr(t->text, prefix); p; p = strstr(p + 1, prefix)) {
+            const char *b = strstr(p, "] ");
+            int done;
+            if (b && sscanf(b + 2, "%d/", &done) == 1 && done >= least) return 1;
+        }
+        if (!tty_running(t)) return 0;
+        sleep_ms(1);
+    }
+    return 0;
+}
+
 /* The exit status (128 + signal if killed; -1 after timeout s, the child
  * killed); the terminal's text is complete then. */
 static int tty_wait_exit(Tty *t, int timeout)
@@ -249,7 +268,7 @@ START_TEST(test_sigint_mid_epoch_then_resume_equals_uninterrupted)
     snprintf(args, sizeof args, "train %s --out %s/part", common, dir);
     snprintf(logp, sizeof logp, "%s/part.out", dir);
     tty_spawn(&t, args, logp);
-    ck_assert_msg(tty_wait_text(&t, "epoch 2/3 [", 120), "no progress in epoch 2:\n%s", t.text);
+    ck_assert_msg(tty_wait_batch(&t, "epoch 2/3 [", 8, 120), "no progress in epoch 2:\n%s", t.text);
     kill(t.pid, SIGINT);
     int rc = tty_wait_exit(&t, 120);
     int ep, bt;
@@ -277,7 +296,7 @@ START_TEST(test_sigint_mid_epoch_then_resume_equals_uninterrupted)
     snprintf(args, sizeof args, "train --resume %s/part/model.fmw", dir);
     snprintf(logp, sizeof logp, "%s/resume1.out", dir);
     tty_spawn(&t, args, logp);
-    ck_assert_msg(tty_wait_text(&t, "epoch 3/3 [", 120), "no progress in epoch 3:\n%s", t.text);
+    ck_assert_msg(tty_wait_batch(&t, "epoch 3/3 [", 8, 120), "no progress in epoch 3:\n%s", t.text);
     kill(t.pid, SIGTERM);
     rc = tty_wait_exit(&t, 120);
     ck_assert_msg(rc == 143, "exit %d after SIGTERM:\n%s", rc, t.text);
@@ -521,10 +540,10 @@ typedef struct {
     int saves[16], nsaves;      /* epochs of the model.fmw writes */
 } Probe;
 
-static void probe_batch(void *ctx, int epoch, int done, int total, double elapsed)
+static void probe_batch(void *ctx, const BatchStats *b)
 {
+    const int epoch = b->epoch, done = b->done;
     Probe *p = ctx;
-    (void)total, (void)elapsed;
     if (epoch == p->stop_epoch && done == p->stop_batch) p->stop = 1;
 }
 
@@ -557,7 +576,7 @@ START_TEST(test_resume_mid_epoch_equals_uninterrupted)
         RunSpec spec = {.model = "models/mlp.cfg", .out = k ? b : a};
         spec.train = (TrainConfig){.epochs = 4, .batch = 32, .seed = 5, .opt = oc};
         Probe pr = {.stop_epoch = k ? 3 : 0, .stop_batch = 2};
-        RunHooks hooks = {probe_batch, NULL, &pr, &pr.stop, probe_save};
+        RunHooks hooks = {probe_batch, NULL, &pr, &pr.stop, probe_save, NULL};
         ck_assert_int_eq(run_prepare(&spec, &e), ST_OK);
         Status rc = run_train(&spec, net, &train, &test, &hooks, &e);
         ck_assert_int_eq(rc, k ? ST_ERR_INTERRUPTED : ST_OK);
@@ -617,7 +636,7 @@ START_TEST(test_save_every_and_best)
         RunSpec spec = {.model = "models/mlp.cfg", .out = dir, .overwrite = 1, .save_every = 2};
         spec.train = (TrainConfig){.epochs = 5, .batch = 25, .seed = 2, .opt = oc, .val = k ? &val : NULL};
         Probe pr = {0};
-        RunHooks hooks = {NULL, NULL, &pr, NULL, probe_save};
+        RunHooks hooks = {NULL, NULL, &pr, NULL, probe_save, NULL};
         ck_assert_int_eq(run_prepare(&spec, &e), ST_OK);
         ck_assert_msg(run_train(&spec, net, &train, &test, &hooks, &e) == ST_OK, "%s", e.msg);
         net_free(net);

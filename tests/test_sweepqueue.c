@@ -49,10 +49,11 @@ typedef struct {
     int failed;                /* on_trial_failed calls                   */
 } Rec;
 
-static void rec_batch(void *ctx, int epoch, int done, int total, double elapsed)
+static void rec_batch(void *ctx, const BatchStats *b)
 {
+    const int epoch = b->epoch, done = b->done;
     Rec *r = ctx;
-    (void)epoch, (void)done, (void)total, (void)elapsed;
+    (void)epoch, (void)done;
     if (++r->batches == r->stop_after) r->stop = 1;
 }
 
@@ -82,7 +83,7 @@ static void rec_failed(void *ctx, int k, int n, const Err *e)
 
 static SweepHooks rec_hooks(Rec *r)
 {
-    SweepHooks h = {rec_trial, rec_plan, NULL, r, {rec_batch, NULL, r, &r->stop, NULL}, rec_failed};
+    SweepHooks h = {rec_trial, rec_plan, NULL, r, {rec_batch, NULL, r, &r->stop, NULL, NULL}, rec_failed};
     return h;
 }
 

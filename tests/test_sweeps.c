@@ -317,10 +317,11 @@ typedef struct {
     int ntrials;
 } Rec;
 
-static void rec_batch(void *ctx, int epoch, int done, int total, double elapsed)
+static void rec_batch(void *ctx, const BatchStats *b)
 {
+    const int epoch = b->epoch, done = b->done;
     Rec *r = ctx;
-    (void)epoch, (void)done, (void)total, (void)elapsed;
+    (void)epoch, (void)done;
     if (++r->batches == r->stop_after) r->stop = 1;
 }
 
@@ -341,7 +342,7 @@ static void rec_trial(void *ctx, int k, int n, const SweepSetting *st, int seed,
 
 static SweepHooks rec_hooks(Rec *r)
 {
-    SweepHooks h = {rec_trial, NULL, NULL, r, {rec_batch, rec_epoch, r, &r->stop, NULL}, NULL};
+    SweepHooks h = {rec_trial, NULL, NULL, r, {rec_batch, rec_epoch, r, &r->stop, NULL, NULL}, NULL};
     return h;
 }
 

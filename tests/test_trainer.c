@@ -50,10 +50,10 @@ typedef struct {
     Optim *keep;                     /* on_stop: a copy of the optimizer state */
 } Seen;
 
-static void seen_batch(void *ctx, int epoch, int done, int total, double elapsed)
+static void seen_batch(void *ctx, const BatchStats *b)
 {
+    const int epoch = b->epoch, done = b->done;
     Seen *s = ctx;
-    (void)total, (void)elapsed;
     if (epoch == s->stop_epoch && done == s->stop_batch) s->flag = 1;
 }
 
@@ -243,10 +243,10 @@ typedef struct {
     volatile sig_atomic_t stop;
 } Stopper;
 
-static void stop_batch(void *ctx, int epoch, int done, int total, double elapsed)
+static void stop_batch(void *ctx, const BatchStats *b)
 {
+    const int epoch = b->epoch, done = b->done;
     Stopper *s = ctx;
-    (void)total, (void)elapsed;
     if (epoch == s->stop_epoch && done == s->stop_batch) s->stop = 1;
 }
 
@@ -271,7 +271,7 @@ START_TEST(test_val_record_in_the_checkpoint)
         RunSpec spec = {.model = "models/mlp.cfg", .out = k ? b : a};
         spec.train = (TrainConfig){.epochs = 6, .batch = 30, .seed = 6, .opt = oc, .val = &val, .early_stop = 3};
         Stopper sp = {.stop_epoch = k ? 4 : 0, .stop_batch = 2};
-        RunHooks hooks = {stop_batch, NULL, &sp, &sp.stop, NULL};
+        RunHooks hooks = {stop_batch, NULL, &sp, &sp.stop, NULL, NULL};
         ck_assert_int_eq(run_prepare(&spec, &e), ST_OK);
         ck_assert_int_eq(run_train(&spec, net, &train, &test, &hooks, &e), k ? ST_ERR_INTERRUPTED : ST_OK);
         net_free(net);

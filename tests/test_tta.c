@@ -314,9 +314,9 @@ typedef struct {
     volatile sig_atomic_t stop;
 } Stopper;
 
-static void stop_in_epoch_2(void *ctx, int epoch, int done, int total, double elapsed)
+static void stop_in_epoch_2(void *ctx, const BatchStats *b)
 {
-    (void)total, (void)elapsed;
+    const int epoch = b->epoch, done = b->done;
     if (epoch == 2 && done == 2) ((Stopper *)ctx)->stop = 1;
 }
 
@@ -338,7 +338,7 @@ START_TEST(test_resume_equals_uninterrupted)
         spec.train = (TrainConfig){.epochs = 3, .batch = 32, .seed = 5, .opt = optim_defaults(),
                                    .label_smoothing = 0.1f, .tta = TTA_FLIP};
         Stopper sp = {0};
-        RunHooks hooks = {k ? stop_in_epoch_2 : NULL, NULL, &sp, &sp.stop, NULL};
+        RunHooks hooks = {k ? stop_in_epoch_2 : NULL, NULL, &sp, &sp.stop, NULL, NULL};
         ck_assert_int_eq(run_prepare(&spec, &e), ST_OK);
         ck_assert_int_eq(run_train(&spec, net, &train, &test, &hooks, &e), k ? ST_ERR_INTERRUPTED : ST_OK);
         net_free(net);

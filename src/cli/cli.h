@@ -41,7 +41,8 @@ void cli_set_team(const Team *t);
 int cli_is_lead(void);
 /* Lets MPI make progress on this rank (cli/mpi.h: mpi_team_poll), so that the
  * other ranks' takes from the queue whose counter rank 0 holds need not wait
- * for rank 0's next collective call; cli_on_batch calls it each batch.
+ * for rank 0's next collective call; cli_on_batch calls it each batch, cli_on_eval
+ * each chunk of an evaluation.
  * Nothing in the plain build or without a team. */
 void cli_team_poll(void);
 
@@ -151,15 +152,24 @@ void cli_files_free(CliFiles *l);
 int cli_check_files(const char *cmd, const CliFiles *in, const CliFiles *out, const CliFiles *creates);
 
 /* Progress reporting for training hooks: the bar on stderr (only if progress
- * is set: stderr is a terminal and --no-progress was not given) and the epoch
- * line on stdout. ctx is a CliProgress. */
+ * is set: stderr is a terminal and --no-progress was not given), redrawn in
+ * place at most every 0.1 s to the terminal's width (cli_term_width), with
+ * the running loss and accuracy, then "evaluating test" (and validation)
+ * during the evaluations; and the epoch line on stdout (before the first
+ * one with a validation set, what its star means). ctx is a CliProgress. */
 typedef struct {
     int progress;
-    int batch;
-    int epochs;
+    int legend;             /* the star's meaning was printed */
+    double drawn;           /* when the bar was last drawn (cli_clock) */
+    int drawn_epoch;        /* its epoch */
+    const char *drawn_set;  /* the evaluation it showed (NULL: training) */
 } CliProgress;
-void cli_on_batch(void *ctx, int epoch, int done, int total, double elapsed);
+void cli_on_batch(void *ctx, const BatchStats *b);
+void cli_on_eval(void *ctx, const EvalStats *s);
 void cli_on_epoch(void *ctx, const EpochStats *s);
+/* The width of the terminal stderr is: its window size (TIOCGWINSZ), else
+ * $COLUMNS, else 80. */
+int cli_term_width(void);
 
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -389,18 +390,56 @@ Status cli_default_out_create(const char *base, char *out, size_t len, Err *e)
     return file_mkdir_new(base, out, len, e);
 }
 
-void cli_on_batch(void *ctx, int epoch, int done, int total, double elapsed)
+int cli_term_width(void)
+{
+    struct winsize ws;
+    if (!ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) && ws.ws_col > 0) return ws.ws_col;
+    const char *c = getenv("COLUMNS");
+    char *end;
+    long n = c ? strtol(c, &end, 10) : 0;
+    return c && *c && !*end && n > 0 && n < 100000 ? (int)n : 80;
+}
+
+static double cli_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Whether to redraw now: a new epoch or phase, the last step, or 0.1 s since. */
+static int redraw(CliProgress *pr, int epoch, const char *set, int done, int total)
+{
+    double t = cli_clock();
+    if (epoch == pr->drawn_epoch && set == pr->drawn_set && done != total && done > 1 && t - pr->drawn < 0.1) return 0;
+    pr->drawn = t, pr->drawn_epoch = epoch, pr->drawn_set = set;
+    return 1;
+}
+
+void cli_on_batch(void *ctx, const BatchStats *b)
 {
     CliProgress *pr = ctx;
     cli_team_poll();
-    if (pr->progress && (done % 8 == 0 || done == total))
-        report_progress(stderr, epoch, pr->epochs, done, total, pr->batch, elapsed);
+    if (pr->progress && redraw(pr, b->epoch, NULL, b->done, b->total)) report_progress(stderr, b, cli_term_width());
+}
+
+void cli_on_eval(void *ctx, const EvalStats *s)
+{
+    CliProgress *pr = ctx;
+    cli_team_poll();
+    if (pr->progress && redraw(pr, s->epoch, s->set, s->done, s->total))
+        report_eval_progress(stderr, s, cli_term_width());
 }
 
 void cli_on_epoch(void *ctx, const EpochStats *s)
 {
     CliProgress *pr = ctx;
     if (pr->progress) report_progress_clear(stderr);
+    pr->drawn_set = NULL, pr->drawn_epoch = 0;
+    if (s->has_val && !pr->legend) {
+        printf("(val ...*: the lowest validation loss so far, the epoch best.fmw holds)\n");
+        pr->legend = 1;
+    }
     report_epoch_line(stdout, s);
     fflush(stdout); /* one line per epoch as it ends, also into a pipe or a file */
 }

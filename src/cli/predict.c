@@ -1,7 +1,9 @@
 /* predict.c - `fmnist predict`: the top-3 classes of pictures or IDX images.
  *
  * Pictures (PNG, PGM, JPEG, ...) are converted to the look of a Fashion-MNIST
- * image first (model/image.c); IDX images are taken as they are. Both are then
+ * image first (model/image.c: a picture without an object is refused, one of
+ * the input's size only inverted if need be), or with --raw taken as they are
+ * (28x28 gray only); IDX images are taken as they are. Both are then
  * normalized exactly as in training (dataset_batch) and run in eval mode.
  * --logits prints the raw outputs too (used to compare with ONNX runtimes). */
 #include <stdio.h>
@@ -30,7 +32,7 @@ static const char *class_name(int k, int nclasses, char *buf, size_t len)
 }
 
 typedef struct {
-    int logits, show;
+    int logits, show, raw;
     int mc;          /* Monte-Carlo dropout passes (0: deterministic) */
     int seed;        /* of the MC dropout masks                       */
     int count;       /* images predicted so far (each gets its own masks) */
@@ -38,8 +40,8 @@ typedef struct {
 
 /* The line(s) of one image: its three most likely classes (z: the logits,
  * p: the probabilities), then on request the logits and the picture. */
-static void print_prediction(const Net *net, const Options *o, const char *label, const uint8_t *px, int truth,
-                             const float *z, const double *p, float entropy)
+static void print_prediction(const Net *net, const Options *o, const char *label, const char *note,
+                             const uint8_t *px, int truth, const float *z, const double *p, float entropy)
 {
     int h = net->in.h, w = net->in.w, k = net->nclasses, top[3], ntop = k < 3 ? k : 3;
     softmax_topk(p, k, ntop, top);
@@ -55,6 +57,7 @@ static void print_prediction(const Net *net, const Options *o, const char *label
         for (int c = 0; c < k; c++) printf(" %.9g", (double)z[c]);
         printf("\n");
     }
+    if (o->show && note) printf("  %s\n", note);
     if (o->show)
         for (int r = 0; r < h; r++) {
             printf("  |");
@@ -64,8 +67,10 @@ static void print_prediction(const Net *net, const Options *o, const char *label
 }
 
 /* Runs one image (h*w bytes), normalized as in training, and prints its
- * line(s); the probabilities are mc_predict_one's. */
-static Status predict_one(Net *net, Options *o, const char *label, const uint8_t *px, int truth, Err *e)
+ * line(s) (note: what the conversion found, for --show; may be NULL); the
+ * probabilities are mc_predict_one's. */
+static Status predict_one(Net *net, Options *o, const char *label, const char *note, const uint8_t *px, int truth,
+                          Err *e)
 {
     int h = net->in.h, w = net->in.w, k = net->nclasses;
     float *x = malloc((size_t)h * w * sizeof *x), *z = malloc((size_t)k * sizeof *z), entropy = 0;
@@ -81,7 +86,7 @@ static Status predict_one(Net *net, Options *o, const char *label, const uint8_t
         dataset_batch(&d, &idx, 1, net->spec.mean, net->spec.std, x, &y);
         uint64_t key = mc_image_key((uint64_t)o->seed, (uint64_t)o->count++, o->mc);
         if (!(st = mc_predict_one(net, x, o->mc, key, z, p, &entropy, e)))
-            print_prediction(net, o, label, px, truth, z, p, entropy);
+            print_prediction(net, o, label, note, px, truth, z, p, entropy);
     }
     free(x);
     free(z);
@@ -118,9 +123,12 @@ static int predict_parse(int argc, char **argv, PredictArgs *a)
         {"weights", ARG_STR, &a->weights, 0, 0, "FILE", "checkpoint written by train (model.fmw)", 0},
         {"idx", ARG_STR, &a->idx, 0, 0, "FILE", "take images from this IDX image file (raw or .gz)", 0},
         {"index", ARG_INT, &a->index, 0, 2147483647, "K", "with --idx: the first image, from 0 (default 0)", 0},
-        {"count", ARG_INT, &a->count, 1, 1000000, "N", "with --idx: how many images from K (default 1)", 0},
+        {"count", ARG_INT, &a->count, 1, 1000000, "N",
+         "with --idx: how many images from K (default 1; all must be in the file)", 0},
         {"logits", ARG_SWITCH, &a->o.logits, 0, 0, NULL, "also print the raw logits", 0},
         {"show", ARG_SWITCH, &a->o.show, 0, 0, NULL, "also draw the network's input as text", 0},
+        {"raw", ARG_SWITCH, &a->o.raw, 0, 0, NULL,
+         "take pictures as they are, no conversion: 28x28 gray pictures only", 0},
         {"mc", ARG_INT, &a->o.mc, 1, 100000, "N", "Monte-Carlo dropout: average N passes with dropout on", 0},
         {"seed", ARG_INT, &a->o.seed, 0, 2147483647, "N", "with --mc: seed of the dropout masks (default 1)", 0},
         {"threads", ARG_INT, &a->threads, 1, CLI_MAX_THREADS, "N", CLI_THREADS_HELP, 0},
@@ -133,9 +141,23 @@ static int predict_parse(int argc, char **argv, PredictArgs *a)
     if (help) {
         printf("usage: fmnist predict --weights FILE IMAGE... | --idx FILE [--index K] [--count N]\n\n"
                "Prints the three most likely classes of each image. Pictures (PNG, PGM, JPEG, BMP, ...) are\n"
-               "made to look like Fashion-MNIST first: gray, light object on black (inverted if the border\n"
-               "is light), cropped to the object, scaled so its longer side spans 28 pixels keeping its\n"
-               "aspect (as Fashion-MNIST's objects do), centered in 28x28.\n\n");
+               "made to look like Fashion-MNIST first, a light object on black:\n"
+               "  - the background is the border's most common gray level; the object is what differs\n"
+               "    from it by more than 12 levels. If the object is darker than the background (a\n"
+               "    dark shirt on white paper), the picture is inverted; a light object stays light,\n"
+               "    whatever the background (a white shirt on light gray keeps its shape);\n"
+               "  - if (almost) nothing differs from the background by %d levels or more (a blank or\n"
+               "    nearly uniform picture, or a few stray pixels: fewer than 1 in 4096), it says \"no\n"
+               "    object found\" and does not classify it (exit 1; the other pictures are still\n"
+               "    predicted);\n"
+               "  - a picture of the model's input size (28x28) is taken as it is, only inverted if it\n"
+               "    is dark on light: a Fashion-MNIST image saved as a PNG gets the same input as --idx;\n"
+               "  - any other size: the levels are stretched (background 0, object up to 255), the\n"
+               "    picture cropped to the object, scaled so its longer side spans 28 pixels keeping\n"
+               "    its aspect (as Fashion-MNIST's objects do) and centered.\n"
+               "--show draws the input the network gets, and says what the conversion found; --raw skips\n"
+               "the conversion. IDX images (--idx) are always taken as they are.\n\n",
+               IMAGE_MIN_CONTRAST);
         args_print_help(specs, nspecs, stdout);
         return 0;
     }
@@ -153,7 +175,8 @@ static int predict_parse(int argc, char **argv, PredictArgs *a)
 }
 
 /* --idx FILE: images K .. K+N-1, with their labels if the label file is
- * beside it. Returns the exit code. */
+ * beside it; K+N past the file's end is a usage error (nothing predicted).
+ * Returns the exit code. */
 static int predict_idx(Net *net, PredictArgs *a)
 {
     IdxImages im;
@@ -182,15 +205,51 @@ static int predict_idx(Net *net, PredictArgs *a)
         char label[FM_PATH_NAME];
         snprintf(label, sizeof label, "%s[%u]", a->idx, k);
         int truth = lb.n == im.n && lb.labels[k] < net->nclasses ? lb.labels[k] : -1;
-        st = predict_one(net, &a->o, label, im.pixels + k * hw, truth, &e);
+        st = predict_one(net, &a->o, label, NULL, im.pixels + k * hw, truth, &e);
     }
     idx_labels_free(&lb);
     idx_images_free(&im);
     return st ? cli_fail(st, &e) : 0;
 }
 
-/* The picture files: one that cannot be read is an error (exit 1), and
- * the others are still predicted. Returns the exit code. */
+/* --raw: the picture's levels as the input, if it is a gray picture of
+ * the model's input size. */
+static Status raw_picture(const char *path, const GrayImage *img, const Net *net, uint8_t *px, Err *e)
+{
+    int h = net->in.h, w = net->in.w;
+    if (img->w != w || img->h != h)
+        return err_set(e, ST_ERR_FORMAT, "%s: --raw takes a %dx%d gray picture (the model's input), this one is %dx%d",
+                       path, w, h, img->w, img->h);
+    if (img->channels > 2)
+        return err_set(e, ST_ERR_FORMAT, "%s: --raw takes a %dx%d gray picture, this one is in colour (%s)", path, w,
+                       h, img->channels == 4 ? "RGBA" : "RGB");
+    if (!img->opaque)
+        return err_set(e, ST_ERR_FORMAT, "%s: --raw takes a %dx%d gray picture, this one has transparent pixels",
+                       path, w, h);
+    memcpy(px, img->px, (size_t)w * h);
+    return ST_OK;
+}
+
+/* The picture made to look like Fashion-MNIST (model/image.h); a picture
+ * without an object is refused. note: what the conversion found. */
+static Status convert_picture(const char *path, const GrayImage *img, const Net *net, uint8_t *px, char *note,
+                              size_t len, Err *e)
+{
+    ImageInfo info;
+    image_to_mnist(img->px, img->w, img->h, px, net->in.h, net->in.w, &info);
+    if (!info.found)
+        return err_set(e, ST_ERR_FORMAT,
+                       "%s: no object found: the picture is blank or nearly uniform (its largest difference from "
+                       "the background level %d is %d of 255, below the %d an object needs); not classified",
+                       path, info.background, info.contrast, IMAGE_MIN_CONTRAST);
+    snprintf(note, len, "picture: background level %d, the object %s (contrast %d of 255); %s", info.background,
+             info.inverted ? "darker: inverted" : "lighter: not inverted", info.contrast,
+             info.as_is ? "taken as it is (the input's size)" : "stretched, cropped to it, scaled and centered");
+    return ST_OK;
+}
+
+/* The picture files: one that cannot be read, or holds no object, is an
+ * error (exit 1), and the others are still predicted. Returns the exit code. */
 static int predict_pictures(Net *net, PredictArgs *a)
 {
     Err e;
@@ -204,9 +263,15 @@ static int predict_pictures(Net *net, PredictArgs *a)
             rc = cli_fail(st, &e);
             continue;
         }
-        image_to_mnist(img.px, img.w, img.h, px, net->in.h, net->in.w);
+        char note[256] = "picture: taken as it is (--raw)";
+        if (a->o.raw) st = raw_picture(a->pos[i], &img, net, px, &e);
+        else st = convert_picture(a->pos[i], &img, net, px, note, sizeof note, &e);
         image_free(&img);
-        if ((st = predict_one(net, &a->o, a->pos[i], px, -1, &e))) {
+        if (st) {
+            rc = cli_fail(st, &e);
+            continue;
+        }
+        if ((st = predict_one(net, &a->o, a->pos[i], note, px, -1, &e))) {
             rc = cli_fail(st, &e);
             break;
         }

@@ -692,8 +692,6 @@ static void on_trial(void *ctx, int k, int n, const SweepSetting *st, int seed, 
 {
     SweepCtx *c = ctx;
     (void)net;
-    c->pr.epochs = st->run.train.epochs;
-    c->pr.batch = st->run.train.batch;
     static const char *const WHAT[3] = {"", " (resuming its model.fmw)", ": finished earlier, skipped"};
     if (c->ranks > 1) {
         /* on stderr: ranks above 0 have no stdout (main.c) */
@@ -796,8 +794,10 @@ static int sweep_go(const SweepArgs *a, SweepJob *j)
     c->pr = (CliProgress){.progress = !a->first.no_progress && isatty(STDERR_FILENO) && ranks == 1};
     c->one = j->spec.has_trial;
     c->rank = rank, c->ranks = ranks;
-    SweepHooks hooks = {on_trial, on_plan, on_trial_done, c, {cli_on_batch, cli_on_epoch, c, &cli_signal, NULL}, on_trial_failed};
-    if (ranks > 1) hooks.run.on_batch = NULL, hooks.run.on_epoch = on_epoch_quiet; /* no bars, no epoch lines */
+    SweepHooks hooks = {on_trial, on_plan, on_trial_done, c,
+                        {cli_on_batch, cli_on_epoch, c, &cli_signal, NULL, cli_on_eval}, on_trial_failed};
+    if (ranks > 1) /* no bars, no epoch lines */
+        hooks.run.on_batch = NULL, hooks.run.on_eval = NULL, hooks.run.on_epoch = on_epoch_quiet;
     SweepResult res;
     cli_catch_signals();
     Status st = sweep_execute(&j->spec, &j->train, &j->test, &hooks, &res, &e);

@@ -271,7 +271,7 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
     }
     const TrainConfig *tc = &r.spec.train;
     const TrainProgress *at = r.spec.resume;
-    TrainCtx tx = {.pr = {.progress = !no_progress && isatty(STDERR_FILENO), .batch = tc->batch, .epochs = tc->epochs},
+    TrainCtx tx = {.pr = {.progress = !no_progress && isatty(STDERR_FILENO)},
                    .saved = file_same(path, model_path), .epoch = at->epoch, .batch = at->batch,
                    .nbatches = (int)(((long long)train.n + tc->batch - 1) / tc->batch)};
     char where[96];
@@ -289,7 +289,7 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
     printf("step %llu, %s; writing %s\n", (unsigned long long)at->step, workers(tc, who, sizeof who), r.spec.out);
     fflush(stdout);
     cli_catch_signals();
-    RunHooks hooks = {cli_on_batch, cli_on_epoch, &tx, &cli_signal, on_save};
+    RunHooks hooks = {cli_on_batch, cli_on_epoch, &tx, &cli_signal, on_save, cli_on_eval};
     st = run_train(&r.spec, r.net, &train, &test, &hooks, &e);
     if (tx.pr.progress) report_progress_clear(stderr);
     rc = finish(st, &e, &tx, model_path, log_path, r.spec.out, data);
@@ -335,7 +335,13 @@ static int train_parse(int argc, char **argv, TrainArgs *a)
         printf("usage: fmnist train [flags]\n\nTrains a model on Fashion-MNIST, printing train and test loss and "
                "accuracy every epoch;\nwrites OUT/log.csv and OUT/model.fmw after each epoch, and with --val N "
                "OUT/best.fmw:\nthe weights of the epoch of the lowest validation loss (the test set never chooses). "
-               "Ctrl-C\nsaves the state after the current batch and prints how to resume it.\n"
+               "Ctrl-C\nsaves the state after the current batch and prints how to resume it.\n\n");
+        printf("Each epoch prints one line of at most 80 columns, each figure a loss then an accuracy:\n"
+               "  epoch  3/10  train 0.4012 85.61%%  test 0.4533 83.02%%  122k img/s  0.5s\n"
+               "with --val a val figure, starred (*) when its loss is the lowest so far (the epoch in\n"
+               "best.fmw), and the images per second make room. On a terminal, a bar on stderr shows the\n"
+               "epoch's batches, its running loss and accuracy, the time spent and left, then the test\n"
+               "and validation evaluations (--no-progress: none).\n"
                "TensorBoard: OUT/events.out.tfevents.* gets each epoch's losses, accuracies, lr, weight_norm\n"
                "and weight histograms, and the train loss every --tb-every steps (tensorboard --logdir OUT;\n"
                "a resumed run writes a new file, its steps going on).\n\n");
@@ -416,8 +422,7 @@ static int train_go(const TrainArgs *a, TrainJob *j)
 {
     const TrainFlags *f = &a->f;
     const Dataset *train = &j->data.train;
-    TrainCtx tx = {.pr = {.progress = !f->no_progress && isatty(STDERR_FILENO), .batch = f->batch,
-                          .epochs = f->epochs}};
+    TrainCtx tx = {.pr = {.progress = !f->no_progress && isatty(STDERR_FILENO)}};
     printf("fmnist %s: %s, %d training and %d test images of %dx%d, %d classes, from %s\n", FMNIST_VERSION, f->model,
            train->n, j->data.test.n, train->h, train->w, j->net->nclasses, j->data.dir);
     net_summary(j->net, stdout);
@@ -430,7 +435,7 @@ static int train_go(const TrainArgs *a, TrainJob *j)
     fflush(stdout);
     cli_catch_signals();
     net_init(j->net, (uint64_t)f->seed);
-    RunHooks hooks = {cli_on_batch, cli_on_epoch, &tx, &cli_signal, on_save};
+    RunHooks hooks = {cli_on_batch, cli_on_epoch, &tx, &cli_signal, on_save, cli_on_eval};
     Err e;
     Status st = run_train(&j->spec, j->net, train, &j->data.test, &hooks, &e);
     if (tx.pr.progress) report_progress_clear(stderr);

@@ -100,13 +100,16 @@ Status image_load_gray(const char *path, GrayImage *img, Err *e)
         return err_set(e, ST_ERR_NOMEM, "%s: out of memory", path);
     }
     /* transparent pixels over white: p = a*g + (1-a)*255 */
+    img->opaque = 1;
     for (size_t i = 0; i < n; i++) {
         unsigned g = p[2 * i], a = p[2 * i + 1];
         img->px[i] = (uint8_t)((g * a + 255u * (255u - a) + 127u) / 255u);
+        if (a != 255) img->opaque = 0;
     }
     stbi_image_free(p);
     img->w = w;
     img->h = h;
+    img->channels = comp;
     return ST_OK;
 }
 
@@ -117,15 +120,26 @@ void image_free(GrayImage *img)
     memset(img, 0, sizeof *img);
 }
 
-/* Mean of the pixels within a frame of width fw around the picture. */
-static double border_mean(const uint8_t *src, int w, int h, int fw)
+/* The background: the most common level of the pixels within a frame of
+ * width fw around the picture, in 16 bands of 16 levels (the median of the
+ * fullest band; ties: the darker band). */
+static int border_level(const uint8_t *src, int w, int h, int fw)
 {
-    double sum = 0;
-    long n = 0;
+    long band[16] = {0}, count[256] = {0};
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
-            if (y < fw || y >= h - fw || x < fw || x >= w - fw) sum += src[(size_t)y * w + x], n++;
-    return n ? sum / n : 0;
+            if (y < fw || y >= h - fw || x < fw || x >= w - fw) {
+                uint8_t v = src[(size_t)y * w + x];
+                band[v >> 4]++;
+                count[v]++;
+            }
+    int k = 0;
+    for (int b = 1; b < 16; b++)
+        if (band[b] > band[k]) k = b;
+    long half = (band[k] + 1) / 2, seen = 0;
+    for (int v = 16 * k; v < 16 * k + 16; v++)
+        if ((seen += count[v]) >= half) return v;
+    return 16 * k;
 }
 
 /* Mean of a[y0..y1) x [x0..x1) (real bounds) of the level-mapped picture. */
@@ -145,31 +159,63 @@ static double area_mean(const float *a, int w, double x0, double x1, double y0, 
     return wsum > 0 ? sum / wsum : 0;
 }
 
-void image_to_mnist(const uint8_t *src, int w, int h, uint8_t *out, int oh, int ow)
+/* Levels closer than this to the background are the background's (noise,
+ * paper texture, JPEG ringing): they weigh nothing in the choice of sides. */
+#define IMAGE_NOISE 12
+
+void image_to_mnist(const uint8_t *src, int w, int h, uint8_t *out, int oh, int ow, ImageInfo *info)
 {
+    ImageInfo in = {0};
     memset(out, 0, (size_t)oh * (size_t)ow);
+    if (info) *info = in;
     if (w < 1 || h < 1 || oh < 1 || ow < 1) return;
-    float *a = malloc((size_t)w * (size_t)h * sizeof *a);
-    if (!a) return; /* a black image: the caller sees a blank input, never a crash */
+    const size_t n = (size_t)w * (size_t)h;
     int fw = (w < h ? w : h) / 32 + 1;
-    double bg = border_mean(src, w, h, fw);
-    int invert = bg > 127.5;
-    if (invert) bg = 255.0 - bg;
-    double maxv = 0;
-    for (size_t i = 0; i < (size_t)w * h; i++) {
-        a[i] = (float)(invert ? 255 - src[i] : src[i]);
-        if (a[i] > maxv) maxv = a[i];
+    const int bg = border_level(src, w, h, fw);
+    in.background = bg;
+    /* which side of the background the object is on: the weight of the
+     * pixels beyond the noise on each side */
+    double light = 0, dark = 0;
+    long above[256] = {0}, below[256] = {0}; /* pixels by their difference from bg */
+    for (size_t i = 0; i < n; i++) {
+        int d = src[i] - bg;
+        if (d > IMAGE_NOISE) light += d - IMAGE_NOISE;
+        if (-d > IMAGE_NOISE) dark += -d - IMAGE_NOISE;
+        if (d > 0) above[d]++;
+        if (d < 0) below[-d]++;
     }
-    if (maxv - bg < 8.0) { /* no object stands out of the background */
-        free(a);
+    /* the contrast: the largest difference at least n/4096 pixels (one in a
+     * small picture) reach, so that a few stray pixels of a big photo are
+     * not an object */
+    const long least = n / 4096 > 1 ? (long)(n / 4096) : 1;
+    int most_light = 0, most_dark = 0;
+    long sa = 0, sb = 0;
+    for (int d = 255; d > 0; d--) {
+        if ((sa += above[d]) >= least && !most_light) most_light = d;
+        if ((sb += below[d]) >= least && !most_dark) most_dark = d;
+    }
+    in.inverted = dark > light || (dark == light && most_dark > most_light);
+    in.contrast = in.inverted ? most_dark : most_light;
+    in.found = in.contrast >= IMAGE_MIN_CONTRAST;
+    in.as_is = w == ow && h == oh;
+    if (info) *info = in;
+    if (!in.found) return;
+    if (in.as_is) { /* the picture is the input: only turned light-on-dark if it is not */
+        for (size_t i = 0; i < n; i++) out[i] = (uint8_t)(in.inverted ? 255 - src[i] : src[i]);
         return;
     }
-    double scale = 255.0 / (maxv - bg);
+    float *a = malloc(n * sizeof *a);
+    if (!a) { /* a black image, no object: never a crash */
+        if (info) info->found = 0;
+        return;
+    }
+    const double scale = 255.0 / in.contrast;
     int x0 = w, x1 = -1, y0 = h, y1 = -1;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
+            int d = src[(size_t)y * w + x] - bg;
+            double v = (in.inverted ? -d : d) * scale;
             float *p = &a[(size_t)y * w + x];
-            double v = (*p - bg) * scale;
             *p = (float)(v < 0 ? 0 : v > 255 ? 255 : v);
             if (*p > 255.0f / 8) {
                 if (x < x0) x0 = x;

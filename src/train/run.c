@@ -217,26 +217,32 @@ static Status on_stop(void *ctx, const TrainProgress *p, const Net *net, Err *e)
     return st ? st : tb_replace_old(rs, e);
 }
 
-static void on_batch(void *ctx, int epoch, int done, int total, double elapsed)
-{
-    RunState *rs = ctx;
-    if (rs->hooks && rs->hooks->on_batch) rs->hooks->on_batch(rs->hooks->ctx, epoch, done, total, elapsed);
-}
-
 /* loss/train_step: the mean of the last tb_every steps' losses, every
  * tb_every steps (at step = the global step). */
-static void on_step(void *ctx, uint64_t step, double loss)
+static void tb_step(RunState *rs, unsigned long long step, double loss)
 {
-    RunState *rs = ctx;
     const int every = rs->spec->tb_every;
     if (rs->tb.fd < 0 || every <= 0 || rs->tb_st) return;
     rs->tb_loss += loss, rs->tb_steps++;
-    if (step % (uint64_t)every) return;
+    if (step % (unsigned long long)every) return;
     Buf b = {0};
     TfeScalar v = {"loss/train_step", rs->tb_loss / rs->tb_steps};
     tfe_scalars(&b, tfe_now(), (int64_t)step, &v, 1);
     rs->tb_st = tfe_append(&rs->tb, &b, &rs->tb_err);
     rs->tb_loss = 0, rs->tb_steps = 0;
+}
+
+static void on_batch(void *ctx, const BatchStats *b)
+{
+    RunState *rs = ctx;
+    tb_step(rs, b->step, b->batch_loss);
+    if (rs->hooks && rs->hooks->on_batch) rs->hooks->on_batch(rs->hooks->ctx, b);
+}
+
+static void on_eval(void *ctx, const EvalStats *s)
+{
+    RunState *rs = ctx;
+    if (rs->hooks && rs->hooks->on_eval) rs->hooks->on_eval(rs->hooks->ctx, s);
 }
 
 /* The epoch's scalars and histograms, appended to the event file. */
@@ -298,7 +304,7 @@ Status run_train(const RunSpec *spec, Net *net, const Dataset *train, const Data
     if (!st && spec->tensorboard && team_rank(spec->train.team) == 0) st = tfe_create(&rs.tb, spec->out, tfe_now(), e);
     st = team_agree(spec->train.team, st, e);
     if (!st) {
-        TrainHooks th = {on_batch, on_epoch, &rs, hooks ? hooks->stop : NULL, on_stop, on_step};
+        TrainHooks th = {on_batch, on_epoch, &rs, hooks ? hooks->stop : NULL, on_stop, on_eval};
         st = train_run(net, train, test, &spec->train, spec->resume, &th, e);
     }
     tfe_close(&rs.tb);

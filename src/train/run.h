@@ -46,8 +46,8 @@ typedef struct {
 } RunSpec;
 
 typedef struct {
-    /* After each batch (may be NULL). */
-    void (*on_batch)(void *ctx, int epoch, int done, int total, double elapsed);
+    /* After each batch (may be NULL): train_run's BatchStats. */
+    void (*on_batch)(void *ctx, const BatchStats *b);
     /* After each epoch, once its files are written (may be NULL). */
     void (*on_epoch)(void *ctx, const EpochStats *s);
     void *ctx;
@@ -57,6 +57,8 @@ typedef struct {
     /* After each write of model.fmw (may be NULL): the epochs it holds
      * finished, and the batches of the next one trained (0 at an epoch end). */
     void (*on_save)(void *ctx, const char *path, int epoch, int batch, int nbatches);
+    /* During the evaluations at an epoch's end (may be NULL): train_run's EvalStats. */
+    void (*on_eval)(void *ctx, const EvalStats *s);
 } RunHooks;
 
 /* Parses the model file, replaces its dropout rates by dropout[0..ndropout)

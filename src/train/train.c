@@ -153,18 +153,37 @@ static void fold_records(Buffers *b, const Team *team, int k, double *total, lon
     *total = sum[0], *right = (long)sum[1];
 }
 
+/* Who hears of an evaluation's progress (hooks->on_eval, on rank 0): the
+ * epoch and the set's name. */
+typedef struct {
+    const TrainHooks *hooks;
+    int epoch, epochs;
+    const char *set;
+} EvalWatch;
+
+/* w's on_eval, if any (rank 0 only): done of total chunks, since t0. */
+static void eval_tell(const EvalWatch *w, const Team *team, int done, int total, double t0)
+{
+    if (!w || !w->hooks || !w->hooks->on_eval || team_rank(team) != 0) return;
+    EvalStats s = {.epoch = w->epoch, .epochs = w->epochs, .set = w->set, .done = done, .total = total,
+                   .elapsed = now() - t0};
+    w->hooks->on_eval(w->hooks->ctx, &s);
+}
+
 /* The set in chunks of max_batch images, each chunk's loss summed in sample
  * order and the chunks' sums added in order; with ranks, each evaluates
  * its share of the chunks (the same sums, in the same order). b->rec holds
- * at least the chunks of this rank (one process: just the running sum). */
-static Status eval_with(Net *net, const Dataset *d, Buffers *b, const Team *team, TtaKind tta, double *loss,
-                        double *acc)
+ * at least the chunks of this rank (one process: just the running sum).
+ * watch (may be NULL) hears of each chunk done. */
+static Status eval_with(Net *net, const Dataset *d, Buffers *b, const Team *team, TtaKind tta,
+                        const EvalWatch *watch, double *loss, double *acc)
 {
     const int nch = chunks(d->n, net->max_batch);
     int c0 = 0, c1 = nch;
     if (team_size(team) > 1) team_share(nch, team_rank(team), team_size(team), &c0, &c1);
-    double total = 0.0;
+    double total = 0.0, t0 = now();
     long right = 0;
+    eval_tell(watch, team, 0, c1 - c0, t0);
     for (int ch = c0; ch < c1; ch++) {
         int start = ch * net->max_batch;
         int n = d->n - start < net->max_batch ? d->n - start : net->max_batch;
@@ -176,6 +195,7 @@ static Status eval_with(Net *net, const Dataset *d, Buffers *b, const Team *team
         total += l;
         right += c;
         record(b, team, ch - c0, l, c);
+        eval_tell(watch, team, ch - c0 + 1, c1 - c0, t0);
     }
     fold_records(b, team, nch, &total, &right);
     *loss = total / d->n;
@@ -194,7 +214,7 @@ Status train_evaluate_tta(Net *net, const Dataset *d, TtaKind tta, double *loss,
     if (st) return st;
     Buffers b = {0};
     if ((st = buffers_alloc(&b, net, net->max_batch, 1, 0, e))) return st;
-    st = eval_with(net, d, &b, NULL, tta, loss, acc);
+    st = eval_with(net, d, &b, NULL, tta, NULL, loss, acc);
     buffers_free(&b);
     return st;
 }
@@ -456,12 +476,8 @@ static Status train_batch(Trainer *t, Err *e)
                         t->opt.cfg.lr);
     t->loss_sum += l;
     t->right += c;
-    double step_loss = l / n; /* what this batch adds to the epoch's train loss, per sample */
-    if (cfg->report_penalty) { /* the objective: each sample's loss plus the penalty before this step */
-        const double pen = penalty_value(net->params, net->tensors, net->ntensors, &t->opt.cfg);
-        t->loss_sum += n * pen;
-        step_loss += pen;
-    }
+    if (cfg->report_penalty) /* the objective: each sample's loss plus the penalty before this step */
+        t->loss_sum += n * penalty_value(net->params, net->tensors, net->ntensors, &t->opt.cfg);
     batch_backward(t, &sh, &part, n_local);
     if (!ew_all_finite(net->nparams, net->grads)) /* before it reaches the weights */
         return diverged(e, "a gradient became NaN or infinite", t->epoch, bi, t->nbatches, t->opt.cfg.lr);
@@ -475,9 +491,13 @@ static Status train_batch(Trainer *t, Err *e)
     if (t->ema) ema_update(t->ema, net->params, net->tensors, net->ntensors, cfg->ema);
     t->batch++;
     const TrainHooks *h = t->hooks;
-    if (h && h->on_batch && team_rank(cfg->team) == 0)
-        h->on_batch(h->ctx, t->epoch, t->batch, t->nbatches, t->spent + now() - t->t0);
-    if (h && h->on_step && team_rank(cfg->team) == 0) h->on_step(h->ctx, t->step, step_loss);
+    if (h && h->on_batch && team_rank(cfg->team) == 0) {
+        long seen = (long)t->batch * cfg->batch < t->train->n ? (long)t->batch * cfg->batch : t->train->n;
+        BatchStats bs = {.epoch = t->epoch, .epochs = cfg->epochs, .done = t->batch, .total = t->nbatches,
+                         .images = seen, .loss = t->loss_sum / seen, .acc = (double)t->right / seen,
+                         .batch_loss = l / n, .step = t->step, .elapsed = t->spent + now() - t->t0};
+        h->on_batch(h->ctx, &bs);
+    }
     return ST_OK;
 }
 
@@ -515,7 +535,8 @@ static Status stop_at(Trainer *t, Err *e)
 static void validate(Trainer *t, EpochStats *s)
 {
     const TrainConfig *cfg = t->cfg;
-    eval_with(t->net, cfg->val, &t->b, cfg->team, cfg->tta, &s->val_loss, &s->val_acc);
+    EvalWatch w = {t->hooks, t->epoch, cfg->epochs, "validation"};
+    eval_with(t->net, cfg->val, &t->b, cfg->team, cfg->tta, &w, &s->val_loss, &s->val_acc);
     s->has_val = 1;
     if (s->val_loss < t->val_best) {
         t->val_best = s->val_loss, t->best_epoch = t->epoch, s->val_improved = 1;
@@ -541,7 +562,8 @@ static Status epoch_end(Trainer *t, Err *e)
     s.weight_norm = penalty_weight_norm(t->net);
     double t1 = now();
     /* uses idx: the next epoch shuffles anew */
-    eval_with(t->net, t->test, &t->b, cfg->team, cfg->tta, &s.test_loss, &s.test_acc);
+    EvalWatch w = {t->hooks, t->epoch, cfg->epochs, "test"};
+    eval_with(t->net, t->test, &t->b, cfg->team, cfg->tta, &w, &s.test_loss, &s.test_acc);
     if (cfg->val) validate(t, &s);
     s.eval_seconds = now() - t1;
     t->epoch++, t->batch = 0; /* this epoch is finished */

@@ -110,8 +110,9 @@ typedef struct {
 } TrainProgress;
 
 typedef struct {
-    /* Called after each batch (may be NULL). */
-    void (*on_batch)(void *ctx, int epoch, int done, int total, double elapsed);
+    /* Called after each batch (may be NULL): where the epoch stands, its
+     * running loss and accuracy (report/epoch.h). */
+    void (*on_batch)(void *ctx, const BatchStats *b);
     /* Called after each epoch with its figures and the run's progress (at
      * the epoch's end); a non-OK status stops training with it. net (here
      * and in on_stop) holds the model: with cfg.ema the average, and
@@ -124,11 +125,9 @@ typedef struct {
     /* Called then (may be NULL) with the progress, to save it; if it fails,
      * train_run returns its status instead. */
     Status (*on_stop)(void *ctx, const TrainProgress *p, const Net *net, Err *e);
-    /* Called after each optimizer step (may be NULL): the steps taken so far
-     * (the first is 1; resumed runs go on counting), the batch's mean loss
-     * as the train loss counts it (smoothed with label smoothing; with the
-     * penalty under report_penalty). */
-    void (*on_step)(void *ctx, uint64_t step, double loss);
+    /* Called during the test and validation evaluations at an epoch's end,
+     * after each chunk of images (may be NULL). */
+    void (*on_eval)(void *ctx, const EvalStats *s);
 } TrainHooks;
 
 /* The micro-batches of a full batch of cfg (1 with micro_batch 0), and
