@@ -407,9 +407,9 @@ START_TEST(test_export_cli)
     snprintf(args, sizeof args, "export --weights %s", ck);
     expect(args, 2, "-o FILE is required");
     snprintf(args, sizeof args, "export --weights %s -o %s/x.txt", ck, dir);
-    expect(args, 2, "--format npz|onnx is required");
+    expect(args, 2, "--format npz|safetensors|onnx is required");
     snprintf(args, sizeof args, "export --weights %s --format tflite -o %s/x.npz", ck, dir);
-    expect(args, 2, "--format: expected npz or onnx, got 'tflite'");
+    expect(args, 2, "--format: expected npz, safetensors or onnx, got 'tflite'");
     snprintf(args, sizeof args, "export --weights %s/none.fmw -o %s/x.npz", dir, dir);
     expect(args, 1, "none.fmw");
     /* a damaged checkpoint is refused, and nothing is written */

@@ -122,6 +122,8 @@ static const struct {
     {"train-limit", "100", "200", "", 1},
     {"no-progress", "", "", "", 1},
     {"save-every", "1", "2", "", 1},
+    {"no-tensorboard", "", "", "", 1},
+    {"tb-every", "10", "20", "", 1},
 };
 
 /* "--name VALUE" (or "--name=V" for a switch's "=V", "--name" for ""). */

@@ -5,6 +5,7 @@
 #   (libblas3), about 25x slower on a 128x784x256 product, which would make the
 #   PyTorch figures of `make bench` meaningless
 #   onnxruntime-node (npm, into tools/onnxrt/): tools/onnx_check.js runs the ONNX export
+#   protobufjs, crc-32 (npm, into tools/tbcheck/): tools/tb_check.js reads the TensorBoard event files
 # Without them those tests print "skipped:"; CI installs them so they run.
 set -u
 cd "$(dirname "$0")/.."
@@ -24,6 +25,13 @@ if [ ! -d tools/onnxrt/node_modules/onnxruntime-node ]; then
         npm install --prefix tools/onnxrt --ignore-scripts --no-audit --no-fund onnxruntime-node@1.30 || status=1
     else
         echo "fmnist: for the ONNX checks install Node.js and npm" >&2
+    fi
+fi
+if [ ! -d tools/tbcheck/node_modules/protobufjs ] || [ ! -d tools/tbcheck/node_modules/crc-32 ]; then
+    if command -v npm >/dev/null 2>&1; then
+        npm install --prefix tools/tbcheck --ignore-scripts --no-audit --no-fund protobufjs@7 crc-32@1.2 || status=1
+    else
+        echo "fmnist: for the TensorBoard checks install Node.js and npm" >&2
     fi
 fi
 exit $status

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""torch_check.py - an fmnist NPZ export loaded into PyTorch, and its test accuracy.
+"""torch_check.py - an fmnist NPZ or safetensors export loaded into PyTorch, and its test accuracy.
 
 Builds the torch.nn.Sequential that has the layers of an fmnist model file
 (the `input` line is not a layer; layers count from 0, so the keys are the
@@ -9,14 +9,23 @@ among the keys), loads the npz exactly as a user would,
 
     model.load_state_dict({k: torch.from_numpy(v) for k, v in np.load(f).items()})
 
-normalizes the test images like fmnist ((p/255 - mean)/std, from the input
+(a .safetensors file is read with json and numpy alone, read_safetensors below,
+checking the format's rules on the way: 8-byte header size, a JSON header
+starting with '{', data_offsets contiguous from 0 to the end of the file, each
+tensor's bytes = its shape times its dtype's size), normalizes the test images like fmnist ((p/255 - mean)/std, from the input
 line) and prints the test loss and accuracy in `fmnist eval`'s format:
 
     /usr/bin/python3 tools/torch_check.py model.npz --model models/mlp.cfg
     /usr/bin/python3 tools/torch_check.py model.npz --checkpoint runs/x/model.fmw [--limit N]
+    /usr/bin/python3 tools/torch_check.py model.safetensors --model models/mlp.cfg [--same-as model.npz]
+                     [--logits N] [--numpy-only]
 
-(--checkpoint takes the model text stored in an fmnist checkpoint.) Needs
-Debian's python3-torch and python3-numpy; exit status 3 if they are missing.
+(--checkpoint takes the model text stored in an fmnist checkpoint; --same-as
+compares every array with an NPZ export's, names, order, dtype, shape and
+bits; --logits N prints the logits of the first N test images, "K: z0 z1 ..";
+--numpy-only stops after reading and comparing, without torch.) Needs
+Debian's python3-numpy, and python3-torch unless --numpy-only; exit status 3
+if they are missing.
 """
 import argparse
 import gzip
@@ -24,13 +33,77 @@ import os
 import struct
 import sys
 
+import json
+
 try:
     import numpy as np
-    import torch
-    from torch import nn
+    if "--numpy-only" not in sys.argv:
+        import torch
+        from torch import nn
 except ImportError as exc:  # the tests skip, visibly, on status 3
     print(f"torch_check: {exc} (install python3-torch, run with /usr/bin/python3)", file=sys.stderr)
     sys.exit(3)
+
+ST_DTYPES = {"F32": "<f4", "F64": "<f8", "F16": "<f2", "I64": "<i8", "I32": "<i4", "U8": "u1"}
+
+
+def read_safetensors(path):
+    """{name: array} of a safetensors file, in header order, with numpy alone."""
+    with open(path, "rb") as f:
+        data = f.read()
+
+    def fail(msg):
+        sys.exit(f"torch_check: {path}: {msg}")
+    if len(data) < 8:
+        fail("shorter than its 8-byte header size")
+    n = int.from_bytes(data[:8], "little")
+    if 8 + n > len(data):
+        fail(f"header of {n} bytes past the end of the file")
+    raw = data[8:8 + n]
+    if not raw.startswith(b"{"):
+        fail("the header does not start with '{'")
+    def no_duplicates(pairs):
+        if len({k for k, _ in pairs}) != len(pairs):
+            fail("a key appears twice in the header")
+        return dict(pairs)
+    header = json.loads(raw.decode("utf-8"), object_pairs_hook=no_duplicates)
+    meta = header.pop("__metadata__", {})
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+        fail("__metadata__ holds a value that is not a string")
+    buf = data[8 + n:]
+    out, end = {}, 0
+    for name, t in header.items():
+        dt = np.dtype(ST_DTYPES[t["dtype"]])
+        b, e = t["data_offsets"]
+        count = int(np.prod(t["shape"], dtype=np.int64))
+        if b != end or e - b != count * dt.itemsize:
+            fail(f"{name}: data_offsets {b, e} are not the next {count * dt.itemsize} bytes from {end}")
+        out[name] = np.frombuffer(buf, dtype=dt, count=count, offset=b).reshape(t["shape"]).copy()
+        end = e
+    if end != len(buf):
+        fail(f"{len(buf) - end} bytes after the last tensor")
+    return out, meta
+
+
+def load_arrays(path):
+    if path.endswith(".safetensors"):
+        return read_safetensors(path)[0]
+    with open(path, "rb") as f:
+        return dict(np.load(f).items())
+
+
+def same_as(arrays, npz_path):
+    """Fails unless arrays holds the NPZ's arrays: names, order, dtype, shape, bits."""
+    with open(npz_path, "rb") as f:
+        ref = np.load(f)
+        names = list(ref.keys())
+        if list(arrays) != names:
+            sys.exit(f"torch_check: names differ: {list(arrays)} vs the NPZ's {names}")
+        for k in names:
+            a, r = arrays[k], ref[k]
+            if a.dtype != r.dtype or a.shape != r.shape or a.tobytes() != r.tobytes():
+                sys.exit(f"torch_check: {k}: {a.dtype}{a.shape} differs from the NPZ's {r.dtype}{r.shape}")
+    print(f"same as {os.path.basename(npz_path)}: {len(names)} arrays, bit for bit")
 
 
 def model_text_from_checkpoint(path):
@@ -128,15 +201,25 @@ def idx_path(d, name):
 
 
 def main():
-    ap = argparse.ArgumentParser(description="Test accuracy of an fmnist NPZ export in PyTorch.")
-    ap.add_argument("npz")
-    src = ap.add_mutually_exclusive_group(required=True)
+    ap = argparse.ArgumentParser(description="Test accuracy of an fmnist NPZ or safetensors export in PyTorch.")
+    ap.add_argument("npz", help="the export: .npz or .safetensors")
+    src = ap.add_mutually_exclusive_group()
     src.add_argument("--model", help="the model file (.cfg) the weights were trained with")
     src.add_argument("--checkpoint", help="an fmnist checkpoint (.fmw): its model text is used")
     ap.add_argument("--data", help="folder with the IDX files")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="only the first N test images")
+    ap.add_argument("--same-as", help="an NPZ export whose arrays must be the same, bit for bit")
+    ap.add_argument("--logits", type=int, default=0, help="print the logits of the first N test images")
+    ap.add_argument("--numpy-only", action="store_true", help="read (and --same-as) only: no torch")
     a = ap.parse_args()
+    arrays = load_arrays(a.npz)
+    if a.same_as:
+        same_as(arrays, a.same_as)
+    if a.numpy_only:
+        return
+    if not a.model and not a.checkpoint:
+        ap.error("one of the arguments --model --checkpoint is required")
     torch.set_num_threads(a.threads)
     if a.model:
         with open(a.model) as f:
@@ -144,8 +227,7 @@ def main():
     else:
         text, where = model_text_from_checkpoint(a.checkpoint), a.checkpoint
     model, mean, std = build(text, where)
-    with open(a.npz, "rb") as f:
-        model.load_state_dict({k: torch.from_numpy(v) for k, v in np.load(f).items()})
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()})
     model.eval()
     d = find_data(a.data)
     x = read_idx(idx_path(d, "t10k-images-idx3-ubyte"))
@@ -153,6 +235,11 @@ def main():
     if a.limit:
         x, y = x[:a.limit], y[:a.limit]
     x = (torch.from_numpy(x.astype(np.float32)).unsqueeze(1) / 255.0 - mean) / std
+    if a.logits:
+        with torch.no_grad():
+            z = model(x[:a.logits])
+        for i, row in enumerate(z.tolist()):
+            print(f"{i}: " + " ".join(f"{v:.9g}" for v in row))
     loss, right = 0.0, 0
     with torch.no_grad():
         for i in range(0, len(y), 1000):

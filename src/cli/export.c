@@ -1,8 +1,9 @@
-/* export.c - `fmnist export`: a checkpoint as a NumPy .npz or an ONNX model.
+/* export.c - `fmnist export`: a checkpoint as a NumPy .npz, a safetensors file
+ * or an ONNX model.
  *
  * Loads the checkpoint (every check of weights_load applies), then writes the
  * file atomically with model/export.c. The format is --format, or the output
- * name's extension (.npz, .onnx). `-o FILE` is accepted for `--out FILE`. */
+ * name's extension (.npz, .safetensors, .onnx). `-o FILE` is accepted for `--out FILE`. */
 #include <stdio.h>
 #include <string.h>
 
@@ -22,7 +23,7 @@ int cmd_export(int argc, char **argv)
     const char *weights = NULL, *format = NULL, *out = NULL;
     ArgSpec specs[] = {
         {"weights", ARG_STR, &weights, 0, 0, "FILE", "checkpoint written by train (model.fmw)", 0},
-        {"format", ARG_STR, &format, 0, 0, "NAME", "npz | onnx (default: from the output's extension)", 0},
+        {"format", ARG_STR, &format, 0, 0, "NAME", "npz | safetensors | onnx (default: from the output's extension)", 0},
         {"out", ARG_STR, &out, 0, 0, "FILE", "output file (also -o FILE)", 0},
     };
     char out_flag[] = "--out";
@@ -35,12 +36,15 @@ int cmd_export(int argc, char **argv)
     if (st) return cli_usage_error("export", &e);
     if (npos && !help) return cli_stray_argument("export", pos[0]);
     if (help) {
-        printf("usage: fmnist export --weights FILE [--format npz|onnx] -o FILE\n\n"
+        printf("usage: fmnist export --weights FILE [--format npz|safetensors|onnx] -o FILE\n\n"
                "Writes a trained model for other tools:\n"
-               "  npz   NumPy arrays keyed by the PyTorch nn.Sequential state_dict names, float32\n"
-               "        (model.load_state_dict({k: torch.from_numpy(v) for k, v in np.load(f).items()}))\n"
-               "  onnx  ONNX (opset %d): input 'input' float32 [N,1,28,28] with pixels in [0,1],\n"
-               "        output 'logits' [N,10]; normalization inside, dropout left out\n\n",
+               "  npz          NumPy arrays keyed by the PyTorch nn.Sequential state_dict names, float32\n"
+               "               (model.load_state_dict({k: torch.from_numpy(v) for k, v in np.load(f).items()}))\n"
+               "  safetensors  the same tensors under the same names in Hugging Face's format\n"
+               "               (model.load_state_dict(safetensors.torch.load_file(f))); the model text\n"
+               "               is in its metadata\n"
+               "  onnx         ONNX (opset %d): input 'input' float32 [N,1,28,28] with pixels in [0,1],\n"
+               "               output 'logits' [N,10]; normalization inside, dropout left out\n\n",
                EXPORT_ONNX_OPSET);
         args_print_help(specs, nspecs, stdout);
         return 0;
@@ -51,15 +55,17 @@ int cmd_export(int argc, char **argv)
     }
     if (!format) {
         if (ends_with(out, ".npz")) format = "npz";
+        else if (ends_with(out, ".safetensors")) format = "safetensors";
         else if (ends_with(out, ".onnx")) format = "onnx";
         else {
-            err_set(&e, ST_ERR_ARG, "--format npz|onnx is required when the output name ends in neither");
+            err_set(&e, ST_ERR_ARG, "--format npz|safetensors|onnx is required when the output name ends in none of "
+                    ".npz, .safetensors, .onnx");
             return cli_usage_error("export", &e);
         }
     }
-    int npz = !strcmp(format, "npz");
-    if (!npz && strcmp(format, "onnx")) {
-        err_set(&e, ST_ERR_ARG, "--format: expected npz or onnx, got '%s'", format);
+    int npz = !strcmp(format, "npz"), st_format = !strcmp(format, "safetensors");
+    if (!npz && !st_format && strcmp(format, "onnx")) {
+        err_set(&e, ST_ERR_ARG, "--format: expected npz, safetensors or onnx, got '%s'", format);
         return cli_usage_error("export", &e);
     }
     CliFiles in = {0}, outs = {0};
@@ -71,9 +77,10 @@ int cmd_export(int argc, char **argv)
     if (rc) return rc;
     Net *net;
     if ((st = weights_load(weights, 1, &net, NULL, &e))) return cli_fail(st, &e);
-    st = npz ? export_npz(net, out, &e) : export_onnx(net, out, &e);
+    st = npz ? export_npz(net, out, &e) : st_format ? export_safetensors(net, out, &e) : export_onnx(net, out, &e);
     if (!st)
-        printf("wrote %s (%s, %d tensors, %zu parameters)\n", out, npz ? "NumPy npz" : "ONNX", net->ntensors,
+        printf("wrote %s (%s, %d tensors, %zu parameters)\n", out,
+               npz ? "NumPy npz" : st_format ? "safetensors" : "ONNX", net->ntensors,
                net->nparams - net->nbuffers);
     net_free(net);
     return st ? cli_fail(st, &e) : 0;

@@ -200,7 +200,7 @@ static int finish(Status st, const Err *e, const TrainCtx *tx, const char *model
 static int resume_flags_ok(const ArgSpec *specs, int nspecs)
 {
     static const char *const ALLOWED[] = {"resume", "epochs", "threads", "out", "data", "overwrite", "no-progress",
-                                          "save-every"};
+                                          "save-every", "no-tensorboard", "tb-every"};
     for (int i = 0; i < nspecs; i++) {
         int ok = 0;
         for (size_t k = 0; k < sizeof ALLOWED / sizeof ALLOWED[0]; k++) ok |= !strcmp(specs[i].name, ALLOWED[k]);
@@ -208,7 +208,8 @@ static int resume_flags_ok(const ArgSpec *specs, int nspecs)
             Err e;
             err_set(&e, ST_ERR_ARG,
                     "--%s cannot be combined with --resume: a resumed run keeps its settings (only --epochs, "
-                    "--threads, --out, --overwrite, --data, --no-progress and --save-every may be given)",
+                    "--threads, --out, --overwrite, --data, --no-progress, --save-every, --no-tensorboard and "
+                    "--tb-every may be given)",
                     specs[i].name);
             return cli_usage_error("train", &e);
         }
@@ -217,7 +218,8 @@ static int resume_flags_ok(const ArgSpec *specs, int nspecs)
 }
 
 static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int epochs, int threads,
-                        const char *data, const char *out, int overwrite, int no_progress, int save_every)
+                        const char *data, const char *out, int overwrite, int no_progress, int save_every,
+                        const TrainFlags *f)
 {
     Err e;
     if (resume_flags_ok(specs, nspecs)) return EXIT_USAGE;
@@ -236,6 +238,7 @@ static int train_resume(const char *path, const ArgSpec *specs, int nspecs, int 
     r.spec.out = out ? out : dir;
     r.spec.overwrite = overwrite || file_same(r.spec.out, dir); /* continue in place, not over another run */
     r.spec.save_every = save_every;
+    r.spec.tensorboard = !f->no_tensorboard, r.spec.tb_every = f->tb_every; /* a new event file, steps going on */
     run_paths(&r.spec, model_path, log_path, sizeof model_path);
     /* the checkpoint is an input unless the run goes on in it (in place) */
     if ((rc = agree_rc(team, lead ? check_run_files(&r.spec, file_same(path, model_path) ? NULL : path, NULL, data,
@@ -338,7 +341,10 @@ static int train_parse(int argc, char **argv, TrainArgs *a)
                "with --val a val figure, starred (*) when its loss is the lowest so far (the epoch in\n"
                "best.fmw), and the images per second make room. On a terminal, a bar on stderr shows the\n"
                "epoch's batches, its running loss and accuracy, the time spent and left, then the test\n"
-               "and validation evaluations (--no-progress: none).\n\n");
+               "and validation evaluations (--no-progress: none).\n"
+               "TensorBoard: OUT/events.out.tfevents.* gets each epoch's losses, accuracies, lr, weight_norm\n"
+               "and weight histograms, and the train loss every --tb-every steps (tensorboard --logdir OUT;\n"
+               "a resumed run writes a new file, its steps going on).\n\n");
         args_print_help(a->specs, a->nspecs, stdout);
         return 0;
     }
@@ -444,7 +450,7 @@ int cmd_train(int argc, char **argv)
     if (rc >= 0) return rc;
     if (a.resume)
         return train_resume(a.resume, a.specs, a.nspecs, args_given(a.specs, a.nspecs, &a.f.epochs) ? a.f.epochs : 0,
-                            a.f.threads, a.f.data, a.out, a.overwrite, a.f.no_progress, a.f.save_every);
+                            a.f.threads, a.f.data, a.out, a.overwrite, a.f.no_progress, a.f.save_every, &a.f);
     Err e;
     if (cli_find_model(a.f.model, a.model, sizeof a.model, &e)) return cli_usage_error("train", &e);
     a.f.model = a.model; /* a preset's file, wherever fmnist runs */

@@ -75,6 +75,11 @@ static const TrainFlag TABLE[] = {
     {"no-progress", ARG_SWITCH, AT(no_progress), 0, 0, NULL, "no progress bar, even on a terminal", SAME_RUN},
     {"save-every", ARG_INT, AT(save_every), 1, 100000, "N",
      "write OUT/model.fmw every N epochs (default 1; always after the last, and on Ctrl-C)", SAME_RUN},
+    {"no-tensorboard", ARG_SWITCH, AT(no_tensorboard), 0, 0, NULL,
+     "write no TensorBoard event file (OUT/events.out.tfevents.*, read by tensorboard --logdir OUT)", SAME_RUN},
+    {"tb-every", ARG_INT, AT(tb_every), 0, 1000000, "N",
+     "TensorBoard: also the train loss every N steps (loss/train_step: the mean of those N steps' losses; "
+     "default 50; 0: per epoch only)", SAME_RUN},
 };
 #undef AT
 _Static_assert(sizeof TABLE / sizeof TABLE[0] <= TRAINFLAGS_MAX, "TRAINFLAGS_MAX is too small for the table");
@@ -82,7 +87,8 @@ _Static_assert(sizeof TABLE / sizeof TABLE[0] <= TRAINFLAGS_MAX, "TRAINFLAGS_MAX
 TrainFlags trainflags_defaults(void)
 {
     return (TrainFlags){.model = "mlp", .optim = "adam", .precision = "fp32", .lr_schedule = "constant", .epochs = 10,
-                        .batch = 128, .micro_batch = 32, .seed = 1, .lr = 1e-3f, .lr_gamma = 0.1f, .lr_step = 5, .save_every = 1};
+                        .batch = 128, .micro_batch = 32, .seed = 1, .lr = 1e-3f, .lr_gamma = 0.1f, .lr_step = 5, .save_every = 1,
+                        .tb_every = 50};
 }
 
 int trainflags_specs(TrainFlags *f, ArgSpec *specs)
@@ -163,7 +169,11 @@ Status trainflags_run(const TrainFlags *f, const ArgSpec *specs, int nspecs, Run
         return err_set(e, ST_ERR_ARG, "--ema %g: the decay must be above 0 and below 1 (e.g. 0.999; leave --ema out for "
                        "no average)", (double)f->ema);
     tc.ema = f->ema;
-    *spec = (RunSpec){.model = f->model, .train = tc, .save_every = f->save_every};
+    if (f->no_tensorboard && args_given(specs, nspecs, &f->tb_every))
+        return err_set(e, ST_ERR_ARG, "--tb-every applies to the TensorBoard event file, which --no-tensorboard turns "
+                       "off; leave one of them out");
+    *spec = (RunSpec){.model = f->model, .train = tc, .save_every = f->save_every, .tensorboard = !f->no_tensorboard,
+                      .tb_every = f->tb_every};
     return ST_OK;
 }
 

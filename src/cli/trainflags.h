@@ -26,6 +26,7 @@ typedef struct {
     int nesterov, decay_bias, report_penalty;
     int val, early_stop, warmup, lr_step;
     int save_every, no_progress;
+    int no_tensorboard, tb_every;
     StrList aug;
     FloatList dropout;
 } TrainFlags;
@@ -33,7 +34,7 @@ typedef struct {
 /* the preset mlp (models/mlp.cfg), adam, lr 1e-3, 10 epochs of batches of 128, seed 1, ... */
 TrainFlags trainflags_defaults(void);
 
-#define TRAINFLAGS_MAX 32
+#define TRAINFLAGS_MAX 40
 /* Writes the table's flags, pointing into f, to specs (room for
  * TRAINFLAGS_MAX); returns their number. */
 int trainflags_specs(TrainFlags *f, ArgSpec *specs);

@@ -3,12 +3,13 @@
  * The zip is the plain PKWARE layout: per entry a local header and the
  * stored bytes, then the central directory and its end record; fixed DOS
  * times (1980-01-01), so the same weights always give the same bytes. The
- * ONNX model is protobuf wire format built bottom-up: each message in its own
- * Buf, embedded into its parent as a length-delimited field. Field numbers are
- * onnx.proto's (quoted beside each message below). */
+ * ONNX model is protobuf wire format built bottom-up through util/pb.h: each
+ * message in its own Buf, embedded into its parent as a length-delimited
+ * field. Field numbers are onnx.proto's (quoted beside each message below). */
 #include "model/export.h"
 
 #include "nn/onnx.h"
+#include "util/pb.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -136,48 +137,7 @@ Status export_npz_buf(const Net *net, Buf *out, Err *e)
     return ST_OK;
 }
 
-/* ---- protobuf wire format ---- */
-
-enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
-
-static void pb_varint(Buf *b, uint64_t v)
-{
-    unsigned char c[10];
-    int n = 0;
-    do {
-        c[n] = (unsigned char)(v & 0x7f);
-        v >>= 7;
-        if (v) c[n] |= 0x80;
-        n++;
-    } while (v);
-    buf_put(b, c, (size_t)n);
-}
-
-static void pb_key(Buf *b, int field, int wt) { pb_varint(b, (uint64_t)field << 3 | (uint64_t)wt); }
-
-/* int32/int64/enum fields: negative values are 10-byte two's complement */
-static void pb_int(Buf *b, int field, int64_t v)
-{
-    pb_key(b, field, WT_VARINT);
-    pb_varint(b, (uint64_t)v);
-}
-
-static void pb_bytes(Buf *b, int field, const void *p, size_t n)
-{
-    pb_key(b, field, WT_LEN);
-    pb_varint(b, n);
-    buf_put(b, p, n);
-}
-
-static void pb_str(Buf *b, int field, const char *s) { pb_bytes(b, field, s, strlen(s)); }
-
-/* Embeds sub as a length-delimited field and empties it for reuse. */
-static void pb_msg(Buf *b, int field, Buf *sub)
-{
-    pb_bytes(b, field, sub->data ? sub->data : "", sub->len);
-    b->failed |= sub->failed;
-    buf_free(sub);
-}
+/* ---- ONNX: protobuf through util/pb.h ---- */
 
 /* onnx.proto field numbers, per message */
 enum { MODEL_IR_VERSION = 1, MODEL_PRODUCER_NAME = 2, MODEL_PRODUCER_VERSION = 3, MODEL_DOC = 6, MODEL_GRAPH = 7,
@@ -208,11 +168,8 @@ static void attr_int(Buf *node, const char *name, int64_t v)
 static void attr_float(Buf *node, const char *name, float v)
 {
     Buf a = {0};
-    uint32_t u;
-    memcpy(&u, &v, 4);
     pb_str(&a, ATTR_NAME, name);
-    pb_key(&a, ATTR_F, WT_I32);
-    buf_u32(&a, u);
+    pb_float(&a, ATTR_F, v);
     pb_int(&a, ATTR_TYPE, ATTR_TYPE_FLOAT);
     pb_msg(node, NODE_ATTRIBUTE, &a);
 }
@@ -376,6 +333,92 @@ Status export_onnx_buf(const Net *net, Buf *out, Err *e)
     return failed ? err_set(e, ST_ERR_NOMEM, "out of memory for the ONNX model") : ST_OK;
 }
 
+/* ---- safetensors ---- */
+
+/* The length of the valid UTF-8 sequence at s (1..4 bytes), 0 if s does not
+ * start one (a stray continuation byte, an overlong form, a surrogate, a
+ * code point above U+10FFFF, a cut sequence). */
+static int utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    int n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (!n) return 0;
+    unsigned lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80, hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+    if (s[1] < lo || s[1] > hi) return 0;
+    for (int i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf) return 0;
+    return n;
+}
+
+/* s as a JSON string: quoted, with '"', '\' and control characters escaped;
+ * a byte that is not part of valid UTF-8 becomes U+FFFD (the header must be
+ * UTF-8 for serde_json, which the safetensors library parses it with). */
+static void json_str(Buf *b, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    buf_put(b, "\"", 1);
+    while (*s) {
+        if (*s == '"' || *s == '\\') {
+            char esc[2] = {'\\', (char)*s};
+            buf_put(b, esc, 2);
+            s++;
+        } else if (*s == '\n') {
+            buf_put(b, "\\n", 2), s++;
+        } else if (*s == '\t') {
+            buf_put(b, "\\t", 2), s++;
+        } else if (*s < 0x20) {
+            buf_printf(b, "\\u%04x", *s++);
+        } else if (*s < 0x80) {
+            buf_put(b, s++, 1);
+        } else {
+            int n = utf8_len(s);
+            if (n) buf_put(b, s, (size_t)n), s += n;
+            else buf_put(b, "\\ufffd", 6), s++;
+        }
+    }
+    buf_put(b, "\"", 1);
+}
+
+Status export_safetensors_buf(const Net *net, Buf *out, Err *e)
+{
+    Buf h = {0};
+    char num[32];
+    buf_put(&h, "{\"__metadata__\":{\"format\":\"pt\",\"fmnist.model\":", 46);
+    json_str(&h, net->spec.text);
+    snprintf(num, sizeof num, "%.9g", (double)net->spec.mean);
+    buf_printf(&h, ",\"fmnist.mean\":\"%s\"", num);
+    snprintf(num, sizeof num, "%.9g", (double)net->spec.std);
+    buf_printf(&h, ",\"fmnist.std\":\"%s\"}", num);
+    size_t off = 0;
+    for (int k = 0; k < net->ntensors; k++) {
+        const ParamInfo *pi = &net->tensors[k];
+        int count = is_count(pi);
+        size_t bytes = count ? 8 : pi->numel * 4;
+        buf_put(&h, ",", 1);
+        json_str(&h, pi->name);
+        buf_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[", count ? "I64" : "F32");
+        for (int d = 0; !count && d < pi->ndim; d++) buf_printf(&h, "%s%d", d ? "," : "", pi->dims[d]);
+        buf_printf(&h, "],\"data_offsets\":[%zu,%zu]}", off, off + bytes);
+        off += bytes;
+    }
+    buf_put(&h, "}", 1);
+    while ((8 + h.len) % 8) buf_put(&h, " ", 1); /* the data starts 8-aligned */
+    buf_u64(out, h.len);
+    buf_put(out, h.data, h.len);
+    int failed = h.failed;
+    buf_free(&h);
+    for (int k = 0; k < net->ntensors; k++) {
+        const ParamInfo *pi = &net->tensors[k];
+        if (is_count(pi)) {
+            float v = net->params[pi->offset];
+            buf_u64(out, v >= 0.0f && v < 9.2e18f ? (unsigned long long)v : 0);
+        } else {
+            put_f32s(out, net->params + pi->offset, pi->numel);
+        }
+    }
+    return failed || out->failed ? err_set(e, ST_ERR_NOMEM, "out of memory for the safetensors file") : ST_OK;
+}
+
 static Status write_with(Status (*fn)(const Net *, Buf *, Err *), const Net *net, const char *path, Err *e)
 {
     Buf b = {0};
@@ -389,3 +432,8 @@ static Status write_with(Status (*fn)(const Net *, Buf *, Err *), const Net *net
 Status export_npz(const Net *net, const char *path, Err *e) { return write_with(export_npz_buf, net, path, e); }
 
 Status export_onnx(const Net *net, const char *path, Err *e) { return write_with(export_onnx_buf, net, path, e); }
+
+Status export_safetensors(const Net *net, const char *path, Err *e)
+{
+    return write_with(export_safetensors_buf, net, path, e);
+}

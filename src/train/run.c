@@ -13,6 +13,7 @@
 #include "model/cfg.h"
 #include "model/weights.h"
 #include "report/log.h"
+#include "report/tfevents.h"
 #include "util/fileio.h"
 #include "util/team.h"
 
@@ -155,6 +156,16 @@ typedef struct {
     Buf csv;                /* the log so far                              */
     int cols;               /* optional log.csv columns (LOG_COL_*)        */
     int nbatches;           /* batches per epoch                          */
+    /* TensorBoard: the event file (fd -1: none), the train losses of the
+     * steps since the last loss/train_step point, and the first error met
+     * appending (returned at the epoch's end, as a log.csv error is) */
+    TfeFile tb;
+    int tb_replace;         /* a new run with --overwrite: the earlier run's
+                               event files go once this one has saved */
+    double tb_loss;
+    int tb_steps;
+    Status tb_st;
+    Err tb_err;
 } RunState;
 
 /* The log text NUL-terminated for the checkpoint (its length unchanged). */
@@ -185,16 +196,46 @@ static Status save_state(RunState *rs, const char *path, const Net *net, const T
     return ST_OK;
 }
 
+/* A new run over an earlier one (--overwrite, or a sweep's trial started
+ * again): once it has saved its first files, the earlier run's event files
+ * (fmnist's: events.out.tfevents.*.fmnist) are removed, as its log.csv and
+ * model.fmw were replaced, so TensorBoard does not show both under one name. */
+static Status tb_replace_old(RunState *rs, Err *e)
+{
+    if (!rs->tb_replace) return ST_OK;
+    rs->tb_replace = 0;
+    const char *mine = rs->tb.fd < 0 ? NULL : strrchr(rs->tb.path, '/'); /* with --no-tensorboard: none */
+    int n;
+    return file_remove_matching(rs->spec->out, "events.out.tfevents.", ".fmnist", mine ? mine + 1 : NULL, &n, e);
+}
+
 /* Ctrl-C: the state after the last finished batch, resumable from there. */
 static Status on_stop(void *ctx, const TrainProgress *p, const Net *net, Err *e)
 {
     RunState *rs = ctx;
-    return save_state(rs, rs->model_path, net, p, e);
+    Status st = save_state(rs, rs->model_path, net, p, e);
+    return st ? st : tb_replace_old(rs, e);
+}
+
+/* loss/train_step: the mean of the last tb_every steps' losses, every
+ * tb_every steps (at step = the global step). */
+static void tb_step(RunState *rs, unsigned long long step, double loss)
+{
+    const int every = rs->spec->tb_every;
+    if (rs->tb.fd < 0 || every <= 0 || rs->tb_st) return;
+    rs->tb_loss += loss, rs->tb_steps++;
+    if (step % (unsigned long long)every) return;
+    Buf b = {0};
+    TfeScalar v = {"loss/train_step", rs->tb_loss / rs->tb_steps};
+    tfe_scalars(&b, tfe_now(), (int64_t)step, &v, 1);
+    rs->tb_st = tfe_append(&rs->tb, &b, &rs->tb_err);
+    rs->tb_loss = 0, rs->tb_steps = 0;
 }
 
 static void on_batch(void *ctx, const BatchStats *b)
 {
     RunState *rs = ctx;
+    tb_step(rs, b->step, b->batch_loss);
     if (rs->hooks && rs->hooks->on_batch) rs->hooks->on_batch(rs->hooks->ctx, b);
 }
 
@@ -202,6 +243,20 @@ static void on_eval(void *ctx, const EvalStats *s)
 {
     RunState *rs = ctx;
     if (rs->hooks && rs->hooks->on_eval) rs->hooks->on_eval(rs->hooks->ctx, s);
+}
+
+/* The epoch's scalars and histograms, appended to the event file. */
+static Status tb_epoch(RunState *rs, const EpochStats *s, const TrainProgress *p, const Net *net, Err *e)
+{
+    if (rs->tb.fd < 0) return tb_replace_old(rs, e);
+    if (rs->tb_st) {
+        *e = rs->tb_err;
+        return rs->tb_st;
+    }
+    Buf b = {0};
+    tfe_epoch(&b, tfe_now(), s, p->opt ? p->opt->cfg.lr : rs->spec->train.opt.lr, net);
+    Status st = tfe_append(&rs->tb, &b, e);
+    return st ? st : tb_replace_old(rs, e);
 }
 
 static Status on_epoch(void *ctx, const EpochStats *s, const TrainProgress *p, const Net *net, Err *e)
@@ -219,6 +274,7 @@ static Status on_epoch(void *ctx, const EpochStats *s, const TrainProgress *p, c
     /* best.fmw: chosen by validation only (a test figure never chooses) */
     if (s->has_val && s->val_improved && (st = save_state(rs, rs->best_path, net, p, e))) return st;
     if ((st = file_write_atomic(rs->log_path, rs->csv.data, rs->csv.len, e))) return st;
+    if ((st = tb_epoch(rs, s, p, net, e))) return st;
     if (rs->hooks && rs->hooks->on_epoch) rs->hooks->on_epoch(rs->hooks->ctx, s);
     return ST_OK;
 }
@@ -226,7 +282,7 @@ static Status on_epoch(void *ctx, const EpochStats *s, const TrainProgress *p, c
 Status run_train(const RunSpec *spec, Net *net, const Dataset *train, const Dataset *test, const RunHooks *hooks,
                  Err *e)
 {
-    RunState rs = {.spec = spec, .hooks = hooks};
+    RunState rs = {.spec = spec, .hooks = hooks, .tb = {.fd = -1}, .tb_replace = spec->overwrite && !spec->resume};
     int batch = spec->train.batch > 0 ? spec->train.batch : 1;
     rs.nbatches = (train->n + batch - 1) / batch;
     run_paths(spec, rs.model_path, rs.log_path, sizeof rs.model_path);
@@ -243,10 +299,15 @@ Status run_train(const RunSpec *spec, Net *net, const Dataset *train, const Data
         report_csv_header(&rs.csv, rs.cols);
     }
     Status st = rs.settings.failed ? err_set(e, ST_ERR_NOMEM, "out of memory for the settings") : log_text(&rs, e);
+    /* rank 0 writes the events, as it writes every other file; its status is
+     * every rank's */
+    if (!st && spec->tensorboard && team_rank(spec->train.team) == 0) st = tfe_create(&rs.tb, spec->out, tfe_now(), e);
+    st = team_agree(spec->train.team, st, e);
     if (!st) {
         TrainHooks th = {on_batch, on_epoch, &rs, hooks ? hooks->stop : NULL, on_stop, on_eval};
         st = train_run(net, train, test, &spec->train, spec->resume, &th, e);
     }
+    tfe_close(&rs.tb);
     buf_free(&rs.settings);
     buf_free(&rs.csv);
     return st;

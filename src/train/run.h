@@ -7,7 +7,13 @@
  * run has a validation set, OUT/best.fmw when the validation loss is the
  * lowest so far (the first such epoch; never chosen by a test figure, and
  * without a validation set there is none), each atomically (temp file,
- * fsync, rename, fsync of the folder). Interrupted, it writes
+ * fsync, rename, fsync of the folder); with spec->tensorboard, it appends
+ * the epoch's scalars and weight histograms to a TensorBoard event file
+ * (OUT/events.out.tfevents.SECONDS.HOST.fmnist), and train losses every
+ * tb_every steps as they come; a new run over an earlier one (overwrite,
+ * not resuming) removes the earlier event files (events.out.tfevents.*.fmnist)
+ * once it has written its first epoch or its interrupted state. Interrupted,
+ * it writes
  * OUT/model.fmw with the position inside the epoch; diverged or failed, it
  * writes nothing more, so the last good files stay. Nothing here prints:
  * progress goes to hooks. */
@@ -27,6 +33,12 @@ typedef struct {
     const char *log_path;   /* NULL: OUT/log.csv                                 */
     int overwrite;          /* allow replacing the files of a run in out          */
     int save_every;         /* write model.fmw every N epochs (and after the last); 0 = 1 */
+    /* TensorBoard (report/tfevents.h): write OUT/events.out.tfevents.* (a
+     * new file per session: a resumed run's steps go on in a file of its
+     * own; rank 0 only), with loss/train_step, the mean train loss of the
+     * last tb_every steps, every tb_every steps (0: none). */
+    int tensorboard;
+    int tb_every;
     /* Resuming (train/resume.h; both NULL for a new run): where the run
      * stands, and the saved log.csv text to continue. */
     const TrainProgress *resume;

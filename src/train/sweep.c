@@ -753,6 +753,7 @@ static Status trial_resume(const SweepSpec *s, int k, const char *dir, const Dat
     rr.spec.out = dir;
     rr.spec.overwrite = 1;
     rr.spec.save_every = st->run.save_every;
+    rr.spec.tensorboard = st->run.tensorboard, rr.spec.tb_every = st->run.tb_every;
     rr.spec.train.team = NULL;
     if (h && h->on_trial) h->on_trial(h->ctx, k, sweep_ntrials(s), st, seed, dir, SWEEP_TRIAL_RESUME, rr.net);
     Dataset rest, val;

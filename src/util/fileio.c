@@ -3,6 +3,7 @@
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "util/fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -330,6 +331,50 @@ int file_same(const char *a, const char *b)
     if (ha && hb) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
     char na[FM_PATH_NAME], nb[FM_PATH_NAME];
     return path_norm(a, na, sizeof na) && path_norm(b, nb, sizeof nb) && !strcmp(na, nb);
+}
+
+Status file_create_new(const char *path, int *fd, int *taken, Err *e)
+{
+    *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_APPEND, 0644);
+    if (taken) *taken = *fd < 0 && errno == EEXIST;
+    return *fd < 0 ? io_fail(e, path, "cannot create", errno) : ST_OK;
+}
+
+Status file_append(int fd, const char *path, const void *data, size_t len, Err *e)
+{
+    const char *p = data;
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return io_fail(e, path, "cannot write", w < 0 ? errno : ENOSPC);
+        p += w;
+        len -= (size_t)w;
+    }
+    return ST_OK;
+}
+
+Status file_remove_matching(const char *dir, const char *prefix, const char *suffix, const char *keep, int *removed,
+                            Err *e)
+{
+    *removed = 0;
+    DIR *d = opendir(dir);
+    if (!d) return io_fail(e, dir, "cannot list", errno);
+    size_t np = strlen(prefix), ns = strlen(suffix);
+    Status st = ST_OK;
+    for (struct dirent *de; !st && (de = readdir(d));) {
+        const char *name = de->d_name;
+        size_t n = strlen(name);
+        if (n < np + ns || strncmp(name, prefix, np) || strcmp(name + n - ns, suffix) || (keep && !strcmp(name, keep)))
+            continue;
+        char path[FM_PATH_NAME];
+        struct stat sb;
+        if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) continue;
+        if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) continue; /* regular files only: a link stays */
+        if (unlink(path) != 0) st = io_fail(e, path, "cannot remove", errno);
+        else ++*removed;
+    }
+    closedir(d);
+    return st;
 }
 
 Status file_check_writable(const char *dir, Err *e)

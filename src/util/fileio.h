@@ -69,6 +69,22 @@ void file_folder_of(const char *path, char *dir, size_t len);
  * there. */
 Status file_check_writable(const char *dir, Err *e);
 
+/* Creates path as a new, empty regular file for appending (O_EXCL|O_NOFOLLOW:
+ * an existing name, file or link, is never opened): *fd its close-on-exec
+ * descriptor (-1 on failure). *taken (if not NULL) is 1 when the name
+ * existed, so a caller can try another. Errors name path. */
+Status file_create_new(const char *path, int *fd, int *taken, Err *e);
+/* Writes data[0..len) at the end of fd (path names it in errors), retrying
+ * short writes: a file that grows record by record (report/tfevents.c), so
+ * that what was appended before a crash stays. */
+Status file_append(int fd, const char *path, const void *data, size_t len, Err *e);
+
+/* Removes the regular files of dir (not links, folders or others) whose
+ * names start with prefix and end with suffix, except the one named keep
+ * (a name, or NULL); *removed gets their number. Errors name the path. */
+Status file_remove_matching(const char *dir, const char *prefix, const char *suffix, const char *keep, int *removed,
+                            Err *e);
+
 /* A growable byte buffer for building files in memory. */
 typedef struct {
     char *data;

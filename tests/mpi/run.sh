@@ -162,6 +162,16 @@ if [ $have_train = 1 ]; then
         done
     done
 else skip "[train] bit-identity of mlp, cnn, cnn-bn: plain = -np 1 = 2 = 3 = 4 (needs the lead's train loop)"; fi
+# TensorBoard: rank 0 alone writes the event file, with the plain run's figures (tools/tb_check.js)
+tb_facts() { node "$root/tools/tb_check.js" --lines "$1" 2> /dev/null | awk '$1 == "scalar" { $3 = ""; print } $1 == "histo"'; }
+if [ $have_train = 1 ] && tb_facts p-mlp > p-mlp.tb && [ -s p-mlp.tb ]; then
+    for np in 2 4; do
+        n=$(ls r$np-mlp | grep -c '^events.out.tfevents.')
+        if [ "$n" = 1 ] && tb_facts r$np-mlp > r$np-mlp.tb && cmp -s p-mlp.tb r$np-mlp.tb; then
+            ok "[train] mlp -np $np: one event file (rank 0's), the plain run's scalars and histograms"
+        else fail "[train] mlp -np $np: $n event files, or not the plain run's events"; fi
+    done
+else skip "[train] the event file under mpirun (needs node with protobufjs and crc-32: tools/install-test-extras.sh)"; fi
 # bf16 products (--precision bf16) keep the micro-batch order too
 if [ $have_train = 1 ] && grep -q avx512_bf16 /proc/cpuinfo; then
     "$plain" train --model "$root/models/cnn-bn.cfg" $short --precision bf16 --out p-bf16 > p-bf16.out 2>&1 ||
