@@ -75,8 +75,8 @@ static Status seen_stop(void *ctx, const TrainProgress *p, const Net *net, Err *
     if (s->keep) {
         Status st = optim_init(s->keep, &p->opt->cfg, p->opt->n, e);
         if (st) return st;
-        memcpy(s->keep->m, p->opt->m, p->opt->n * sizeof(float));
-        memcpy(s->keep->v, p->opt->v, p->opt->n * sizeof(float));
+        if (p->opt->m) memcpy(s->keep->m, p->opt->m, p->opt->n * sizeof(float)); /* the moments the optimizer has */
+        if (p->opt->v) memcpy(s->keep->v, p->opt->v, p->opt->n * sizeof(float));
         s->keep->t = p->opt->t;
     }
     return ST_OK;
