@@ -431,6 +431,37 @@ START_TEST(test_test_image_as_png)
 }
 END_TEST
 
+/* The README's predict example, end to end: tools/example_pictures.py draws
+ * the pictures from the test set, a 3-epoch MLP (seed 1, as in the README)
+ * names the pullover, the boot and the light shirt on light gray, and the
+ * blank page is not classified (exit 1, the others still predicted). */
+START_TEST(test_readme_pictures)
+{
+    char buf[4096];
+    if (!have_real_data() || run_shell("/usr/bin/python3 -c 'import numpy' 2>/dev/null", buf, sizeof buf) != 0) {
+        printf("predict: SKIPPED the README's pictures: needs the data (make data) and /usr/bin/python3 with numpy\n");
+        return;
+    }
+    char *dir = make_temp_dir(), data[4096], cmd[8192], args[8192];
+    Err e;
+    ck_assert_int_eq(data_find_dir(NULL, getenv("FMNIST_DATA"), data, sizeof data, &e), ST_OK);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tools/example_pictures.py %s/pics %s 2>&1", dir, data);
+    ck_assert_msg(run_shell(cmd, buf, sizeof buf) == 0, "%s", buf);
+    snprintf(args, sizeof args, "train --epochs 3 --seed 1 --no-progress --no-tensorboard --out %s/mlp3", dir);
+    expect(args, 0, "epoch 3/3");
+    snprintf(args, sizeof args,
+             "predict --weights %s/mlp3/model.fmw %s/pics/pullover.pgm %s/pics/boot.pgm %s/pics/light-shirt.pgm "
+             "%s/pics/blank.pgm",
+             dir, dir, dir, dir, dir);
+    expect(args, 1, "pics/light-shirt.pgm: T-shirt/top ");
+    ck_assert_ptr_nonnull(strstr(out, "pics/pullover.pgm: Pullover "));
+    ck_assert_ptr_nonnull(strstr(out, "pics/boot.pgm: Ankle boot "));
+    ck_assert_ptr_nonnull(strstr(out, "pics/blank.pgm: no object found"));
+    rm_tree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *predict_suite(void)
 {
     Suite *s = suite_create("predict");
@@ -442,6 +473,7 @@ Suite *predict_suite(void)
     tcase_add_test(conv, test_input_size_as_is);
     tcase_add_test(cli, test_predict_drawn_cli);
     tcase_add_test(cli, test_test_image_as_png);
+    tcase_add_test(cli, test_readme_pictures);
     tcase_set_timeout(cli, 120);
     suite_add_tcase(s, conv);
     suite_add_tcase(s, cli);
