@@ -296,6 +296,7 @@ static int list_presets(const char *const *dirs, int ndirs, char names[MAX_PRESE
 Status cfg_find(const char *name, const char *const *dirs, int ndirs, char *out, size_t len, Err *e)
 {
     size_t nlen = strlen(name);
+    if (!out || !len) return err_set(e, ST_ERR_ARG, "no room for the model file's path");
     if (!nlen) return err_set(e, ST_ERR_ARG, "empty model file name");
     if (nlen >= len) return err_set(e, ST_ERR_ARG, "%.80s...: model file path too long", name);
     if (is_file(name)) {
