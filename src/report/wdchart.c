@@ -463,7 +463,7 @@ static void norm_panel(Image *im, int x, int y, int w, int h, const WdChartRun *
     range_add(true_norm, &lo, &hi);
     if (!(hi >= lo)) lo = 0.1, hi = 1;
     pad_log(lo, hi, &a.ymin, &a.ymax);
-    Key k[WDCHART_MAX];
+    Key k[WDCHART_MAX] = {0};
     for (int r = 0; r < n; r++) k[r] = (Key){runs[r].label, plot_color(r), ST_SOLID};
     int bw, bh, kx = 0, ky = 0;
     legend_size(im, k, n, &bw, &bh);
@@ -562,7 +562,7 @@ static void hist_panel(Image *im, int x, int y, int w, int h, const WdChartRun *
         for (int b = 0; b < WDCHART_BINS; b++)
             if (counts[r][b] > cmax) cmax = counts[r][b];
     }
-    Key k[WDCHART_MAX];
+    Key k[WDCHART_MAX] = {0};
     for (int r = 0; r < n; r++) k[r] = (Key){runs[r].label, plot_color(r), ST_BOX};
     int nk = n, bw, bh, in = 10;
     legend_size(im, k, nk, &bw, &bh);
