@@ -27,8 +27,8 @@ static const struct {
     {"eval", cmd_eval, "test loss, accuracy and confusion matrix of a trained model", 0},
     {"info", cmd_info, "summary of a checkpoint: layers, settings, progress, the epoch chosen by validation", 0},
     {"sweep", cmd_sweep, "train under several settings and seeds (any train flag) and compare them", 1},
-    {"plot", cmd_plot, "chart the loss or accuracy curves of training logs as PNG", 0},
-    {"export", cmd_export, "write a trained model as NumPy .npz (PyTorch) or ONNX", 0},
+    {"plot", cmd_plot, "chart the loss or accuracy curves of training logs as PNG or SVG", 0},
+    {"export", cmd_export, "write a trained model as NumPy .npz, safetensors (PyTorch) or ONNX", 0},
     {"predict", cmd_predict, "top-3 classes of pictures (PNG, PGM, JPEG) or IDX images", 0},
     {"wd-demo", cmd_wddemo, "the weight-decay experiment: overfitting linear regression, with and without decay", 0},
 };
