@@ -18,10 +18,10 @@ static const Rgb WHITE = {255, 255, 255}, INK = {25, 25, 25}, AXIS = {70, 70, 70
 
 /* Text sizes (CSS px, see draw.h), for a 800x520 panel that stays legible
  * when a figure of two is put on half a slide. */
-#define TICK_PX 20   /* tick labels, legends, row labels */
-#define AXIS_PX 22   /* axis titles                      */
-#define TITLE_PX 26  /* a chart's title                  */
-#define NOTE_PX 18   /* notes under a chart              */
+#define TICK_PX 24   /* tick labels, legends, row labels */
+#define AXIS_PX 26   /* axis titles                      */
+#define TITLE_PX 30  /* a chart's title                  */
+#define NOTE_PX 20   /* notes under a chart              */
 /* The largest magnitude an axis shows, and the least value of a log axis:
  * the range and its padding stay finite whatever the log holds. */
 #define PLOT_MAX 1e300
@@ -141,7 +141,7 @@ typedef enum { LINE_SOLID, LINE_DASHED, LINE_DOTTED } LineStyle;
 #define LINE_W 2.5      /* a curve's width                                   */
 #define THIN_W 1.2      /* one seed's curve under a group's mean              */
 #define BAND_ALPHA 0.2  /* a +-1 sd band: two overlapping stay readable       */
-#define LEGEND_LINE 28
+#define LEGEND_LINE 33
 
 static double dash_on(LineStyle s)
 {
