@@ -616,20 +616,6 @@ static uint8_t *picture(int w, int h, uint8_t bg, uint8_t fg, int x0, int y0, in
     return p;
 }
 
-/* Bounding box of the pixels above 127 of a 28x28 image. */
-static void bbox(const uint8_t *m, int *x0, int *y0, int *x1, int *y1)
-{
-    *x0 = *y0 = 28, *x1 = *y1 = -1;
-    for (int y = 0; y < 28; y++)
-        for (int x = 0; x < 28; x++)
-            if (m[y * 28 + x] > 127) {
-                if (x < *x0) *x0 = x;
-                if (x > *x1) *x1 = x;
-                if (y < *y0) *y0 = y;
-                if (y > *y1) *y1 = y;
-            }
-}
-
 START_TEST(test_image_to_mnist)
 {
     uint8_t m[784];
@@ -639,7 +625,7 @@ START_TEST(test_image_to_mnist)
     ImageInfo info;
     image_to_mnist(p, 100, 60, m, 28, 28, &info);
     ck_assert(info.found && info.inverted && !info.as_is && info.background == 250 && info.contrast == 240);
-    bbox(m, &x0, &y0, &x1, &y1);
+    bbox28(m, &x0, &y0, &x1, &y1);
     ck_assert(x0 == 0 && x1 == 27 && y0 == 7 && y1 == 20);
     ck_assert_int_eq(m[14 * 28 + 14], 255);
     ck_assert_int_eq(m[0], 0);
@@ -649,14 +635,14 @@ START_TEST(test_image_to_mnist)
     p = picture(50, 200, 0, 200, 20, 10, 10, 40);
     image_to_mnist(p, 50, 200, m, 28, 28, &info);
     ck_assert(info.found && !info.inverted && info.background == 0 && info.contrast == 200);
-    bbox(m, &x0, &y0, &x1, &y1);
+    bbox28(m, &x0, &y0, &x1, &y1);
     ck_assert(x0 == 10 && x1 == 16 && y0 == 0 && y1 == 27);
     ck_assert_int_eq(m[14 * 28 + 14], 255); /* levels stretched: 200 -> 255 */
     free(p);
     /* a tiny object is enlarged; a blank picture stays black */
     p = picture(7, 7, 0, 255, 3, 3, 1, 1);
     image_to_mnist(p, 7, 7, m, 28, 28, NULL);
-    bbox(m, &x0, &y0, &x1, &y1);
+    bbox28(m, &x0, &y0, &x1, &y1);
     ck_assert(x1 - x0 == 27 && y1 - y0 == 27);
     free(p);
     p = picture(30, 30, 128, 128, 0, 0, 0, 0);

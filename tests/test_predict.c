@@ -44,27 +44,12 @@ static void shirt(uint8_t *p, int w, int x0, int y0, int s, uint8_t fg, uint8_t 
     fill(p, w, x0 + 2 * s / 5, y0, s / 5, s / 10, bg); /* neck */
 }
 
-/* Bounding box of the pixels above 127 of a 28x28 image; 0 if none. */
-static int box(const uint8_t *m, int *x0, int *y0, int *x1, int *y1)
-{
-    *x0 = *y0 = 28, *x1 = *y1 = -1;
-    for (int y = 0; y < 28; y++)
-        for (int x = 0; x < 28; x++)
-            if (m[y * 28 + x] > 127) {
-                if (x < *x0) *x0 = x;
-                if (x > *x1) *x1 = x;
-                if (y < *y0) *y0 = y;
-                if (y > *y1) *y1 = y;
-            }
-    return *x1 >= 0;
-}
-
 /* The shirt came through: it fills the frame (its longer side 28), centered,
  * on black, bright in its body and dark at the neck. */
 static void is_shirt(const uint8_t *m)
 {
     int x0, y0, x1, y1;
-    ck_assert(box(m, &x0, &y0, &x1, &y1));
+    ck_assert(bbox28(m, &x0, &y0, &x1, &y1));
     ck_assert_msg(x0 == 0 && x1 == 27 && y0 == 0 && y1 == 27, "box %d,%d .. %d,%d", x0, y0, x1, y1);
     ck_assert_int_ge(m[20 * 28 + 14], 250); /* the body */
     ck_assert_int_le(m[22 * 28 + 1], 16);    /* beside the body, under a sleeve: background */
@@ -157,7 +142,7 @@ START_TEST(test_small_and_off_centre)
     fill(p, 200, 170, 5, 20, 40, 10);
     image_to_mnist(p, 200, 160, m, 28, 28, &info);
     ck_assert(info.found && info.inverted);
-    ck_assert(box(m, &x0, &y0, &x1, &y1));
+    ck_assert(bbox28(m, &x0, &y0, &x1, &y1));
     ck_assert_msg(y0 == 0 && y1 == 27 && x1 - x0 == 13 && x0 == 27 - x1, "box %d,%d .. %d,%d", x0, y0, x1, y1);
     free(p);
 }

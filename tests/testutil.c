@@ -296,3 +296,17 @@ void test_same_run(const char *a_dir, const char *b_dir)
     net_free(na), net_free(nb);
     weights_state_free(&ca), weights_state_free(&cb);
 }
+
+int bbox28(const uint8_t *m, int *x0, int *y0, int *x1, int *y1)
+{
+    *x0 = *y0 = 28, *x1 = *y1 = -1;
+    for (int y = 0; y < 28; y++)
+        for (int x = 0; x < 28; x++)
+            if (m[y * 28 + x] > 127) {
+                if (x < *x0) *x0 = x;
+                if (x > *x1) *x1 = x;
+                if (y < *y0) *y0 = y;
+                if (y > *y1) *y1 = y;
+            }
+    return *x1 >= 0;
+}

@@ -4,6 +4,7 @@
 #define FMNIST_TESTUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "data/dataset.h"
 #include "nn/layer.h"
@@ -57,6 +58,9 @@ int run_shell(const char *cmd, char *buf, size_t len);
  * 28x28 images of 10 classes (class c: a bright band at rows 2c+4..2c+8 over
  * noise seeded by seed), learnable in a few steps. Returns 0 on success. */
 int write_synthetic_idx(const char *dir, const char *prefix, int n, unsigned seed);
+/* The bounding box [x0, x1] x [y0, y1] of the pixels above 127 of a 28x28
+ * image; 0 (and x1 = y1 = -1) if there are none. */
+int bbox28(const uint8_t *m, int *x0, int *y0, int *x1, int *y1);
 
 /* The optimizer fixture of the hand-computed step tests: w = [1, -2] (a
  * weight tensor), b = [0.5] (a bias tensor), constant gradient

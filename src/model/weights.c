@@ -407,11 +407,8 @@ static Status read_optim_v2(const char *path, Reader r, size_t nparams, CkptStat
     c.kind = (OptKind)kind;
     c.nesterov = (int)nesterov;
     c.decay_bias = (int)decay_bias;
-    OptConfig both = c; /* the file's m and v are read whatever the optimizer uses */
-    both.kind = OPT_ADAM;
-    Status s = optim_init(&st->opt, &both, nparams, e);
+    Status s = optim_init_both(&st->opt, &c, nparams, e); /* the file's m and v, whatever c uses */
     if (s) return s;
-    st->opt.cfg = c;
     rd_f32s(&r, st->opt.m, nparams);
     rd_f32s(&r, st->opt.v, nparams);
     st->opt.t = (long)t;
@@ -430,8 +427,8 @@ static Status read_optim(const char *path, Reader r, size_t nparams, CkptState *
         return err_set(e, ST_ERR_FORMAT, "%s: optimizer state of %llu values, the model has %zu parameters", path,
                        (unsigned long long)n, nparams);
     if (r.left != 8 * nparams) return err_set(e, ST_ERR_FORMAT, "%s: optimizer section has the wrong length", path);
-    OptConfig c = optim_defaults(); /* adam: room for both of the file's moments */
-    Status s = optim_init(&st->opt, &c, nparams, e);
+    OptConfig c = optim_defaults();
+    Status s = optim_init_both(&st->opt, &c, nparams, e); /* the file's m and v */
     if (s) return s;
     rd_f32s(&r, st->opt.m, nparams);
     rd_f32s(&r, st->opt.v, nparams);

@@ -29,13 +29,11 @@ int optim_parse_kind(const char *s, OptKind *out)
 
 const char *optim_kind_name(OptKind k) { return NAMES[k]; }
 
-Status optim_init(Optim *o, const OptConfig *cfg, size_t n, Err *e)
+static Status init(Optim *o, const OptConfig *cfg, size_t n, int need_m, int need_v, Err *e)
 {
     memset(o, 0, sizeof *o);
     o->cfg = *cfg;
     o->n = n;
-    /* only the moments a step uses: plain SGD none, SGD with momentum m */
-    int need_m = cfg->kind != OPT_SGD || cfg->momentum != 0.0f, need_v = cfg->kind != OPT_SGD;
     if (need_m) o->m = calloc(n ? n : 1, sizeof(float));
     if (need_v) o->v = calloc(n ? n : 1, sizeof(float));
     if (cfg->l1 > 0.0f) o->gl1 = calloc(n ? n : 1, sizeof(float));
@@ -45,6 +43,14 @@ Status optim_init(Optim *o, const OptConfig *cfg, size_t n, Err *e)
     }
     return ST_OK;
 }
+
+Status optim_init(Optim *o, const OptConfig *cfg, size_t n, Err *e)
+{
+    /* only the moments a step uses: plain SGD none, SGD with momentum m */
+    return init(o, cfg, n, cfg->kind != OPT_SGD || cfg->momentum != 0.0f, cfg->kind != OPT_SGD, e);
+}
+
+Status optim_init_both(Optim *o, const OptConfig *cfg, size_t n, Err *e) { return init(o, cfg, n, 1, 1, e); }
 
 void optim_free(Optim *o)
 {

@@ -50,7 +50,12 @@ OptConfig optim_defaults(void);
 int optim_parse_kind(const char *s, OptKind *out);
 const char *optim_kind_name(OptKind k);
 
+/* The state of cfg's optimizer for n parameters: only the moments its step
+ * uses (plain SGD none, SGD with momentum m, Adam and AdamW both), zeroed. */
 Status optim_init(Optim *o, const OptConfig *cfg, size_t n, Err *e);
+/* The same with both moments, whatever cfg uses: a checkpoint's state, which
+ * holds both. */
+Status optim_init_both(Optim *o, const OptConfig *cfg, size_t n, Err *e);
 void optim_free(Optim *o);
 /* One step: w -= update(g) for every tensor in t[0..nt) (offsets into w, g). */
 void optim_step(Optim *o, float *w, const float *g, const ParamInfo *t, int nt);

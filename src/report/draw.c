@@ -102,6 +102,14 @@ static void svg_num(Buf *b, double v)
     buf_put(b, s, n);
 }
 
+/* ` name="v"`, v as svg_num writes it */
+static void svg_attr(Buf *b, const char *name, double v)
+{
+    buf_printf(b, " %s=\"", name);
+    svg_num(b, v);
+    buf_put(b, "\"", 1);
+}
+
 static void svg_color(Buf *b, const char *attr, Rgb c)
 {
     buf_printf(b, " %s=\"#%02x%02x%02x\"", attr, c.r, c.g, c.b);
@@ -133,26 +141,18 @@ static void svg_dash(Buf *b, double on, double off, double offset)
     buf_put(b, " ", 1);
     svg_num(b, off);
     buf_put(b, "\"", 1);
-    if (offset != 0) {
-        buf_printf(b, " stroke-dashoffset=\"");
-        svg_num(b, offset);
-        buf_put(b, "\"", 1);
-    }
+    if (offset != 0) svg_attr(b, "stroke-dashoffset", offset);
     buf_printf(b, " stroke-linecap=\"butt\"");
 }
 
 static void svg_rect(Image *im, double x, double y, double w, double h, Rgb c, const char *extra)
 {
     Buf *b = &im->svg;
-    buf_printf(b, "<rect x=\"");
-    svg_num(b, x);
-    buf_printf(b, "\" y=\"");
-    svg_num(b, y);
-    buf_printf(b, "\" width=\"");
-    svg_num(b, w);
-    buf_printf(b, "\" height=\"");
-    svg_num(b, h);
-    buf_put(b, "\"", 1);
+    buf_printf(b, "<rect");
+    svg_attr(b, "x", x);
+    svg_attr(b, "y", y);
+    svg_attr(b, "width", w);
+    svg_attr(b, "height", h);
     svg_color(b, "fill", c);
     buf_printf(b, "%s/>\n", extra);
 }
@@ -185,15 +185,12 @@ void draw_rect(Image *im, int x, int y, int w, int h, Rgb c)
     raster_fill(im, x, y, 1, h, c);
     raster_fill(im, x + w - 1, y, 1, h, c);
     Buf *b = &im->svg;
-    buf_printf(b, "<rect x=\"");
-    svg_num(b, x + 0.5);
-    buf_printf(b, "\" y=\"");
-    svg_num(b, y + 0.5);
-    buf_printf(b, "\" width=\"");
-    svg_num(b, w - 1);
-    buf_printf(b, "\" height=\"");
-    svg_num(b, h - 1);
-    buf_printf(b, "\" fill=\"none\"");
+    buf_printf(b, "<rect");
+    svg_attr(b, "x", x + 0.5);
+    svg_attr(b, "y", y + 0.5);
+    svg_attr(b, "width", w - 1);
+    svg_attr(b, "height", h - 1);
+    buf_printf(b, " fill=\"none\"");
     svg_color(b, "stroke", c);
     buf_printf(b, " stroke-width=\"1\"/>\n");
 }
@@ -233,19 +230,13 @@ void draw_line(Image *im, double x0, double y0, double x1, double y1, double wid
     if (!isfinite(len) || !(width > 0) || !isfinite(width)) return;
     raster_line(im, x0, y0, x1, y1, width, c, dash_on, dash_off, start);
     Buf *b = &im->svg;
-    buf_printf(b, "<line x1=\"");
-    svg_num(b, x0);
-    buf_printf(b, "\" y1=\"");
-    svg_num(b, y0);
-    buf_printf(b, "\" x2=\"");
-    svg_num(b, x1);
-    buf_printf(b, "\" y2=\"");
-    svg_num(b, y1);
-    buf_put(b, "\"", 1);
+    buf_printf(b, "<line");
+    svg_attr(b, "x1", x0);
+    svg_attr(b, "y1", y0);
+    svg_attr(b, "x2", x1);
+    svg_attr(b, "y2", y1);
     svg_color(b, "stroke", c);
-    buf_printf(b, " stroke-width=\"");
-    svg_num(b, width);
-    buf_put(b, "\"", 1);
+    svg_attr(b, "stroke-width", width);
     if (dash_on > 0) svg_dash(b, dash_on, dash_off, fmod(start, dash_on + dash_off));
     else buf_printf(b, " stroke-linecap=\"round\"");
     buf_printf(b, "/>\n");
@@ -272,9 +263,8 @@ void draw_polyline(Image *im, const double *xs, const double *ys, int n, double 
     }
     buf_printf(b, "\" fill=\"none\"");
     svg_color(b, "stroke", c);
-    buf_printf(b, " stroke-width=\"");
-    svg_num(b, width);
-    buf_printf(b, "\" stroke-linejoin=\"round\"");
+    svg_attr(b, "stroke-width", width);
+    buf_printf(b, " stroke-linejoin=\"round\"");
     if (dash_on > 0) svg_dash(b, dash_on, dash_off, 0);
     else buf_printf(b, " stroke-linecap=\"round\"");
     buf_printf(b, "/>\n");
@@ -285,13 +275,10 @@ void draw_disc(Image *im, double cx, double cy, double r, Rgb c)
     if (!isfinite(cx) || !isfinite(cy) || !(r > 0) || !isfinite(r)) return;
     raster_line(im, cx, cy, cx, cy, 2 * r, c, 0, 0, 0);
     Buf *b = &im->svg;
-    buf_printf(b, "<circle cx=\"");
-    svg_num(b, cx);
-    buf_printf(b, "\" cy=\"");
-    svg_num(b, cy);
-    buf_printf(b, "\" r=\"");
-    svg_num(b, r);
-    buf_put(b, "\"", 1);
+    buf_printf(b, "<circle");
+    svg_attr(b, "cx", cx);
+    svg_attr(b, "cy", cy);
+    svg_attr(b, "r", r);
     svg_color(b, "fill", c);
     buf_printf(b, "/>\n");
 }
@@ -390,11 +377,9 @@ static void svg_text_elem(Image *im, double x, double y, const char *transform, 
     Buf *b = &im->svg;
     buf_printf(b, "<text");
     if (transform) buf_printf(b, " transform=\"%s\"", transform);
-    buf_printf(b, " x=\"");
-    svg_num(b, x);
-    buf_printf(b, "\" y=\"");
-    svg_num(b, y);
-    buf_printf(b, "\" font-size=\"%d\"", size);
+    svg_attr(b, "x", x);
+    svg_attr(b, "y", y);
+    buf_printf(b, " font-size=\"%d\"", size);
     svg_color(b, "fill", c);
     buf_printf(b, " xml:space=\"preserve\">");
     svg_text(b, s);
