@@ -46,11 +46,20 @@ RECIPE="--epochs 10 --batch 128 --optim adam --lr 4e-3 --lr-schedule onecycle --
 TTA=flip
 
 now() { date +%s.%N; }
+# PyTorch runs in the setting make bench found fastest (docs/speed.md): OpenBLAS
+# single-threaded under torch's own threads, and its AVX-512 kernels where the CPU
+# has them (OpenBLAS does not know every AVX-512 CPU). Either can be set from outside.
+OB_THREADS=${OPENBLAS_NUM_THREADS:-1}
+OB_CORE=${OPENBLAS_CORETYPE:-}
+if [ -z "$OB_CORE" ]; then
+    if grep -q avx512_bf16 /proc/cpuinfo; then OB_CORE=Cooperlake; elif grep -q avx512f /proc/cpuinfo; then OB_CORE=SkylakeX; fi
+fi
 mkdir -p "$OUT"
 rm -f "$OUT"/*.tsv
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 echo "speedrun: $MODEL, $THREADS threads, $PRECISION, on $cpu"
 echo "recipe: fmnist train --model $MODEL $(echo $RECIPE) --seed S; then fmnist eval --tta $TTA"
+[ "$TORCH" = none ] || echo "PyTorch: OPENBLAS_NUM_THREADS=$OB_THREADS OPENBLAS_CORETYPE=${OB_CORE:-unset}, evaluation in batches of 128"
 
 # one line per seed into $OUT/NAME.tsv: seed, accuracy, seconds
 fmnist_seed() {
@@ -74,7 +83,7 @@ torch_seed() {
     [ "$2" = bf16 ] && ac=bf16
     t0=$(now)
     # shellcheck disable=SC2086
-    /usr/bin/python3 tools/speedrun_torch.py --model $MODEL $RECIPE --tta $TTA --seed "$1" --threads "$THREADS" \
+    env OPENBLAS_NUM_THREADS="$OB_THREADS" ${OB_CORE:+OPENBLAS_CORETYPE=$OB_CORE} /usr/bin/python3 tools/speedrun_torch.py --model $MODEL $RECIPE --tta $TTA --seed "$1" --threads "$THREADS" \
         --autocast $ac >"$dir.txt" 2>&1 ||
         { echo "speedrun: tools/speedrun_torch.py failed (seed $1); see $dir.txt" >&2; tail -3 "$dir.txt" >&2; exit 1; }
     t1=$(now)
