@@ -101,8 +101,9 @@ class Ema:
 def evaluate(net, x, y, tta, autocast):
     net.eval()
     loss, right = 0.0, 0
-    # Batches of 128, as fmnist evaluates: PyTorch 1.13's CPU convolutions ran 3x slower
-    # per image at 1000 on the AMD EPYC of issue 17 (340 against 1000+ images/s).
+    # Batches of 128, as fmnist evaluates: PyTorch 1.13's CPU convolutions ran several
+    # times slower per image at 1000 on the AMD EPYC of issue 17 (about 340 against
+    # 800-3,800 images/s).
     for i in range(0, len(x), 128):
         xb, yb = x[i:i + 128], y[i:i + 128]
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
